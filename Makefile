@@ -1,0 +1,66 @@
+# Nimbus: `make help` lists the targets.
+SHELL := /bin/bash
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+NIMBUS := $(BIN)/nimbus
+KUBECTL := $(NIMBUS) devcloud kubectl --
+
+.DEFAULT_GOAL := help
+
+.PHONY: help
+help: ## list the targets
+	@grep -hE '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-13s %s\n", $$1, $$2}'
+
+$(BIN)/pip:
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install --quiet --upgrade pip
+
+$(VENV)/.installed: pyproject.toml | $(BIN)/pip
+	$(BIN)/pip install --quiet -e '.[test]'
+	touch $@
+
+.PHONY: venv
+venv: $(VENV)/.installed ## create .venv with Nimbus and its test tools
+
+.PHONY: generate
+generate: venv ## write crds/ from the pydantic models
+	$(NIMBUS) generate
+
+.PHONY: lint
+lint: venv ## ruff (lint and format check) and mypy strict
+	$(BIN)/ruff check operator tests bench
+	$(BIN)/ruff format --check operator tests bench
+	$(BIN)/mypy
+
+.PHONY: format
+format: venv ## apply ruff's fixes and formatting
+	$(BIN)/ruff check --fix operator tests bench
+	$(BIN)/ruff format operator tests bench
+
+.PHONY: build
+build: venv ## build the local control plane's binaries (cached under ~/.cache/nimbus)
+	$(NIMBUS) devcloud build
+
+.PHONY: test
+test: lint ## lint, then unit and integration tests (integration starts its own control plane)
+	$(BIN)/pytest
+
+.PHONY: demo
+demo: venv ## the local cloud: control plane, CRDs, examples; prints what it holds
+	$(NIMBUS) devcloud up
+	$(KUBECTL) apply --server-side --field-manager=nimbus-demo -R -f examples/
+	@echo
+	$(KUBECTL) get nimbus -A
+	@echo
+	@echo "Use it:   export KUBECONFIG=$$($(NIMBUS) devcloud kubeconfig)"
+	@echo "          kubectl get servers -A      (or: $(NIMBUS) devcloud kubectl get servers -A)"
+	@echo "Stop it:  make demo-down              (make demo-destroy also deletes its data)"
+
+.PHONY: demo-down
+demo-down: venv ## stop the local cloud, keeping its data
+	$(NIMBUS) devcloud down
+
+.PHONY: demo-destroy
+demo-destroy: venv ## stop the local cloud and delete its data
+	$(NIMBUS) devcloud destroy

@@ -1,0 +1,1 @@
+"""Nimbus: an OpenStack-style cloud realised as Kubernetes custom resources."""

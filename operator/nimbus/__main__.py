@@ -1,0 +1,94 @@
+"""The `nimbus` command: run the operator, generate the CRDs, drive the local cloud."""
+
+from __future__ import annotations
+
+import argparse
+import os
+import pathlib
+import sys
+
+from nimbus import crdgen
+
+REPO = pathlib.Path(__file__).resolve().parents[2]
+
+
+def _generate(args: argparse.Namespace) -> int:
+    directory = pathlib.Path(args.output)
+    if args.check:
+        expected = crdgen.rendered()
+        actual = {p.name: p.read_text() for p in directory.glob("*.yaml")}
+        if expected != actual:
+            stale = sorted(set(expected) ^ set(actual) | {
+                n for n in expected if n in actual and expected[n] != actual[n]
+            })  # fmt: skip
+            print(f"{directory} is stale ({', '.join(stale)}): run `make generate`")
+            return 1
+        return 0
+    for path in crdgen.write(directory):
+        print(path)
+    return 0
+
+
+def _devcloud(args: argparse.Namespace) -> int:
+    from nimbus.devcloud import build, cluster
+
+    cloud = cluster.DevCloud(pathlib.Path(args.dir) if args.dir else None)
+    if args.action == "build":
+        for name, path in build.ensure().items():
+            print(f"{name}: {path}")
+    elif args.action == "up":
+        ready_after = cloud.up()
+        started = f"apiserver ready in {ready_after:.1f}s" if ready_after else "already running"
+        print(f"devcloud up ({started}); kubeconfig: {cloud.kubeconfig}")
+        print(f"  export KUBECONFIG={cloud.kubeconfig}")
+        print(f"  export PATH={build.binary('kubectl').parent}:$PATH")
+    elif args.action == "down":
+        cloud.down()
+        print("devcloud down")
+    elif args.action == "destroy":
+        cloud.destroy()
+        print(f"devcloud destroyed ({cloud.run_dir})")
+    elif args.action == "status":
+        status = cloud.status()
+        for name, state in status.items():
+            print(f"{name:24} {state}")
+        return 0 if cloud.running() else 3
+    elif args.action == "kubeconfig":
+        print(cloud.kubeconfig)
+    elif args.action == "kubectl":
+        kubectl = str(build.binary("kubectl"))
+        os.execv(kubectl, [kubectl, f"--kubeconfig={cloud.kubeconfig}", *args.kubectl_args])
+    return 0
+
+
+def parser() -> argparse.ArgumentParser:
+    root = argparse.ArgumentParser(prog="nimbus", description=__doc__)
+    commands = root.add_subparsers(dest="command", required=True)
+
+    generate = commands.add_parser("generate", help="write crds/*.yaml from the models")
+    generate.add_argument("--output", default=str(REPO / "crds"), help="default: %(default)s")
+    generate.add_argument("--check", action="store_true", help="fail if the files are stale")
+    generate.set_defaults(func=_generate)
+
+    devcloud = commands.add_parser("devcloud", help="the local control plane")
+    devcloud.add_argument(
+        "action", choices=["build", "up", "down", "destroy", "status", "kubeconfig", "kubectl"]
+    )
+    devcloud.add_argument("--dir", help="run directory (default: $NIMBUS_DEVCLOUD_DIR or "
+                          "~/.local/state/nimbus/devcloud)")  # fmt: skip
+    devcloud.set_defaults(func=_devcloud)
+    return root
+
+
+def main(argv: list[str] | None = None) -> int:
+    root = parser()
+    args, rest = root.parse_known_args(argv)
+    if rest and not (args.command == "devcloud" and args.action == "kubectl"):
+        root.error(f"unrecognized arguments: {' '.join(rest)}")
+    args.kubectl_args = rest
+    status: int = args.func(args)
+    return status
+
+
+if __name__ == "__main__":
+    sys.exit(main())

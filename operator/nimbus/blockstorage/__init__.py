@@ -1,0 +1,1 @@
+"""Cinder's part: volume types, volumes and snapshots."""

@@ -1,0 +1,1 @@
+"""Nova's part: flavors, keypairs, server groups and servers."""

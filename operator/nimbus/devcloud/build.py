@@ -1,0 +1,180 @@
+"""Build the control plane's binaries from the Go module proxy once, into a cache by version."""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+import pathlib
+import re
+import shutil
+import subprocess
+import sys
+
+HERE = pathlib.Path(__file__).parent
+KUBERNETES_VERSION = "v1.36.3"
+KWOK_VERSION = "v0.8.0"
+
+
+@dataclasses.dataclass(frozen=True)
+class Component:
+    """One binary, built from one of the pinned Go modules in devcloud/go/."""
+
+    name: str
+    module: str  # folder under devcloud/go/
+    package: str
+    version: str
+    ldflags: str = "-s -w"
+
+    @property
+    def key(self) -> str:
+        return f"{self.module}-{self.version}"
+
+
+def _kubernetes_ldflags(version: str) -> str:
+    major, minor = version.lstrip("v").split(".")[:2]
+    flags = ["-s", "-w"]
+    for package in ("k8s.io/client-go/pkg/version", "k8s.io/component-base/version"):
+        flags += [
+            f"-X {package}.gitVersion={version}",
+            f"-X {package}.gitMajor={major}",
+            f"-X {package}.gitMinor={minor}",
+            f"-X {package}.gitTreeState=clean",
+        ]
+    return " ".join(flags)
+
+
+_K8S_LDFLAGS = _kubernetes_ldflags(KUBERNETES_VERSION)
+
+COMPONENTS = {
+    c.name: c
+    for c in (
+        Component(
+            "kube-apiserver",
+            "kubernetes",
+            "k8s.io/kubernetes/cmd/kube-apiserver",
+            KUBERNETES_VERSION,
+            _K8S_LDFLAGS,
+        ),
+        Component(
+            "kube-controller-manager",
+            "kubernetes",
+            "k8s.io/kubernetes/cmd/kube-controller-manager",
+            KUBERNETES_VERSION,
+            _K8S_LDFLAGS,
+        ),
+        Component(
+            "kube-scheduler",
+            "kubernetes",
+            "k8s.io/kubernetes/cmd/kube-scheduler",
+            KUBERNETES_VERSION,
+            _K8S_LDFLAGS,
+        ),
+        Component(
+            "kubectl",
+            "kubernetes",
+            "k8s.io/kubernetes/cmd/kubectl",
+            KUBERNETES_VERSION,
+            _K8S_LDFLAGS,
+        ),
+        Component("kwok", "kwok", "sigs.k8s.io/kwok/cmd/kwok", KWOK_VERSION),
+    )
+}
+
+
+class BuildError(RuntimeError):
+    """A binary could not be built; the message says what to do."""
+
+
+def cache_dir() -> pathlib.Path:
+    """Where built binaries live: $NIMBUS_CACHE, or ~/.cache/nimbus."""
+    default = pathlib.Path(os.environ.get("XDG_CACHE_HOME", pathlib.Path.home() / ".cache"))
+    return pathlib.Path(os.environ.get("NIMBUS_CACHE", default / "nimbus"))
+
+
+def binary(name: str) -> pathlib.Path:
+    """The cached path of one component (it may not be built yet)."""
+    component = COMPONENTS[name]
+    return cache_dir() / component.key / name
+
+
+def kwok_stages() -> pathlib.Path:
+    """KWOK's node and pod stages (node-fast, pod-fast), taken from its module at build time."""
+    return cache_dir() / COMPONENTS["kwok"].key / "stages.yaml"
+
+
+def go_environment(go_version: str) -> dict[str, str]:
+    """The environment for `go build`: Go 1.27's JSON breaks the apiserver's /openapi/v2."""
+    env = dict(os.environ, CGO_ENABLED="0", GOFLAGS="-mod=readonly -buildvcs=false")
+    match = re.search(r"go1\.(\d+)", go_version)
+    if match and int(match.group(1)) >= 27:
+        env["GOEXPERIMENT"] = "nojsonv2"
+    return env
+
+
+def ensure(names: list[str] | None = None, *, log: bool = True) -> dict[str, pathlib.Path]:
+    """Build every missing component (all by default); return the path of each."""
+    wanted = [COMPONENTS[n] for n in (names or list(COMPONENTS))]
+    missing = [c for c in wanted if not binary(c.name).exists()]
+    stages_missing = COMPONENTS["kwok"] in wanted and not kwok_stages().exists()
+    if missing or stages_missing:
+        go = shutil.which("go")
+        if go is None:
+            raise BuildError("go is not on PATH: install Go >= 1.26 to build the control plane")
+        go_version = subprocess.run(
+            [go, "version"], check=True, capture_output=True, text=True
+        ).stdout
+        env = go_environment(go_version)
+        for module in sorted({c.module for c in missing}):
+            group = [c for c in missing if c.module == module]
+            _build(go, module, group, env, log=log)
+        if stages_missing:
+            _write_kwok_stages(go, env)
+    return {c.name: binary(c.name) for c in wanted}
+
+
+def _build(go: str, module: str, group: list[Component], env: dict[str, str], *, log: bool) -> None:
+    """Build the components of one module in one `go build`, so they share compiled packages."""
+    ldflags = {c.ldflags for c in group}
+    assert len(ldflags) == 1, "components of one module share their ldflags"
+    out = cache_dir() / group[0].key
+    partial = out / ".partial"
+    shutil.rmtree(partial, ignore_errors=True)
+    partial.mkdir(parents=True)
+    names = ", ".join(c.name for c in group)
+    if log:
+        print(f"devcloud: building {names} ({group[0].version}); the first build takes minutes",
+              file=sys.stderr, flush=True)  # fmt: skip
+    command = [go, "build", "-trimpath", "-ldflags", ldflags.pop(), "-o", f"{partial}/"]
+    result = subprocess.run(
+        command + [c.package for c in group],
+        cwd=HERE / "go" / module,
+        env=env,
+        capture_output=True,
+        text=True,
+    )
+    if result.returncode != 0:
+        raise BuildError(f"go build of {names} failed:\n{result.stderr[-4000:]}")
+    for component in group:
+        (partial / component.name).rename(out / component.name)
+    partial.rmdir()
+
+
+def _write_kwok_stages(go: str, env: dict[str, str]) -> None:
+    module_dir = subprocess.run(
+        [go, "list", "-m", "-f", "{{.Dir}}", "sigs.k8s.io/kwok"],
+        cwd=HERE / "go" / "kwok",
+        env=env,
+        check=True,
+        capture_output=True,
+        text=True,
+    ).stdout.strip()
+    stage_dir = pathlib.Path(module_dir) / "kustomize" / "stage"
+    stages = [
+        path.read_text()
+        for folder in ("node/fast", "pod/fast")
+        for path in sorted((stage_dir / folder).glob("*.yaml"))
+        if path.name != "kustomization.yaml"
+    ]
+    if not stages:
+        raise BuildError(f"no KWOK stages found in {stage_dir}")
+    kwok_stages().write_text("\n---\n".join(stages))

@@ -1,0 +1,416 @@
+"""The local control plane: etcd, kube-apiserver, kube-controller-manager, kube-scheduler, KWOK."""
+
+from __future__ import annotations
+
+import base64
+import contextlib
+import json
+import os
+import pathlib
+import shutil
+import signal
+import socket
+import ssl
+import subprocess
+import time
+import urllib.error
+import urllib.request
+from typing import Any
+
+import yaml
+
+from nimbus import crdgen
+from nimbus.devcloud import build, pki
+
+UPSTREAM_CRDS = pathlib.Path(__file__).parent / "upstream"
+
+# Start order; stopped in reverse.
+COMPONENTS = ("etcd", "kube-apiserver", "kube-controller-manager", "kube-scheduler", "kwok")
+
+# The simulated nodes: capacity as node labels, as placement reads them.
+NODES = (
+    {"name": "compute-1", "zone": "zone-a", "vcpus": 16, "memory_mb": 65536, "disk_gb": 500},
+    {"name": "compute-2", "zone": "zone-a", "vcpus": 16, "memory_mb": 65536, "disk_gb": 500},
+    {"name": "compute-3", "zone": "zone-b", "vcpus": 32, "memory_mb": 131072, "disk_gb": 1000},
+)
+
+
+class DevCloudError(RuntimeError):
+    """The local control plane could not be brought up; the message says why and where to look."""
+
+
+def default_run_dir() -> pathlib.Path:
+    """$NIMBUS_DEVCLOUD_DIR, or ~/.local/state/nimbus/devcloud."""
+    state = pathlib.Path(os.environ.get("XDG_STATE_HOME", pathlib.Path.home() / ".local/state"))
+    return pathlib.Path(os.environ.get("NIMBUS_DEVCLOUD_DIR", state / "nimbus" / "devcloud"))
+
+
+def _free_port() -> int:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        sock.bind(("127.0.0.1", 0))
+        port: int = sock.getsockname()[1]
+        return port
+
+
+def _alive(pid: int, name: str) -> bool:
+    """True when `pid` runs and is still the component we started (pids get reused)."""
+    try:
+        cmdline = pathlib.Path(f"/proc/{pid}/cmdline").read_bytes()
+    except OSError:
+        return False
+    argv0 = cmdline.split(b"\0", 1)[0].decode(errors="replace")
+    state = pathlib.Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[-1].split()[0]
+    return pathlib.Path(argv0).name == name and state != "Z"
+
+
+class DevCloud:
+    """One local control plane, living in a run directory (state, PKI, etcd data, logs)."""
+
+    def __init__(self, run_dir: pathlib.Path | None = None) -> None:
+        self.run_dir = (run_dir or default_run_dir()).resolve()
+        self.pki_dir = self.run_dir / "pki"
+        self.log_dir = self.run_dir / "logs"
+        self.state_file = self.run_dir / "state.json"
+        self.kubeconfig = self.run_dir / "kubeconfig"
+
+    # -- state -------------------------------------------------------------------------------
+
+    def _state(self) -> dict[str, Any]:
+        if not self.state_file.exists():
+            return {"ports": {}, "pids": {}}
+        state: dict[str, Any] = json.loads(self.state_file.read_text())
+        return state
+
+    def _save(self, state: dict[str, Any]) -> None:
+        self.run_dir.mkdir(parents=True, exist_ok=True)
+        self.state_file.write_text(json.dumps(state, indent=2))
+
+    def status(self) -> dict[str, str]:
+        """Each component with `running (pid N)` or `stopped`."""
+        pids = self._state()["pids"]
+        return {
+            name: f"running (pid {pids[name]})"
+            if name in pids and _alive(pids[name], name)
+            else "stopped"
+            for name in COMPONENTS
+        }
+
+    def running(self) -> bool:
+        return all(s.startswith("running") for s in self.status().values()) and self._ready()
+
+    @property
+    def server(self) -> str:
+        return f"https://127.0.0.1:{self._state()['ports']['apiserver']}"
+
+    # -- up / down ---------------------------------------------------------------------------
+
+    def up(self, *, log: bool = True) -> float:
+        """Start what is not running, install the CRDs and nodes; return seconds to /readyz."""
+        if self.running():
+            self.install()
+            return 0.0
+        self.down()
+        binaries = build.ensure(log=log)
+        etcd = shutil.which("etcd")
+        if etcd is None:
+            raise DevCloudError("etcd is not on PATH: install it (apt-get install etcd-server)")
+        binaries["etcd"] = pathlib.Path(etcd)
+        if not (self.pki_dir / "ca.crt").exists():
+            pki.write_control_plane_pki(self.pki_dir)
+        self.log_dir.mkdir(parents=True, exist_ok=True)
+        state = self._state()
+        state["ports"] = {
+            p: _free_port()
+            for p in ("etcd", "etcd-peer", "apiserver", "controller-manager", "scheduler", "kwok")
+        }
+        state["pids"] = {}
+        self._save(state)
+        ports = state["ports"]
+
+        started = time.monotonic()
+        self._start(state, "etcd", [str(binaries["etcd"]), *self._etcd_args(ports)])
+        self._wait(f"http://127.0.0.1:{ports['etcd']}/health", "etcd", tls=False)
+        self._start(
+            state, "kube-apiserver", [str(binaries["kube-apiserver"]), *self._apiserver_args(ports)]
+        )
+        self._wait(f"https://127.0.0.1:{ports['apiserver']}/readyz", "kube-apiserver")
+        ready_after = time.monotonic() - started
+        self._write_kubeconfig(ports["apiserver"])
+        self._start(
+            state,
+            "kube-controller-manager",
+            [str(binaries["kube-controller-manager"]), *self._controller_manager_args(ports)],
+        )
+        self._start(
+            state, "kube-scheduler", [str(binaries["kube-scheduler"]), *self._scheduler_args(ports)]
+        )
+        self._start(state, "kwok", [str(binaries["kwok"]), *self._kwok_args(ports)])
+        self.install()
+        return ready_after
+
+    def down(self) -> None:
+        """Stop every component (etcd data, PKI and logs stay in the run directory)."""
+        state = self._state()
+        for name in reversed(COMPONENTS):
+            pid = state["pids"].pop(name, None)
+            if pid is not None and _alive(pid, name):
+                _stop(pid)
+        if self.state_file.exists():
+            self._save(state)
+
+    def destroy(self) -> None:
+        """Stop everything and delete the run directory."""
+        self.down()
+        shutil.rmtree(self.run_dir, ignore_errors=True)
+
+    def _start(self, state: dict[str, Any], name: str, argv: list[str]) -> None:
+        log = (self.log_dir / f"{name}.log").open("ab")
+        process = subprocess.Popen(
+            argv,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            stdin=subprocess.DEVNULL,
+            start_new_session=True,  # the control plane outlives `nimbus devcloud up`
+            cwd=self.run_dir,
+        )
+        log.close()
+        state["pids"][name] = process.pid
+        self._save(state)
+
+    def _ssl_context(self) -> ssl.SSLContext:
+        context = ssl.create_default_context(cafile=str(self.pki_dir / "ca.crt"))
+        context.load_cert_chain(self.pki_dir / "admin.crt", self.pki_dir / "admin.key")
+        return context
+
+    def _ready(self) -> bool:
+        ports = self._state()["ports"]
+        if "apiserver" not in ports:
+            return False
+        try:
+            with urllib.request.urlopen(
+                f"https://127.0.0.1:{ports['apiserver']}/readyz",
+                context=self._ssl_context(),
+                timeout=5,
+            ) as response:
+                return bool(response.status == 200)
+        except (OSError, urllib.error.URLError):
+            return False
+
+    def _wait(self, url: str, name: str, *, tls: bool = True, timeout: float = 90) -> None:
+        deadline = time.monotonic() + timeout
+        context = self._ssl_context() if tls else None
+        pid = self._state()["pids"][name]
+        last = ""
+        while time.monotonic() < deadline:
+            if not _alive(pid, name):
+                raise DevCloudError(f"{name} exited; see {self.log_dir / (name + '.log')}")
+            try:
+                with urllib.request.urlopen(url, context=context, timeout=5) as response:
+                    if response.status == 200:
+                        return
+            except urllib.error.HTTPError as error:
+                last = f"{error.code} {error.read()[-500:].decode(errors='replace')}"
+            except (OSError, urllib.error.URLError) as error:
+                last = str(error)
+            time.sleep(0.2)
+        raise DevCloudError(
+            f"{name} not ready after {timeout:.0f}s ({last}); see {self.log_dir / (name + '.log')}"
+        )
+
+    # -- flags -------------------------------------------------------------------------------
+
+    def _etcd_args(self, ports: dict[str, int]) -> list[str]:
+        client = f"http://127.0.0.1:{ports['etcd']}"
+        peer = f"http://127.0.0.1:{ports['etcd-peer']}"
+        return [
+            "--name=nimbus",
+            f"--data-dir={self.run_dir / 'etcd'}",
+            f"--listen-client-urls={client}",
+            f"--advertise-client-urls={client}",
+            f"--listen-peer-urls={peer}",
+            f"--initial-advertise-peer-urls={peer}",
+            f"--initial-cluster=nimbus={peer}",
+            "--unsafe-no-fsync",  # a throw-away dev cloud: speed over durability
+            "--quota-backend-bytes=4294967296",
+            "--log-level=warn",
+        ]
+
+    def _apiserver_args(self, ports: dict[str, int]) -> list[str]:
+        pki_dir = self.pki_dir
+        return [
+            f"--etcd-servers=http://127.0.0.1:{ports['etcd']}",
+            "--bind-address=127.0.0.1",
+            "--advertise-address=127.0.0.1",
+            f"--secure-port={ports['apiserver']}",
+            "--endpoint-reconciler-type=none",
+            f"--tls-cert-file={pki_dir / 'apiserver.crt'}",
+            f"--tls-private-key-file={pki_dir / 'apiserver.key'}",
+            f"--client-ca-file={pki_dir / 'ca.crt'}",
+            "--authorization-mode=RBAC",
+            "--service-account-issuer=https://kubernetes.default.svc.cluster.local",
+            f"--service-account-key-file={pki_dir / 'sa.pub'}",
+            f"--service-account-signing-key-file={pki_dir / 'sa.key'}",
+            "--api-audiences=https://kubernetes.default.svc.cluster.local",
+            "--service-cluster-ip-range=10.96.0.0/16",
+            "--allow-privileged=true",
+            "--profiling=false",
+            "--v=1",
+        ]
+
+    def _component_kubeconfig_args(self) -> list[str]:
+        return [
+            f"--kubeconfig={self.kubeconfig}",
+            f"--authentication-kubeconfig={self.kubeconfig}",
+            f"--authorization-kubeconfig={self.kubeconfig}",
+            "--bind-address=127.0.0.1",
+            "--leader-elect=false",
+        ]
+
+    def _controller_manager_args(self, ports: dict[str, int]) -> list[str]:
+        return [
+            *self._component_kubeconfig_args(),
+            f"--secure-port={ports['controller-manager']}",
+            f"--service-account-private-key-file={self.pki_dir / 'sa.key'}",
+            f"--root-ca-file={self.pki_dir / 'ca.crt'}",
+            f"--cluster-signing-cert-file={self.pki_dir / 'ca.crt'}",
+            f"--cluster-signing-key-file={self.pki_dir / 'ca.key'}",
+            "--use-service-account-credentials=false",
+            "--v=1",
+        ]
+
+    def _scheduler_args(self, ports: dict[str, int]) -> list[str]:
+        return [*self._component_kubeconfig_args(), f"--secure-port={ports['scheduler']}", "--v=1"]
+
+    def _kwok_args(self, ports: dict[str, int]) -> list[str]:
+        return [
+            f"--kubeconfig={self.kubeconfig}",
+            "--manage-all-nodes=false",
+            "--manage-nodes-with-annotation-selector=kwok.x-k8s.io/node=fake",
+            f"--server-address=127.0.0.1:{ports['kwok']}",
+            "--node-ip=127.0.0.1",
+            f"--config={build.kwok_stages()}",
+            "--node-lease-duration-seconds=40",
+        ]
+
+    def _write_kubeconfig(self, port: int) -> None:
+        def b64(name: str) -> str:
+            return base64.b64encode((self.pki_dir / name).read_bytes()).decode()
+
+        config = {
+            "apiVersion": "v1",
+            "kind": "Config",
+            "clusters": [
+                {
+                    "name": "nimbus-devcloud",
+                    "cluster": {
+                        "server": f"https://127.0.0.1:{port}",
+                        "certificate-authority-data": b64("ca.crt"),
+                    },
+                }
+            ],
+            "users": [
+                {
+                    "name": "nimbus-admin",
+                    "user": {
+                        "client-certificate-data": b64("admin.crt"),
+                        "client-key-data": b64("admin.key"),
+                    },
+                }
+            ],
+            "contexts": [
+                {
+                    "name": "nimbus-devcloud",
+                    "context": {"cluster": "nimbus-devcloud", "user": "nimbus-admin"},
+                }
+            ],
+            "current-context": "nimbus-devcloud",
+        }
+        self.kubeconfig.write_text(yaml.safe_dump(config))
+        self.kubeconfig.chmod(0o600)
+
+    # -- what the cloud holds ----------------------------------------------------------------
+
+    def kubectl(
+        self, *args: str, stdin: str | None = None, check: bool = True
+    ) -> subprocess.CompletedProcess[str]:
+        """Run the pinned kubectl against this cloud."""
+        result = subprocess.run(
+            [str(build.binary("kubectl")), f"--kubeconfig={self.kubeconfig}", *args],
+            input=stdin,
+            capture_output=True,
+            text=True,
+            timeout=120,
+        )
+        if check and result.returncode != 0:
+            raise DevCloudError(f"kubectl {' '.join(args)} failed: {result.stderr.strip()}")
+        return result
+
+    def install(self) -> None:
+        """Install (server-side apply) every Nimbus and upstream CRD and the simulated nodes."""
+        documents = list(crdgen.rendered().values())
+        documents += [p.read_text() for p in sorted(UPSTREAM_CRDS.rglob("*.yaml"))]
+        manifest = "\n---\n".join(documents)
+        self.kubectl(
+            "apply", "--server-side", "--force-conflicts", "--field-manager=nimbus-devcloud",
+            "-f", "-", stdin=manifest,
+        )  # fmt: skip
+        self.kubectl("wait", "--for=condition=Established", "--timeout=60s", "crd", "--all")
+        self.kubectl(
+            "apply", "--server-side", "--field-manager=nimbus-devcloud", "-f", "-",
+            stdin=yaml.safe_dump_all([_node(n) for n in NODES]),
+        )  # fmt: skip
+
+
+def _stop(pid: int, timeout: float = 15) -> None:
+    with contextlib.suppress(ProcessLookupError):
+        os.killpg(pid, signal.SIGTERM)
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        try:
+            waited, _ = os.waitpid(pid, os.WNOHANG)
+        except ChildProcessError:
+            waited = 0
+        if waited == pid or not pathlib.Path(f"/proc/{pid}").exists():
+            return
+        if _zombie(pid):
+            return
+        time.sleep(0.1)
+    with contextlib.suppress(ProcessLookupError):
+        os.killpg(pid, signal.SIGKILL)
+
+
+def _zombie(pid: int) -> bool:
+    try:
+        stat = pathlib.Path(f"/proc/{pid}/stat").read_text()
+    except OSError:
+        return True
+    return stat.rsplit(")", 1)[-1].split()[0] == "Z"
+
+
+def _node(node: dict[str, Any]) -> dict[str, Any]:
+    """A KWOK node: its capacity both as node status and as the labels placement reads."""
+    capacity = {
+        "cpu": str(node["vcpus"]),
+        "memory": f"{node['memory_mb']}Mi",
+        "ephemeral-storage": f"{node['disk_gb']}Gi",
+        "pods": "110",
+    }
+    return {
+        "apiVersion": "v1",
+        "kind": "Node",
+        "metadata": {
+            "name": node["name"],
+            "annotations": {"kwok.x-k8s.io/node": "fake"},
+            "labels": {
+                "kubernetes.io/hostname": node["name"],
+                "kubernetes.io/os": "linux",
+                "kubernetes.io/arch": "amd64",
+                "type": "kwok",
+                "topology.kubernetes.io/zone": node["zone"],
+                "compute.nimbus.dev/vcpus": str(node["vcpus"]),
+                "compute.nimbus.dev/memory-mb": str(node["memory_mb"]),
+                "compute.nimbus.dev/disk-gb": str(node["disk_gb"]),
+            },
+        },
+        "status": {"capacity": capacity, "allocatable": capacity},
+    }

@@ -1,0 +1,129 @@
+"""The local control plane's certificates: one CA, the apiserver's serving cert, an admin client."""
+
+from __future__ import annotations
+
+import datetime
+import ipaddress
+import pathlib
+
+from cryptography import x509
+from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.hazmat.primitives.asymmetric import ec, rsa
+from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
+
+_VALIDITY = datetime.timedelta(days=365)
+
+
+def _name(common_name: str, organization: str | None = None) -> x509.Name:
+    parts = [x509.NameAttribute(NameOID.COMMON_NAME, common_name)]
+    if organization:
+        parts.append(x509.NameAttribute(NameOID.ORGANIZATION_NAME, organization))
+    return x509.Name(parts)
+
+
+def _pem_key(key: ec.EllipticCurvePrivateKey | rsa.RSAPrivateKey) -> bytes:
+    return key.private_bytes(
+        serialization.Encoding.PEM,
+        serialization.PrivateFormat.PKCS8,
+        serialization.NoEncryption(),
+    )
+
+
+def _pem_cert(cert: x509.Certificate) -> bytes:
+    return cert.public_bytes(serialization.Encoding.PEM)
+
+
+class CertificateAuthority:
+    """A self-signed CA that issues the serving and client certificates of one dev cloud."""
+
+    def __init__(self, key: ec.EllipticCurvePrivateKey, cert: x509.Certificate) -> None:
+        self.key = key
+        self.cert = cert
+
+    @classmethod
+    def create(cls, common_name: str) -> CertificateAuthority:
+        key = ec.generate_private_key(ec.SECP256R1())
+        now = datetime.datetime.now(datetime.UTC)
+        cert = (
+            x509.CertificateBuilder()
+            .subject_name(_name(common_name))
+            .issuer_name(_name(common_name))
+            .public_key(key.public_key())
+            .serial_number(x509.random_serial_number())
+            .not_valid_before(now - datetime.timedelta(minutes=5))
+            .not_valid_after(now + _VALIDITY)
+            .add_extension(x509.BasicConstraints(ca=True, path_length=None), critical=True)
+            .add_extension(
+                x509.KeyUsage(
+                    digital_signature=True,
+                    content_commitment=False,
+                    key_encipherment=False,
+                    data_encipherment=False,
+                    key_agreement=False,
+                    key_cert_sign=True,
+                    crl_sign=True,
+                    encipher_only=False,
+                    decipher_only=False,
+                ),
+                critical=True,
+            )
+            .sign(key, hashes.SHA256())
+        )
+        return cls(key, cert)
+
+    def issue(
+        self,
+        common_name: str,
+        *,
+        organization: str | None = None,
+        server_names: tuple[str, ...] = (),
+        server_ips: tuple[str, ...] = (),
+    ) -> tuple[bytes, bytes]:
+        """A certificate and key (PEM) for a server (with names) or a client (without)."""
+        key = ec.generate_private_key(ec.SECP256R1())
+        now = datetime.datetime.now(datetime.UTC)
+        server = bool(server_names or server_ips)
+        usage = ExtendedKeyUsageOID.SERVER_AUTH if server else ExtendedKeyUsageOID.CLIENT_AUTH
+        builder = (
+            x509.CertificateBuilder()
+            .subject_name(_name(common_name, organization))
+            .issuer_name(self.cert.subject)
+            .public_key(key.public_key())
+            .serial_number(x509.random_serial_number())
+            .not_valid_before(now - datetime.timedelta(minutes=5))
+            .not_valid_after(now + _VALIDITY)
+            .add_extension(x509.BasicConstraints(ca=False, path_length=None), critical=True)
+            .add_extension(x509.ExtendedKeyUsage([usage]), critical=False)
+        )
+        if server:
+            alt_names: list[x509.GeneralName] = [x509.DNSName(n) for n in server_names]
+            alt_names += [x509.IPAddress(ipaddress.ip_address(ip)) for ip in server_ips]
+            builder = builder.add_extension(x509.SubjectAlternativeName(alt_names), critical=False)
+        cert = builder.sign(self.key, hashes.SHA256())
+        return _pem_cert(cert), _pem_key(key)
+
+    @property
+    def cert_pem(self) -> bytes:
+        return _pem_cert(self.cert)
+
+
+def write_control_plane_pki(directory: pathlib.Path) -> None:
+    """Write ca.crt, apiserver.crt/key, admin.crt/key and the service-account key pair."""
+    directory.mkdir(parents=True, exist_ok=True)
+    ca = CertificateAuthority.create("nimbus-devcloud-ca")
+    files = {"ca.crt": ca.cert_pem, "ca.key": _pem_key(ca.key)}
+    files["apiserver.crt"], files["apiserver.key"] = ca.issue(
+        "kube-apiserver",
+        server_names=("localhost", "kubernetes", "kubernetes.default", "kubernetes.default.svc"),
+        server_ips=("127.0.0.1",),
+    )
+    files["admin.crt"], files["admin.key"] = ca.issue("nimbus-admin", organization="system:masters")
+    service_accounts = rsa.generate_private_key(public_exponent=65537, key_size=2048)
+    files["sa.key"] = _pem_key(service_accounts)
+    files["sa.pub"] = service_accounts.public_key().public_bytes(
+        serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo
+    )
+    for name, content in files.items():
+        path = directory / name
+        path.write_bytes(content)
+        path.chmod(0o600)

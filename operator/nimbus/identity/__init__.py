@@ -1,0 +1,1 @@
+"""Keystone's part: projects, their members and quotas."""

@@ -1,0 +1,129 @@
+"""The identity.nimbus.dev kinds: Project."""
+
+from __future__ import annotations
+
+from typing import Annotated, ClassVar, Literal
+
+import pydantic
+
+from nimbus import meta
+
+GROUP = "identity.nimbus.dev"
+
+DNS_LABEL = r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$"
+
+# Nova, Cinder and Neutron's default quotas; -1 means unlimited, as in OpenStack.
+Limit = Annotated[int, pydantic.Field(ge=-1, le=2**31 - 1)]
+
+
+class Quota(meta.Model):
+    """A project's limits, with the names and defaults of `openstack quota show`."""
+
+    instances: Limit = 10
+    cores: Limit = 20
+    ram_mb: Limit = 51200
+    key_pairs: Limit = 100
+    server_groups: Limit = 10
+    server_group_members: Limit = 10
+    metadata_items: Limit = 128
+    volumes: Limit = 10
+    gigabytes: Limit = 1000
+    snapshots: Limit = 10
+    networks: Limit = 100
+    subnets: Limit = 100
+    ports: Limit = 500
+    routers: Limit = 10
+    floating_ips: Limit = 50
+    security_groups: Limit = 10
+    security_group_rules: Limit = 100
+
+
+class Member(meta.Model):
+    """A role assignment: a user or a group holds a role on the project."""
+
+    model_config = pydantic.ConfigDict(
+        json_schema_extra=meta.validations(
+            meta.rule(
+                "has(self.user) != has(self.group)",
+                "a member names exactly one of user or group",
+            )
+        )
+    )
+
+    user: str | None = pydantic.Field(default=None, min_length=1, max_length=253)
+    group: str | None = pydantic.Field(default=None, min_length=1, max_length=253)
+    role: Literal["admin", "member", "reader"]
+
+
+class ProjectSpec(meta.Model):
+    description: str = pydantic.Field(default="", max_length=255)
+    enabled: bool = True
+    domain: str = pydantic.Field(
+        default="default",
+        max_length=64,
+        json_schema_extra=meta.immutable("domain", "a project cannot move between domains"),
+    )
+    parent: str | None = pydantic.Field(
+        default=None,
+        max_length=253,
+        pattern=meta.NAME_PATTERN,
+        json_schema_extra=meta.immutable("parent", "a project cannot move in the hierarchy"),
+    )
+    namespace: str | None = pydantic.Field(
+        default=None,
+        max_length=63,
+        pattern=DNS_LABEL,
+        json_schema_extra=meta.immutable(
+            "namespace", "the project's resources live there; create a new project instead"
+        ),
+    )
+    tags: list[str] = pydantic.Field(
+        default_factory=list, max_length=64, json_schema_extra=meta.LIST_SET
+    )
+    quota: Quota = pydantic.Field(default_factory=Quota, json_schema_extra={"default": {}})
+    members: list[Member] = pydantic.Field(
+        default_factory=list, max_length=256, json_schema_extra=meta.LIST_ATOMIC
+    )
+    deletion_protection: bool = False
+
+
+class Usage(meta.Model):
+    """One line of `openstack quota show --usage`."""
+
+    in_use: int
+    reserved: int = 0
+    limit: int
+
+
+class ProjectStatus(meta.Status):
+    status: Literal["BUILD", "ACTIVE", "DELETING", "ERROR"] | None = None
+    namespace: str | None = None
+    usage: dict[str, Usage] = pydantic.Field(default_factory=dict)
+
+
+class Project(meta.Resource):
+    """A Keystone project: a tenant with its own namespace, members and quota."""
+
+    group: ClassVar[str] = GROUP
+    plural: ClassVar[str] = "projects"
+    short_names: ClassVar[tuple[str, ...]] = ("osproject",)
+    scope: ClassVar[Literal["Namespaced", "Cluster"]] = "Cluster"
+    openstack: ClassVar[str] = "Keystone project"
+    columns: ClassVar[tuple[meta.Column, ...]] = (
+        meta.Column("Namespace", ".status.namespace"),
+        meta.Column("Enabled", ".spec.enabled", "boolean"),
+        meta.Column("Status", ".status.status"),
+        meta.Column("Description", ".spec.description", priority=1),
+        meta.AGE,
+    )
+    object_rules: ClassVar[tuple[dict[str, str], ...]] = (
+        meta.rule(
+            f"has(self.spec.namespace) || (size(self.metadata.name) <= 63 && "
+            f"self.metadata.name.matches('{DNS_LABEL}'))",
+            "metadata.name: a project's name becomes its namespace, so it must be a DNS label "
+            "(at most 63 lowercase letters, digits and '-'); or set spec.namespace",
+        ),
+    )
+
+    spec: ProjectSpec
+    status: ProjectStatus | None = None

@@ -1,0 +1,1 @@
+"""Glance's part: images."""

@@ -1,0 +1,28 @@
+"""Every Nimbus kind, in the order of DESIGN.md's table."""
+
+from __future__ import annotations
+
+from nimbus import meta
+from nimbus.blockstorage import api as blockstorage
+from nimbus.compute import api as compute
+from nimbus.identity import api as identity
+from nimbus.image import api as image
+from nimbus.network import api as network
+from nimbus.orchestration import api as orchestration
+
+ALL: tuple[type[meta.Resource], ...] = (
+    identity.Project,
+    compute.Flavor,
+    compute.KeyPair,
+    compute.ServerGroup,
+    compute.Server,
+    image.Image,
+    network.Network,
+    network.Subnet,
+    network.Port,
+    network.SecurityGroup,
+    blockstorage.VolumeType,
+    blockstorage.Volume,
+    blockstorage.Snapshot,
+    orchestration.Stack,
+)

@@ -1,0 +1,1 @@
+"""Neutron's part: networks, subnets, ports and security groups."""

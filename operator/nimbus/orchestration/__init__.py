@@ -1,0 +1,1 @@
+"""Heat's part: stacks of HOT templates."""
