@@ -5,6 +5,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 NIMBUS := $(BIN)/nimbus
 KUBECTL := $(NIMBUS) devcloud kubectl --
+SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
 .DEFAULT_GOAL := help
 
@@ -19,6 +20,13 @@ $(BIN)/pip:
 $(VENV)/.installed: pyproject.toml | $(BIN)/pip
 	$(BIN)/pip install --quiet -e '.[test]'
 	touch $@
+
+.PHONY: deps
+deps: ## install system packages the local cloud needs (Debian's etcd-server)
+	@command -v etcd >/dev/null || { \
+	  echo "installing etcd-server (apt-get)"; \
+	  $(SUDO) apt-get update -qq && DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq etcd-server; }
+	@command -v go >/dev/null || { echo "Go >= 1.26 is needed to build the control plane"; exit 1; }
 
 .PHONY: venv
 venv: $(VENV)/.installed ## create .venv with Nimbus and its test tools
@@ -39,15 +47,15 @@ format: venv ## apply ruff's fixes and formatting
 	$(BIN)/ruff format operator tests bench
 
 .PHONY: build
-build: venv ## build the local control plane's binaries (cached under ~/.cache/nimbus)
+build: deps venv ## build the local control plane's binaries (cached under ~/.cache/nimbus)
 	$(NIMBUS) devcloud build
 
 .PHONY: test
-test: lint ## lint, then unit and integration tests (integration starts its own control plane)
+test: lint build ## lint, then unit and integration tests (integration starts its own control plane)
 	$(BIN)/pytest
 
 .PHONY: demo
-demo: venv ## the local cloud: control plane, CRDs, examples; prints what it holds
+demo: build ## the local cloud: control plane, CRDs, examples; prints what it holds
 	$(NIMBUS) devcloud up
 	$(KUBECTL) apply --server-side --field-manager=nimbus-demo -R -f examples/
 	@echo

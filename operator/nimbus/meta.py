@@ -12,7 +12,9 @@ VERSION = "v1alpha1"
 CATEGORY = "nimbus"
 
 # Words that Kubernetes spells in capitals inside a camelCase name (podIP, hostIPs, diskGB).
-_ACRONYMS = {"ip": "IP", "ips": "IPs", "mb": "MB", "gb": "GB", "id": "ID", "cidr": "CIDR"}
+_ACRONYMS = {
+    "ip": "IP", "ips": "IPs", "mb": "MB", "gb": "GB", "id": "ID", "cidr": "CIDR", "dhcp": "DHCP",
+}  # fmt: skip
 
 
 def camel(snake: str) -> str:

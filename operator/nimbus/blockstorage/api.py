@@ -22,7 +22,7 @@ class VolumeTypeSpec(meta.Model):
                 "provisioner (a CSI driver Nimbus makes a StorageClass for)",
             ),
             meta.rule(
-                "!self.isPublic || size(self.projects) == 0",
+                "!self.isPublic || !has(self.projects) || size(self.projects) == 0",
                 "projects: an access list is only for private volume types (isPublic: false)",
                 field_path=".projects",
             ),

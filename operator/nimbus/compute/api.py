@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import ClassVar, Literal
+from typing import Annotated, ClassVar, Literal
 
 import pydantic
 
@@ -48,7 +48,7 @@ class FlavorSpec(meta.Model):
     model_config = pydantic.ConfigDict(
         json_schema_extra=meta.validations(
             meta.rule(
-                "!self.isPublic || size(self.projects) == 0",
+                "!self.isPublic || !has(self.projects) || size(self.projects) == 0",
                 "projects: an access list is only for private flavors (isPublic: false)",
                 field_path=".projects",
             )
@@ -396,6 +396,9 @@ class Address(meta.Model):
     mac: str | None = None
 
 
+AddressList = Annotated[list[Address], pydantic.Field(json_schema_extra=meta.LIST_ATOMIC)]
+
+
 class ServerStatus(meta.Status):
     status: ServerState | None = None
     task_state: str | None = None
@@ -404,7 +407,7 @@ class ServerStatus(meta.Status):
     ) = None
     host: str | None = None
     availability_zone: str | None = None
-    addresses: dict[str, list[Address]] = pydantic.Field(default_factory=dict)
+    addresses: dict[str, AddressList] = pydantic.Field(default_factory=dict)
     networks: str | None = pydantic.Field(
         default=None, description="The addresses as `openstack server list` prints them."
     )

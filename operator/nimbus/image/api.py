@@ -78,7 +78,7 @@ class ImageSpec(meta.Model):
     model_config = pydantic.ConfigDict(
         json_schema_extra=meta.validations(
             meta.rule(
-                "self.visibility == 'shared' || size(self.members) == 0",
+                "self.visibility == 'shared' || !has(self.members) || size(self.members) == 0",
                 "members: only a shared image has members; set visibility: shared",
                 field_path=".members",
             )

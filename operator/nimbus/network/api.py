@@ -143,7 +143,8 @@ class SubnetSpec(meta.Model):
                 field_path=".gatewayIP",
             ),
             meta.rule(
-                "!isCIDR(self.cidr) || self.allocationPools.all(p, !isIP(p.start) || "
+                "!isCIDR(self.cidr) || !has(self.allocationPools) || "
+                "self.allocationPools.all(p, !isIP(p.start) || "
                 "!isIP(p.end) || (cidr(self.cidr).containsIP(p.start) && "
                 "cidr(self.cidr).containsIP(p.end)))",
                 "every allocation pool must lie inside cidr",
@@ -252,7 +253,8 @@ class PortSpec(meta.Model):
     model_config = pydantic.ConfigDict(
         json_schema_extra=meta.validations(
             meta.rule(
-                "self.portSecurityEnabled || size(self.securityGroups) == 0",
+                "self.portSecurityEnabled || !has(self.securityGroups) || "
+                "size(self.securityGroups) == 0",
                 "a port with portSecurityEnabled: false cannot have securityGroups, as in Neutron",
                 field_path=".securityGroups",
             )

@@ -1,0 +1,70 @@
+"""The integration tier: one real local control plane for the whole session."""
+
+from __future__ import annotations
+
+import json
+import pathlib
+import subprocess
+import uuid
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+import yaml
+
+from nimbus.devcloud import cluster
+
+
+class Cloud:
+    """The session's control plane, driven the way a user drives it: with kubectl."""
+
+    def __init__(self, devcloud: cluster.DevCloud, ready_after: float) -> None:
+        self.devcloud = devcloud
+        self.ready_after = ready_after
+
+    def kubectl(
+        self, *args: str, stdin: str | None = None, check: bool = True
+    ) -> subprocess.CompletedProcess[str]:
+        return self.devcloud.kubectl(*args, stdin=stdin, check=check)
+
+    def apply(self, *objects: dict[str, Any]) -> subprocess.CompletedProcess[str]:
+        """Server-side apply, as a user would; raises on refusal."""
+        return self.kubectl(
+            "apply", "--server-side", "--field-manager=tests", "-f", "-",
+            stdin=yaml.safe_dump_all(objects),
+        )  # fmt: skip
+
+    def refusal(self, obj: dict[str, Any], *, dry_run: bool = True) -> str:
+        """Create `obj` and return the API server's refusal; fails the test if it is accepted."""
+        args = ["create", "-f", "-"] + (["--dry-run=server"] if dry_run else [])
+        result = self.kubectl(*args, stdin=yaml.safe_dump(obj), check=False)
+        assert result.returncode != 0, f"accepted: {yaml.safe_dump(obj)}"
+        return result.stderr
+
+    def get(self, kind: str, name: str, namespace: str | None = None) -> dict[str, Any]:
+        args = ["get", kind, name, "-o", "json"] + (["-n", namespace] if namespace else [])
+        got: dict[str, Any] = json.loads(self.kubectl(*args).stdout)
+        return got
+
+    def namespace(self) -> str:
+        """A fresh namespace for one test."""
+        name = f"t-{uuid.uuid4().hex[:8]}"
+        self.kubectl("create", "namespace", name)
+        return name
+
+
+@pytest.fixture(scope="session")
+def cloud(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Cloud]:
+    run_dir: pathlib.Path = tmp_path_factory.mktemp("devcloud")
+    devcloud = cluster.DevCloud(run_dir)
+    try:
+        ready_after = devcloud.up(log=False)
+        yield Cloud(devcloud, ready_after)
+    finally:
+        devcloud.destroy()
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    for item in items:
+        if "integration" in item.path.parts:
+            item.add_marker(pytest.mark.integration)

@@ -1,0 +1,101 @@
+"""`nimbus devcloud`: idempotent up, status, clean down, data kept across a restart."""
+
+from __future__ import annotations
+
+import pathlib
+import subprocess
+import sys
+
+import pytest
+
+from nimbus.devcloud import cluster
+from tests.integration.conftest import Cloud
+
+
+def _nimbus(*args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "nimbus", *args], capture_output=True, text=True, timeout=300
+    )
+
+
+def test_session_cloud_started_quickly_and_fully(cloud: Cloud) -> None:
+    assert 0 < cloud.ready_after < 60
+    assert all(s.startswith("running") for s in cloud.devcloud.status().values())
+    nodes = cloud.kubectl("get", "nodes", "-o", "name").stdout.split()
+    assert nodes == [f"node/{n['name']}" for n in cluster.NODES]
+    version = cloud.kubectl("version", "-o", "json").stdout
+    assert '"gitVersion": "v1.36.3"' in version
+
+
+def test_simulated_nodes_carry_capacity_labels(cloud: Cloud) -> None:
+    node = cloud.get("node", "compute-3")
+    assert node["metadata"]["labels"]["compute.nimbus.dev/vcpus"] == "32"
+    assert node["metadata"]["labels"]["compute.nimbus.dev/memory-mb"] == "131072"
+    assert node["metadata"]["labels"]["topology.kubernetes.io/zone"] == "zone-b"
+    assert node["status"]["capacity"]["cpu"] == "32"
+
+
+def test_controller_manager_collects_garbage(cloud: Cloud) -> None:
+    """Owner references work: deleting an owner deletes what it owns, as Nimbus relies on."""
+    ns = cloud.namespace()
+    owner = cloud.kubectl(
+        "create", "configmap", "owner", "-n", ns, "-o", "jsonpath={.metadata.uid}"
+    )
+    uid = owner.stdout
+    cloud.kubectl(
+        "apply", "-n", ns, "-f", "-",
+        stdin=(
+            "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: owned\n  ownerReferences:\n"
+            f"  - {{apiVersion: v1, kind: ConfigMap, name: owner, uid: {uid}}}\n"
+        ),
+    )  # fmt: skip
+    cloud.kubectl("delete", "configmap", "owner", "-n", ns)
+    cloud.kubectl("wait", "--for=delete", "configmap/owned", "-n", ns, "--timeout=60s", check=False)
+    gone = cloud.kubectl("get", "configmap", "owned", "-n", ns, check=False)
+    assert "NotFound" in gone.stderr
+
+
+def test_namespace_deletion_completes(cloud: Cloud) -> None:
+    ns = cloud.namespace()
+    cloud.kubectl("create", "configmap", "x", "-n", ns)
+    cloud.kubectl("delete", "namespace", ns, "--timeout=60s")
+    assert "NotFound" in cloud.kubectl("get", "namespace", ns, check=False).stderr
+
+
+@pytest.mark.timeout(300)
+def test_up_is_idempotent_down_is_clean_and_data_survives(tmp_path: pathlib.Path) -> None:
+    run_dir = tmp_path / "cloud"
+    devcloud = cluster.DevCloud(run_dir)
+    try:
+        up = _nimbus("devcloud", "up", "--dir", str(run_dir))
+        assert up.returncode == 0, up.stderr
+        assert "apiserver ready in" in up.stdout
+        pids = dict(devcloud._state()["pids"])
+        assert set(pids) == set(cluster.COMPONENTS)
+
+        again = _nimbus("devcloud", "up", "--dir", str(run_dir))
+        assert "already running" in again.stdout
+        assert devcloud._state()["pids"] == pids
+
+        status = _nimbus("devcloud", "status", "--dir", str(run_dir))
+        assert status.returncode == 0
+        assert all("running" in line for line in status.stdout.splitlines())
+        assert _nimbus("devcloud", "kubeconfig", "--dir", str(run_dir)).stdout.strip() == str(
+            run_dir / "kubeconfig"
+        )
+
+        devcloud.kubectl("create", "namespace", "keep-me")
+        down = _nimbus("devcloud", "down", "--dir", str(run_dir))
+        assert down.returncode == 0
+        assert all(not pathlib.Path(f"/proc/{pid}").exists() or cluster._zombie(pid)
+                   for pid in pids.values())  # fmt: skip
+        stopped = _nimbus("devcloud", "status", "--dir", str(run_dir))
+        assert stopped.returncode == 3
+        assert all(line.endswith("stopped") for line in stopped.stdout.splitlines())
+
+        assert _nimbus("devcloud", "up", "--dir", str(run_dir)).returncode == 0
+        assert "keep-me" in devcloud.kubectl("get", "namespace", "keep-me").stdout
+        assert (run_dir / "logs" / "kube-apiserver.log").stat().st_size > 0
+    finally:
+        devcloud.destroy()
+    assert not run_dir.exists()

@@ -1,0 +1,69 @@
+"""The control plane's build: pinned versions, version stamps, the Go 1.27 workaround, the cache."""
+
+from __future__ import annotations
+
+import pathlib
+
+import pytest
+
+from nimbus.devcloud import build, cluster
+
+GO = pathlib.Path(build.__file__).parent / "go"
+
+
+@pytest.mark.parametrize(
+    ("go_version", "experiment"),
+    [
+        ("go version go1.26.8 linux/amd64", None),
+        ("go version go1.27.0 linux/amd64", "nojsonv2"),
+        ("go version go1.28rc1 linux/arm64", "nojsonv2"),
+        ("go version devel +abc", None),
+    ],
+)
+def test_go_127_builds_without_json_v2(go_version: str, experiment: str | None) -> None:
+    env = build.go_environment(go_version)
+    assert env.get("GOEXPERIMENT") == experiment
+    assert env["CGO_ENABLED"] == "0"
+    assert "-mod=readonly" in env["GOFLAGS"]
+
+
+def test_binaries_report_the_pinned_version() -> None:
+    flags = build.COMPONENTS["kube-apiserver"].ldflags
+    assert "-X k8s.io/component-base/version.gitVersion=v1.36.3" in flags
+    assert "-X k8s.io/component-base/version.gitMinor=36" in flags
+    assert "-X k8s.io/client-go/pkg/version.gitVersion=v1.36.3" in flags
+
+
+def test_go_modules_pin_what_the_cache_is_keyed_by() -> None:
+    kubernetes = (GO / "kubernetes" / "go.mod").read_text()
+    assert f"require k8s.io/kubernetes {build.KUBERNETES_VERSION}" in kubernetes
+    # k8s.io/kubernetes requires its staging modules at v0.0.0: each is replaced by its release.
+    staging = build.KUBERNETES_VERSION.replace("v1.", "v0.")
+    assert f"k8s.io/client-go => k8s.io/client-go {staging}" in kubernetes
+    assert f"k8s.io/api => k8s.io/api {staging}" in kubernetes
+    assert f"require sigs.k8s.io/kwok {build.KWOK_VERSION}" in (GO / "kwok" / "go.mod").read_text()
+    for module in ("kubernetes", "kwok"):
+        assert (GO / module / "go.sum").stat().st_size > 10_000
+
+
+def test_cache_is_keyed_by_version(monkeypatch: pytest.MonkeyPatch, tmp_path: pathlib.Path) -> None:
+    monkeypatch.setenv("NIMBUS_CACHE", str(tmp_path))
+    assert build.binary("kube-apiserver") == tmp_path / "kubernetes-v1.36.3" / "kube-apiserver"
+    assert build.binary("kwok") == tmp_path / "kwok-v0.8.0" / "kwok"
+    assert build.kwok_stages() == tmp_path / "kwok-v0.8.0" / "stages.yaml"
+
+
+def test_control_plane_listens_on_loopback_only(tmp_path: pathlib.Path) -> None:
+    cloud = cluster.DevCloud(tmp_path)
+    ports = {"etcd": 1, "etcd-peer": 2, "apiserver": 3, "controller-manager": 4, "scheduler": 5,
+             "kwok": 6}  # fmt: skip
+    args = [
+        *cloud._etcd_args(ports),
+        *cloud._apiserver_args(ports),
+        *cloud._controller_manager_args(ports),
+        *cloud._scheduler_args(ports),
+        *cloud._kwok_args(ports),
+    ]
+    urls = [a.split("=", 1)[1] for a in args if "-url" in a or "address=" in a]
+    assert urls
+    assert all("127.0.0.1" in url for url in urls), urls
