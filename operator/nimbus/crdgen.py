@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import copy
 import pathlib
+from collections.abc import Callable
 from typing import Any
 
 import yaml
@@ -95,25 +96,25 @@ def _filled_default(schema: Schema) -> Any:
     return filled
 
 
-def _fill_defaults(node: Any) -> Any:
-    """Replace every `default: {}` by its filled form: CEL rules check a default as written."""
+def _rewrite(node: Any, fix: Callable[[Schema], Schema]) -> Any:
+    """Apply `fix` to every schema object in `node`, innermost first."""
     if isinstance(node, list):
-        return [_fill_defaults(item) for item in node]
+        return [_rewrite(item, fix) for item in node]
     if not isinstance(node, dict):
         return node
-    out = {key: _fill_defaults(value) for key, value in node.items()}
-    if out.get("default") == {} and "properties" in out:
-        out["default"] = _filled_default(out)
-    return out
+    return fix({key: _rewrite(value, fix) for key, value in node.items()})
 
 
-def _without_rules(node: Any) -> Any:
+def _fill_default(node: Schema) -> Schema:
+    """Write a `default: {}` out in full: CEL rules check a default as written."""
+    if node.get("default") == {} and "properties" in node:
+        return {**node, "default": _filled_default(node)}
+    return node
+
+
+def _drop_rules(node: Schema) -> Schema:
     """Status is written by the operator alone: it carries no CEL rules."""
-    if isinstance(node, list):
-        return [_without_rules(item) for item in node]
-    if not isinstance(node, dict):
-        return node
-    return {k: _without_rules(v) for k, v in node.items() if k != "x-kubernetes-validations"}
+    return {key: value for key, value in node.items() if key != "x-kubernetes-validations"}
 
 
 def _json_type(value: Any) -> str:
@@ -143,8 +144,8 @@ def open_api_schema(resource: type[meta.Resource]) -> Schema:
             "apiVersion": {"type": "string"},
             "kind": {"type": "string"},
             "metadata": {"type": "object"},
-            "spec": _fill_defaults(spec),
-            "status": _without_rules(structural(properties["status"], defs)),
+            "spec": _rewrite(spec, _fill_default),
+            "status": _rewrite(structural(properties["status"], defs), _drop_rules),
         },
     }
     if resource.object_rules:

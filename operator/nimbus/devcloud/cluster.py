@@ -52,15 +52,24 @@ def _free_port() -> int:
         return port
 
 
-def _alive(pid: int, name: str) -> bool:
-    """True when `pid` runs and is still the component we started (pids get reused)."""
+def _stat(pid: int) -> tuple[str, str] | None:
+    """The name and state letter of a process, or None when it is gone."""
     try:
-        cmdline = pathlib.Path(f"/proc/{pid}/cmdline").read_bytes()
+        stat = pathlib.Path(f"/proc/{pid}/stat").read_text()
     except OSError:
-        return False
-    argv0 = cmdline.split(b"\0", 1)[0].decode(errors="replace")
-    state = pathlib.Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[-1].split()[0]
-    return pathlib.Path(argv0).name == name and state != "Z"
+        return None
+    name = stat[stat.index("(") + 1 : stat.rindex(")")]
+    return name, stat[stat.rindex(")") + 2]
+
+
+def _alive(pid: int, name: str) -> bool:
+    """True when `pid` runs and is still the component we started (pids get reused).
+
+    The kernel's name of the process (15 characters at most) is set early in exec, before
+    Popen returns; /proc/<pid>/cmdline is not yet, so it cannot tell.
+    """
+    stat = _stat(pid)
+    return stat is not None and stat[0] == name[:15] and stat[1] != "Z"
 
 
 class DevCloud:
@@ -202,7 +211,7 @@ class DevCloud:
         pid = self._state()["pids"][name]
         last = ""
         while time.monotonic() < deadline:
-            if not _alive(pid, name):
+            if _zombie(pid):  # just started by us: no pid reuse to fear
                 raise DevCloudError(f"{name} exited; see {self.log_dir / (name + '.log')}")
             try:
                 with urllib.request.urlopen(url, context=context, timeout=5) as response:
@@ -380,11 +389,9 @@ def _stop(pid: int, timeout: float = 15) -> None:
 
 
 def _zombie(pid: int) -> bool:
-    try:
-        stat = pathlib.Path(f"/proc/{pid}/stat").read_text()
-    except OSError:
-        return True
-    return stat.rsplit(")", 1)[-1].split()[0] == "Z"
+    """True when the process is gone or only waits to be reaped."""
+    stat = _stat(pid)
+    return stat is None or stat[1] == "Z"
 
 
 def _node(node: dict[str, Any]) -> dict[str, Any]:
