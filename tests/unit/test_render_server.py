@@ -10,6 +10,7 @@ import pytest
 import yaml
 
 from nimbus.compute import api, render
+from nimbus.network import render as network_render
 from tests import upstream
 
 OWNER = {
@@ -297,7 +298,7 @@ def test_too_small_flavor_refuses_the_vm() -> None:
 
 
 def test_a_long_security_group_name_becomes_a_valid_label() -> None:
-    label = render.security_group_label("a" * 200)
+    label = network_render.security_group_label("a" * 200)
     assert label.startswith("sg.network.nimbus.dev/h-")
     assert len(label.split("/")[1]) <= 63
 

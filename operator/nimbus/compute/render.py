@@ -14,6 +14,7 @@ import yaml
 
 from nimbus import templating
 from nimbus.compute import api
+from nimbus.network import render as network_render
 
 GIB = 1024**3
 LABEL = "compute.nimbus.dev"
@@ -214,14 +215,8 @@ def pod_labels(inputs: ServerInputs) -> dict[str, str]:
     if spec.server_group:
         out[f"{LABEL}/server-group"] = spec.server_group
     for group in spec.security_groups:
-        out[security_group_label(group)] = "true"
+        out[network_render.security_group_label(group)] = "true"
     return out
-
-
-def security_group_label(group: str) -> str:
-    """The pod label a SecurityGroup's NetworkPolicy selects (names over 63 are hashed)."""
-    name = group if len(group) <= 63 else "h-" + hashlib.sha256(group.encode()).hexdigest()[:20]
-    return f"sg.network.nimbus.dev/{name}"
 
 
 def pod_annotations(inputs: ServerInputs) -> dict[str, str]:
