@@ -1,0 +1,58 @@
+"""Volume and Snapshot status from their claims and snapshots, in Cinder's words."""
+
+from __future__ import annotations
+
+from typing import Any
+
+_RESIZING = {"Resizing", "FileSystemResizePending", "ControllerResizeInProgress",
+             "NodeResizePending", "NodeResizeInProgress"}  # fmt: skip
+
+
+def volume_status(
+    claim: dict[str, Any] | None,
+    data_volume: dict[str, Any] | None,
+    *,
+    attached: bool,
+    size_gb: int,
+) -> str:
+    """creating, available, in-use, extending or error, from the PVC (and DataVolume)."""
+    if data_volume is not None and data_volume.get("status", {}).get("phase") == "Failed":
+        return "error"
+    if claim is None:
+        return "creating"
+    status = claim.get("status", {})
+    if status.get("phase") == "Lost":
+        return "error"
+    if status.get("phase") != "Bound":
+        return "creating"
+    if data_volume is not None and data_volume.get("status", {}).get("phase") != "Succeeded":
+        return "creating"
+    resizing = any(c.get("type") in _RESIZING for c in status.get("conditions", []))
+    capacity = status.get("capacity", {}).get("storage")
+    if resizing or (capacity is not None and gigabytes(capacity) < size_gb):
+        return "extending"
+    return "in-use" if attached else "available"
+
+
+def gigabytes(quantity: str) -> int:
+    """A storage quantity in whole GiB, rounded up (Cinder sizes are GB)."""
+    units = {"Ki": 2**10, "Mi": 2**20, "Gi": 2**30, "Ti": 2**40, "Pi": 2**50,
+             "k": 10**3, "M": 10**6, "G": 10**9, "T": 10**12}  # fmt: skip
+    for suffix, factor in sorted(units.items(), key=lambda kv: -len(kv[0])):
+        if quantity.endswith(suffix):
+            return -(-int(float(quantity[: -len(suffix)]) * factor) // 2**30)
+    return -(-int(quantity) // 2**30)
+
+
+def snapshot_status(volume_snapshot: dict[str, Any] | None) -> tuple[str, int | None]:
+    """(status, size in GB): creating, available when readyToUse, or error."""
+    if volume_snapshot is None:
+        return "creating", None
+    status = volume_snapshot.get("status", {})
+    size = status.get("restoreSize")
+    size_gb = gigabytes(str(size)) if size is not None else None
+    if status.get("error"):
+        return "error", size_gb
+    if status.get("readyToUse"):
+        return "available", size_gb
+    return "creating", size_gb

@@ -1,0 +1,101 @@
+"""Server status from its VirtualMachine and VirtualMachineInstance, in Nova's words."""
+
+from __future__ import annotations
+
+import dataclasses
+from typing import Any
+
+NO_VALID_HOST = "No valid host was found. There are not enough hosts available."
+
+
+@dataclasses.dataclass(frozen=True)
+class ServerState:
+    """What `openstack server show` would say."""
+
+    status: str
+    task_state: str | None
+    power_state: str
+    fault: dict[str, Any] | None = None
+    host: str | None = None
+    addresses: dict[str, list[dict[str, Any]]] = dataclasses.field(default_factory=dict)
+    networks: str = ""
+
+
+# KubeVirt's printableStatus -> (Nova status, task_state, power_state)
+_PRINTABLE = {
+    "Provisioning": ("BUILD", "block_device_mapping", "NOSTATE"),
+    "WaitingForVolumeBinding": ("BUILD", "block_device_mapping", "NOSTATE"),
+    "WaitingForReceiver": ("BUILD", "spawning", "NOSTATE"),
+    "Starting": ("BUILD", "spawning", "NOSTATE"),
+    "Running": ("ACTIVE", None, "RUNNING"),
+    "Paused": ("PAUSED", None, "PAUSED"),
+    "Stopping": ("ACTIVE", "powering-off", "RUNNING"),
+    "Stopped": ("SHUTOFF", None, "SHUTDOWN"),
+    "Terminating": ("ACTIVE", "deleting", "RUNNING"),
+    "Migrating": ("MIGRATING", "migrating", "RUNNING"),
+    "Unknown": ("UNKNOWN", None, "NOSTATE"),
+}
+# printableStatus values that are failures, with the fault a Nova user would read.
+_FAULTS = {
+    "ErrorUnschedulable": (500, NO_VALID_HOST),
+    "ErrorPvcNotFound": (500, "Build of instance aborted: the root disk's volume was not found."),
+    "DataVolumeError": (500, "Build of instance aborted: the root disk could not be made."),
+    "ErrImagePull": (500, "Build of instance aborted: the image could not be pulled."),
+    "ImagePullBackOff": (500, "Build of instance aborted: the image could not be pulled."),
+    "CrashLoopBackOff": (500, "The instance crashed repeatedly and is restarting."),
+}
+
+
+def addresses(vmi: dict[str, Any] | None, networks: list[str]) -> dict[str, list[dict[str, Any]]]:
+    """Addresses per network from the VMI's interfaces (`net<i>` is the i-th network)."""
+    out: dict[str, list[dict[str, Any]]] = {}
+    for interface in (vmi or {}).get("status", {}).get("interfaces", []):
+        name = interface.get("name", "")
+        if name == "default":
+            network = "pod"
+        elif name.startswith("net") and name[3:].isdigit() and int(name[3:]) < len(networks):
+            network = networks[int(name[3:])]
+        else:
+            continue
+        ips = interface.get("ipAddresses") or (
+            [interface["ipAddress"]] if interface.get("ipAddress") else []
+        )
+        for ip in ips:
+            entry = {"addr": ip, "version": 6 if ":" in ip else 4, "type": "fixed"}
+            if interface.get("mac"):
+                entry["mac"] = interface["mac"]
+            out.setdefault(network, []).append(entry)
+    return out
+
+
+def networks_column(addresses_by_network: dict[str, list[dict[str, Any]]]) -> str:
+    """The NETWORKS column of `openstack server list`: private=10.0.0.12, fd00::12; other=..."""
+    return "; ".join(
+        f"{network}={', '.join(a['addr'] for a in entries)}"
+        for network, entries in addresses_by_network.items()
+    )
+
+
+def server_state(
+    vm: dict[str, Any] | None,
+    vmi: dict[str, Any] | None,
+    networks: list[str],
+    *,
+    paused_requested: bool = False,
+) -> ServerState:
+    """The Server's status word, task and power state, fault, host and addresses."""
+    if vm is None:
+        return ServerState("BUILD", "scheduling", "NOSTATE")
+    printable = vm.get("status", {}).get("printableStatus", "Provisioning")
+    host = (vmi or {}).get("status", {}).get("nodeName")
+    found = addresses(vmi, networks)
+    if printable in _FAULTS:
+        code, message = _FAULTS[printable]
+        return ServerState(
+            "ERROR", None, "NOSTATE", {"code": code, "message": message, "details": printable},
+            host, found, networks_column(found),
+        )  # fmt: skip
+    status, task, power = _PRINTABLE.get(printable, ("UNKNOWN", None, "NOSTATE"))
+    if status == "ACTIVE" and paused_requested:
+        task = "pausing"
+    return ServerState(status, task, power, None, host, found, networks_column(found))

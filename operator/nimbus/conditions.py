@@ -1,0 +1,55 @@
+"""metav1.Condition lists, kept as Kubernetes expects: one per type, transition times kept."""
+
+from __future__ import annotations
+
+import dataclasses
+from typing import Any, Literal
+
+Status = Literal["True", "False", "Unknown"]
+
+
+@dataclasses.dataclass(frozen=True)
+class Condition:
+    """A condition to set: the time and generation are filled in by `apply`."""
+
+    type: str
+    status: Status
+    reason: str
+    message: str = ""
+
+
+def apply(
+    current: list[dict[str, Any]],
+    wanted: list[Condition],
+    *,
+    now: str,
+    generation: int | None,
+) -> list[dict[str, Any]]:
+    """`current` with `wanted` set: lastTransitionTime changes only when a status changes, and
+    conditions of other types are kept in their order."""
+    by_type = {c["type"]: c for c in current}
+    updated = {}
+    for condition in wanted:
+        old = by_type.get(condition.type)
+        changed = old is None or old.get("status") != condition.status
+        entry: dict[str, Any] = {
+            "type": condition.type,
+            "status": condition.status,
+            "reason": condition.reason,
+            "message": condition.message,
+            "lastTransitionTime": now if changed or old is None else old["lastTransitionTime"],
+        }
+        if generation is not None:
+            entry["observedGeneration"] = generation
+        updated[condition.type] = entry
+    result = [updated.pop(c["type"], c) for c in current]
+    return result + list(updated.values())
+
+
+def ready(conditions: list[Condition]) -> Condition:
+    """The summary Ready condition: True when every other condition is True."""
+    failing = [c for c in conditions if c.status != "True"]
+    if not failing:
+        return Condition("Ready", "True", "Ready", "")
+    first = failing[0]
+    return Condition("Ready", first.status, first.reason, first.message)

@@ -1,0 +1,207 @@
+"""Status words from child objects: Nova's, Glance's and Cinder's, as table tests."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+
+from nimbus import conditions
+from nimbus.blockstorage import status as storage
+from nimbus.compute import status as compute
+from nimbus.image import status as image
+
+
+def vm(printable: str) -> dict[str, Any]:
+    return {"status": {"printableStatus": printable}}
+
+
+VMI = {
+    "status": {
+        "phase": "Running",
+        "nodeName": "compute-2",
+        "interfaces": [
+            {"name": "net0", "ipAddress": "10.0.0.12", "ipAddresses": ["10.0.0.12", "fd00::12"],
+             "mac": "02:00:00:00:00:50"},
+            {"name": "net1", "ipAddress": "192.168.10.5", "mac": "02:00:00:00:00:51"},
+        ],
+    }
+}  # fmt: skip
+
+
+@pytest.mark.parametrize(
+    ("printable", "status", "task", "power"),
+    [
+        ("Provisioning", "BUILD", "block_device_mapping", "NOSTATE"),
+        ("WaitingForVolumeBinding", "BUILD", "block_device_mapping", "NOSTATE"),
+        ("Starting", "BUILD", "spawning", "NOSTATE"),
+        ("Running", "ACTIVE", None, "RUNNING"),
+        ("Paused", "PAUSED", None, "PAUSED"),
+        ("Stopping", "ACTIVE", "powering-off", "RUNNING"),
+        ("Stopped", "SHUTOFF", None, "SHUTDOWN"),
+        ("Migrating", "MIGRATING", "migrating", "RUNNING"),
+        ("Unknown", "UNKNOWN", None, "NOSTATE"),
+        ("SomethingNew", "UNKNOWN", None, "NOSTATE"),
+    ],
+)
+def test_server_status_words(printable: str, status: str, task: str | None, power: str) -> None:
+    state = compute.server_state(vm(printable), None, [])
+    assert (state.status, state.task_state, state.power_state) == (status, task, power)
+    assert state.fault is None
+
+
+def test_no_vm_yet_is_scheduling() -> None:
+    state = compute.server_state(None, None, [])
+    assert (state.status, state.task_state) == ("BUILD", "scheduling")
+
+
+def test_unschedulable_is_novas_no_valid_host() -> None:
+    state = compute.server_state(vm("ErrorUnschedulable"), None, [])
+    assert state.status == "ERROR"
+    assert state.fault == {
+        "code": 500,
+        "message": "No valid host was found. There are not enough hosts available.",
+        "details": "ErrorUnschedulable",
+    }
+
+
+@pytest.mark.parametrize(
+    "printable",
+    ["ErrorPvcNotFound", "DataVolumeError", "ErrImagePull", "ImagePullBackOff", "CrashLoopBackOff"],
+)
+def test_failures_are_error_with_a_fault(printable: str) -> None:
+    state = compute.server_state(vm(printable), None, [])
+    assert state.status == "ERROR"
+    assert state.fault is not None
+    assert state.fault["code"] == 500
+
+
+def test_addresses_host_and_networks_column() -> None:
+    state = compute.server_state(vm("Running"), VMI, ["private", "storage"])
+    assert state.host == "compute-2"
+    assert state.addresses == {
+        "private": [
+            {"addr": "10.0.0.12", "version": 4, "type": "fixed", "mac": "02:00:00:00:00:50"},
+            {"addr": "fd00::12", "version": 6, "type": "fixed", "mac": "02:00:00:00:00:50"},
+        ],
+        "storage": [
+            {"addr": "192.168.10.5", "version": 4, "type": "fixed", "mac": "02:00:00:00:00:51"}
+        ],
+    }
+    assert state.networks == "private=10.0.0.12, fd00::12; storage=192.168.10.5"
+
+
+def test_pod_network_addresses() -> None:
+    pod_vmi = {"status": {"interfaces": [{"name": "default", "ipAddress": "10.244.0.7"}]}}
+    assert compute.server_state(vm("Running"), pod_vmi, []).networks == "pod=10.244.0.7"
+
+
+UNREACHABLE = "Unable to connect to http data source"
+
+
+@pytest.mark.parametrize(
+    ("data_volume", "expected"),
+    [
+        (None, image.ImageState("queued")),
+        ({"status": {"phase": "Pending"}}, image.ImageState("queued")),
+        ({"status": {"phase": "ImportScheduled"}}, image.ImageState("saving", "0.0%")),
+        ({"status": {"phase": "ImportInProgress", "progress": "45.2%"}},
+         image.ImageState("saving", "45.2%")),
+        ({"status": {"phase": "ImportInProgress", "progress": "N/A"}},
+         image.ImageState("saving", "0.0%")),
+        ({"status": {"phase": "Succeeded", "progress": "100.0%"}},
+         image.ImageState("active", "100.0%")),
+        ({"status": {"phase": "Failed", "progress": "12.0%", "conditions": [
+            {"type": "Running", "status": "False", "message": UNREACHABLE}
+        ]}}, image.ImageState("killed", "12.0%", UNREACHABLE)),
+    ],
+)  # fmt: skip
+def test_image_status_words(data_volume: dict[str, Any] | None, expected: image.ImageState) -> None:
+    assert image.image_state(data_volume) == expected
+
+
+BOUND = {"status": {"phase": "Bound", "capacity": {"storage": "10Gi"}}}
+
+
+@pytest.mark.parametrize(
+    ("claim", "data_volume", "attached", "size_gb", "expected"),
+    [
+        (None, None, False, 10, "creating"),
+        ({"status": {"phase": "Pending"}}, None, False, 10, "creating"),
+        (BOUND, None, False, 10, "available"),
+        (BOUND, None, True, 10, "in-use"),
+        (BOUND, None, False, 20, "extending"),
+        ({"status": {"phase": "Bound", "capacity": {"storage": "10Gi"},
+                     "conditions": [{"type": "FileSystemResizePending"}]}}, None, False, 10,
+         "extending"),
+        ({"status": {"phase": "Lost"}}, None, False, 10, "error"),
+        (BOUND, {"status": {"phase": "CloneInProgress"}}, False, 10, "creating"),
+        (BOUND, {"status": {"phase": "Succeeded"}}, False, 10, "available"),
+        (None, {"status": {"phase": "Failed"}}, False, 10, "error"),
+    ],
+)  # fmt: skip
+def test_volume_status_words(
+    claim: dict[str, Any] | None,
+    data_volume: dict[str, Any] | None,
+    attached: bool,
+    size_gb: int,
+    expected: str,
+) -> None:
+    assert storage.volume_status(claim, data_volume, attached=attached, size_gb=size_gb) == expected
+
+
+@pytest.mark.parametrize(
+    ("quantity", "gb"),
+    [("10Gi", 10), ("1Ti", 1024), ("512Mi", 1), ("1536Mi", 2), ("10G", 10), ("1073741824", 1)],
+)
+def test_gigabytes(quantity: str, gb: int) -> None:
+    assert storage.gigabytes(quantity) == gb
+
+
+@pytest.mark.parametrize(
+    ("snapshot", "expected"),
+    [
+        (None, ("creating", None)),
+        ({"status": {"readyToUse": False}}, ("creating", None)),
+        ({"status": {"readyToUse": True, "restoreSize": "10Gi"}}, ("available", 10)),
+        ({"status": {"error": {"message": "boom"}}}, ("error", None)),
+    ],
+)
+def test_snapshot_status_words(
+    snapshot: dict[str, Any] | None, expected: tuple[str, int | None]
+) -> None:
+    assert storage.snapshot_status(snapshot) == expected
+
+
+def test_conditions_keep_transition_times_until_status_changes() -> None:
+    first = conditions.apply(
+        [], [conditions.Condition("Scheduled", "False", "Waiting")], now="t1", generation=1
+    )
+    assert first == [{"type": "Scheduled", "status": "False", "reason": "Waiting", "message": "",
+                      "lastTransitionTime": "t1", "observedGeneration": 1}]  # fmt: skip
+    same = conditions.apply(
+        first, [conditions.Condition("Scheduled", "False", "StillWaiting", "m")], now="t2",
+        generation=2,
+    )  # fmt: skip
+    assert same[0]["lastTransitionTime"] == "t1"
+    assert (same[0]["reason"], same[0]["observedGeneration"]) == ("StillWaiting", 2)
+    changed = conditions.apply(
+        same, [conditions.Condition("Ready", "True", "Ready"),
+               conditions.Condition("Scheduled", "True", "Scheduled")], now="t3", generation=2,
+    )  # fmt: skip
+    assert [(c["type"], c["lastTransitionTime"]) for c in changed] == [
+        ("Scheduled", "t3"), ("Ready", "t3")
+    ]  # fmt: skip
+
+
+def test_ready_summarises_the_first_failing_condition() -> None:
+    assert conditions.ready([conditions.Condition("ImageReady", "True", "Active")]) == (
+        conditions.Condition("Ready", "True", "Ready")
+    )
+    failing = conditions.ready([
+        conditions.Condition("ImageReady", "True", "Active"),
+        conditions.Condition("FlavorFound", "False", "FlavorNotFound", 'flavor "m1.x" not found'),
+    ])  # fmt: skip
+    assert failing == conditions.Condition(
+        "Ready", "False", "FlavorNotFound", 'flavor "m1.x" not found'
+    )
