@@ -1,0 +1,1 @@
+"""The API client: the only code that talks to the API server."""

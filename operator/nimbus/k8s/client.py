@@ -1,0 +1,280 @@
+"""The only place that talks to the API server: server-side apply, get, list, delete, status,
+events. Async (aiohttp), so kopf's handlers await it without threads."""
+
+from __future__ import annotations
+
+import dataclasses
+import datetime
+import json
+import ssl
+from typing import Any
+
+import aiohttp
+
+from nimbus import kinds
+
+FIELD_MANAGER = "nimbus"
+
+
+@dataclasses.dataclass(frozen=True)
+class Resource:
+    plural: str
+    namespaced: bool
+
+
+# The kinds Nimbus reads or writes, by (apiVersion, kind). A static table: no discovery round
+# trips, and an unknown kind is a programming error, not something to look up at run time.
+RESOURCES: dict[tuple[str, str], Resource] = {
+    ("v1", "Namespace"): Resource("namespaces", False),
+    ("v1", "Node"): Resource("nodes", False),
+    ("v1", "PersistentVolume"): Resource("persistentvolumes", False),
+    ("v1", "Secret"): Resource("secrets", True),
+    ("v1", "ConfigMap"): Resource("configmaps", True),
+    ("v1", "PersistentVolumeClaim"): Resource("persistentvolumeclaims", True),
+    ("v1", "Pod"): Resource("pods", True),
+    ("v1", "Event"): Resource("events", True),
+    ("v1", "ResourceQuota"): Resource("resourcequotas", True),
+    ("v1", "LimitRange"): Resource("limitranges", True),
+    ("v1", "ServiceAccount"): Resource("serviceaccounts", True),
+    ("storage.k8s.io/v1", "StorageClass"): Resource("storageclasses", False),
+    ("rbac.authorization.k8s.io/v1", "Role"): Resource("roles", True),
+    ("rbac.authorization.k8s.io/v1", "RoleBinding"): Resource("rolebindings", True),
+    ("rbac.authorization.k8s.io/v1", "ClusterRole"): Resource("clusterroles", False),
+    ("rbac.authorization.k8s.io/v1", "ClusterRoleBinding"): Resource("clusterrolebindings", False),
+    ("networking.k8s.io/v1", "NetworkPolicy"): Resource("networkpolicies", True),
+    ("kubevirt.io/v1", "VirtualMachine"): Resource("virtualmachines", True),
+    ("kubevirt.io/v1", "VirtualMachineInstance"): Resource("virtualmachineinstances", True),
+    ("cdi.kubevirt.io/v1beta1", "DataVolume"): Resource("datavolumes", True),
+    ("k8s.cni.cncf.io/v1", "NetworkAttachmentDefinition"): Resource(
+        "network-attachment-definitions", True
+    ),
+    ("snapshot.storage.k8s.io/v1", "VolumeSnapshot"): Resource("volumesnapshots", True),
+    ("snapshot.storage.k8s.io/v1", "VolumeSnapshotClass"): Resource("volumesnapshotclasses", False),
+    **{
+        (kind.api_version_name(), kind.kind_name()): Resource(
+            kind.plural, kind.scope == "Namespaced"
+        )
+        for kind in kinds.ALL
+    },
+}
+
+
+class ApiError(RuntimeError):
+    """The API server refused a request."""
+
+    def __init__(self, status: int, reason: str, message: str) -> None:
+        super().__init__(f"{status} {reason}: {message}")
+        self.status = status
+        self.reason = reason
+        self.message = message
+
+
+@dataclasses.dataclass(frozen=True)
+class Credentials:
+    server: str
+    ssl_context: ssl.SSLContext
+    token: str | None = None
+
+
+def load_credentials(kubeconfig: str | None = None) -> Credentials:
+    """From a kubeconfig (the file, $KUBECONFIG or ~/.kube/config), else in-cluster."""
+    import kubernetes
+
+    configuration = kubernetes.client.Configuration()
+    try:
+        kubernetes.config.load_kube_config(  # type: ignore[no-untyped-call]
+            config_file=kubeconfig, client_configuration=configuration
+        )
+    except (kubernetes.config.ConfigException, FileNotFoundError, TypeError):
+        kubernetes.config.load_incluster_config(  # type: ignore[no-untyped-call]
+            client_configuration=configuration
+        )
+    context = ssl.create_default_context(cafile=configuration.ssl_ca_cert)
+    if configuration.cert_file:
+        context.load_cert_chain(configuration.cert_file, configuration.key_file)
+    token = configuration.api_key.get("authorization") or configuration.api_key.get("BearerToken")
+    if token and token.lower().startswith("bearer "):
+        token = token.split(" ", 1)[1]
+    return Credentials(configuration.host, context, token)
+
+
+class Client:
+    """An API client for one API server; one aiohttp session, reused."""
+
+    def __init__(self, credentials: Credentials, *, impersonate: str | None = None) -> None:
+        self.credentials = credentials
+        headers = {"Accept": "application/json"}
+        if credentials.token:
+            headers["Authorization"] = f"Bearer {credentials.token}"
+        if impersonate:
+            headers["Impersonate-User"] = impersonate
+        self._headers = headers
+        self._session: aiohttp.ClientSession | None = None
+
+    async def __aenter__(self) -> Client:
+        return self
+
+    async def __aexit__(self, *_: object) -> None:
+        await self.close()
+
+    def _http(self) -> aiohttp.ClientSession:
+        if self._session is None or self._session.closed:
+            self._session = aiohttp.ClientSession(
+                headers=self._headers,
+                connector=aiohttp.TCPConnector(ssl=self.credentials.ssl_context, limit=64),
+                timeout=aiohttp.ClientTimeout(total=60),
+            )
+        return self._session
+
+    async def close(self) -> None:
+        if self._session is not None:
+            await self._session.close()
+
+    @staticmethod
+    def path(api_version: str, kind: str, namespace: str | None, name: str | None = None) -> str:
+        resource = RESOURCES[(api_version, kind)]
+        prefix = "/api/v1" if api_version == "v1" else f"/apis/{api_version}"
+        if resource.namespaced:
+            if not namespace:
+                raise ValueError(f"{kind} is namespaced: a namespace is needed")
+            prefix += f"/namespaces/{namespace}"
+        path = f"{prefix}/{resource.plural}"
+        return f"{path}/{name}" if name else path
+
+    async def _request(
+        self,
+        method: str,
+        path: str,
+        *,
+        body: Any = None,
+        content_type: str = "application/json",
+        params: dict[str, str] | None = None,
+    ) -> dict[str, Any] | None:
+        data = json.dumps(body) if body is not None else None
+        async with self._http().request(
+            method,
+            self.credentials.server + path,
+            data=data,
+            params=params,
+            headers={"Content-Type": content_type} if data is not None else None,
+        ) as response:
+            text = await response.text()
+            if response.status == 404 and method in ("GET", "DELETE"):
+                return None
+            if response.status >= 400:
+                try:
+                    status = json.loads(text)
+                    raise ApiError(response.status, status.get("reason", ""), status["message"])
+                except (ValueError, KeyError):
+                    raise ApiError(response.status, response.reason or "", text) from None
+            result: dict[str, Any] = json.loads(text) if text else {}
+            return result
+
+    async def apply(self, obj: dict[str, Any], *, force: bool = True) -> dict[str, Any]:
+        """Server-side apply `obj` under Nimbus's field manager; return what the server holds."""
+        metadata = obj["metadata"]
+        path = self.path(
+            obj["apiVersion"], obj["kind"], metadata.get("namespace"), metadata["name"]
+        )
+        params = {"fieldManager": FIELD_MANAGER, "force": "true" if force else "false"}
+        result = await self._request(
+            "PATCH", path, body=obj, content_type="application/apply-patch+yaml", params=params
+        )
+        assert result is not None
+        return result
+
+    async def get(
+        self, api_version: str, kind: str, name: str, namespace: str | None = None
+    ) -> dict[str, Any] | None:
+        """The object, or None when it does not exist."""
+        return await self._request("GET", self.path(api_version, kind, namespace, name))
+
+    async def list(
+        self,
+        api_version: str,
+        kind: str,
+        namespace: str | None = None,
+        *,
+        label_selector: str | None = None,
+    ) -> list[dict[str, Any]]:
+        resource = RESOURCES[(api_version, kind)]
+        path = self.path(api_version, kind, namespace if resource.namespaced else None)
+        params = {"labelSelector": label_selector} if label_selector else None
+        result = await self._request("GET", path, params=params)
+        items: list[dict[str, Any]] = (result or {}).get("items", [])
+        return items
+
+    async def delete(
+        self, api_version: str, kind: str, name: str, namespace: str | None = None
+    ) -> bool:
+        """Delete the object (in the background); False when it did not exist."""
+        result = await self._request(
+            "DELETE",
+            self.path(api_version, kind, namespace, name),
+            body={"propagationPolicy": "Background"},
+        )
+        return result is not None
+
+    async def patch_status(
+        self,
+        api_version: str,
+        kind: str,
+        name: str,
+        namespace: str | None,
+        status: dict[str, Any],
+    ) -> dict[str, Any]:
+        """Merge-patch the status subresource (a list such as conditions is replaced whole)."""
+        result = await self._request(
+            "PATCH",
+            self.path(api_version, kind, namespace, name) + "/status",
+            body={"status": status},
+            content_type="application/merge-patch+json",
+        )
+        assert result is not None
+        return result
+
+    async def event(
+        self,
+        involved: dict[str, Any],
+        *,
+        reason: str,
+        message: str,
+        type: str = "Normal",
+    ) -> None:
+        """A Kubernetes Event about `involved` (an object as the API returns it)."""
+        metadata = involved["metadata"]
+        namespace = metadata.get("namespace") or "default"
+        now = datetime.datetime.now(datetime.UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+        event = {
+            "apiVersion": "v1",
+            "kind": "Event",
+            "metadata": {"generateName": f"{metadata['name']}.", "namespace": namespace},
+            "involvedObject": {
+                "apiVersion": involved["apiVersion"],
+                "kind": involved["kind"],
+                "name": metadata["name"],
+                "namespace": metadata.get("namespace"),
+                "uid": metadata.get("uid"),
+                "resourceVersion": metadata.get("resourceVersion"),
+            },
+            "reason": reason,
+            "message": message[:1024],
+            "type": type,
+            "source": {"component": "nimbus"},
+            "firstTimestamp": now,
+            "lastTimestamp": now,
+            "count": 1,
+        }
+        await self._request("POST", self.path("v1", "Event", namespace), body=event)
+
+
+def owner_reference(obj: dict[str, Any]) -> dict[str, Any]:
+    """The controller ownerReference to `obj` (as the API returns it)."""
+    return {
+        "apiVersion": obj["apiVersion"],
+        "kind": obj["kind"],
+        "name": obj["metadata"]["name"],
+        "uid": obj["metadata"]["uid"],
+        "controller": True,
+        "blockOwnerDeletion": True,
+    }
