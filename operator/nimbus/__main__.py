@@ -61,9 +61,21 @@ def _devcloud(args: argparse.Namespace) -> int:
     return 0
 
 
+def _run(args: argparse.Namespace) -> int:
+    from nimbus import operator
+
+    operator.run(namespaces=args.namespace, liveness=args.liveness)
+    return 0
+
+
 def parser() -> argparse.ArgumentParser:
     root = argparse.ArgumentParser(prog="nimbus", description=__doc__)
     commands = root.add_subparsers(dest="command", required=True)
+
+    run = commands.add_parser("run", help="run the operator (kopf) against $KUBECONFIG")
+    run.add_argument("--namespace", "-n", action="append", help="watch only this namespace")
+    run.add_argument("--liveness", help="serve /healthz, e.g. http://0.0.0.0:8080/healthz")
+    run.set_defaults(func=_run)
 
     generate = commands.add_parser("generate", help="write crds/*.yaml from the models")
     generate.add_argument("--output", default=str(REPO / "crds"), help="default: %(default)s")

@@ -3,8 +3,11 @@
 from __future__ import annotations
 
 import json
+import os
 import pathlib
 import subprocess
+import sys
+import time
 import uuid
 from collections.abc import Iterator
 from typing import Any
@@ -62,6 +65,54 @@ def cloud(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Cloud]:
         yield Cloud(devcloud, ready_after)
     finally:
         devcloud.destroy()
+
+
+@pytest.fixture(scope="session")
+def operator(cloud: Cloud, tmp_path_factory: pytest.TempPathFactory) -> Iterator[pathlib.Path]:
+    """The Nimbus operator, running as `nimbus run` against the session's control plane."""
+    log = tmp_path_factory.mktemp("operator") / "operator.log"
+    env = dict(os.environ, KUBECONFIG=str(cloud.devcloud.kubeconfig))
+    with log.open("wb") as out:
+        process = subprocess.Popen(
+            [sys.executable, "-m", "nimbus", "run"], stdout=out, stderr=subprocess.STDOUT, env=env
+        )
+    try:
+        deadline = time.monotonic() + 60
+        while "Handler" not in log.read_text() and "Resuming" not in log.read_text():
+            assert process.poll() is None, log.read_text()
+            if time.monotonic() > deadline:
+                break
+            time.sleep(0.5)
+        yield log
+    finally:
+        process.terminate()
+        try:
+            process.wait(timeout=20)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait()
+
+
+def wait_for(
+    cloud: Cloud,
+    kind: str,
+    name: str,
+    namespace: str | None,
+    jsonpath: str,
+    expected: str,
+    timeout: float = 60,
+) -> dict[str, Any]:
+    """Poll until `jsonpath` of the object prints `expected`; return the object."""
+    deadline = time.monotonic() + timeout
+    args = ["-n", namespace] if namespace else []
+    seen = ""
+    while time.monotonic() < deadline:
+        result = cloud.kubectl("get", kind, name, *args, "-o", f"jsonpath={jsonpath}", check=False)
+        seen = result.stdout
+        if result.returncode == 0 and seen == expected:
+            return cloud.get(kind, name, namespace)
+        time.sleep(0.5)
+    raise AssertionError(f"{kind}/{name} {jsonpath}: {seen!r}, not {expected!r}")
 
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
