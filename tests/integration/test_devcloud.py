@@ -99,3 +99,16 @@ def test_up_is_idempotent_down_is_clean_and_data_survives(tmp_path: pathlib.Path
     finally:
         devcloud.destroy()
     assert not run_dir.exists()
+
+
+def test_pods_are_scheduled_and_run_on_the_simulated_nodes(cloud: Cloud) -> None:
+    """The real kube-scheduler binds, KWOK runs: what the virt-launcher simulation relies on."""
+    ns = cloud.namespace()
+    zone_b = '{"spec": {"nodeSelector": {"topology.kubernetes.io/zone": "zone-b"}}}'
+    cloud.kubectl(
+        "run", "probe", "--image=busybox", "--restart=Never", "-n", ns, "--overrides", zone_b
+    )
+    cloud.kubectl(
+        "wait", "--for=jsonpath={.status.phase}=Running", "pod/probe", "-n", ns, "--timeout=60s"
+    )
+    assert cloud.get("pod", "probe", ns)["spec"]["nodeName"] == "compute-3"
