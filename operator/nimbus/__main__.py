@@ -36,8 +36,12 @@ def _devcloud(args: argparse.Namespace) -> int:
     if args.action == "build":
         for name, path in build.ensure().items():
             print(f"{name}: {path}")
+    elif args.action == "simulate":
+        from nimbus.devcloud import simulators
+
+        simulators.run()
     elif args.action == "up":
-        ready_after = cloud.up()
+        ready_after = cloud.up(operator=not args.no_operator)
         started = f"apiserver ready in {ready_after:.1f}s" if ready_after else "already running"
         print(f"devcloud up ({started}); kubeconfig: {cloud.kubeconfig}")
         print(f"  export KUBECONFIG={cloud.kubeconfig}")
@@ -52,7 +56,7 @@ def _devcloud(args: argparse.Namespace) -> int:
         status = cloud.status()
         for name, state in status.items():
             print(f"{name:24} {state}")
-        return 0 if cloud.running() else 3
+        return 0 if cloud.running(operator=True) else 3
     elif args.action == "kubeconfig":
         print(cloud.kubeconfig)
     elif args.action == "kubectl":
@@ -84,7 +88,11 @@ def parser() -> argparse.ArgumentParser:
 
     devcloud = commands.add_parser("devcloud", help="the local control plane")
     devcloud.add_argument(
-        "action", choices=["build", "up", "down", "destroy", "status", "kubeconfig", "kubectl"]
+        "action",
+        choices=["build", "up", "down", "destroy", "status", "kubeconfig", "kubectl", "simulate"],
+    )
+    devcloud.add_argument(
+        "--no-operator", action="store_true", help="with up: start no operator (tests run theirs)"
     )
     devcloud.add_argument("--dir", help="run directory (default: $NIMBUS_DEVCLOUD_DIR or "
                           "~/.local/state/nimbus/devcloud)")  # fmt: skip

@@ -12,6 +12,7 @@ import signal
 import socket
 import ssl
 import subprocess
+import sys
 import time
 import urllib.error
 import urllib.request
@@ -25,13 +26,44 @@ from nimbus.devcloud import build, pki
 UPSTREAM_CRDS = pathlib.Path(__file__).parent / "upstream"
 
 # Start order; stopped in reverse.
-COMPONENTS = ("etcd", "kube-apiserver", "kube-controller-manager", "kube-scheduler", "kwok")
+CONTROL_PLANE = ("etcd", "kube-apiserver", "kube-controller-manager", "kube-scheduler", "kwok")
+# Nimbus's own processes: the simulators, and the operator (optional: tests run their own).
+PYTHON_COMPONENTS = {"simulators": ("devcloud", "simulate"), "operator": ("run",)}
+COMPONENTS = (*CONTROL_PLANE, *PYTHON_COMPONENTS)
 
 # The simulated nodes: capacity as node labels, as placement reads them.
 NODES = (
     {"name": "compute-1", "zone": "zone-a", "vcpus": 16, "memory_mb": 65536, "disk_gb": 500},
     {"name": "compute-2", "zone": "zone-a", "vcpus": 16, "memory_mb": 65536, "disk_gb": 500},
     {"name": "compute-3", "zone": "zone-b", "vcpus": 32, "memory_mb": 131072, "disk_gb": 1000},
+)
+
+
+# The default storage, served by the simulated CSI driver (simulators.py).
+SIMULATED_DRIVER = "simulated.csi.nimbus.dev"
+STORAGE = (
+    {
+        "apiVersion": "storage.k8s.io/v1",
+        "kind": "StorageClass",
+        "metadata": {
+            "name": "standard",
+            "annotations": {"storageclass.kubernetes.io/is-default-class": "true"},
+        },
+        "provisioner": SIMULATED_DRIVER,
+        "allowVolumeExpansion": True,
+        "volumeBindingMode": "Immediate",
+        "reclaimPolicy": "Delete",
+    },
+    {
+        "apiVersion": "snapshot.storage.k8s.io/v1",
+        "kind": "VolumeSnapshotClass",
+        "metadata": {
+            "name": "standard",
+            "annotations": {"snapshot.storage.kubernetes.io/is-default-class": "true"},
+        },
+        "driver": SIMULATED_DRIVER,
+        "deletionPolicy": "Delete",
+    },
 )
 
 
@@ -66,10 +98,20 @@ def _alive(pid: int, name: str) -> bool:
     """True when `pid` runs and is still the component we started (pids get reused).
 
     The kernel's name of the process (15 characters at most) is set early in exec, before
-    Popen returns; /proc/<pid>/cmdline is not yet, so it cannot tell.
+    Popen returns; /proc/<pid>/cmdline is not yet, so it cannot tell. Python components all
+    have the interpreter's name, and are told apart by their command line.
     """
     stat = _stat(pid)
-    return stat is not None and stat[0] == name[:15] and stat[1] != "Z"
+    if stat is None or stat[1] == "Z":
+        return False
+    if name in PYTHON_COMPONENTS:
+        try:
+            argv = pathlib.Path(f"/proc/{pid}/cmdline").read_bytes().split(b"\0")
+        except OSError:
+            return False
+        words = [w.decode(errors="replace") for w in argv]
+        return "nimbus" in words and " ".join(PYTHON_COMPONENTS[name]) in " ".join(words)
+    return stat[0] == name[:15]
 
 
 class DevCloud:
@@ -104,8 +146,11 @@ class DevCloud:
             for name in COMPONENTS
         }
 
-    def running(self) -> bool:
-        return all(s.startswith("running") for s in self.status().values()) and self._ready()
+    def running(self, *, operator: bool = False) -> bool:
+        """True when the control plane, the simulators (and the operator, if asked) run."""
+        wanted = [*CONTROL_PLANE, "simulators", *(["operator"] if operator else [])]
+        status = self.status()
+        return all(status[name].startswith("running") for name in wanted) and self._ready()
 
     @property
     def server(self) -> str:
@@ -113,9 +158,10 @@ class DevCloud:
 
     # -- up / down ---------------------------------------------------------------------------
 
-    def up(self, *, log: bool = True) -> float:
-        """Start what is not running, install the CRDs and nodes; return seconds to /readyz."""
-        if self.running():
+    def up(self, *, log: bool = True, operator: bool = False) -> float:
+        """Start what is not running, install the CRDs and nodes, start the simulators (and the
+        operator, if asked); return seconds to /readyz, 0 when it was running already."""
+        if self.running(operator=operator):
             self.install()
             return 0.0
         self.down()
@@ -155,7 +201,14 @@ class DevCloud:
         )
         self._start(state, "kwok", [str(binaries["kwok"]), *self._kwok_args(ports)])
         self.install()
+        self._start_python(state, "simulators")
+        if operator:
+            self._start_python(state, "operator")
         return ready_after
+
+    def _start_python(self, state: dict[str, Any], name: str) -> None:
+        argv = [sys.executable, "-m", "nimbus", *PYTHON_COMPONENTS[name]]
+        self._start(state, name, argv, env={"KUBECONFIG": str(self.kubeconfig)})
 
     def down(self) -> None:
         """Stop every component (etcd data, PKI and logs stay in the run directory)."""
@@ -172,10 +225,17 @@ class DevCloud:
         self.down()
         shutil.rmtree(self.run_dir, ignore_errors=True)
 
-    def _start(self, state: dict[str, Any], name: str, argv: list[str]) -> None:
+    def _start(
+        self,
+        state: dict[str, Any],
+        name: str,
+        argv: list[str],
+        env: dict[str, str] | None = None,
+    ) -> None:
         log = (self.log_dir / f"{name}.log").open("ab")
         process = subprocess.Popen(
             argv,
+            env={**os.environ, **(env or {})},
             stdout=log,
             stderr=subprocess.STDOUT,
             stdin=subprocess.DEVNULL,
@@ -370,7 +430,7 @@ class DevCloud:
         self.kubectl("wait", "--for=condition=Established", "--timeout=60s", "crd", "--all")
         self.kubectl(
             "apply", "--server-side", "--field-manager=nimbus-devcloud", "-f", "-",
-            stdin=yaml.safe_dump_all([_node(n) for n in NODES]),
+            stdin=yaml.safe_dump_all([*(_node(n) for n in NODES), *STORAGE]),
         )  # fmt: skip
 
 

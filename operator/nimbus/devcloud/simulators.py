@@ -1,0 +1,447 @@
+"""SIMULATORS of the controllers that cannot run on a machine without a container runtime.
+
+They do to the objects what the real controllers do, and only that, so that Nimbus's operator
+can be exercised end to end against a real API server:
+
+- CDI: a DataVolume gets its PVC, then imports with progress to Succeeded (a clone once its
+  source exists); an http URL whose host is under the reserved `.invalid` domain (RFC 2606)
+  fails as an unreachable one would. Nothing is downloaded: no request leaves the machine.
+- a CSI provisioner: a pending PVC gets a PersistentVolume, which kube-controller-manager binds;
+  a larger request resizes it.
+- KubeVirt: a VirtualMachine that should run gets its DataVolumes, a VirtualMachineInstance and a
+  virt-launcher pod carrying the template's labels, annotations, schedulerName and nodeSelector;
+  the real kube-scheduler places the pod on a KWOK node; the VMI then reports Running with the
+  node and the addresses of its cloud-init network data. Halted removes the VMI and the pod.
+- external-snapshotter: a VolumeSnapshot becomes readyToUse with its claim's size.
+
+Each handler does the next step and returns; the status it writes brings the next event.
+Run with `nimbus devcloud simulate`; `nimbus devcloud up` starts it beside the control plane.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import datetime
+import hashlib
+import logging
+import urllib.parse
+from typing import Any
+
+import kopf
+import yaml
+
+from nimbus.k8s import client
+
+CDI = "cdi.kubevirt.io/v1beta1"
+KUBEVIRT = "kubevirt.io/v1"
+SNAPSHOT = "snapshot.storage.k8s.io/v1"
+DRIVER = "simulated.csi.nimbus.dev"  # the provisioner of the devcloud's `standard` class
+STEP = 0.2  # seconds between simulated progress steps
+PROGRESS_STEPS = ("0.0%", "35.0%", "70.0%", "100.0%")
+
+
+def _now() -> str:
+    return datetime.datetime.now(datetime.UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+@kopf.on.startup()
+async def configure(settings: kopf.OperatorSettings, memo: kopf.Memo, **_: Any) -> None:
+    settings.persistence.progress_storage = kopf.AnnotationsProgressStorage(
+        prefix="simulator.nimbus.dev"
+    )
+    settings.persistence.diffbase_storage = kopf.AnnotationsDiffBaseStorage(
+        prefix="simulator.nimbus.dev"
+    )
+    settings.posting.enabled = False
+    settings.watching.server_timeout = 300
+    memo.api = client.Client(client.load_credentials())
+
+
+@kopf.on.cleanup()
+async def close(memo: kopf.Memo, **_: Any) -> None:
+    await memo.api.close()
+
+
+def _storage_request(spec: dict[str, Any]) -> str:
+    storage = spec.get("storage") or spec.get("pvc") or {}
+    return str(storage.get("resources", {}).get("requests", {}).get("storage", "1Gi"))
+
+
+# -- CDI ------------------------------------------------------------------------------------
+
+
+@kopf.on.event("cdi.kubevirt.io", "v1beta1", "datavolumes")
+async def data_volume(body: kopf.Body, memo: kopf.Memo, **_: Any) -> None:
+    api: client.Client = memo.api
+    dv = dict(body)
+    metadata, spec = dv["metadata"], dv["spec"]
+    if metadata.get("deletionTimestamp"):
+        return
+    status = dv.get("status") or {}
+    phase = status.get("phase")
+    name, namespace = metadata["name"], metadata["namespace"]
+    if phase in ("Succeeded", "Failed"):
+        # The VM waiting for its disks is told, as virt-controller watches its DataVolumes.
+        for owner in metadata.get("ownerReferences", []):
+            if owner["kind"] == "VirtualMachine":
+                vm = await api.get(KUBEVIRT, "VirtualMachine", owner["name"], namespace)
+                if vm is not None and not vm["metadata"].get("deletionTimestamp"):
+                    await reconcile_vm(api, vm)
+        return
+    claim: dict[str, Any] = {
+        "apiVersion": "v1",
+        "kind": "PersistentVolumeClaim",
+        "metadata": {
+            "name": name,
+            "namespace": namespace,
+            "ownerReferences": [client.owner_reference(dv)],
+        },
+        "spec": {
+            "accessModes": spec.get("storage", {}).get("accessModes", ["ReadWriteOnce"]),
+            "resources": {"requests": {"storage": _storage_request(spec)}},
+        },
+    }
+    storage_class = spec.get("storage", {}).get("storageClassName")
+    if storage_class:
+        claim["spec"]["storageClassName"] = storage_class
+    if await api.get("v1", "PersistentVolumeClaim", name, namespace) is None:
+        await api.apply(claim)
+    source = spec.get("source", {})
+    http = source.get("http")
+    if http and (urllib.parse.urlparse(http["url"]).hostname or "").endswith(".invalid"):
+        await _dv_status(api, dv, "Failed", status.get("progress", "0.0%"),
+                         f"Unable to connect to http data source: {http['url']}")  # fmt: skip
+        return
+    clone = source.get("pvc") or source.get("snapshot")
+    if clone is not None and not await _wait_for_clone_source(api, dv, source, clone):
+        return
+    await asyncio.sleep(STEP)
+    if phase in (None, "Pending", "CloneScheduled", "ImportScheduled") or not phase:
+        await _dv_status(api, dv, "ImportInProgress" if clone is None else "CloneInProgress",
+                         PROGRESS_STEPS[0])  # fmt: skip
+        return
+    current = status.get("progress", PROGRESS_STEPS[0])
+    index = PROGRESS_STEPS.index(current) if current in PROGRESS_STEPS else 0
+    if index + 1 < len(PROGRESS_STEPS) - 1:
+        await _dv_status(api, dv, phase, PROGRESS_STEPS[index + 1])
+        return
+    await _dv_status(api, dv, "Succeeded", PROGRESS_STEPS[-1])
+
+
+async def _wait_for_clone_source(
+    api: client.Client, dv: dict[str, Any], source: dict[str, Any], clone: dict[str, str]
+) -> bool:
+    """Wait (up to two minutes) for a clone's source: a bound PVC or a ready snapshot."""
+    kind = "PersistentVolumeClaim" if "pvc" in source else "VolumeSnapshot"
+    api_version = "v1" if kind == "PersistentVolumeClaim" else SNAPSHOT
+    for attempt in range(240):
+        found = await api.get(api_version, kind, clone["name"], clone["namespace"])
+        status = (found or {}).get("status", {})
+        if status.get("phase") == "Bound" or status.get("readyToUse") is True:
+            return True
+        if attempt == 0:
+            await _dv_status(api, dv, "CloneScheduled", "N/A",
+                             f"waiting for the clone source {kind} "
+                             f"{clone['namespace']}/{clone['name']}")  # fmt: skip
+        await asyncio.sleep(0.5)
+    return False
+
+
+async def _dv_status(
+    api: client.Client, dv: dict[str, Any], phase: str, progress: str, message: str = ""
+) -> None:
+    metadata = dv["metadata"]
+    ready = "True" if phase == "Succeeded" else "False"
+    conditions = [
+        {"type": "Bound", "status": "True", "reason": "Bound", "message": "",
+         "lastTransitionTime": _now(), "lastHeartbeatTime": _now()},
+        {"type": "Ready", "status": ready, "reason": phase, "message": message,
+         "lastTransitionTime": _now(), "lastHeartbeatTime": _now()},
+        {"type": "Running", "status": "True" if phase.endswith("InProgress") else "False",
+         "reason": "Error" if phase == "Failed" else phase, "message": message,
+         "lastTransitionTime": _now(), "lastHeartbeatTime": _now()},
+    ]  # fmt: skip
+    await api.patch_status(
+        CDI, "DataVolume", metadata["name"], metadata["namespace"],
+        {"phase": phase, "progress": progress, "claimName": metadata["name"],
+         "conditions": conditions},
+    )  # fmt: skip
+
+
+# -- a CSI provisioner ----------------------------------------------------------------------
+
+
+@kopf.on.event("", "v1", "persistentvolumeclaims")
+async def claim(body: kopf.Body, memo: kopf.Memo, **_: Any) -> None:
+    api: client.Client = memo.api
+    pvc = dict(body)
+    metadata, spec, status = pvc["metadata"], pvc["spec"], pvc.get("status") or {}
+    if metadata.get("deletionTimestamp"):
+        return
+    request = spec["resources"]["requests"]["storage"]
+    volume_name = f"pv-{metadata['uid']}"
+    if status.get("phase") == "Bound":
+        capacity = status.get("capacity", {}).get("storage")
+        if capacity is not None and capacity != request and spec.get("volumeName") == volume_name:
+            await api.apply(_volume(pvc, volume_name, request))
+            capacity_patch = {"capacity": {"storage": request}}
+            await api.patch_status(
+                "v1",
+                "PersistentVolumeClaim",
+                metadata["name"],
+                metadata["namespace"],
+                capacity_patch,
+            )
+        return
+    if spec.get("volumeName") and spec["volumeName"] != volume_name:
+        return  # bound to a volume someone else made
+    storage_class = await api.get(
+        "storage.k8s.io/v1", "StorageClass", spec.get("storageClassName") or ""
+    )
+    if storage_class is None or storage_class.get("provisioner") != DRIVER:
+        return  # another driver's claim: it stays Pending, as it would without that driver
+    if await api.get("v1", "PersistentVolume", volume_name) is None:
+        await api.apply(_volume(pvc, volume_name, request))
+
+
+def _volume(pvc: dict[str, Any], name: str, size: str) -> dict[str, Any]:
+    metadata, spec = pvc["metadata"], pvc["spec"]
+    return {
+        "apiVersion": "v1",
+        "kind": "PersistentVolume",
+        "metadata": {
+            "name": name,
+            "labels": {"simulator.nimbus.dev/provisioned": "true"},
+            "annotations": {"pv.kubernetes.io/provisioned-by": DRIVER},
+        },
+        "spec": {
+            "capacity": {"storage": size},
+            "accessModes": spec.get("accessModes", ["ReadWriteOnce"]),
+            "persistentVolumeReclaimPolicy": "Retain",  # deleted by released_volume below
+            "storageClassName": spec.get("storageClassName") or "",
+            "volumeMode": spec.get("volumeMode", "Filesystem"),
+            "csi": {"driver": DRIVER, "volumeHandle": metadata["uid"]},
+            "claimRef": {
+                "apiVersion": "v1",
+                "kind": "PersistentVolumeClaim",
+                "namespace": metadata["namespace"],
+                "name": metadata["name"],
+                "uid": metadata["uid"],
+            },
+        },
+    }
+
+
+@kopf.on.event("", "v1", "persistentvolumes", labels={"simulator.nimbus.dev/provisioned": "true"})
+async def released_volume(body: kopf.Body, memo: kopf.Memo, **_: Any) -> None:
+    """A simulated volume whose claim is gone is deleted, as a Delete reclaim policy would."""
+    if (body.get("status") or {}).get("phase") == "Released":
+        await memo.api.delete("v1", "PersistentVolume", body["metadata"]["name"])
+
+
+# -- external-snapshotter -------------------------------------------------------------------
+
+
+@kopf.on.event("snapshot.storage.k8s.io", "v1", "volumesnapshots")
+async def volume_snapshot(body: kopf.Body, memo: kopf.Memo, **_: Any) -> None:
+    api: client.Client = memo.api
+    metadata, status = body["metadata"], body.get("status") or {}
+    if metadata.get("deletionTimestamp") or status.get("readyToUse"):
+        return
+    claim_name = body["spec"]["source"].get("persistentVolumeClaimName")
+    pvc = None
+    for _attempt in range(240):  # up to two minutes for the claim to be bound
+        pvc = await api.get("v1", "PersistentVolumeClaim", claim_name, metadata["namespace"])
+        if pvc is not None and pvc.get("status", {}).get("phase") == "Bound":
+            break
+        await asyncio.sleep(0.5)
+    else:
+        error = {"time": _now(), "message": f"PersistentVolumeClaim {claim_name} is not bound"}
+        await api.patch_status(
+            SNAPSHOT, "VolumeSnapshot", metadata["name"], metadata["namespace"],
+            {"readyToUse": False, "error": error},
+        )  # fmt: skip
+        return
+    assert pvc is not None
+    await asyncio.sleep(STEP)
+    await api.patch_status(
+        SNAPSHOT, "VolumeSnapshot", metadata["name"], metadata["namespace"],
+        {"readyToUse": True, "creationTime": _now(),
+         "restoreSize": pvc["status"]["capacity"]["storage"],
+         "boundVolumeSnapshotContentName": f"snapcontent-{metadata['uid']}"},
+    )  # fmt: skip
+
+
+# -- KubeVirt -------------------------------------------------------------------------------
+
+
+def launcher_pod_name(vm: str) -> str:
+    return f"virt-launcher-{vm}-{hashlib.sha256(vm.encode()).hexdigest()[:5]}"
+
+
+@kopf.on.event("kubevirt.io", "v1", "virtualmachines")
+async def virtual_machine(body: kopf.Body, memo: kopf.Memo, **_: Any) -> None:
+    if not body["metadata"].get("deletionTimestamp"):
+        await reconcile_vm(memo.api, dict(body))
+
+
+@kopf.on.event("", "v1", "pods", labels={"kubevirt.io": "virt-launcher"})
+async def launcher_pod(body: kopf.Body, memo: kopf.Memo, **_: Any) -> None:
+    """A launcher pod moved (scheduled, running, unschedulable): its VM's status follows."""
+    vm_name = body["metadata"]["labels"].get("vm.kubevirt.io/name")
+    vm = await memo.api.get(KUBEVIRT, "VirtualMachine", vm_name, body["metadata"]["namespace"])
+    if vm is not None and not vm["metadata"].get("deletionTimestamp"):
+        await reconcile_vm(memo.api, vm)
+
+
+async def reconcile_vm(api: client.Client, vm: dict[str, Any]) -> None:
+    metadata, spec = vm["metadata"], vm["spec"]
+    name, namespace = metadata["name"], metadata["namespace"]
+    strategy = spec.get("runStrategy") or ("Always" if spec.get("running") else "Halted")
+    pod_name = launcher_pod_name(name)
+    if strategy == "Halted":
+        await api.delete(KUBEVIRT, "VirtualMachineInstance", name, namespace)
+        await api.delete("v1", "Pod", pod_name, namespace)
+        await _vm_status(api, vm, "Stopped", ready=False)
+        return
+
+    for template in spec.get("dataVolumeTemplates", []):
+        dv_name = template["metadata"]["name"]
+        if await api.get(CDI, "DataVolume", dv_name, namespace) is None:
+            await api.apply({"apiVersion": CDI, "kind": "DataVolume",
+                             "metadata": {"name": dv_name, "namespace": namespace,
+                                          "ownerReferences": [client.owner_reference(vm)]},
+                             "spec": template["spec"]})  # fmt: skip
+    for template in spec.get("dataVolumeTemplates", []):
+        dv = await api.get(CDI, "DataVolume", template["metadata"]["name"], namespace)
+        phase = (dv or {}).get("status", {}).get("phase")
+        if phase == "Failed":
+            await _vm_status(api, vm, "DataVolumeError", ready=False)
+            return
+        if phase != "Succeeded":
+            await _vm_status(api, vm, "Provisioning", ready=False)
+            return
+
+    template = spec["template"]
+    labels = {**template.get("metadata", {}).get("labels", {}), "kubevirt.io/domain": name}
+    vmi_spec = template["spec"]
+    vmi = await api.get(KUBEVIRT, "VirtualMachineInstance", name, namespace)
+    if vmi is None:
+        vmi = await api.apply({
+            "apiVersion": KUBEVIRT, "kind": "VirtualMachineInstance",
+            "metadata": {"name": name, "namespace": namespace, "labels": labels,
+                         "annotations": template.get("metadata", {}).get("annotations", {}),
+                         "ownerReferences": [client.owner_reference(vm)]},
+            "spec": vmi_spec,
+        })  # fmt: skip
+    pod = await api.get("v1", "Pod", pod_name, namespace)
+    if pod is None:
+        pod = await api.apply(_launcher_pod(pod_name, namespace, vmi, labels, template))
+    pod_status = pod.get("status") or {}
+    scheduled = next((c for c in pod_status.get("conditions", [])
+                      if c["type"] == "PodScheduled"), None)  # fmt: skip
+    if scheduled is not None and scheduled.get("reason") == "Unschedulable":
+        await _vm_status(api, vm, "ErrorUnschedulable", ready=False)
+        return
+    if pod_status.get("phase") != "Running":
+        await _vm_status(api, vm, "Starting", ready=False)
+        return
+    interfaces = await _interfaces(api, namespace, vmi_spec, pod_status.get("podIP"))
+    vmi["status"] = {
+        "phase": "Running",
+        "nodeName": pod["spec"]["nodeName"],
+        "interfaces": interfaces,
+        "conditions": [{"type": "Ready", "status": "True"}],
+    }
+    vmi["metadata"] = {k: vmi["metadata"][k] for k in ("name", "namespace")}
+    await api.apply(vmi)
+    await _vm_status(api, vm, "Running", ready=True)
+
+
+def _launcher_pod(
+    name: str,
+    namespace: str,
+    vmi: dict[str, Any],
+    labels: dict[str, str],
+    template: dict[str, Any],
+) -> dict[str, Any]:
+    """What virt-controller makes: requests of a tenth of the vCPUs (KubeVirt's default
+    cpuAllocationRatio) and the guest memory."""
+    domain = template["spec"]["domain"]
+    cpu = domain.get("cpu", {})
+    vcpus = cpu.get("sockets", 1) * cpu.get("cores", 1) * cpu.get("threads", 1)
+    memory = domain.get("memory", {}).get("guest", "1Gi")
+    spec: dict[str, Any] = {
+        "containers": [{
+            "name": "compute",
+            "image": "quay.io/kubevirt/virt-launcher:v1.9.0",
+            "resources": {"requests": {"cpu": f"{vcpus * 100}m", "memory": memory}},
+        }],
+        "restartPolicy": "Never",
+    }  # fmt: skip
+    for key in ("schedulerName", "nodeSelector", "tolerations", "affinity"):
+        if key in template["spec"]:
+            spec[key] = template["spec"][key]
+    return {
+        "apiVersion": "v1",
+        "kind": "Pod",
+        "metadata": {
+            "name": name,
+            "namespace": namespace,
+            "labels": {**labels, "kubevirt.io": "virt-launcher",
+                       "vm.kubevirt.io/name": vmi["metadata"]["name"]},
+            "annotations": template.get("metadata", {}).get("annotations", {}),
+            "ownerReferences": [client.owner_reference(vmi)],
+        },
+        "spec": spec,
+    }  # fmt: skip
+
+
+async def _interfaces(
+    api: client.Client, namespace: str, vmi_spec: dict[str, Any], pod_ip: str | None
+) -> list[dict[str, Any]]:
+    """The guest's interfaces: what its cloud-init network data configures (as a guest would),
+    and the pod's address on the pod network."""
+    addresses_by_mac: dict[str, list[str]] = {}
+    for volume in vmi_spec.get("volumes", []):
+        ref = volume.get("cloudInitNoCloud", {}).get("networkDataSecretRef")
+        if ref:
+            secret = await api.get("v1", "Secret", ref["name"], namespace)
+            raw = (secret or {}).get("data", {}).get("networkdata")
+            data = yaml.safe_load(base64.b64decode(raw)) if raw else {}
+            for ethernet in (data or {}).get("ethernets", {}).values():
+                mac = ethernet.get("match", {}).get("macaddress")
+                if mac:
+                    addresses_by_mac[mac] = [a.split("/")[0] for a in ethernet.get("addresses", [])]
+    interfaces = []
+    for interface in vmi_spec["domain"]["devices"].get("interfaces", []):
+        entry: dict[str, Any] = {"name": interface["name"]}
+        if "masquerade" in interface and pod_ip:
+            entry.update(ipAddress=pod_ip, ipAddresses=[pod_ip])
+        mac = interface.get("macAddress")
+        if mac:
+            entry["mac"] = mac
+            ips = addresses_by_mac.get(mac, [])
+            if ips:
+                entry.update(ipAddress=ips[0], ipAddresses=ips)
+        interfaces.append(entry)
+    return interfaces
+
+
+async def _vm_status(
+    api: client.Client, vm: dict[str, Any], printable: str, *, ready: bool
+) -> None:
+    current = vm.get("status") or {}
+    if current.get("printableStatus") == printable and current.get("ready", False) == ready:
+        return
+    await api.patch_status(
+        KUBEVIRT, "VirtualMachine", vm["metadata"]["name"], vm["metadata"]["namespace"],
+        {"printableStatus": printable, "ready": ready, "created": printable != "Stopped"},
+    )  # fmt: skip
+
+
+def run() -> None:
+    """Run the simulators until interrupted."""
+    logging.getLogger("kopf").setLevel(logging.WARNING)
+    kopf.run(standalone=True, clusterwide=True)
