@@ -14,6 +14,7 @@ HANDLER_MODULES = (
     "nimbus.compute.handlers",
     "nimbus.network.handlers",
     "nimbus.blockstorage.handlers",
+    "nimbus.image.handlers",
 )
 
 

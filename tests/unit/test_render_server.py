@@ -328,6 +328,11 @@ def test_cloud_config_gets_the_keypair_and_hostname_merged() -> None:
     }
 
 
+def test_long_keys_stay_on_one_line() -> None:
+    key = "ssh-ed25519 " + "A" * 68 + " a-rather-long-comment@some-project"
+    assert f"- {key}\n" in render.user_data(None, (key,), "web-1")
+
+
 def test_no_user_data_still_sets_hostname_and_keys() -> None:
     assert yaml.safe_load(render.user_data(None, ("ssh-ed25519 BBBB ops",), "db")) == {
         "hostname": "db",

@@ -7,7 +7,7 @@ from typing import Any
 import kopf
 
 from nimbus import meta, reporting
-from nimbus.blockstorage import api, render
+from nimbus.blockstorage import api, render, status
 from nimbus.conditions import Condition
 from nimbus.k8s import client
 
@@ -45,3 +45,261 @@ async def volume_type(body: kopf.Body, name: str, memo: kopf.Memo, **_: Any) -> 
     )
     if found is None:
         raise kopf.TemporaryError(exists.message, delay=15)
+
+
+CDI = "cdi.kubevirt.io/v1beta1"
+API_VERSION = f"{api.GROUP}/{meta.VERSION}"
+SERVERS = "compute.nimbus.dev/v1alpha1"
+IMAGES = "image.nimbus.dev/v1alpha1"
+SNAPSHOTS = "snapshot.storage.k8s.io/v1"
+
+
+class MissingError(Exception):
+    """A reference does not exist (yet): the condition that says so."""
+
+    def __init__(self, condition: Condition) -> None:
+        super().__init__(condition.message)
+        self.condition = condition
+
+
+async def _attached_to(api_client: client.Client, namespace: str, volume: str) -> list[str]:
+    """The servers that use the volume, as a boot volume or an attached one."""
+    servers = await api_client.list(SERVERS, "Server", namespace)
+    return sorted(
+        s["metadata"]["name"]
+        for s in servers
+        if (s["spec"].get("bootVolume") or {}).get("name") == volume
+        or any(v["volume"] == volume for v in s["spec"].get("volumes", []))
+    )
+
+
+async def _volume_inputs(
+    api_client: client.Client, body: dict[str, Any], name: str, namespace: str
+) -> render.VolumeInputs:
+    spec = api.VolumeSpec.model_validate(body["spec"])
+    storage_class = None
+    if spec.volume_type:
+        volume_type = await api_client.get(API_VERSION, "VolumeType", spec.volume_type)
+        if volume_type is None:
+            raise MissingError(
+                Condition(
+                    "VolumeTypeFound",
+                    "False",
+                    "VolumeTypeNotFound",
+                    f'spec.volumeType: volume type "{spec.volume_type}" not found',
+                )
+            )
+        storage_class = (volume_type.get("status") or {}).get("storageClass")
+    size_gb = spec.size_gb
+    changes: dict[str, Any] = {}
+    source = spec.source
+    if source is not None and source.image is not None:
+        project = source.image.project or namespace
+        image = await api_client.get(
+            "image.nimbus.dev/v1alpha1", "Image", source.image.name, project
+        )
+        if image is None or (image.get("status") or {}).get("status") != "active":
+            state = "not found" if image is None else f"{image.get('status', {}).get('status')}"
+            raise MissingError(
+                Condition(
+                    "SourceReady",
+                    "False",
+                    "ImageNotActive",
+                    f'spec.source.image: image "{source.image.name}" in project '
+                    f"{project} is {state}",
+                )
+            )
+        changes["image_source"] = (project, f"image-{source.image.name}")
+        size_gb = size_gb or max(image["spec"].get("minDiskGB", 0), 1)
+    elif source is not None and source.snapshot is not None:
+        snapshot = await api_client.get(API_VERSION, "Snapshot", source.snapshot, namespace)
+        if snapshot is None or (snapshot.get("status") or {}).get("status") != "available":
+            raise MissingError(
+                Condition(
+                    "SourceReady",
+                    "False",
+                    "SnapshotNotAvailable",
+                    f'spec.source.snapshot: snapshot "{source.snapshot}" is not available',
+                )
+            )
+        changes["snapshot_source"] = source.snapshot
+        size_gb = size_gb or snapshot["status"].get("sizeGB") or 1
+    elif source is not None and source.volume is not None:
+        origin = await api_client.get(API_VERSION, "Volume", source.volume, namespace)
+        if origin is None or (origin.get("status") or {}).get("status") not in (
+            "available",
+            "in-use",
+        ):
+            raise MissingError(
+                Condition(
+                    "SourceReady",
+                    "False",
+                    "VolumeNotAvailable",
+                    f'spec.source.volume: volume "{source.volume}" is not available',
+                )
+            )
+        changes["volume_source"] = render.claim_name(source.volume)
+        size_gb = size_gb or origin["spec"].get("sizeGB") or 1
+    return render.VolumeInputs(
+        name=name,
+        namespace=namespace,
+        spec=spec,
+        size_gb=size_gb or 1,
+        storage_class=storage_class,
+        owner=client.owner_reference(body),
+        **changes,
+    )
+
+
+@kopf.on.resume(api.GROUP, meta.VERSION, "volumes")
+@kopf.on.create(api.GROUP, meta.VERSION, "volumes")
+@kopf.on.update(api.GROUP, meta.VERSION, "volumes")
+@kopf.timer(api.GROUP, meta.VERSION, "volumes", interval=3, idle=3)
+async def volume(
+    body: kopf.Body, name: str, namespace: str | None, memo: kopf.Memo, **_: Any
+) -> None:
+    """A PVC (blank) or DataVolume clone; growing sizeGB extends the claim."""
+    assert namespace is not None, "volumes are namespaced"
+    api_client: client.Client = memo.api
+    try:
+        inputs = await _volume_inputs(api_client, dict(body), name, namespace)
+    except MissingError as missing:
+        await reporting.report(
+            api_client,
+            dict(body),
+            fields={"status": "creating"},
+            wanted=[missing.condition],
+            observed=False,
+        )
+        raise kopf.TemporaryError(missing.condition.message, delay=5) from None
+    claim = await api_client.get("v1", "PersistentVolumeClaim", render.claim_name(name), namespace)
+    data_volume = await api_client.get(CDI, "DataVolume", render.claim_name(name), namespace)
+    desired = render.render_volume(inputs)
+    if desired["kind"] == "PersistentVolumeClaim" or data_volume is None:
+        await api_client.apply(desired)
+    if claim is not None and data_volume is not None:
+        # The claim of a DataVolume is CDI's: growing it is a resize of the claim itself.
+        requested = claim["spec"]["resources"]["requests"]["storage"]
+        if status.gigabytes(requested) < inputs.size_gb:
+            grown = {"requests": {"storage": f"{inputs.size_gb}Gi"}}
+            metadata = {"name": claim["metadata"]["name"], "namespace": namespace}
+            await api_client.apply(
+                {
+                    "apiVersion": "v1",
+                    "kind": "PersistentVolumeClaim",
+                    "metadata": metadata,
+                    "spec": {"resources": grown},
+                }
+            )
+    attached = await _attached_to(api_client, namespace, name)
+    word = status.volume_status(claim, data_volume, attached=bool(attached), size_gb=inputs.size_gb)
+    fields = {
+        "status": word,
+        "sizeGB": inputs.size_gb,
+        "bootable": inputs.spec.bootable
+        if inputs.spec.bootable is not None
+        else inputs.image_source is not None,
+        "attachments": [{"server": s} for s in attached],
+        "persistentVolumeClaim": render.claim_name(name),
+    }
+    current = body.get("status") or {}
+    if all(current.get(k) == v for k, v in fields.items()) and current.get(
+        "observedGeneration"
+    ) == body["metadata"].get("generation"):
+        return
+    ready = word in ("available", "in-use")
+    wanted = [
+        Condition(
+            "VolumeReady",
+            "True" if ready else "False",
+            "VolumeReady" if ready else f"Volume{word.title().replace('-', '')}",
+            "" if ready else f"volume {name} is {word}",
+        )
+    ]
+    await reporting.report(api_client, dict(body), fields=fields, wanted=wanted)
+
+
+@kopf.on.delete(api.GROUP, meta.VERSION, "volumes")
+async def volume_deleted(name: str, namespace: str | None, memo: kopf.Memo, **_: Any) -> None:
+    """A volume in use cannot be deleted, as in Cinder: detach it from its servers first."""
+    assert namespace is not None, "volumes are namespaced"
+    attached = await _attached_to(memo.api, namespace, name)
+    if attached:
+        raise kopf.TemporaryError(
+            f"Invalid volume: volume {name} status must be available or error, but current "
+            f"status is: in-use (attached to {', '.join(attached)}); detach it first",
+            delay=5,
+        )
+
+
+@kopf.on.resume(api.GROUP, meta.VERSION, "snapshots")
+@kopf.on.create(api.GROUP, meta.VERSION, "snapshots")
+@kopf.timer(api.GROUP, meta.VERSION, "snapshots", interval=3, idle=3)
+async def snapshot(
+    body: kopf.Body, name: str, namespace: str | None, memo: kopf.Memo, **_: Any
+) -> None:
+    """A CSI VolumeSnapshot of the volume's claim; in-use volumes only with force, as Cinder."""
+    assert namespace is not None, "snapshots are namespaced"
+    api_client: client.Client = memo.api
+    spec = api.SnapshotSpec.model_validate(body["spec"])
+    origin = await api_client.get(API_VERSION, "Volume", spec.volume, namespace)
+    if origin is None:
+        condition = Condition(
+            "VolumeFound",
+            "False",
+            "VolumeNotFound",
+            f'spec.volume: volume "{spec.volume}" not found',
+        )
+        await reporting.report(
+            api_client,
+            dict(body),
+            fields={"status": "creating"},
+            wanted=[condition],
+            observed=False,
+        )
+        raise kopf.TemporaryError(condition.message, delay=5)
+    existing = await api_client.get(SNAPSHOTS, "VolumeSnapshot", name, namespace)
+    if existing is None:
+        if (origin.get("status") or {}).get("status") == "in-use" and not spec.force:
+            condition = Condition(
+                "SnapshotTaken",
+                "False",
+                "VolumeInUse",
+                f"Invalid volume: volume {spec.volume} is in-use; set force: "
+                "true to snapshot it anyway",
+            )
+            await reporting.report(
+                api_client, dict(body), fields={"status": "error"}, wanted=[condition]
+            )
+            return
+        volume_type = origin["spec"].get("volumeType")
+        snapshot_class = None
+        if volume_type:
+            found = await api_client.get(API_VERSION, "VolumeType", volume_type)
+            snapshot_class = ((found or {}).get("status") or {}).get("volumeSnapshotClass")
+        existing = await api_client.apply(
+            render.render_snapshot(
+                name,
+                namespace,
+                render.claim_name(spec.volume),
+                snapshot_class,
+                client.owner_reference(dict(body)),
+            )
+        )
+    word, size_gb = status.snapshot_status(existing)
+    current = body.get("status") or {}
+    if current.get("status") == word and current.get("sizeGB") == size_gb:
+        return
+    ready = word == "available"
+    condition = Condition(
+        "SnapshotTaken",
+        "True" if ready else "False",
+        "SnapshotAvailable" if ready else f"Snapshot{word.title()}",
+        "" if ready else f"snapshot {name} is {word}",
+    )
+    await reporting.report(
+        api_client,
+        dict(body),
+        wanted=[condition],
+        fields={"status": word, "sizeGB": size_gb, "volumeSnapshot": name},
+    )

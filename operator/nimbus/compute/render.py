@@ -158,7 +158,7 @@ def user_data(text: str | None, public_keys: tuple[str, ...], hostname: str) -> 
     if public_keys:
         ours["ssh_authorized_keys"] = list(public_keys)
     if text is None or not text.strip():
-        return "#cloud-config\n" + yaml.safe_dump(ours, sort_keys=False)
+        return "#cloud-config\n" + yaml.safe_dump(ours, sort_keys=False, width=65536)
     if text.lstrip().startswith("#cloud-config"):
         theirs = yaml.safe_load(text) or {}
         if isinstance(theirs, dict):
@@ -166,9 +166,9 @@ def user_data(text: str | None, public_keys: tuple[str, ...], hostname: str) -> 
             merged = {**ours, **theirs}
             if keys:
                 merged["ssh_authorized_keys"] = keys
-            return "#cloud-config\n" + yaml.safe_dump(merged, sort_keys=False)
+            return "#cloud-config\n" + yaml.safe_dump(merged, sort_keys=False, width=65536)
     archive = email.mime.multipart.MIMEMultipart(boundary=MULTIPART_BOUNDARY)
-    config = "#cloud-config\n" + yaml.safe_dump(ours, sort_keys=False)
+    config = "#cloud-config\n" + yaml.safe_dump(ours, sort_keys=False, width=65536)
     archive.attach(email.mime.text.MIMEText(config, "cloud-config"))
     subtype = "x-shellscript" if text.startswith("#!") else "x-not-multipart"
     archive.attach(email.mime.text.MIMEText(text, subtype))

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
+import hashlib
 from typing import Any
 
 import kopf
@@ -26,9 +28,10 @@ async def reconcile_network(api_client: client.Client, namespace: str, name: str
     ]
     subnets.sort(key=lambda s: s["metadata"]["name"])
     ports = [
-        p for p in await api_client.list(API_VERSION, "Port", namespace)
+        p
+        for p in await api_client.list(API_VERSION, "Port", namespace)
         if p["spec"]["network"] == name
-    ]  # fmt: skip
+    ]
     reserved = tuple(
         ip["ipAddress"] for p in ports for ip in p["spec"].get("fixedIPs", []) if "ipAddress" in ip
     )
@@ -120,3 +123,108 @@ async def security_group(
         fields={"networkPolicy": applied["metadata"]["name"]},
         wanted=[rules],
     )
+
+
+_ALLOCATION_LOCKS: dict[str, asyncio.Lock] = {}
+
+
+async def port_addresses(
+    api_client: client.Client, port: dict[str, Any], namespace: str
+) -> tuple[list[dict[str, str]], str | None]:
+    """The port's fixed IPs, allocated once (kept in its status), or why they cannot be."""
+    recorded = (port.get("status") or {}).get("fixedIPs") or []
+    if recorded:
+        return recorded, None
+    spec = api.PortSpec.model_validate(port["spec"])
+    subnets = {
+        s["metadata"]["name"]: api.SubnetSpec.model_validate(s["spec"])
+        for s in await api_client.list(API_VERSION, "Subnet", namespace)
+        if s["spec"]["network"] == spec.network
+    }
+    if not subnets:
+        return [], f'network "{spec.network}" has no subnet to allocate an address from'
+    lock = _ALLOCATION_LOCKS.setdefault(namespace, asyncio.Lock())
+    async with lock:
+        taken = {
+            ip["ipAddress"]
+            for other in await api_client.list(API_VERSION, "Port", namespace)
+            if other["metadata"]["uid"] != port["metadata"]["uid"]
+            for ip in (other.get("status") or {}).get("fixedIPs") or []
+        }
+        wanted = spec.fixed_ips or [api.FixedIP(subnet=sorted(subnets)[0])]
+        allocated = []
+        for fixed in wanted:
+            names = [fixed.subnet] if fixed.subnet else sorted(subnets)
+            address = None
+            for subnet_name in names:
+                if subnet_name not in subnets:
+                    return [], f'fixedIPs: subnet "{subnet_name}" not found on {spec.network}'
+                address = render.allocate(subnets[subnet_name], taken, fixed.ip_address)
+                if address is not None:
+                    allocated.append({"subnet": subnet_name, "ipAddress": address})
+                    taken.add(address)
+                    break
+            if address is None:
+                what = fixed.ip_address or "a free address"
+                return [], f"IP address {what} is not available on network {spec.network}"
+        metadata = port["metadata"]
+        await api_client.patch_status(
+            API_VERSION, "Port", metadata["name"], namespace, {"fixedIPs": allocated}
+        )
+    return allocated, None
+
+
+@kopf.on.resume(api.GROUP, meta.VERSION, "ports")
+@kopf.on.create(api.GROUP, meta.VERSION, "ports")
+@kopf.on.update(api.GROUP, meta.VERSION, "ports")
+async def port(
+    body: kopf.Body, name: str, namespace: str | None, memo: kopf.Memo, **_: Any
+) -> None:
+    """A fixed IP and MAC for one server interface."""
+    assert namespace is not None, "ports are namespaced"
+    api_client: client.Client = memo.api
+    network_name = body["spec"]["network"]
+    if await api_client.get(API_VERSION, "Network", network_name, namespace) is None:
+        message = f'spec.network: network "{network_name}" not found in project {namespace}'
+        await reporting.report(
+            api_client,
+            dict(body),
+            fields={"status": "DOWN"},
+            wanted=[Condition("NetworkFound", "False", "NetworkNotFound", message)],
+            observed=False,
+        )
+        raise kopf.TemporaryError(message, delay=5)
+    fixed_ips, problem = await port_addresses(api_client, dict(body), namespace)
+    if problem is not None:
+        await reporting.report(
+            api_client,
+            dict(body),
+            fields={"status": "DOWN"},
+            wanted=[Condition("AddressAllocated", "False", "IpAddressNotAvailable", problem)],
+            observed=False,
+        )
+        raise kopf.TemporaryError(problem, delay=10)
+    owner = next(
+        (o for o in body["metadata"].get("ownerReferences", []) if o["kind"] == "Server"), None
+    )
+    mac = body["spec"].get("macAddress") or compute_mac(namespace, name)
+    await reporting.report(
+        api_client,
+        dict(body),
+        fields={
+            "status": "ACTIVE" if owner else "DOWN",
+            "macAddress": mac,
+            "fixedIPs": fixed_ips,
+            "deviceID": owner["name"] if owner else None,
+            "deviceOwner": "compute:nova" if owner else None,
+        },
+        wanted=[Condition("AddressAllocated", "True", "AddressAllocated")],
+    )
+    # The attachment excludes the port's addresses from the CNI's own IPAM.
+    await reconcile_network(api_client, namespace, network_name)
+
+
+def compute_mac(namespace: str, port: str) -> str:
+    """A stable, locally administered unicast MAC for a port that names none."""
+    digest = hashlib.sha256(f"port/{namespace}/{port}".encode()).digest()
+    return "02:" + ":".join(f"{b:02x}" for b in digest[:5])

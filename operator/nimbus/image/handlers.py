@@ -1,0 +1,79 @@
+"""kopf handlers of image.nimbus.dev: an image is a DataVolume, and RBAC for its consumers."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import kopf
+
+from nimbus import meta, reporting
+from nimbus.blockstorage import status as storage_status
+from nimbus.conditions import Condition
+from nimbus.image import api, render, status
+from nimbus.k8s import client
+
+CDI = "cdi.kubevirt.io/v1beta1"
+
+
+@kopf.on.resume(api.GROUP, meta.VERSION, "images")
+@kopf.on.create(api.GROUP, meta.VERSION, "images")
+@kopf.on.update(api.GROUP, meta.VERSION, "images")
+@kopf.timer(api.GROUP, meta.VERSION, "images", interval=2, idle=2)
+async def image(
+    body: kopf.Body, name: str, namespace: str | None, memo: kopf.Memo, **_: Any
+) -> None:
+    assert namespace is not None, "images are namespaced"
+    api_client: client.Client = memo.api
+    inputs = render.ImageInputs(
+        name=name,
+        namespace=namespace,
+        spec=api.ImageSpec.model_validate(body["spec"]),
+        owner=client.owner_reference(dict(body)),
+    )
+    data_volume_name = render.data_volume_name(name)
+    data_volume = await api_client.get(CDI, "DataVolume", data_volume_name, namespace)
+    if data_volume is None:
+        data_volume = await api_client.apply(render.render_data_volume(inputs))
+    rbac = render.render_clone_rbac(inputs)
+    for obj in rbac:
+        await api_client.apply(obj)
+    if not rbac:  # private now: nobody else may clone it any more
+        for kind in ("RoleBinding", "Role"):
+            await api_client.delete(
+                "rbac.authorization.k8s.io/v1",
+                kind,
+                f"{render.data_volume_name(name)}-clone",
+                namespace,
+            )
+    state = status.image_state(data_volume)
+    fields: dict[str, Any] = {
+        "status": state.status,
+        "progress": state.progress,
+        "reason": state.reason,
+        "dataVolume": render.data_volume_name(name),
+    }
+    if state.status == "active":
+        fields["checksum"] = inputs.spec.source.http.checksum if inputs.spec.source.http else None
+        claim = await api_client.get(
+            "v1", "PersistentVolumeClaim", render.data_volume_name(name), namespace
+        )
+        capacity = (claim or {}).get("status", {}).get("capacity", {}).get("storage")
+        if capacity:
+            fields["virtualSize"] = fields["size"] = storage_status.gigabytes(capacity) * 2**30
+    wanted = {
+        "active": Condition("ImageActive", "True", "ImageActive"),
+        "killed": Condition("ImageActive", "False", "ImageKilled", state.reason or ""),
+    }.get(
+        state.status,
+        Condition(
+            "ImageActive",
+            "False",
+            "ImageSaving",
+            f"image {name} is {state.status} ({state.progress or '0.0%'})",
+        ),
+    )
+    current = body.get("status") or {}
+    unchanged = (current.get("status"), current.get("progress"), current.get("observedGeneration"))
+    if unchanged == (state.status, state.progress, body["metadata"].get("generation")):
+        return  # nothing new: no status write, no event
+    await reporting.report(api_client, dict(body), fields=fields, wanted=[wanted])
