@@ -55,9 +55,14 @@ test: lint build ## lint, then unit and integration tests (integration starts it
 	$(BIN)/pytest
 
 .PHONY: demo
-demo: build ## the local cloud: control plane, CRDs, examples; prints what it holds
-	$(NIMBUS) devcloud up
-	$(KUBECTL) apply --server-side --field-manager=nimbus-demo -R -f examples/
+demo: build ## the local cloud: control plane, simulators, operator, examples; waits for ACTIVE
+	@start=$$(date +%s); \
+	$(NIMBUS) devcloud up && \
+	$(KUBECTL) apply --server-side --field-manager=nimbus-demo -R -f examples/ && \
+	echo "waiting for every server to be ACTIVE ..." && \
+	$(KUBECTL) wait --for=jsonpath='{.status.status}'=ACTIVE servers.compute.nimbus.dev --all \
+	  -n demo --timeout=300s && \
+	echo "the demo cloud is up: servers ACTIVE $$(( $$(date +%s) - start ))s after make demo began"
 	@echo
 	$(KUBECTL) get nimbus -A
 	@echo

@@ -53,3 +53,11 @@ def ready(conditions: list[Condition]) -> Condition:
         return Condition("Ready", "True", "Ready", "")
     first = failing[0]
     return Condition("Ready", first.status, first.reason, first.message)
+
+
+class WaitingError(Exception):
+    """A reference is missing or not ready yet; `condition` says which, for the status."""
+
+    def __init__(self, type_: str, reason: str, message: str) -> None:
+        super().__init__(message)
+        self.condition = Condition(type_, "False", reason, message)

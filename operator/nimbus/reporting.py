@@ -14,6 +14,15 @@ def now() -> str:
     return datetime.datetime.now(datetime.UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
+def unchanged(body: dict[str, Any], fields: dict[str, Any]) -> bool:
+    """True when the status already says `fields` for the current generation: nothing to write,
+    no event to post."""
+    status = body.get("status") or {}
+    return all(status.get(k) == v for k, v in fields.items()) and status.get(
+        "observedGeneration"
+    ) == body["metadata"].get("generation")
+
+
 async def report(
     api: client.Client,
     body: dict[str, Any],

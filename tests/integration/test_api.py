@@ -116,7 +116,14 @@ def test_flavor_list_reads_like_openstack_flavor_list(
     cloud: Cloud, examples: list[dict[str, object]]
 ) -> None:
     rows = cloud.kubectl("get", "osflavor", "-o", "custom-columns=X:.metadata.name", "--no-headers")
-    assert rows.stdout.split() == ["m1.large.dedicated", "m1.medium", "m1.small", "m1.tiny"]
+    assert rows.stdout.split() == [
+        "m1.large",
+        "m1.large.dedicated",
+        "m1.medium",
+        "m1.small",
+        "m1.tiny",
+        "m1.xlarge",
+    ]
     out = cloud.kubectl("get", "flavors.compute.nimbus.dev", "m1.small").stdout.splitlines()
     assert out[1].split()[:6] == ["m1.small", "2048", "20", "0", "1", "true"]
 
@@ -125,8 +132,7 @@ def test_server_list_shows_image_and_flavor(
     cloud: Cloud, examples: list[dict[str, object]]
 ) -> None:
     out = cloud.kubectl("get", "servers.compute.nimbus.dev", "-n", "demo").stdout.splitlines()
-    web1 = out[1].split()
-    assert web1[0] == "web-1"
+    web1 = next(line.split() for line in out if line.startswith("web-1 "))
     assert web1[1:3] == ["cirros", "m1.small"]  # STATUS, NETWORKS, HOST empty until reconciled
 
 

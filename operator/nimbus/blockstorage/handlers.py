@@ -6,15 +6,13 @@ from typing import Any
 
 import kopf
 
-from nimbus import meta, reporting
+from nimbus import handling, meta, reporting
 from nimbus.blockstorage import api, render, status
-from nimbus.conditions import Condition
+from nimbus.conditions import Condition, WaitingError
 from nimbus.k8s import client
 
 
-@kopf.on.resume(api.GROUP, meta.VERSION, "volumetypes")
-@kopf.on.create(api.GROUP, meta.VERSION, "volumetypes")
-@kopf.on.update(api.GROUP, meta.VERSION, "volumetypes")
+@handling.reconciler(api.GROUP, "volumetypes")
 async def volume_type(body: kopf.Body, name: str, memo: kopf.Memo, **_: Any) -> None:
     """A StorageClass (and VolumeSnapshotClass) for a provisioner; an existing class is used
     as it is, once it is there."""
@@ -54,14 +52,6 @@ IMAGES = "image.nimbus.dev/v1alpha1"
 SNAPSHOTS = "snapshot.storage.k8s.io/v1"
 
 
-class MissingError(Exception):
-    """A reference does not exist (yet): the condition that says so."""
-
-    def __init__(self, condition: Condition) -> None:
-        super().__init__(condition.message)
-        self.condition = condition
-
-
 async def _attached_to(api_client: client.Client, namespace: str, volume: str) -> list[str]:
     """The servers that use the volume, as a boot volume or an attached one."""
     servers = await api_client.list(SERVERS, "Server", namespace)
@@ -81,13 +71,10 @@ async def _volume_inputs(
     if spec.volume_type:
         volume_type = await api_client.get(API_VERSION, "VolumeType", spec.volume_type)
         if volume_type is None:
-            raise MissingError(
-                Condition(
-                    "VolumeTypeFound",
-                    "False",
-                    "VolumeTypeNotFound",
-                    f'spec.volumeType: volume type "{spec.volume_type}" not found',
-                )
+            raise WaitingError(
+                "VolumeTypeFound",
+                "VolumeTypeNotFound",
+                f'spec.volumeType: volume type "{spec.volume_type}" not found',
             )
         storage_class = (volume_type.get("status") or {}).get("storageClass")
     size_gb = spec.size_gb
@@ -99,28 +86,22 @@ async def _volume_inputs(
             "image.nimbus.dev/v1alpha1", "Image", source.image.name, project
         )
         if image is None or (image.get("status") or {}).get("status") != "active":
-            state = "not found" if image is None else f"{image.get('status', {}).get('status')}"
-            raise MissingError(
-                Condition(
-                    "SourceReady",
-                    "False",
-                    "ImageNotActive",
-                    f'spec.source.image: image "{source.image.name}" in project '
-                    f"{project} is {state}",
-                )
+            image_status = ((image or {}).get("status") or {}).get("status") or "queued"
+            state = "not found" if image is None else image_status
+            raise WaitingError(
+                "SourceReady",
+                "ImageNotActive",
+                f'spec.source.image: image "{source.image.name}" in project {project} is {state}',
             )
         changes["image_source"] = (project, f"image-{source.image.name}")
         size_gb = size_gb or max(image["spec"].get("minDiskGB", 0), 1)
     elif source is not None and source.snapshot is not None:
         snapshot = await api_client.get(API_VERSION, "Snapshot", source.snapshot, namespace)
         if snapshot is None or (snapshot.get("status") or {}).get("status") != "available":
-            raise MissingError(
-                Condition(
-                    "SourceReady",
-                    "False",
-                    "SnapshotNotAvailable",
-                    f'spec.source.snapshot: snapshot "{source.snapshot}" is not available',
-                )
+            raise WaitingError(
+                "SourceReady",
+                "SnapshotNotAvailable",
+                f'spec.source.snapshot: snapshot "{source.snapshot}" is not available',
             )
         changes["snapshot_source"] = source.snapshot
         size_gb = size_gb or snapshot["status"].get("sizeGB") or 1
@@ -130,13 +111,10 @@ async def _volume_inputs(
             "available",
             "in-use",
         ):
-            raise MissingError(
-                Condition(
-                    "SourceReady",
-                    "False",
-                    "VolumeNotAvailable",
-                    f'spec.source.volume: volume "{source.volume}" is not available',
-                )
+            raise WaitingError(
+                "SourceReady",
+                "VolumeNotAvailable",
+                f'spec.source.volume: volume "{source.volume}" is not available',
             )
         changes["volume_source"] = render.claim_name(source.volume)
         size_gb = size_gb or origin["spec"].get("sizeGB") or 1
@@ -151,10 +129,7 @@ async def _volume_inputs(
     )
 
 
-@kopf.on.resume(api.GROUP, meta.VERSION, "volumes")
-@kopf.on.create(api.GROUP, meta.VERSION, "volumes")
-@kopf.on.update(api.GROUP, meta.VERSION, "volumes")
-@kopf.timer(api.GROUP, meta.VERSION, "volumes", interval=3, idle=3)
+@handling.reconciler(api.GROUP, "volumes", poll=3)
 async def volume(
     body: kopf.Body, name: str, namespace: str | None, memo: kopf.Memo, **_: Any
 ) -> None:
@@ -163,7 +138,7 @@ async def volume(
     api_client: client.Client = memo.api
     try:
         inputs = await _volume_inputs(api_client, dict(body), name, namespace)
-    except MissingError as missing:
+    except WaitingError as missing:
         await reporting.report(
             api_client,
             dict(body),
@@ -202,10 +177,7 @@ async def volume(
         "attachments": [{"server": s} for s in attached],
         "persistentVolumeClaim": render.claim_name(name),
     }
-    current = body.get("status") or {}
-    if all(current.get(k) == v for k, v in fields.items()) and current.get(
-        "observedGeneration"
-    ) == body["metadata"].get("generation"):
+    if reporting.unchanged(dict(body), fields):
         return
     ready = word in ("available", "in-use")
     wanted = [

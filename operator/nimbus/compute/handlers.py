@@ -8,17 +8,15 @@ from typing import Any
 
 import kopf
 
-from nimbus import meta, reporting
+from nimbus import handling, meta, reporting
 from nimbus.compute import api, keypairs, render, status
-from nimbus.conditions import Condition
+from nimbus.conditions import Condition, WaitingError
 from nimbus.k8s import client
 from nimbus.network import api as api_network
 from nimbus.network import render as network_render
 
 
-@kopf.on.resume(api.GROUP, meta.VERSION, "flavors")
-@kopf.on.create(api.GROUP, meta.VERSION, "flavors")
-@kopf.on.update(api.GROUP, meta.VERSION, "flavors")
+@handling.reconciler(api.GROUP, "flavors")
 async def flavor(body: kopf.Body, memo: kopf.Memo, **_: Any) -> None:
     """A flavor is data: it is ready as soon as the API server has accepted it."""
     await reporting.report(memo.api, dict(body), wanted=[])
@@ -28,9 +26,7 @@ def private_key_secret_name(keypair: str) -> str:
     return f"{keypair}-private-key"
 
 
-@kopf.on.resume(api.GROUP, meta.VERSION, "keypairs")
-@kopf.on.create(api.GROUP, meta.VERSION, "keypairs")
-@kopf.on.update(api.GROUP, meta.VERSION, "keypairs")
+@handling.reconciler(api.GROUP, "keypairs")
 async def keypair(body: kopf.Body, memo: kopf.Memo, **_: Any) -> None:
     """Nova's fingerprint of an imported key; or a generated key, its private half in a Secret."""
     resource = api.KeyPair.model_validate(dict(body))
@@ -92,18 +88,6 @@ IMAGES = "image.nimbus.dev/v1alpha1"
 KUBEVIRT = "kubevirt.io/v1"
 
 
-class WaitingError(Exception):
-    """A reference is missing or not ready yet: the condition that says so."""
-
-    def __init__(self, condition: Condition) -> None:
-        super().__init__(condition.message)
-        self.condition = condition
-
-
-def _waiting(type_: str, reason: str, message: str) -> WaitingError:
-    return WaitingError(Condition(type_, "False", reason, message))
-
-
 def placement_enabled() -> bool:
     """Servers use the nimbus-scheduler profile when placement is enabled (a setting)."""
     return os.environ.get("NIMBUS_PLACEMENT", "false").lower() in ("1", "true", "yes")
@@ -113,7 +97,7 @@ async def _flavor(api_client: client.Client, name: str) -> api.FlavorSpec:
     flavor = await api_client.get(COMPUTE, "Flavor", name)
     if flavor is None:
         names = sorted(f["metadata"]["name"] for f in await api_client.list(COMPUTE, "Flavor"))
-        raise _waiting(
+        raise WaitingError(
             "FlavorFound",
             "FlavorNotFound",
             f'spec.flavor: flavor "{name}" not found; available: {", ".join(names)}',
@@ -133,14 +117,14 @@ async def _image(api_client: client.Client, ref: api.ImageRef, namespace: str) -
         )
     )
     if image is None or not visible:
-        raise _waiting(
+        raise WaitingError(
             "ImageReady",
             "ImageNotFound",
             f"spec.image: Image {ref.name} could not be found in project {project}.",
         )
     state = (image.get("status") or {}).get("status", "queued")
     if state != "active":
-        raise _waiting(
+        raise WaitingError(
             "ImageReady", "ImageNotActive", f"spec.image: image {ref.name} is {state}, not active"
         )
     return render.ImageDisk(
@@ -156,12 +140,12 @@ async def _image(api_client: client.Client, ref: api.ImageRef, namespace: str) -
 async def _volume_claim(api_client: client.Client, name: str, namespace: str, field: str) -> str:
     volume = await api_client.get(STORAGE, "Volume", name, namespace)
     if volume is None:
-        raise _waiting(
+        raise WaitingError(
             "VolumesReady", "VolumeNotFound", f"{field}: Volume {name} could not be found."
         )
     state = (volume.get("status") or {}).get("status")
     if state not in ("available", "in-use"):
-        raise _waiting(
+        raise WaitingError(
             "VolumesReady",
             "VolumeNotAvailable",
             f"{field}: volume {name} is {state or 'creating'}, not available",
@@ -173,7 +157,7 @@ async def _public_key(api_client: client.Client, name: str, namespace: str) -> s
     keypair = await api_client.get(COMPUTE, "KeyPair", name, namespace)
     key = ((keypair or {}).get("status") or {}).get("publicKey")
     if not key:
-        raise _waiting(
+        raise WaitingError(
             "KeyPairFound",
             "InvalidKeyName",
             f'spec.keyName: Invalid key_name provided. Keypair "{name}" not found.',
@@ -189,7 +173,7 @@ async def _security_groups(
         if await api_client.get(NETWORK, "SecurityGroup", group, namespace) is not None:
             continue
         if group != "default":
-            raise _waiting(
+            raise WaitingError(
                 "SecurityGroupsFound",
                 "SecurityGroupNotFound",
                 f"spec.securityGroups: Security group {group} not found for project {namespace}.",
@@ -212,7 +196,7 @@ async def _interface(
     fixed = ((port or {}).get("status") or {}).get("fixedIPs") or []
     mac = ((port or {}).get("status") or {}).get("macAddress")
     if port is None or not fixed or not mac:
-        raise _waiting(
+        raise WaitingError(
             "NetworksReady",
             "PortNotReady",
             f"port {port_name} on network {network} has no address yet",
@@ -255,7 +239,7 @@ async def _interfaces(
         if entry.port is not None:
             port = await api_client.get(NETWORK, "Port", entry.port, namespace)
             if port is None:
-                raise _waiting(
+                raise WaitingError(
                     "NetworksReady",
                     "PortNotFound",
                     f"spec.networks[{index}].port: Port {entry.port} could not be found.",
@@ -266,7 +250,7 @@ async def _interfaces(
             continue
         assert entry.network is not None
         if await api_client.get(NETWORK, "Network", entry.network, namespace) is None:
-            raise _waiting(
+            raise WaitingError(
                 "NetworksReady",
                 "NetworkNotFound",
                 f"spec.networks[{index}].network: Network {entry.network} could not be found.",
@@ -333,9 +317,7 @@ async def _inputs(api_client: client.Client, server: dict[str, Any]) -> render.S
     )
 
 
-@kopf.on.resume(api.GROUP, meta.VERSION, "servers")
-@kopf.on.create(api.GROUP, meta.VERSION, "servers")
-@kopf.on.update(api.GROUP, meta.VERSION, "servers")
+@handling.reconciler(api.GROUP, "servers")
 async def server(body: kopf.Body, memo: kopf.Memo, **_: Any) -> None:
     """Resolve what the server references, render its VM and cloud-init, apply them."""
     api_client: client.Client = memo.api
@@ -392,10 +374,13 @@ async def report_server(api_client: client.Client, server_body: dict[str, Any]) 
     name, namespace = server_body["metadata"]["name"], server_body["metadata"]["namespace"]
     vm = await api_client.get(KUBEVIRT, "VirtualMachine", name, namespace)
     vmi = await api_client.get(KUBEVIRT, "VirtualMachineInstance", name, namespace)
-    networks = [
-        entry.get("network") or entry.get("port")
-        for entry in server_body["spec"].get("networks", [])
-    ]
+    networks = []
+    for entry in server_body["spec"].get("networks", []):
+        if entry.get("port"):  # addresses of a port are listed under the port's network
+            port = await api_client.get(NETWORK, "Port", entry["port"], namespace)
+            networks.append((port or {}).get("spec", {}).get("network", entry["port"]))
+        else:
+            networks.append(entry.get("network"))
     state = status.server_state(
         vm,
         vmi,
@@ -420,9 +405,7 @@ async def report_server(api_client: client.Client, server_body: dict[str, Any]) 
         "fault": state.fault,
     }
     current = server_body.get("status") or {}
-    if all(current.get(k) == v for k, v in fields.items() if v is not None) and current.get(
-        "observedGeneration"
-    ) == server_body["metadata"].get("generation"):
+    if reporting.unchanged(server_body, fields):
         return
     if state.fault is not None:
         fields["fault"] = {**state.fault, "created": reporting.now()}

@@ -64,7 +64,8 @@ def addresses(vmi: dict[str, Any] | None, networks: list[str]) -> dict[str, list
             entry = {"addr": ip, "version": 6 if ":" in ip else 4, "type": "fixed"}
             if interface.get("mac"):
                 entry["mac"] = interface["mac"]
-            out.setdefault(network, []).append(entry)
+            if entry not in out.get(network, []):
+                out.setdefault(network, []).append(entry)
     return out
 
 

@@ -6,7 +6,7 @@ from typing import Any
 
 import kopf
 
-from nimbus import meta, reporting
+from nimbus import handling, reporting
 from nimbus.blockstorage import status as storage_status
 from nimbus.conditions import Condition
 from nimbus.image import api, render, status
@@ -15,10 +15,7 @@ from nimbus.k8s import client
 CDI = "cdi.kubevirt.io/v1beta1"
 
 
-@kopf.on.resume(api.GROUP, meta.VERSION, "images")
-@kopf.on.create(api.GROUP, meta.VERSION, "images")
-@kopf.on.update(api.GROUP, meta.VERSION, "images")
-@kopf.timer(api.GROUP, meta.VERSION, "images", interval=2, idle=2)
+@handling.reconciler(api.GROUP, "images", poll=2)
 async def image(
     body: kopf.Body, name: str, namespace: str | None, memo: kopf.Memo, **_: Any
 ) -> None:

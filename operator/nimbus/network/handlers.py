@@ -8,12 +8,13 @@ from typing import Any
 
 import kopf
 
-from nimbus import meta, reporting
+from nimbus import handling, meta, reporting
 from nimbus.conditions import Condition
 from nimbus.k8s import client
 from nimbus.network import api, render
 
 API_VERSION = f"{api.GROUP}/{meta.VERSION}"
+SERVERS = "compute.nimbus.dev/v1alpha1"
 
 
 async def reconcile_network(api_client: client.Client, namespace: str, name: str) -> None:
@@ -72,9 +73,7 @@ async def reconcile_network(api_client: client.Client, namespace: str, name: str
         )
 
 
-@kopf.on.resume(api.GROUP, meta.VERSION, "networks")
-@kopf.on.create(api.GROUP, meta.VERSION, "networks")
-@kopf.on.update(api.GROUP, meta.VERSION, "networks")
+@handling.reconciler(api.GROUP, "networks")
 async def network(name: str, namespace: str | None, memo: kopf.Memo, **_: Any) -> None:
     assert namespace is not None, "networks are namespaced"
     await reconcile_network(memo.api, namespace, name)
@@ -100,9 +99,7 @@ async def subnet(body: kopf.Body, namespace: str | None, memo: kopf.Memo, **_: A
     await reconcile_network(memo.api, namespace, network_name)
 
 
-@kopf.on.resume(api.GROUP, meta.VERSION, "securitygroups")
-@kopf.on.create(api.GROUP, meta.VERSION, "securitygroups")
-@kopf.on.update(api.GROUP, meta.VERSION, "securitygroups")
+@handling.reconciler(api.GROUP, "securitygroups")
 async def security_group(
     body: kopf.Body, name: str, namespace: str | None, memo: kopf.Memo, **_: Any
 ) -> None:
@@ -174,9 +171,7 @@ async def port_addresses(
     return allocated, None
 
 
-@kopf.on.resume(api.GROUP, meta.VERSION, "ports")
-@kopf.on.create(api.GROUP, meta.VERSION, "ports")
-@kopf.on.update(api.GROUP, meta.VERSION, "ports")
+@handling.reconciler(api.GROUP, "ports", poll=3)
 async def port(
     body: kopf.Body, name: str, namespace: str | None, memo: kopf.Memo, **_: Any
 ) -> None:
@@ -204,24 +199,37 @@ async def port(
             observed=False,
         )
         raise kopf.TemporaryError(problem, delay=10)
-    owner = next(
-        (o for o in body["metadata"].get("ownerReferences", []) if o["kind"] == "Server"), None
-    )
+    device = await _device(api_client, dict(body), namespace)
     mac = body["spec"].get("macAddress") or compute_mac(namespace, name)
+    fields = {
+        "status": "ACTIVE" if device else "DOWN",
+        "macAddress": mac,
+        "fixedIPs": fixed_ips,
+        "deviceID": device,
+        "deviceOwner": "compute:nova" if device else None,
+    }
+    if reporting.unchanged(dict(body), fields):
+        return
     await reporting.report(
         api_client,
         dict(body),
-        fields={
-            "status": "ACTIVE" if owner else "DOWN",
-            "macAddress": mac,
-            "fixedIPs": fixed_ips,
-            "deviceID": owner["name"] if owner else None,
-            "deviceOwner": "compute:nova" if owner else None,
-        },
+        fields=fields,
         wanted=[Condition("AddressAllocated", "True", "AddressAllocated")],
     )
     # The attachment excludes the port's addresses from the CNI's own IPAM.
     await reconcile_network(api_client, namespace, network_name)
+
+
+async def _device(api_client: client.Client, port: dict[str, Any], namespace: str) -> str | None:
+    """The server using the port: its owner (Nova's implicit port) or a server naming it."""
+    for owner in port["metadata"].get("ownerReferences", []):
+        if owner["kind"] == "Server":
+            return str(owner["name"])
+    name = port["metadata"]["name"]
+    for server in await api_client.list(SERVERS, "Server", namespace):
+        if any(entry.get("port") == name for entry in server["spec"].get("networks", [])):
+            return str(server["metadata"]["name"])
+    return None
 
 
 def compute_mac(namespace: str, port: str) -> str:
