@@ -9,6 +9,18 @@ from typing import Any
 from nimbus import conditions
 from nimbus.k8s import client
 
+# Reasons that mean "on its way", not "something is wrong": their events are Normal.
+PROGRESS = frozenset({
+    "Scheduling", "Build", "Migrating", "PortNotReady", "ImageNotActive", "ImageSaving",
+    "VolumeCreating", "VolumeExtending", "VolumeNotAvailable", "SnapshotCreating",
+    "SnapshotNotAvailable",
+})  # fmt: skip
+
+
+def event_type(summary: conditions.Condition) -> str:
+    """Normal for readiness and progress; Warning for what needs someone's attention."""
+    return "Normal" if summary.status == "True" or summary.reason in PROGRESS else "Warning"
+
 
 def now() -> str:
     return datetime.datetime.now(datetime.UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
@@ -52,6 +64,6 @@ async def report(
             patched,
             reason=summary.reason,
             message=summary.message or f"{body['kind']} {metadata['name']} is ready",
-            type="Normal" if summary.status == "True" else "Warning",
+            type=event_type(summary),
         )
     return patched

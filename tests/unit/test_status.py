@@ -6,7 +6,7 @@ from typing import Any
 
 import pytest
 
-from nimbus import conditions
+from nimbus import conditions, reporting
 from nimbus.blockstorage import status as storage
 from nimbus.compute import status as compute
 from nimbus.image import status as image
@@ -205,3 +205,22 @@ def test_ready_summarises_the_first_failing_condition() -> None:
     assert failing == conditions.Condition(
         "Ready", "False", "FlavorNotFound", 'flavor "m1.x" not found'
     )
+
+
+@pytest.mark.parametrize(
+    ("reason", "status", "event"),
+    [
+        ("Ready", "True", "Normal"),
+        ("Scheduling", "False", "Normal"),
+        ("ImageSaving", "False", "Normal"),
+        ("VolumeCreating", "False", "Normal"),
+        ("FlavorNotFound", "False", "Warning"),
+        ("InvalidKeyName", "False", "Warning"),
+        ("ImageKilled", "False", "Warning"),
+        ("RulesNotExpressible", "False", "Warning"),
+    ],
+)
+def test_progress_is_a_normal_event_and_trouble_a_warning(
+    reason: str, status: conditions.Status, event: str
+) -> None:
+    assert reporting.event_type(conditions.Condition("Ready", status, reason)) == event
