@@ -54,6 +54,10 @@ build: deps venv ## build the local control plane's binaries (cached under ~/.ca
 test: lint build ## lint, then unit and integration tests (integration starts its own control plane)
 	$(BIN)/pytest
 
+.PHONY: bench
+bench: build ## benchmarks: figures and ratios, not pass/fail (N=100 servers)
+	$(BIN)/python bench/reconcile.py --servers 100
+
 .PHONY: demo
 demo: build ## the local cloud: control plane, simulators, operator, examples; waits for ACTIVE
 	@start=$$(date +%s); \

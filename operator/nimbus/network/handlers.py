@@ -49,28 +49,32 @@ async def reconcile_network(api_client: client.Client, namespace: str, name: str
         owner=client.owner_reference(network),
     )
     attachment = await api_client.apply(render.render_network_attachment(inputs))
-    await reporting.report(
-        api_client,
-        network,
-        fields={
-            "status": "ACTIVE" if spec.admin_state_up else "DOWN",
-            "subnets": [s["metadata"]["name"] for s in subnets],
-            "networkAttachmentDefinition": attachment["metadata"]["name"],
-            "mtu": spec.mtu,
-        },
-        wanted=[Condition("AttachmentReady", "True", "AttachmentApplied")],
-    )
-    for subnet, subnet_inputs in zip(subnets, inputs.subnets, strict=True):
-        pools = subnet_inputs.spec.allocation_pools
+    fields = {
+        "status": "ACTIVE" if spec.admin_state_up else "DOWN",
+        "subnets": [s["metadata"]["name"] for s in subnets],
+        "networkAttachmentDefinition": attachment["metadata"]["name"],
+        "mtu": spec.mtu,
+    }
+    if not reporting.unchanged(network, fields):
         await reporting.report(
             api_client,
-            subnet,
-            fields={
-                "gatewayIP": render.gateway(subnet_inputs.spec),
-                "allocationPools": [p.to_api() for p in pools],
-            },
-            wanted=[Condition("NetworkFound", "True", "NetworkFound")],
+            network,
+            fields=fields,
+            wanted=[Condition("AttachmentReady", "True", "AttachmentApplied")],
         )
+    for subnet, subnet_inputs in zip(subnets, inputs.subnets, strict=True):
+        pools = subnet_inputs.spec.allocation_pools
+        subnet_fields = {
+            "gatewayIP": render.gateway(subnet_inputs.spec),
+            "allocationPools": [p.to_api() for p in pools],
+        }
+        if not reporting.unchanged(subnet, subnet_fields):
+            await reporting.report(
+                api_client,
+                subnet,
+                fields=subnet_fields,
+                wanted=[Condition("NetworkFound", "True", "NetworkFound")],
+            )
 
 
 @handling.reconciler(api.GROUP, "networks")
