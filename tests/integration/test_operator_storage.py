@@ -1,0 +1,72 @@
+"""Volumes, snapshots and images through the operator on the real control plane: a snapshot of a
+volume, a volume from the snapshot, growing a volume, and an image that cannot be imported."""
+
+from __future__ import annotations
+
+import pathlib
+
+from tests.integration.conftest import Cloud, wait_for
+
+STORAGE = "blockstorage.nimbus.dev/v1alpha1"
+READY = "{.status.conditions[?(@.type=='Ready')]}"
+
+
+def volume(namespace: str, name: str, **spec: object) -> dict[str, object]:
+    return {"apiVersion": STORAGE, "kind": "Volume",
+            "metadata": {"name": name, "namespace": namespace}, "spec": spec}  # fmt: skip
+
+
+def snapshot_of(namespace: str, name: str, volume_name: str) -> dict[str, object]:
+    return {
+        "apiVersion": STORAGE,
+        "kind": "Snapshot",
+        "metadata": {"name": name, "namespace": namespace},
+        "spec": {"volume": volume_name},
+    }
+
+
+def test_snapshot_then_a_volume_from_it_then_grow(cloud: Cloud, operator: pathlib.Path) -> None:
+    ns = cloud.namespace()
+    cloud.apply(volume(ns, "data", sizeGB=1))
+    wait_for(cloud, "osvol", "data", ns, "{.status.status}", "available")
+    cloud.apply(snapshot_of(ns, "nightly", "data"))  # fmt: skip
+    snapshot = wait_for(cloud, "ossnap", "nightly", ns, "{.status.status}", "available")
+    assert snapshot["status"]["sizeGB"] == 1
+    assert cloud.get("volumesnapshot", "nightly", ns)["spec"]["source"] == {
+        "persistentVolumeClaimName": "data"
+    }
+
+    cloud.apply(volume(ns, "restored", source={"snapshot": "nightly"}))
+    restored = wait_for(cloud, "osvol", "restored", ns, "{.status.status}", "available")
+    assert restored["status"]["sizeGB"] == 1
+    data_volume = cloud.get("datavolumes.cdi.kubevirt.io", "restored", ns)
+    assert data_volume["spec"]["source"] == {"snapshot": {"namespace": ns, "name": "nightly"}}
+
+    cloud.apply(volume(ns, "data", sizeGB=3))
+    wait_for(cloud, "pvc", "data", ns, "{.status.capacity.storage}", "3Gi")
+    wait_for(cloud, "osvol", "data", ns, "{.status.status}/{.status.sizeGB}", "available/3")
+
+
+def test_a_snapshot_of_a_missing_volume_waits(cloud: Cloud, operator: pathlib.Path) -> None:
+    ns = cloud.namespace()
+    cloud.apply(snapshot_of(ns, "orphan", "ghost"))  # fmt: skip
+    wait_for(cloud, "ossnap", "orphan", ns, "{.status.conditions[?(@.type=='Ready')].reason}",
+             "VolumeNotFound")  # fmt: skip
+    snapshot = cloud.get("ossnap", "orphan", ns)
+    ready = next(c for c in snapshot["status"]["conditions"] if c["type"] == "Ready")
+    assert ready["message"] == 'spec.volume: volume "ghost" not found'
+
+
+def test_an_unreachable_image_is_killed_with_the_reason(
+    cloud: Cloud, operator: pathlib.Path
+) -> None:
+    ns = cloud.namespace()
+    url = "https://images.example.invalid/broken.qcow2"
+    cloud.apply({"apiVersion": "image.nimbus.dev/v1alpha1", "kind": "Image",
+                 "metadata": {"name": "broken", "namespace": ns},
+                 "spec": {"source": {"http": {"url": url}}}})  # fmt: skip
+    image = wait_for(cloud, "osimage", "broken", ns, "{.status.status}", "killed")
+    assert image["status"]["reason"] == f"Unable to connect to http data source: {url}"
+    warnings = cloud.kubectl("get", "events", "-n", ns, "--field-selector=type=Warning",
+                             "-o", "jsonpath={.items[*].reason}").stdout  # fmt: skip
+    assert "ImageKilled" in warnings.split()
