@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import dataclasses
-import re
 from typing import Annotated, Any, ClassVar, Literal
 
 import pydantic
@@ -67,14 +66,6 @@ PRESERVE_UNKNOWN: dict[str, Any] = {"x-kubernetes-preserve-unknown-fields": True
 
 NAME_PATTERN = r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$"
 """A DNS-1123 subdomain: what Kubernetes accepts as the name of most objects."""
-
-_NAME = re.compile(NAME_PATTERN)
-
-
-def is_object_name(value: str) -> bool:
-    """True when `value` may name a Kubernetes object (a DNS-1123 subdomain of at most 253)."""
-    return len(value) <= 253 and _NAME.match(value) is not None
-
 
 # The value of a key/value map (metadata, extra specs, properties): bounded, as OpenStack does.
 Value = Annotated[str, pydantic.StringConstraints(max_length=255)]

@@ -172,6 +172,15 @@ def test_macvlan_and_ovn_layer2() -> None:
     assert ovn["netAttachDefName"] == "demo/private"
 
 
+def test_port_macs_are_stable_unicast_and_local() -> None:
+    mac = network.mac_address("demo", "web-1-port-0")
+    assert mac == network.mac_address("demo", "web-1-port-0")
+    assert mac != network.mac_address("demo", "web-1-port-1")
+    assert mac != network.mac_address("other", "web-1-port-0")
+    assert mac.startswith("02:")  # locally administered, unicast
+    assert len(mac.split(":")) == 6
+
+
 # -- SecurityGroup --------------------------------------------------------------------------
 
 

@@ -395,11 +395,3 @@ def test_cloud_init_secret() -> None:
     assert secret["metadata"]["ownerReferences"] == [OWNER]
     assert set(secret["stringData"]) == {"userdata", "networkdata"}
     assert "ssh-ed25519 BBBB ops" in secret["stringData"]["userdata"]
-
-
-def test_macs_are_stable_unicast_and_local() -> None:
-    mac = render.mac_address("demo", "web-1", 0)
-    assert mac == render.mac_address("demo", "web-1", 0)
-    assert mac != render.mac_address("demo", "web-1", 1)
-    assert mac.startswith("02:")
-    assert len(mac.split(":")) == 6

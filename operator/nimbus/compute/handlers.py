@@ -165,9 +165,7 @@ async def _public_key(api_client: client.Client, name: str, namespace: str) -> s
     return str(key)
 
 
-async def _security_groups(
-    api_client: client.Client, server: dict[str, Any], groups: list[str], namespace: str
-) -> None:
+async def _security_groups(api_client: client.Client, groups: list[str], namespace: str) -> None:
     """Every group must exist; Neutron's `default` group is made when a project lacks it."""
     for group in groups:
         if await api_client.get(NETWORK, "SecurityGroup", group, namespace) is not None:
@@ -293,7 +291,7 @@ async def _inputs(api_client: client.Client, server: dict[str, Any]) -> render.S
         else None
     )
     keys = (await _public_key(api_client, spec.key_name, namespace),) if spec.key_name else ()
-    await _security_groups(api_client, server, spec.security_groups, namespace)
+    await _security_groups(api_client, spec.security_groups, namespace)
     interfaces = await _interfaces(api_client, server, spec, namespace)
     claims = tuple(
         [

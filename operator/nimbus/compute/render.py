@@ -5,7 +5,6 @@ from __future__ import annotations
 import dataclasses
 import email.mime.multipart
 import email.mime.text
-import hashlib
 import json
 import math
 from typing import Any
@@ -140,12 +139,6 @@ def hugepage_size(extra_specs: dict[str, str]) -> str | None:
             f"cloud has; use small, large, 2MB or 1GB"
         )
     return _PAGE_SIZES[value]
-
-
-def mac_address(namespace: str, server: str, index: int) -> str:
-    """A stable, locally administered unicast MAC for an interface without a port's MAC."""
-    digest = hashlib.sha256(f"{namespace}/{server}/{index}".encode()).digest()
-    return "02:" + ":".join(f"{b:02x}" for b in digest[:5])
 
 
 def user_data(text: str | None, public_keys: tuple[str, ...], hostname: str) -> str:

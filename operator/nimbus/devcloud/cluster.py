@@ -152,10 +152,6 @@ class DevCloud:
         status = self.status()
         return all(status[name].startswith("running") for name in wanted) and self._ready()
 
-    @property
-    def server(self) -> str:
-        return f"https://127.0.0.1:{self._state()['ports']['apiserver']}"
-
     # -- up / down ---------------------------------------------------------------------------
 
     def up(self, *, log: bool = True, operator: bool = False) -> float:

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import hashlib
 from typing import Any
 
 import kopf
@@ -204,7 +203,7 @@ async def port(
         )
         raise kopf.TemporaryError(problem, delay=10)
     device = await _device(api_client, dict(body), namespace)
-    mac = body["spec"].get("macAddress") or compute_mac(namespace, name)
+    mac = body["spec"].get("macAddress") or render.mac_address(namespace, name)
     fields = {
         "status": "ACTIVE" if device else "DOWN",
         "macAddress": mac,
@@ -234,9 +233,3 @@ async def _device(api_client: client.Client, port: dict[str, Any], namespace: st
         if any(entry.get("port") == name for entry in server["spec"].get("networks", [])):
             return str(server["metadata"]["name"])
     return None
-
-
-def compute_mac(namespace: str, port: str) -> str:
-    """A stable, locally administered unicast MAC for a port that names none."""
-    digest = hashlib.sha256(f"port/{namespace}/{port}".encode()).digest()
-    return "02:" + ":".join(f"{b:02x}" for b in digest[:5])

@@ -40,6 +40,12 @@ def gateway(subnet: api.SubnetSpec) -> str | None:
     return str(next(network.hosts()))
 
 
+def mac_address(namespace: str, port: str) -> str:
+    """A stable, locally administered unicast MAC for a port that names none."""
+    digest = hashlib.sha256(f"port/{namespace}/{port}".encode()).digest()
+    return "02:" + ":".join(f"{b:02x}" for b in digest[:5])
+
+
 def bridge_name(namespace: str, network: str) -> str:
     """A Linux bridge name (at most 15 characters) unique to the network."""
     return "nb" + hashlib.sha256(f"{namespace}/{network}".encode()).hexdigest()[:12]
