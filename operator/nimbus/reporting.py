@@ -13,7 +13,7 @@ from nimbus.k8s import client
 PROGRESS = frozenset({
     "Scheduling", "Build", "Migrating", "PortNotReady", "ImageNotActive", "ImageSaving",
     "VolumeCreating", "VolumeExtending", "VolumeNotAvailable", "SnapshotCreating",
-    "SnapshotNotAvailable",
+    "SnapshotNotAvailable", "Rebooting", "Resizing", "Rebuilding",
 })  # fmt: skip
 
 

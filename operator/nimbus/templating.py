@@ -17,6 +17,8 @@ import jinja2
 import jinja2.meta
 import yaml
 
+_LOADER = getattr(yaml, "CSafeLoader", yaml.SafeLoader)  # libyaml's, when PyYAML has it
+
 BUILTIN = pathlib.Path(__file__).parent / "templates"
 
 # `{{ x }}` without a filter, or with any last filter but tojson, would let a value's text
@@ -62,7 +64,7 @@ def render(template_name: str, /, **values: Any) -> dict[str, Any]:
     missing = sorted(needs - set(values))
     if missing:
         raise TemplateError(f"template {template_name} needs values: {', '.join(missing)}")
-    obj = yaml.safe_load(template.render(**values))
+    obj = yaml.load(template.render(**values), Loader=_LOADER)
     if not isinstance(obj, dict):
         raise TemplateError(
             f"template {template_name} rendered {type(obj).__name__}, not an object"

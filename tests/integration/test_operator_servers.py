@@ -7,6 +7,7 @@ import base64
 import pathlib
 import time
 
+import pytest
 import yaml
 
 from tests.integration.conftest import Cloud, wait_for
@@ -138,3 +139,111 @@ def test_a_flavor_too_small_for_the_image_is_novas_error(
     web = wait_for(cloud, "servers.compute.nimbus.dev", "tiny", ns, "{.status.status}", "ERROR",
                    timeout=90)  # fmt: skip
     assert web["status"]["fault"]["message"] == "Flavor's memory is too small for requested image."
+
+
+def _instance_uid(cloud: Cloud, name: str, ns: str) -> str:
+    return str(cloud.get("virtualmachineinstances.kubevirt.io", name, ns)["metadata"]["uid"])
+
+
+def _restarted(cloud: Cloud, name: str, ns: str, before: str, timeout: float = 120) -> str:
+    """The uid of the instance that replaced `before`, once the server is ACTIVE on it."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        server_now = cloud.get("servers.compute.nimbus.dev", name, ns)
+        found = cloud.kubectl("get", "vmi", name, "-n", ns, "-o", "jsonpath={.metadata.uid}",
+                              check=False).stdout  # fmt: skip
+        if found and found != before and server_now["status"]["status"] == "ACTIVE":
+            return found
+        time.sleep(0.5)
+    state = cloud.kubectl("get", "vm,vmi,dv,pvc,pods,osserver", "-n", ns, "-o", "wide",
+                          check=False).stdout  # fmt: skip
+    state += cloud.kubectl("get", "vmi,osserver", "-n", ns, "-o", "yaml", check=False).stdout
+    raise AssertionError(f"server {name} was not restarted on a new instance:\n{state}")
+
+
+def _reasons(cloud: Cloud, name: str, ns: str) -> list[str]:
+    events = cloud.kubectl("get", "events", "-n", ns, "-o", "json",
+                           "--field-selector", f"involvedObject.name={name}").stdout  # fmt: skip
+    return [e["reason"] for e in yaml.safe_load(events)["items"]]
+
+
+@pytest.mark.timeout(300)
+def test_reboot_resize_and_rebuild_restart_the_server(cloud: Cloud, operator: pathlib.Path) -> None:
+    ns = cloud.namespace()
+    _apply(cloud, FLAVORS)
+    _apply(cloud, CLOUD, ns)
+    _apply(
+        cloud,
+        """
+apiVersion: compute.nimbus.dev/v1alpha1
+kind: Flavor
+metadata: {name: s1.large}
+spec: {vcpus: 2, ramMB: 4096, diskGB: 4}
+---
+apiVersion: image.nimbus.dev/v1alpha1
+kind: Image
+metadata: {name: fedora}
+spec:
+  source: {http: {url: "https://example.com/fedora.qcow2"}}
+  minDiskGB: 3
+""".replace("metadata: {name: fedora}", f"metadata: {{name: fedora, namespace: {ns}}}"),
+    )
+    _apply(cloud, server("life", networks=[{"network": "private"}]), ns)
+    wait_for(cloud, "servers.compute.nimbus.dev", "life", ns, "{.status.status}", "ACTIVE",
+             timeout=120)  # fmt: skip
+    first = _instance_uid(cloud, "life", ns)
+
+    # Reboot: a new value of the annotation restarts the instance, once.
+    cloud.kubectl("annotate", "osserver", "life", "-n", ns,
+                  "compute.nimbus.dev/reboot=2026-11-21T10:00:00Z")  # fmt: skip
+    second = _restarted(cloud, "life", ns, first)
+    life = cloud.get("servers.compute.nimbus.dev", "life", ns)
+    assert life["status"]["built"]["reboot"] == "2026-11-21T10:00:00Z"
+    assert "operation" not in life["status"] or life["status"]["operation"] is None
+    assert "Rebooting" in _reasons(cloud, "life", ns)
+
+    # Resize: the VM gets the new flavor's CPUs and memory, its root disk grows.
+    cloud.kubectl("patch", "osserver", "life", "-n", ns, "--type=merge",
+                  "-p", '{"spec": {"flavor": "s1.large"}}')  # fmt: skip
+    third = _restarted(cloud, "life", ns, second)
+    vm = cloud.get("virtualmachines.kubevirt.io", "life", ns)
+    assert vm["spec"]["template"]["spec"]["domain"]["cpu"]["cores"] * vm["spec"]["template"][
+        "spec"]["domain"]["cpu"]["sockets"] == 2  # fmt: skip
+    assert vm["spec"]["template"]["spec"]["domain"]["memory"]["guest"] == "4096Mi"
+    claim = cloud.get("persistentvolumeclaims", "life-root", ns)
+    assert claim["spec"]["resources"]["requests"]["storage"] == "4Gi"
+    assert "Resizing" in _reasons(cloud, "life", ns)
+    assert "ResizeRefused" not in _reasons(cloud, "life", ns)
+
+    # Resizing the disk down is refused in Nova's words; the server runs on as it was.
+    cloud.kubectl("patch", "osserver", "life", "-n", ns, "--type=merge",
+                  "-p", '{"spec": {"flavor": "s1.small"}}')  # fmt: skip
+    life = wait_for(cloud, "servers.compute.nimbus.dev", "life", ns, READY, "False")
+    ready = next(c for c in life["status"]["conditions"] if c["type"] == "Ready")
+    assert (ready["reason"], ready["message"]) == (
+        "ResizeRefused",
+        "Resize error: Unable to resize disk down.",
+    )
+    assert life["status"]["status"] == "ACTIVE"
+    assert life["status"]["built"]["flavor"] == "s1.large"
+    assert _instance_uid(cloud, "life", ns) == third
+    cloud.kubectl("patch", "osserver", "life", "-n", ns, "--type=merge",
+                  "-p", '{"spec": {"flavor": "s1.large"}}')  # fmt: skip
+    wait_for(cloud, "servers.compute.nimbus.dev", "life", ns, READY, "True")
+
+    # Rebuild: a new root disk from the new image; the old disk goes.
+    wait_for(cloud, "images.image.nimbus.dev", "fedora", ns, "{.status.status}", "active")
+    cloud.kubectl("patch", "osserver", "life", "-n", ns, "--type=merge",
+                  "-p", '{"spec": {"image": {"name": "fedora"}}}')  # fmt: skip
+    _restarted(cloud, "life", ns, third)
+    vm = cloud.get("virtualmachines.kubevirt.io", "life", ns)
+    assert [t["metadata"]["name"] for t in vm["spec"]["dataVolumeTemplates"]] == ["life-root-1"]
+    assert vm["spec"]["dataVolumeTemplates"][0]["spec"]["source"]["pvc"]["name"] == "image-fedora"
+    cloud.kubectl("wait", "--for=delete", "datavolumes.cdi.kubevirt.io/life-root", "-n", ns,
+                  "--timeout=60s")  # fmt: skip
+    life = cloud.get("servers.compute.nimbus.dev", "life", ns)
+    assert life["status"]["built"] == {
+        "flavor": "s1.large", "image": "/fedora", "rootGeneration": 1,
+        "reboot": "2026-11-21T10:00:00Z",
+    }  # fmt: skip
+    assert "Rebuilding" in _reasons(cloud, "life", ns)

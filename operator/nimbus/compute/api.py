@@ -399,6 +399,29 @@ class Address(meta.Model):
 AddressList = Annotated[list[Address], pydantic.Field(json_schema_extra=meta.LIST_ATOMIC)]
 
 
+class ServerBuilt(meta.Model):
+    """What the server's VM was last built with: a change from it is a resize, a rebuild or a
+    reboot."""
+
+    flavor: str | None = None
+    image: str | None = pydantic.Field(default=None, description="project/name of the image")
+    root_generation: int = pydantic.Field(
+        default=0, ge=0, description="Rebuilds so far: the root disk's generation."
+    )
+    reboot: str | None = pydantic.Field(
+        default=None, description="The compute.nimbus.dev/reboot annotation last acted on."
+    )
+
+
+class ServerOperation(meta.Model):
+    """A reboot, resize or rebuild under way."""
+
+    type: Literal["REBOOT", "HARD_REBOOT", "RESIZE", "REBUILD"]
+    instance: str | None = pydantic.Field(
+        default=None, description="The UID of the VirtualMachineInstance it restarted."
+    )
+
+
 class ServerStatus(meta.Status):
     status: ServerState | None = None
     task_state: str | None = None
@@ -417,6 +440,8 @@ class ServerStatus(meta.Status):
     launched_at: str | None = pydantic.Field(
         default=None, json_schema_extra={"format": "date-time"}
     )
+    built: ServerBuilt | None = None
+    operation: ServerOperation | None = None
 
 
 class Server(meta.Resource):

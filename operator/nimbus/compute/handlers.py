@@ -2,17 +2,22 @@
 
 from __future__ import annotations
 
+import asyncio
 import base64
+import dataclasses
 import os
 from typing import Any
 
 import kopf
 
-from nimbus import handling, meta, reporting
-from nimbus.compute import api, keypairs, render, status
+from nimbus import cache, handling, meta, reporting
+from nimbus.blockstorage import status as storage_status
+from nimbus.compute import api, keypairs, lifecycle, render, status
 from nimbus.conditions import Condition, WaitingError
 from nimbus.k8s import client
 from nimbus.network import api as api_network
+from nimbus.network import handlers as network_handlers
+from nimbus.network import ipam
 from nimbus.network import render as network_render
 
 
@@ -86,6 +91,7 @@ NETWORK = "network.nimbus.dev/v1alpha1"
 STORAGE = "blockstorage.nimbus.dev/v1alpha1"
 IMAGES = "image.nimbus.dev/v1alpha1"
 KUBEVIRT = "kubevirt.io/v1"
+CDI = "cdi.kubevirt.io/v1beta1"
 
 
 def placement_enabled() -> bool:
@@ -93,21 +99,21 @@ def placement_enabled() -> bool:
     return os.environ.get("NIMBUS_PLACEMENT", "false").lower() in ("1", "true", "yes")
 
 
-async def _flavor(api_client: client.Client, name: str) -> api.FlavorSpec:
-    flavor = await api_client.get(COMPUTE, "Flavor", name)
+def _flavor(view: cache.View, name: str) -> api.FlavorSpec:
+    flavor = view.get("flavors", name)
     if flavor is None:
-        names = sorted(f["metadata"]["name"] for f in await api_client.list(COMPUTE, "Flavor"))
         raise WaitingError(
             "FlavorFound",
             "FlavorNotFound",
-            f'spec.flavor: flavor "{name}" not found; available: {", ".join(names)}',
+            f'spec.flavor: flavor "{name}" not found; '
+            f"available: {', '.join(view.names('flavors'))}",
         )
     return api.FlavorSpec.model_validate(flavor["spec"])
 
 
-async def _image(api_client: client.Client, ref: api.ImageRef, namespace: str) -> render.ImageDisk:
+def _image(view: cache.View, ref: api.ImageRef, namespace: str) -> render.ImageDisk:
     project = ref.project or namespace
-    image = await api_client.get(IMAGES, "Image", ref.name, project)
+    image = view.get("images", ref.name, project)
     visible = image is not None and (
         project == namespace
         or image["spec"].get("visibility") == "public"
@@ -137,8 +143,8 @@ async def _image(api_client: client.Client, ref: api.ImageRef, namespace: str) -
     )
 
 
-async def _volume_claim(api_client: client.Client, name: str, namespace: str, field: str) -> str:
-    volume = await api_client.get(STORAGE, "Volume", name, namespace)
+def _volume_claim(view: cache.View, name: str, namespace: str, field: str) -> str:
+    volume = view.get("volumes", name, namespace)
     if volume is None:
         raise WaitingError(
             "VolumesReady", "VolumeNotFound", f"{field}: Volume {name} could not be found."
@@ -153,8 +159,8 @@ async def _volume_claim(api_client: client.Client, name: str, namespace: str, fi
     return str(volume["status"].get("persistentVolumeClaim") or name)
 
 
-async def _public_key(api_client: client.Client, name: str, namespace: str) -> str:
-    keypair = await api_client.get(COMPUTE, "KeyPair", name, namespace)
+def _public_key(view: cache.View, name: str, namespace: str) -> str:
+    keypair = view.get("keypairs", name, namespace)
     key = ((keypair or {}).get("status") or {}).get("publicKey")
     if not key:
         raise WaitingError(
@@ -165,10 +171,17 @@ async def _public_key(api_client: client.Client, name: str, namespace: str) -> s
     return str(key)
 
 
-async def _security_groups(api_client: client.Client, groups: list[str], namespace: str) -> None:
+# Projects whose `default` security group this process has made (or is making): a hundred
+# servers arriving at once in a new project make it once.
+_DEFAULT_GROUPS: dict[str, asyncio.Task[Any]] = {}
+
+
+async def _security_groups(
+    api_client: client.Client, view: cache.View, groups: list[str], namespace: str
+) -> None:
     """Every group must exist; Neutron's `default` group is made when a project lacks it."""
     for group in groups:
-        if await api_client.get(NETWORK, "SecurityGroup", group, namespace) is not None:
+        if view.get("securitygroups", group, namespace) is not None:
             continue
         if group != "default":
             raise WaitingError(
@@ -176,36 +189,32 @@ async def _security_groups(api_client: client.Client, groups: list[str], namespa
                 "SecurityGroupNotFound",
                 f"spec.securityGroups: Security group {group} not found for project {namespace}.",
             )
-        default = network_render.default_security_group()
-        await api_client.apply(
-            {
-                "apiVersion": NETWORK,
-                "kind": "SecurityGroup",
-                "metadata": {"name": "default", "namespace": namespace},
-                "spec": default.to_api(),
-            }
-        )
+        making = _DEFAULT_GROUPS.get(namespace)
+        if making is None or (making.done() and making.exception() is not None):
+            making = _DEFAULT_GROUPS[namespace] = asyncio.create_task(
+                api_client.apply(
+                    {
+                        "apiVersion": NETWORK,
+                        "kind": "SecurityGroup",
+                        "metadata": {"name": "default", "namespace": namespace},
+                        "spec": network_render.default_security_group().to_api(),
+                    }
+                )
+            )
+        await asyncio.shield(making)
 
 
-async def _interface(
-    api_client: client.Client, port_name: str, namespace: str, network: str
+def _interface(
+    view: cache.View,
+    namespace: str,
+    network: str,
+    port: str,
+    mac: str,
+    fixed_ips: list[dict[str, str]],
 ) -> render.Interface:
-    port = await api_client.get(NETWORK, "Port", port_name, namespace)
-    fixed = ((port or {}).get("status") or {}).get("fixedIPs") or []
-    mac = ((port or {}).get("status") or {}).get("macAddress")
-    if port is None or not fixed or not mac:
-        raise WaitingError(
-            "NetworksReady",
-            "PortNotReady",
-            f"port {port_name} on network {network} has no address yet",
-        )
-    subnets = {
-        s["metadata"]["name"]: api_network.SubnetSpec.model_validate(s["spec"])
-        for s in await api_client.list(NETWORK, "Subnet", namespace)
-        if s["spec"]["network"] == network
-    }
+    subnets = network_handlers.subnets_of(view, namespace, network)
     addresses, gateway, dns, routes = [], None, [], []
-    for ip in fixed:
+    for ip in fixed_ips:
         subnet = subnets.get(ip["subnet"])
         if subnet is None:
             continue
@@ -222,45 +231,88 @@ async def _interface(
         gateway=gateway,
         dns=tuple(dns),
         routes=tuple(routes),
-        port=port_name,
+        port=port,
     )
 
 
-async def _interfaces(
-    api_client: client.Client, server: dict[str, Any], spec: api.ServerSpec, namespace: str
+@dataclasses.dataclass
+class _Ports:
+    """The implicit ports a pass makes, and the addresses it holds for them in the ledger."""
+
+    namespace: str
+    manifests: list[dict[str, Any]] = dataclasses.field(default_factory=list)
+    held: list[tuple[str, str]] = dataclasses.field(default_factory=list)  # (network, port)
+
+    def release(self) -> None:
+        for network, port in self.held:
+            ipam.LEDGER.release(self.namespace, network, port)
+
+
+def _interfaces(
+    view: cache.View, server: dict[str, Any], spec: api.ServerSpec, namespace: str, made: _Ports
 ) -> tuple[render.Interface, ...]:
     """One interface per entry of spec.networks: a named port, or a port Nimbus makes on the
-    network for the server (Nova's implicit port), owned by the server."""
+    network for the server (Nova's implicit port), owned by the server. Its address is
+    allocated here, so the VM needs not wait for the port's own reconciliation."""
     interfaces = []
     name = server["metadata"]["name"]
     for index, entry in enumerate(spec.networks):
         if entry.port is not None:
-            port = await api_client.get(NETWORK, "Port", entry.port, namespace)
+            port = view.get("ports", entry.port, namespace)
             if port is None:
                 raise WaitingError(
                     "NetworksReady",
                     "PortNotFound",
                     f"spec.networks[{index}].port: Port {entry.port} could not be found.",
                 )
-            interfaces.append(
-                await _interface(api_client, entry.port, namespace, port["spec"]["network"])
-            )
+            network = port["spec"]["network"]
+            fixed = (port.get("status") or {}).get("fixedIPs") or []
+            mac = (port.get("status") or {}).get("macAddress")
+            if not fixed or not mac:
+                raise WaitingError(
+                    "NetworksReady",
+                    "PortNotReady",
+                    f"port {entry.port} on network {network} has no address yet",
+                )
+            interfaces.append(_interface(view, namespace, network, entry.port, mac, fixed))
             continue
         assert entry.network is not None
-        if await api_client.get(NETWORK, "Network", entry.network, namespace) is None:
+        if view.get("networks", entry.network, namespace) is None:
             raise WaitingError(
                 "NetworksReady",
                 "NetworkNotFound",
                 f"spec.networks[{index}].network: Network {entry.network} could not be found.",
             )
         port_name = f"{name}-port-{index}"
-        port_spec: dict[str, Any] = {
-            "network": entry.network,
-            "securityGroups": spec.security_groups,
-        }
-        if entry.fixed_ip:
-            port_spec["fixedIPs"] = [{"ipAddress": entry.fixed_ip}]
-        await api_client.apply(
+        existing = view.get("ports", port_name, namespace) or {}
+        fixed = list((existing.get("spec") or {}).get("fixedIPs") or []) or list(
+            (existing.get("status") or {}).get("fixedIPs") or []
+        )
+        if not fixed or not all(ip.get("ipAddress") and ip.get("subnet") for ip in fixed):
+            wanted = [api_network.FixedIP(ip_address=entry.fixed_ip)] if entry.fixed_ip else []
+            taken = ipam.LEDGER.taken(
+                namespace,
+                entry.network,
+                view.addresses(namespace, entry.network),
+                excluding=port_name,
+            )
+            allocated = ipam.allocate(
+                network_handlers.subnets_of(view, namespace, entry.network),
+                wanted,
+                taken,
+                entry.network,
+            )
+            if isinstance(allocated, str):
+                raise WaitingError(
+                    "NetworksReady", "IpAddressNotAvailable", f"spec.networks[{index}]: {allocated}"
+                )
+            fixed = allocated
+            ipam.LEDGER.reserve(
+                namespace, entry.network, port_name, {ip["ipAddress"] for ip in fixed}
+            )
+            made.held.append((entry.network, port_name))
+        mac = network_render.mac_address(namespace, port_name)
+        made.manifests.append(
             {
                 "apiVersion": NETWORK,
                 "kind": "Port",
@@ -273,37 +325,45 @@ async def _interfaces(
                     },
                     "ownerReferences": [client.owner_reference(server)],
                 },
-                "spec": port_spec,
+                "spec": {
+                    "network": entry.network,
+                    "securityGroups": spec.security_groups,
+                    "macAddress": mac,
+                    "fixedIPs": fixed,
+                },
             }
         )
-        interfaces.append(await _interface(api_client, port_name, namespace, entry.network))
+        interfaces.append(_interface(view, namespace, entry.network, port_name, mac, fixed))
     return tuple(interfaces)
 
 
-async def _inputs(api_client: client.Client, server: dict[str, Any]) -> render.ServerInputs:
+async def _inputs(
+    api_client: client.Client,
+    view: cache.View,
+    server: dict[str, Any],
+    made: _Ports,
+    action: lifecycle.Action,
+) -> render.ServerInputs:
     name, namespace = server["metadata"]["name"], server["metadata"]["namespace"]
     spec = api.ServerSpec.model_validate(server["spec"])
-    flavor = await _flavor(api_client, spec.flavor)
-    image = await _image(api_client, spec.image, namespace) if spec.image else None
+    flavor = _flavor(view, action.flavor)
+    image = _image(view, spec.image, namespace) if spec.image else None
     boot_claim = (
-        await _volume_claim(api_client, spec.boot_volume.name, namespace, "spec.bootVolume")
+        _volume_claim(view, spec.boot_volume.name, namespace, "spec.bootVolume")
         if spec.boot_volume
         else None
     )
-    keys = (await _public_key(api_client, spec.key_name, namespace),) if spec.key_name else ()
-    await _security_groups(api_client, spec.security_groups, namespace)
-    interfaces = await _interfaces(api_client, server, spec, namespace)
+    keys = (_public_key(view, spec.key_name, namespace),) if spec.key_name else ()
     claims = tuple(
-        [
-            (v.volume, await _volume_claim(api_client, v.volume, namespace, "spec.volumes"))
-            for v in spec.volumes
-        ]
+        (v.volume, _volume_claim(view, v.volume, namespace, "spec.volumes")) for v in spec.volumes
     )
+    await _security_groups(api_client, view, spec.security_groups, namespace)
+    interfaces = _interfaces(view, server, spec, namespace, made)
     return render.ServerInputs(
         name=name,
         namespace=namespace,
         spec=spec,
-        flavor_name=spec.flavor,
+        flavor_name=action.flavor,
         flavor=flavor,
         image=image,
         boot_claim=boot_claim,
@@ -312,19 +372,35 @@ async def _inputs(api_client: client.Client, server: dict[str, Any]) -> render.S
         volume_claims=claims,
         placement=placement_enabled(),
         owner=client.owner_reference(server),
+        root_generation=action.root_generation,
     )
 
 
+def flavor_disks(view: cache.View) -> dict[str, int]:
+    return {f["metadata"]["name"]: int(f["spec"].get("diskGB", 0)) for f in view.list("flavors")}
+
+
 @handling.reconciler(api.GROUP, "servers")
-async def server(body: kopf.Body, memo: kopf.Memo, **_: Any) -> None:
-    """Resolve what the server references, render its VM and cloud-init, apply them."""
+async def server(body: kopf.Body, memo: kopf.Memo, **kwargs: Any) -> None:
+    """Resolve what the server references (from the indexes), render its ports, VM and
+    cloud-init, and apply them all at once."""
     api_client: client.Client = memo.api
+    view = cache.View.of(kwargs, memo)
     server_body = dict(body)
+    made = _Ports(server_body["metadata"]["namespace"])
+    annotations = dict(server_body["metadata"].get("annotations") or {})
+    action = lifecycle.plan(
+        server_body["spec"],
+        annotations,
+        server_body.get("status") or {},
+        flavor_disks(view),
+    )
     try:
-        inputs = await _inputs(api_client, server_body)
+        inputs = await _inputs(api_client, view, server_body, made, action)
         secret = render.render_cloud_init_secret(inputs)
         machine = render.render_virtual_machine(inputs)
     except WaitingError as waiting:
+        made.release()
         await reporting.report(
             api_client,
             server_body,
@@ -334,6 +410,7 @@ async def server(body: kopf.Body, memo: kopf.Memo, **_: Any) -> None:
         )
         raise kopf.TemporaryError(waiting.condition.message, delay=3) from None
     except render.BuildError as error:
+        made.release()
         await reporting.report(
             api_client,
             server_body,
@@ -345,9 +422,80 @@ async def server(body: kopf.Body, memo: kopf.Memo, **_: Any) -> None:
             wanted=[Condition("Built", "False", "BuildRefused", str(error))],
         )
         raise kopf.PermanentError(str(error)) from None
-    await api_client.apply(secret)
-    await api_client.apply(machine)
-    await report_server(api_client, server_body)
+    results = await asyncio.gather(
+        *(api_client.apply(p) for p in made.manifests),
+        api_client.apply(secret),
+        api_client.apply(machine),
+        return_exceptions=True,
+    )
+    for manifest, result in zip(made.manifests, results, strict=False):
+        if isinstance(result, BaseException):  # the port was not made: its addresses are free
+            ipam.LEDGER.release(
+                made.namespace, manifest["spec"]["network"], manifest["metadata"]["name"]
+            )
+    failed = next((r for r in results if isinstance(r, BaseException)), None)
+    if failed is not None:
+        raise failed
+    extra = await _act(api_client, server_body, action, annotations, machine)
+    await report_server(api_client, view, server_body, vm=results[-1], extra=extra)  # type: ignore[arg-type]
+
+
+async def _act(
+    api_client: client.Client,
+    server_body: dict[str, Any],
+    action: lifecycle.Action,
+    annotations: dict[str, str],
+    machine: dict[str, Any],
+) -> dict[str, Any]:
+    """Reboot, resize or rebuild, as the change asked: restart the running instance (KubeVirt
+    starts a new one from the updated VM), after a new root disk (rebuild) or a larger one
+    (resize). Returns the status fields that record it."""
+    name, namespace = server_body["metadata"]["name"], server_body["metadata"]["namespace"]
+    fields: dict[str, Any] = {"built": lifecycle.built(server_body["spec"], annotations, action)}
+    if action.operation is None:
+        return fields
+    built_before = (server_body.get("status") or {}).get("built") or {}
+    if action.operation == "REBUILD":  # the old root disk goes: its image is no longer wanted
+        old_root = render.root_volume_name(name, int(built_before.get("rootGeneration", 0)))
+        await api_client.delete(CDI, "DataVolume", old_root, namespace)
+    if action.operation == "RESIZE":
+        await _grow_root_disk(api_client, machine, name, namespace, action.root_generation)
+    vmi = await api_client.get(KUBEVIRT, "VirtualMachineInstance", name, namespace)
+    if vmi is not None and not vmi["metadata"].get("deletionTimestamp"):
+        await api_client.delete(KUBEVIRT, "VirtualMachineInstance", name, namespace)
+        fields["operation"] = {"type": action.operation, "instance": vmi["metadata"]["uid"]}
+    return fields
+
+
+async def _grow_root_disk(
+    api_client: client.Client,
+    machine: dict[str, Any],
+    name: str,
+    namespace: str,
+    generation: int,
+) -> None:
+    """A larger flavor's root disk: the existing claim is expanded (never shrunk)."""
+    root = render.root_volume_name(name, generation)
+    wanted = next(
+        (
+            t["spec"]["storage"]["resources"]["requests"]["storage"]
+            for t in machine["spec"].get("dataVolumeTemplates", [])
+            if t["metadata"]["name"] == root
+        ),
+        None,
+    )
+    claim = await api_client.get("v1", "PersistentVolumeClaim", root, namespace)
+    if wanted is None or claim is None:
+        return
+    current = claim["spec"]["resources"]["requests"]["storage"]
+    if storage_status.gigabytes(wanted) > storage_status.gigabytes(current):
+        await api_client.patch(
+            "v1",
+            "PersistentVolumeClaim",
+            root,
+            namespace,
+            {"spec": {"resources": {"requests": {"storage": wanted}}}},
+        )
 
 
 @kopf.on.event(
@@ -359,23 +507,31 @@ async def server(body: kopf.Body, memo: kopf.Memo, **_: Any) -> None:
     "virtualmachineinstances",
     labels={"app.kubernetes.io/managed-by": "nimbus"},
 )
-async def machine_changed(body: kopf.Body, memo: kopf.Memo, **_: Any) -> None:
+async def machine_changed(body: kopf.Body, memo: kopf.Memo, **kwargs: Any) -> None:
     """The VM or its instance moved: the server's status follows."""
     name = body["metadata"].get("labels", {}).get("compute.nimbus.dev/server")
     namespace = body["metadata"]["namespace"]
     server_body = await memo.api.get(COMPUTE, "Server", name, namespace) if name else None
     if server_body is not None and not server_body["metadata"].get("deletionTimestamp"):
-        await report_server(memo.api, server_body)
+        await report_server(memo.api, cache.View.of(kwargs, memo), server_body)
 
 
-async def report_server(api_client: client.Client, server_body: dict[str, Any]) -> None:
+async def report_server(
+    api_client: client.Client,
+    view: cache.View,
+    server_body: dict[str, Any],
+    *,
+    vm: dict[str, Any] | None = None,
+    extra: dict[str, Any] | None = None,
+) -> None:
+    """The server's status from its VM and VMI (the indexes' copies, or the VM just applied)."""
     name, namespace = server_body["metadata"]["name"], server_body["metadata"]["namespace"]
-    vm = await api_client.get(KUBEVIRT, "VirtualMachine", name, namespace)
-    vmi = await api_client.get(KUBEVIRT, "VirtualMachineInstance", name, namespace)
+    vm = vm if vm is not None else view.get("virtualmachines", name, namespace)
+    vmi = view.get("virtualmachineinstances", name, namespace)
     networks = []
     for entry in server_body["spec"].get("networks", []):
         if entry.get("port"):  # addresses of a port are listed under the port's network
-            port = await api_client.get(NETWORK, "Port", entry["port"], namespace)
+            port = view.get("ports", entry["port"], namespace)
             networks.append((port or {}).get("spec", {}).get("network", entry["port"]))
         else:
             networks.append(entry.get("network"))
@@ -385,9 +541,24 @@ async def report_server(api_client: client.Client, server_body: dict[str, Any]) 
         [str(n) for n in networks],
         paused_requested=server_body["spec"].get("powerState") == "Paused",
     )
+    extra = dict(extra or {})
+    operation = extra.pop("operation", (server_body.get("status") or {}).get("operation"))
+    if operation and lifecycle.finished(operation, vmi):
+        operation = None
+    if operation and state.status not in ("ERROR", "SHUTOFF"):
+        kind = operation["type"]
+        state = dataclasses.replace(state, status=kind, task_state=lifecycle.TASK_STATES[kind])
+        if state.host is None:  # between two instances: Nova shows the server where it was
+            before = server_body.get("status") or {}
+            state = dataclasses.replace(
+                state,
+                host=before.get("host"),
+                addresses=before.get("addresses") or {},
+                networks=before.get("networks") or "",
+            )
     zone = None
     if state.host:
-        node = await api_client.get("v1", "Node", state.host)
+        node = view.get("nodes", state.host)
         zone = ((node or {}).get("metadata", {}).get("labels") or {}).get(
             "topology.kubernetes.io/zone"
         )
@@ -401,6 +572,8 @@ async def report_server(api_client: client.Client, server_body: dict[str, Any]) 
         "networks": state.networks or None,
         "virtualMachine": name,
         "fault": state.fault,
+        "operation": operation,
+        **extra,
     }
     current = server_body.get("status") or {}
     if reporting.unchanged(server_body, fields):
@@ -419,9 +592,25 @@ async def report_server(api_client: client.Client, server_body: dict[str, Any]) 
         "SHUTOFF": Condition("Running", "True", "Shutoff", "stopped, as asked"),
         "PAUSED": Condition("Running", "True", "Paused", "paused, as asked"),
         "ERROR": Condition("Running", "False", "Error", (state.fault or {}).get("message", "")),
+        "REBOOT": Condition("Running", "False", "Rebooting", f"server {name} is rebooting"),
+        "HARD_REBOOT": Condition("Running", "False", "Rebooting", f"server {name} is rebooting"),
+        "RESIZE": Condition("Running", "False", "Resizing", f"server {name} is resizing"),
+        "REBUILD": Condition("Running", "False", "Rebuilding", f"server {name} is rebuilding"),
     }.get(
         state.status,
         Condition("Running", "False", state.status.title(), f"server {name} is {state.status}"),
     )
-    wanted = [running] if state.status in ("SHUTOFF", "ERROR") else [scheduled, running]
+    quiet = state.status in ("SHUTOFF", "ERROR") or operation  # no host to wait for
+    wanted = [running] if quiet else [scheduled, running]
+    built = fields.get("built") or current.get("built") or {}
+    refused = lifecycle.plan(
+        server_body["spec"],
+        server_body["metadata"].get("annotations") or {},
+        {**current, "built": built},
+        flavor_disks(view),
+    ).refused
+    if refused:
+        wanted.append(Condition("Resized", "False", "ResizeRefused", refused))
+    elif any(c["type"] == "Resized" for c in current.get("conditions") or []):
+        wanted.append(Condition("Resized", "True", "Resized", f"on flavor {built.get('flavor')}"))
     await reporting.report(api_client, server_body, fields=fields, wanted=wanted)

@@ -77,6 +77,7 @@ class ServerInputs:
     volume_claims: tuple[tuple[str, str], ...] = ()  # (volume, PVC) in spec order
     placement: bool = False
     owner: dict[str, Any] | None = None  # the ownerReference to the Server
+    root_generation: int = 0  # rebuilds so far: the root disk's generation
 
 
 def check_flavor_fits_image(flavor: api.FlavorSpec, image: ImageDisk) -> None:
@@ -226,8 +227,9 @@ def cloud_init_secret_name(server: str) -> str:
     return f"{server}-cloudinit"
 
 
-def root_volume_name(server: str) -> str:
-    return f"{server}-root"
+def root_volume_name(server: str, generation: int = 0) -> str:
+    """The root disk's DataVolume: each rebuild makes a new one, a generation on."""
+    return f"{server}-root" if generation == 0 else f"{server}-root-{generation}"
 
 
 def render_cloud_init_secret(inputs: ServerInputs) -> dict[str, Any]:
@@ -254,10 +256,11 @@ def render_virtual_machine(inputs: ServerInputs) -> dict[str, Any]:
     data_volume_templates: list[dict[str, Any]] = []
     if inputs.image is not None:
         check_flavor_fits_image(flavor, inputs.image)
-        volumes.append({"name": "root", "dataVolume": {"name": root_volume_name(inputs.name)}})
+        root = root_volume_name(inputs.name, inputs.root_generation)
+        volumes.append({"name": "root", "dataVolume": {"name": root}})
         data_volume_templates.append(
             {
-                "metadata": {"name": root_volume_name(inputs.name)},
+                "metadata": {"name": root},
                 "spec": {
                     "source": {
                         "pvc": {

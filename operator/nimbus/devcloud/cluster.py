@@ -318,7 +318,7 @@ class DevCloud:
             "--api-audiences=https://kubernetes.default.svc.cluster.local",
             "--service-cluster-ip-range=10.96.0.0/16",
             "--allow-privileged=true",
-            "--profiling=false",
+            "--profiling=" + ("true" if os.environ.get("NIMBUS_PROFILING") else "false"),
             # Debian's etcd 3.4 lacks RequestWatchProgress, which streaming lists need: served,
             # they fail mid-stream and a client such as KWOK retries them forever instead of
             # falling back to a plain list. Not served, every client lists.

@@ -172,6 +172,9 @@ async def _dv_status(
 # -- a CSI provisioner ----------------------------------------------------------------------
 
 
+_PROVISIONERS: dict[str, str] = {}  # StorageClass -> its provisioner
+
+
 @kopf.on.event("", "v1", "persistentvolumeclaims")
 async def claim(body: kopf.Body, memo: kopf.Memo, **_: Any) -> None:
     api: client.Client = memo.api
@@ -196,10 +199,14 @@ async def claim(body: kopf.Body, memo: kopf.Memo, **_: Any) -> None:
         return
     if spec.get("volumeName") and spec["volumeName"] != volume_name:
         return  # bound to a volume someone else made
-    storage_class = await api.get(
-        "storage.k8s.io/v1", "StorageClass", spec.get("storageClassName") or ""
-    )
-    if storage_class is None or storage_class.get("provisioner") != DRIVER:
+    class_name = spec.get("storageClassName") or ""
+    provisioner = _PROVISIONERS.get(class_name)
+    if provisioner is None:
+        storage_class = await api.get("storage.k8s.io/v1", "StorageClass", class_name)
+        provisioner = (storage_class or {}).get("provisioner", "")
+        if storage_class is not None:  # a class's provisioner is immutable
+            _PROVISIONERS[class_name] = provisioner
+    if provisioner != DRIVER:
         return  # another driver's claim: it stays Pending, as it would without that driver
     if await api.get("v1", "PersistentVolume", volume_name) is None:
         await api.apply(_volume(pvc, volume_name, request))
@@ -295,6 +302,17 @@ async def launcher_pod(body: kopf.Body, memo: kopf.Memo, **_: Any) -> None:
         await reconcile_vm(memo.api, vm)
 
 
+@kopf.on.event("kubevirt.io", "v1", "virtualmachineinstances")
+async def instance(body: kopf.Body, type: str | None, memo: kopf.Memo, **_: Any) -> None:
+    """An instance deleted while its VM should run (a restart) is made again."""
+    if type != "DELETED":
+        return
+    vm = await memo.api.get(KUBEVIRT, "VirtualMachine", body["metadata"]["name"],
+                            body["metadata"]["namespace"])  # fmt: skip
+    if vm is not None and not vm["metadata"].get("deletionTimestamp"):
+        await reconcile_vm(memo.api, vm)
+
+
 async def reconcile_vm(api: client.Client, vm: dict[str, Any]) -> None:
     metadata, spec = vm["metadata"], vm["spec"]
     name, namespace = metadata["name"], metadata["namespace"]
@@ -327,6 +345,8 @@ async def reconcile_vm(api: client.Client, vm: dict[str, Any]) -> None:
     labels = {**template.get("metadata", {}).get("labels", {}), "kubevirt.io/domain": name}
     vmi_spec = template["spec"]
     vmi = await api.get(KUBEVIRT, "VirtualMachineInstance", name, namespace)
+    if vmi is not None and vmi["metadata"].get("deletionTimestamp"):
+        return  # a restart: the new instance comes once this one is gone
     if vmi is None:
         vmi = await api.apply({
             "apiVersion": KUBEVIRT, "kind": "VirtualMachineInstance",
@@ -336,6 +356,10 @@ async def reconcile_vm(api: client.Client, vm: dict[str, Any]) -> None:
             "spec": vmi_spec,
         })  # fmt: skip
     pod = await api.get("v1", "Pod", pod_name, namespace)
+    owners = [o.get("uid") for o in (pod or {}).get("metadata", {}).get("ownerReferences", [])]
+    if pod is not None and vmi["metadata"]["uid"] not in owners:
+        await api.delete("v1", "Pod", pod_name, namespace)  # the last instance's pod
+        return  # its deletion brings us back
     if pod is None:
         pod = await api.apply(_launcher_pod(pod_name, namespace, vmi, labels, template))
     pod_status = pod.get("status") or {}
@@ -348,14 +372,16 @@ async def reconcile_vm(api: client.Client, vm: dict[str, Any]) -> None:
         await _vm_status(api, vm, "Starting", ready=False)
         return
     interfaces = await _interfaces(api, namespace, vmi_spec, pod_status.get("podIP"))
-    vmi["status"] = {
+    running = {
         "phase": "Running",
         "nodeName": pod["spec"]["nodeName"],
         "interfaces": interfaces,
         "conditions": [{"type": "Ready", "status": "True"}],
     }
-    vmi["metadata"] = {k: vmi["metadata"][k] for k in ("name", "namespace")}
-    await api.apply(vmi)
+    if vmi.get("status") != running:  # virt-handler writes only what changed
+        vmi["status"] = running
+        vmi["metadata"] = {k: vmi["metadata"][k] for k in ("name", "namespace")}
+        await api.apply(vmi)
     await _vm_status(api, vm, "Running", ready=True)
 
 

@@ -7,6 +7,7 @@ import dataclasses
 import datetime
 import json
 import ssl
+from collections.abc import AsyncIterator
 from typing import Any
 
 import aiohttp
@@ -204,6 +205,41 @@ class Client:
         items: list[dict[str, Any]] = (result or {}).get("items", [])
         return items
 
+    async def resource_version(
+        self, api_version: str, kind: str, namespace: str | None = None
+    ) -> str:
+        """The collection's resourceVersion now: where a watch that misses nothing starts."""
+        resource = RESOURCES[(api_version, kind)]
+        path = self.path(api_version, kind, namespace if resource.namespaced else None)
+        result = await self._request("GET", path, params={"limit": "1"})
+        return str((result or {}).get("metadata", {}).get("resourceVersion", ""))
+
+    async def watch(
+        self,
+        api_version: str,
+        kind: str,
+        namespace: str | None = None,
+        *,
+        resource_version: str | None = None,
+    ) -> AsyncIterator[tuple[str, dict[str, Any]]]:
+        """(type, object) for each change after `resource_version` (from now when None), until
+        the server ends the watch."""
+        resource = RESOURCES[(api_version, kind)]
+        path = self.path(api_version, kind, namespace if resource.namespaced else None)
+        params = {"watch": "true"}
+        if resource_version:
+            params["resourceVersion"] = resource_version
+        async with self._http().get(
+            self.credentials.server + path,
+            params=params,
+            timeout=aiohttp.ClientTimeout(total=None, sock_read=None),
+        ) as response:
+            if response.status >= 400:
+                raise ApiError(response.status, response.reason or "", await response.text())
+            while line := await response.content.readline():
+                event = json.loads(line)
+                yield event["type"], event["object"]
+
     async def delete(
         self, api_version: str, kind: str, name: str, namespace: str | None = None
     ) -> bool:
@@ -214,6 +250,24 @@ class Client:
             body={"propagationPolicy": "Background"},
         )
         return result is not None
+
+    async def patch(
+        self,
+        api_version: str,
+        kind: str,
+        name: str,
+        namespace: str | None,
+        patch: dict[str, Any],
+    ) -> dict[str, Any]:
+        """Merge-patch the object: for a field another manager owns, such as a claim's size."""
+        result = await self._request(
+            "PATCH",
+            self.path(api_version, kind, namespace, name),
+            body=patch,
+            content_type="application/merge-patch+json",
+        )
+        assert result is not None
+        return result
 
     async def patch_status(
         self,

@@ -3,37 +3,35 @@
 from __future__ import annotations
 
 import asyncio
+import logging
 from typing import Any
 
 import kopf
 
-from nimbus import handling, meta, reporting
+from nimbus import cache, handling, meta, reporting
 from nimbus.conditions import Condition
 from nimbus.k8s import client
-from nimbus.network import api, render
+from nimbus.network import api, ipam, render
 
 API_VERSION = f"{api.GROUP}/{meta.VERSION}"
-SERVERS = "compute.nimbus.dev/v1alpha1"
+SERVERS_GROUP = "compute.nimbus.dev"
 
 
-async def reconcile_network(api_client: client.Client, namespace: str, name: str) -> None:
-    """Render the network's attachment from the network and all its subnets; report both."""
+async def reconcile_network(
+    api_client: client.Client, view: cache.View, namespace: str, name: str
+) -> None:
+    """Render the network's attachment from the network, its subnets and the addresses its
+    ports hold; report both."""
     network = await api_client.get(API_VERSION, "Network", name, namespace)
     if network is None:
         return
     subnets = [
         s
-        for s in await api_client.list(API_VERSION, "Subnet", namespace)
+        for s in view.list("subnets", namespace)
         if s["spec"]["network"] == name and not s["metadata"].get("deletionTimestamp")
     ]
-    subnets.sort(key=lambda s: s["metadata"]["name"])
-    ports = [
-        p
-        for p in await api_client.list(API_VERSION, "Port", namespace)
-        if p["spec"]["network"] == name
-    ]
-    reserved = tuple(
-        ip["ipAddress"] for p in ports for ip in p["spec"].get("fixedIPs", []) if "ipAddress" in ip
+    held = set().union(
+        *view.addresses(namespace, name).values(), *ipam.LEDGER.pending_on(namespace, name)
     )
     spec = api.NetworkSpec.model_validate(network["spec"])
     inputs = render.NetworkInputs(
@@ -44,7 +42,7 @@ async def reconcile_network(api_client: client.Client, namespace: str, name: str
             render.SubnetInputs(s["metadata"]["name"], api.SubnetSpec.model_validate(s["spec"]))
             for s in subnets
         ),
-        reserved=reserved,
+        reserved=tuple(sorted(held)),
         owner=client.owner_reference(network),
     )
     attachment = await api_client.apply(render.render_network_attachment(inputs))
@@ -68,29 +66,59 @@ async def reconcile_network(api_client: client.Client, namespace: str, name: str
             "allocationPools": [p.to_api() for p in pools],
         }
         if not reporting.unchanged(subnet, subnet_fields):
-            await reporting.report(
-                api_client,
-                subnet,
-                fields=subnet_fields,
-                wanted=[Condition("NetworkFound", "True", "NetworkFound")],
+            subnet = (
+                await api_client.get(API_VERSION, "Subnet", subnet["metadata"]["name"], namespace)
+                or subnet
             )
+            if not reporting.unchanged(subnet, subnet_fields):
+                await reporting.report(
+                    api_client,
+                    subnet,
+                    fields=subnet_fields,
+                    wanted=[Condition("NetworkFound", "True", "NetworkFound")],
+                )
+
+
+# Networks whose attachment is to be rendered again soon: many ports coming at once (a
+# hundred servers) make one render, not a hundred.
+_RENDERS: dict[tuple[str, str], asyncio.Task[None]] = {}
+RENDER_DELAY = 0.5
+logger = logging.getLogger(__name__)
+
+
+def render_soon(memo: kopf.Memo, namespace: str, name: str, delay: float = RENDER_DELAY) -> None:
+    key = (namespace, name)
+    if key in _RENDERS:
+        return
+
+    async def later() -> None:
+        await asyncio.sleep(delay)
+        del _RENDERS[key]
+        try:
+            await reconcile_network(memo.api, memo.view, namespace, name)
+        except Exception:  # logged, and tried again
+            logger.exception("rendering network %s/%s failed; trying again", namespace, name)
+            render_soon(memo, namespace, name, delay=5)
+
+    _RENDERS[key] = asyncio.create_task(later())
 
 
 @handling.reconciler(api.GROUP, "networks")
-async def network(name: str, namespace: str | None, memo: kopf.Memo, **_: Any) -> None:
+async def network(name: str, namespace: str | None, memo: kopf.Memo, **kwargs: Any) -> None:
     assert namespace is not None, "networks are namespaced"
-    await reconcile_network(memo.api, namespace, name)
+    await reconcile_network(memo.api, cache.View.of(kwargs, memo), namespace, name)
 
 
 @kopf.on.resume(api.GROUP, meta.VERSION, "subnets")
 @kopf.on.create(api.GROUP, meta.VERSION, "subnets")
 @kopf.on.update(api.GROUP, meta.VERSION, "subnets")
 @kopf.on.delete(api.GROUP, meta.VERSION, "subnets", optional=True)
-async def subnet(body: kopf.Body, namespace: str | None, memo: kopf.Memo, **_: Any) -> None:
+async def subnet(body: kopf.Body, namespace: str | None, memo: kopf.Memo, **kwargs: Any) -> None:
     """A subnet is part of its network's attachment: reconcile the network."""
     assert namespace is not None, "subnets are namespaced"
+    view = cache.View.of(kwargs, memo)
     network_name = body["spec"]["network"]
-    if await memo.api.get(API_VERSION, "Network", network_name, namespace) is None:
+    if view.get("networks", network_name, namespace) is None:
         message = f'spec.network: network "{network_name}" not found in project {namespace}'
         await reporting.report(
             memo.api,
@@ -99,7 +127,7 @@ async def subnet(body: kopf.Body, namespace: str | None, memo: kopf.Memo, **_: A
             observed=False,
         )
         raise kopf.TemporaryError(message, delay=10)
-    await reconcile_network(memo.api, namespace, network_name)
+    await reconcile_network(memo.api, view, namespace, network_name)
 
 
 @handling.reconciler(api.GROUP, "securitygroups")
@@ -125,84 +153,72 @@ async def security_group(
     )
 
 
-_ALLOCATION_LOCKS: dict[str, asyncio.Lock] = {}
+def subnets_of(view: cache.View, namespace: str, network: str) -> dict[str, api.SubnetSpec]:
+    return {
+        s["metadata"]["name"]: api.SubnetSpec.model_validate(s["spec"])
+        for s in view.list("subnets", namespace)
+        if s["spec"]["network"] == network
+    }
 
 
-async def port_addresses(
-    api_client: client.Client, port: dict[str, Any], namespace: str
+def port_addresses(
+    view: cache.View, port: dict[str, Any], namespace: str
 ) -> tuple[list[dict[str, str]], str | None]:
-    """The port's fixed IPs, allocated once (kept in its status), or why they cannot be."""
+    """The port's fixed IPs: kept in its status once allocated, else allocated now (and held in
+    the ledger until the status says so), or why they cannot be."""
     recorded = (port.get("status") or {}).get("fixedIPs") or []
     if recorded:
         return recorded, None
     spec = api.PortSpec.model_validate(port["spec"])
-    subnets = {
-        s["metadata"]["name"]: api.SubnetSpec.model_validate(s["spec"])
-        for s in await api_client.list(API_VERSION, "Subnet", namespace)
-        if s["spec"]["network"] == spec.network
-    }
-    if not subnets:
-        return [], f'network "{spec.network}" has no subnet to allocate an address from'
-    lock = _ALLOCATION_LOCKS.setdefault(namespace, asyncio.Lock())
-    async with lock:
-        taken = {
-            ip["ipAddress"]
-            for other in await api_client.list(API_VERSION, "Port", namespace)
-            if other["metadata"]["uid"] != port["metadata"]["uid"]
-            for ip in (other.get("status") or {}).get("fixedIPs") or []
-        }
-        wanted = spec.fixed_ips or [api.FixedIP(subnet=sorted(subnets)[0])]
-        allocated = []
-        for fixed in wanted:
-            names = [fixed.subnet] if fixed.subnet else sorted(subnets)
-            address = None
-            for subnet_name in names:
-                if subnet_name not in subnets:
-                    return [], f'fixedIPs: subnet "{subnet_name}" not found on {spec.network}'
-                address = render.allocate(subnets[subnet_name], taken, fixed.ip_address)
-                if address is not None:
-                    allocated.append({"subnet": subnet_name, "ipAddress": address})
-                    taken.add(address)
-                    break
-            if address is None:
-                what = fixed.ip_address or "a free address"
-                return [], f"IP address {what} is not available on network {spec.network}"
-        metadata = port["metadata"]
-        await api_client.patch_status(
-            API_VERSION, "Port", metadata["name"], namespace, {"fixedIPs": allocated}
-        )
+    name = port["metadata"]["name"]
+    taken = ipam.LEDGER.taken(
+        namespace, spec.network, view.addresses(namespace, spec.network), excluding=name
+    )
+    allocated = ipam.allocate(
+        subnets_of(view, namespace, spec.network), spec.fixed_ips, taken, spec.network
+    )
+    if isinstance(allocated, str):
+        return [], allocated
+    ipam.LEDGER.reserve(namespace, spec.network, name, {a["ipAddress"] for a in allocated})
     return allocated, None
 
 
-@handling.reconciler(api.GROUP, "ports", poll=3)
+@handling.reconciler(api.GROUP, "ports")
 async def port(
-    body: kopf.Body, name: str, namespace: str | None, memo: kopf.Memo, **_: Any
+    body: kopf.Body, name: str, namespace: str | None, memo: kopf.Memo, **kwargs: Any
 ) -> None:
     """A fixed IP and MAC for one server interface."""
     assert namespace is not None, "ports are namespaced"
+    await reconcile_port(memo, cache.View.of(kwargs, memo), dict(body), namespace)
+
+
+async def reconcile_port(
+    memo: kopf.Memo, view: cache.View, body: dict[str, Any], namespace: str
+) -> None:
     api_client: client.Client = memo.api
+    name = body["metadata"]["name"]
     network_name = body["spec"]["network"]
-    if await api_client.get(API_VERSION, "Network", network_name, namespace) is None:
+    if view.get("networks", network_name, namespace) is None:
         message = f'spec.network: network "{network_name}" not found in project {namespace}'
         await reporting.report(
             api_client,
-            dict(body),
+            body,
             fields={"status": "DOWN"},
             wanted=[Condition("NetworkFound", "False", "NetworkNotFound", message)],
             observed=False,
         )
         raise kopf.TemporaryError(message, delay=5)
-    fixed_ips, problem = await port_addresses(api_client, dict(body), namespace)
+    fixed_ips, problem = port_addresses(view, body, namespace)
     if problem is not None:
         await reporting.report(
             api_client,
-            dict(body),
+            body,
             fields={"status": "DOWN"},
             wanted=[Condition("AddressAllocated", "False", "IpAddressNotAvailable", problem)],
             observed=False,
         )
         raise kopf.TemporaryError(problem, delay=10)
-    device = await _device(api_client, dict(body), namespace)
+    device = device_of(view, body, namespace)
     mac = body["spec"].get("macAddress") or render.mac_address(namespace, name)
     fields = {
         "status": "ACTIVE" if device else "DOWN",
@@ -211,25 +227,49 @@ async def port(
         "deviceID": device,
         "deviceOwner": "compute:nova" if device else None,
     }
-    if reporting.unchanged(dict(body), fields):
+    if reporting.unchanged(body, fields):
         return
-    await reporting.report(
-        api_client,
-        dict(body),
-        fields=fields,
-        wanted=[Condition("AddressAllocated", "True", "AddressAllocated")],
-    )
+    try:
+        await reporting.report(
+            api_client,
+            body,
+            fields=fields,
+            wanted=[Condition("AddressAllocated", "True", "AddressAllocated")],
+        )
+    except Exception:
+        ipam.LEDGER.release(namespace, network_name, name)
+        raise
     # The attachment excludes the port's addresses from the CNI's own IPAM.
-    await reconcile_network(api_client, namespace, network_name)
+    render_soon(memo, namespace, network_name)
 
 
-async def _device(api_client: client.Client, port: dict[str, Any], namespace: str) -> str | None:
+def device_of(view: cache.View, port: dict[str, Any], namespace: str) -> str | None:
     """The server using the port: its owner (Nova's implicit port) or a server naming it."""
     for owner in port["metadata"].get("ownerReferences", []):
         if owner["kind"] == "Server":
             return str(owner["name"])
     name = port["metadata"]["name"]
-    for server in await api_client.list(SERVERS, "Server", namespace):
+    for server in view.list("servers", namespace):
+        if server["metadata"].get("deletionTimestamp"):
+            continue
         if any(entry.get("port") == name for entry in server["spec"].get("networks", [])):
             return str(server["metadata"]["name"])
     return None
+
+
+@kopf.on.event(SERVERS_GROUP, meta.VERSION, "servers")
+async def server_ports(
+    body: kopf.Body, namespace: str | None, memo: kopf.Memo, **kwargs: Any
+) -> None:
+    """Ports a server names follow it: ACTIVE with its deviceID while it uses them, DOWN after."""
+    assert namespace is not None, "servers are namespaced"
+    view = cache.View.of(kwargs, memo)
+    for entry in body["spec"].get("networks", []):
+        port_body = view.get("ports", entry["port"], namespace) if entry.get("port") else None
+        if port_body is None:
+            continue
+        wanted = device_of(view, port_body, namespace)
+        if (port_body.get("status") or {}).get("deviceID") != wanted:
+            fresh = await memo.api.get(API_VERSION, "Port", entry["port"], namespace)
+            if fresh is not None:
+                await reconcile_port(memo, view, fresh, namespace)

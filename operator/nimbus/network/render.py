@@ -58,11 +58,17 @@ def ip_ranges(inputs: NetworkInputs) -> list[dict[str, Any]]:
     for subnet in inputs.subnets:
         network = ipaddress.ip_network(subnet.spec.cidr)
         held = [gateway(subnet.spec), *inputs.reserved]
-        exclude = sorted(
-            f"{ip}/{32 if network.version == 4 else 128}"
-            for ip in held
-            if ip is not None and ipaddress.ip_address(ip) in network
-        )
+        # Consecutive addresses (as IPAM hands them out) collapse into few CIDRs.
+        exclude = [
+            str(block)
+            for block in ipaddress.collapse_addresses(
+                [
+                    ipaddress.ip_network(ip)
+                    for ip in held
+                    if ip is not None and ipaddress.ip_address(ip) in network
+                ]  # type: ignore[type-var]  # one version: all are inside `network`
+            )
+        ]
         pools: list[api.AllocationPool | None] = [*subnet.spec.allocation_pools] or [None]
         for pool in pools:
             entry: dict[str, Any] = {"range": subnet.spec.cidr}
@@ -217,23 +223,3 @@ def render_network_policy(
         egress=rules.egress,
     )
     return policy, rules.unsupported
-
-
-def allocate(subnet: api.SubnetSpec, taken: set[str], wanted: str | None = None) -> str | None:
-    """Neutron's IPAM: the wanted address if it is free and in the subnet, else the first free
-    address of the allocation pools (the whole cidr without its gateway when there are none)."""
-    network = ipaddress.ip_network(subnet.cidr)
-    reserved = taken | {g for g in [gateway(subnet)] if g}
-    if wanted is not None:
-        inside = ipaddress.ip_address(wanted) in network
-        return wanted if inside and wanted not in reserved else None
-    pools = [
-        (int(ipaddress.ip_address(p.start)), int(ipaddress.ip_address(p.end)))
-        for p in subnet.allocation_pools
-    ]
-    for host in network.hosts():
-        if pools and not any(start <= int(host) <= end for start, end in pools):
-            continue
-        if str(host) not in reserved:
-            return str(host)
-    return None

@@ -1,0 +1,131 @@
+"""The operator's view of the cluster: kopf indexes of every kind a reconciliation reads.
+
+A reconciliation resolves its references (a server's flavor, image, networks, ports, key pair,
+volumes) from these in-memory indexes, fed by kopf's watches, instead of asking the API server
+each time. kopf starts no handler before every index has been filled from its first listing, so
+"not in the index" means "not in the cluster" (as of the last watch event), never "not loaded
+yet". What a handler writes is done with the API server; only reads come from here.
+"""
+
+from __future__ import annotations
+
+import copy
+from collections.abc import Mapping
+from typing import Any
+
+import kopf
+
+Body = dict[str, Any]
+Bodies = list[dict[str, Any]]  # (View.list shadows `list` in its class)
+Names = list[str]
+
+# index id -> (group, version, plural). The id is also the keyword kopf passes to handlers.
+INDEXED: dict[str, tuple[str, str, str]] = {
+    "flavors_index": ("compute.nimbus.dev", "v1alpha1", "flavors"),
+    "keypairs_index": ("compute.nimbus.dev", "v1alpha1", "keypairs"),
+    "servers_index": ("compute.nimbus.dev", "v1alpha1", "servers"),
+    "images_index": ("image.nimbus.dev", "v1alpha1", "images"),
+    "networks_index": ("network.nimbus.dev", "v1alpha1", "networks"),
+    "subnets_index": ("network.nimbus.dev", "v1alpha1", "subnets"),
+    "ports_index": ("network.nimbus.dev", "v1alpha1", "ports"),
+    "securitygroups_index": ("network.nimbus.dev", "v1alpha1", "securitygroups"),
+    "volumetypes_index": ("blockstorage.nimbus.dev", "v1alpha1", "volumetypes"),
+    "volumes_index": ("blockstorage.nimbus.dev", "v1alpha1", "volumes"),
+    "virtualmachines_index": ("kubevirt.io", "v1", "virtualmachines"),
+    "virtualmachineinstances_index": ("kubevirt.io", "v1", "virtualmachineinstances"),
+    "nodes_index": ("", "v1", "nodes"),
+}
+# The addresses each port holds, by (namespace, network): what IPAM must not hand out again.
+ADDRESSES = "addresses_index"
+# Of KubeVirt's objects, only what the servers' status reads: not their (large) specs.
+_SLIM = {"virtualmachines", "virtualmachineinstances", "nodes"}
+
+
+def _key(body: kopf.Body) -> tuple[str | None, str]:
+    return body["metadata"].get("namespace"), body["metadata"]["name"]
+
+
+def _register(index_id: str, group: str, version: str, plural: str) -> None:
+    slim = plural in _SLIM
+
+    def index(body: kopf.Body, **_: Any) -> dict[tuple[str | None, str], Body]:
+        if slim:
+            meta = body["metadata"]
+            value = {
+                "metadata": {
+                    "name": meta["name"],
+                    "namespace": meta.get("namespace"),
+                    "uid": meta.get("uid"),
+                    "labels": dict(meta.get("labels") or {}),
+                },
+                "status": copy.deepcopy(dict(body.get("status") or {})),
+            }
+            return {_key(body): value}
+        return {_key(body): copy.deepcopy(dict(body))}
+
+    index.__name__ = index_id
+    if group:
+        kopf.index(group, version, plural, id=index_id)(index)
+    else:
+        kopf.index(version, plural, id=index_id)(index)
+
+
+for _id, (_group, _version, _plural) in INDEXED.items():
+    _register(_id, _group, _version, _plural)
+
+
+@kopf.index("network.nimbus.dev", "v1alpha1", "ports", id=ADDRESSES)
+def _addresses(body: kopf.Body, **_: Any) -> dict[tuple[str | None, str], tuple[str, set[str]]]:
+    """A port's addresses: asked for in its spec, or allocated in its status."""
+    held = {
+        ip["ipAddress"]
+        for source in (body.get("spec") or {}, body.get("status") or {})
+        for ip in source.get("fixedIPs") or []
+        if ip.get("ipAddress")
+    }
+    network = (body.get("spec") or {}).get("network", "")
+    return {(body["metadata"].get("namespace"), network): (body["metadata"]["name"], held)}
+
+
+class View:
+    """Reads over the indexes a handler was given (kopf passes them as keyword arguments)."""
+
+    def __init__(self, indexes: Mapping[str, Any]) -> None:
+        self._indexes = {plural: indexes[i] for i, (_, _, plural) in INDEXED.items()}
+        self._addresses = indexes[ADDRESSES]
+
+    @classmethod
+    def of(cls, kwargs: Mapping[str, Any], memo: Any = None) -> View:
+        """The view of a handler's keyword arguments; kept in `memo` for work done later,
+        outside any handler (the indexes are live)."""
+        view = cls(kwargs)
+        if memo is not None and getattr(memo, "view", None) is None:
+            memo.view = view
+        return view
+
+    # What these return is the index's own copy: read it, never change it.
+
+    def get(self, plural: str, name: str, namespace: str | None = None) -> Body | None:
+        for value in self._indexes[plural].get((namespace, name)) or ():
+            return value  # type: ignore[no-any-return]
+        return None
+
+    def list(self, plural: str, namespace: str | None = None) -> Bodies:
+        """Every object of the kind (in the namespace), sorted by name."""
+        found = [
+            value
+            for (ns, _), store in self._indexes[plural].items()
+            if namespace is None or ns == namespace
+            for value in store
+        ]
+        return sorted(found, key=lambda b: b["metadata"]["name"])
+
+    def addresses(self, namespace: str, network: str) -> dict[str, set[str]]:
+        """The addresses each port on the network holds, by port name."""
+        store = self._addresses.get((namespace, network)) or ()
+        return dict(store)
+
+    def names(self, plural: str, namespace: str | None = None) -> Names:
+        return sorted(
+            name for (ns, name) in self._indexes[plural] if namespace is None or ns == namespace
+        )

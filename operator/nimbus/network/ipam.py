@@ -1,0 +1,117 @@
+"""Neutron's IPAM over the operator's indexes: which addresses are free, and a ledger of the
+allocations made since the last watch event, so two allocations can never meet.
+
+Allocation is synchronous (no await between reading what is taken and recording the choice),
+and one operator is active at a time (kopf peering), so the ledger needs no lock.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import ipaddress
+from collections.abc import Mapping
+
+from nimbus.network import api, render
+
+
+@dataclasses.dataclass
+class Ledger:
+    """Allocations the index may not show yet: (namespace, network) -> port -> addresses.
+
+    An entry stands until the port's own watch event reaches the index (the index is then the
+    record), or until the write that would have made the port failed."""
+
+    pending: dict[tuple[str, str], dict[str, set[str]]] = dataclasses.field(default_factory=dict)
+
+    def taken(
+        self,
+        namespace: str,
+        network: str,
+        indexed: Mapping[str, set[str]],
+        *,
+        excluding: str | None = None,
+    ) -> set[str]:
+        """Addresses held on the network by any port but `excluding`."""
+        pending = self.pending.get((namespace, network), {})
+        for port in [p for p in pending if p in indexed]:
+            del pending[port]  # the index has it now
+        held: set[str] = set()
+        for source in (indexed, pending):
+            for port, addresses in source.items():
+                if port != excluding:
+                    held |= addresses
+        return held
+
+    def reserve(self, namespace: str, network: str, port: str, addresses: set[str]) -> None:
+        self.pending.setdefault((namespace, network), {})[port] = set(addresses)
+
+    def pending_on(self, namespace: str, network: str) -> list[set[str]]:
+        return list(self.pending.get((namespace, network), {}).values())
+
+    def release(self, namespace: str, network: str, port: str) -> None:
+        self.pending.get((namespace, network), {}).pop(port, None)
+
+
+def allocate(
+    subnets: Mapping[str, api.SubnetSpec],
+    wanted: list[api.FixedIP],
+    taken: set[str],
+    network: str,
+) -> list[dict[str, str]] | str:
+    """Addresses for a port, as Neutron allocates them: each wanted (subnet, address) pair, an
+    address from the first subnet with one free when none is named. A string says why not."""
+    if not subnets:
+        return f'network "{network}" has no subnet to allocate an address from'
+    taken = set(taken)
+    allocated = []
+    for fixed in wanted or [api.FixedIP(subnet=sorted(subnets)[0])]:
+        names = [fixed.subnet] if fixed.subnet else sorted(subnets)
+        address = None
+        for subnet_name in names:
+            if subnet_name not in subnets:
+                return f'fixedIPs: subnet "{subnet_name}" not found on {network}'
+            address = free_address(subnets[subnet_name], taken, fixed.ip_address)
+            if address is not None:
+                allocated.append({"subnet": subnet_name, "ipAddress": address})
+                taken.add(address)
+                break
+        if address is None:
+            what = fixed.ip_address or "a free address"
+            return f"IP address {what} is not available on network {network}"
+    return allocated
+
+
+def free_address(subnet: api.SubnetSpec, taken: set[str], wanted: str | None = None) -> str | None:
+    """The wanted address if it is free and in the subnet, else the first free address of the
+    allocation pools (the whole cidr without its gateway when there are none)."""
+    cidr = ipaddress.ip_network(subnet.cidr)
+    reserved = taken | {g for g in [render.gateway(subnet)] if g}
+    if wanted is not None:
+        inside = ipaddress.ip_address(wanted) in cidr
+        return wanted if inside and wanted not in reserved else None
+    held = {int(ipaddress.ip_address(a)) for a in reserved if _inside(a, cidr)}
+    first, last = int(cidr.network_address), int(cidr.broadcast_address)
+    if cidr.num_addresses > 2 and cidr.version == 4:
+        first, last = first + 1, last - 1  # no network or broadcast address
+    elif cidr.version == 6 and cidr.num_addresses > 1:
+        first += 1  # the subnet-router anycast address
+    pools = [
+        (int(ipaddress.ip_address(p.start)), int(ipaddress.ip_address(p.end)))
+        for p in subnet.allocation_pools
+    ] or [(first, last)]
+    pools.sort()
+    for start, end in pools:
+        for host in range(max(start, first), min(end, last) + 1):
+            if host not in held:
+                return str(ipaddress.ip_address(host))
+    return None
+
+
+def _inside(address: str, cidr: ipaddress.IPv4Network | ipaddress.IPv6Network) -> bool:
+    try:
+        return ipaddress.ip_address(address) in cidr
+    except ValueError:
+        return False
+
+
+LEDGER = Ledger()  # the operator process's one ledger

@@ -1,0 +1,92 @@
+"""Neutron's IPAM, and the ledger that keeps two allocations from meeting."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+
+from nimbus.network import api, ipam
+
+
+def subnet(**fields: Any) -> api.SubnetSpec:
+    return api.SubnetSpec.model_validate({"network": "private", **fields})
+
+
+@pytest.mark.parametrize(
+    ("spec", "taken", "wanted", "expected"),
+    [
+        # the gateway (the first address, by default) is never handed out
+        ({"cidr": "10.0.0.0/24"}, set(), None, "10.0.0.2"),
+        ({"cidr": "10.0.0.0/24"}, {"10.0.0.2", "10.0.0.3"}, None, "10.0.0.4"),
+        ({"cidr": "10.0.0.0/24", "gatewayIP": "10.0.0.254"}, set(), None, "10.0.0.1"),
+        ({"cidr": "10.0.0.0/24", "noGateway": True}, set(), None, "10.0.0.1"),
+        # pools: the lowest free address of any pool, whatever order they are listed in
+        ({"cidr": "10.0.0.0/24", "allocationPools": [
+            {"start": "10.0.0.100", "end": "10.0.0.101"},
+            {"start": "10.0.0.10", "end": "10.0.0.10"}]}, set(), None, "10.0.0.10"),
+        ({"cidr": "10.0.0.0/24", "allocationPools": [
+            {"start": "10.0.0.100", "end": "10.0.0.101"},
+            {"start": "10.0.0.10", "end": "10.0.0.10"}]}, {"10.0.0.10"}, None, "10.0.0.100"),
+        # full: no network or broadcast address, ever
+        ({"cidr": "10.0.0.0/30"}, {"10.0.0.2"}, None, None),
+        ({"cidr": "10.0.0.0/29", "allocationPools": [
+            {"start": "10.0.0.2", "end": "10.0.0.3"}]}, {"10.0.0.2", "10.0.0.3"}, None, None),
+        # a wanted address: given when free and inside
+        ({"cidr": "10.0.0.0/24"}, set(), "10.0.0.50", "10.0.0.50"),
+        ({"cidr": "10.0.0.0/24"}, {"10.0.0.50"}, "10.0.0.50", None),
+        ({"cidr": "10.0.0.0/24"}, set(), "10.0.0.1", None),  # the gateway
+        ({"cidr": "10.0.0.0/24"}, set(), "10.0.1.5", None),  # outside
+        # IPv6: no subnet-router anycast address, and the gateway is ::1
+        ({"cidr": "fd00::/64", "ipVersion": 6}, set(), None, "fd00::2"),
+    ],
+)  # fmt: skip
+def test_free_address(
+    spec: dict[str, Any], taken: set[str], wanted: str | None, expected: str | None
+) -> None:
+    assert ipam.free_address(subnet(**spec), taken, wanted) == expected
+
+
+def test_allocate_takes_each_subnet_in_turn_and_says_why_not() -> None:
+    subnets = {
+        "a": subnet(cidr="10.0.0.0/30"),  # one address: 10.0.0.2
+        "b": subnet(cidr="10.1.0.0/24"),
+    }
+    assert ipam.allocate(subnets, [], set(), "private") == [
+        {"subnet": "a", "ipAddress": "10.0.0.2"}
+    ]
+    assert ipam.allocate(subnets, [api.FixedIP()], {"10.0.0.2"}, "private") == [
+        {"subnet": "b", "ipAddress": "10.1.0.2"}
+    ]
+    two = [api.FixedIP(subnet="b"), api.FixedIP(subnet="b")]
+    assert ipam.allocate(subnets, two, set(), "private") == [
+        {"subnet": "b", "ipAddress": "10.1.0.2"},
+        {"subnet": "b", "ipAddress": "10.1.0.3"},
+    ]
+    assert ipam.allocate({}, [], set(), "private") == (
+        'network "private" has no subnet to allocate an address from'
+    )
+    assert ipam.allocate(subnets, [api.FixedIP(subnet="c")], set(), "private") == (
+        'fixedIPs: subnet "c" not found on private'
+    )
+    assert ipam.allocate(
+        subnets, [api.FixedIP(ip_address="10.1.0.7")], {"10.1.0.7"}, "private"
+    ) == ("IP address 10.1.0.7 is not available on network private")
+
+
+def test_ledger_holds_until_the_index_has_the_port() -> None:
+    ledger = ipam.Ledger()
+    ledger.reserve("p", "private", "s-1-port-0", {"10.0.0.2"})
+    ledger.reserve("p", "private", "s-2-port-0", {"10.0.0.3"})
+    # the index knows neither: both are held, but not against the port itself
+    assert ledger.taken("p", "private", {}) == {"10.0.0.2", "10.0.0.3"}
+    assert ledger.taken("p", "private", {}, excluding="s-1-port-0") == {"10.0.0.3"}
+    assert ledger.pending_on("p", "private") == [{"10.0.0.2"}, {"10.0.0.3"}]
+    # the index has the first now: it is the record, the ledger forgets its entry
+    assert ledger.taken("p", "private", {"s-1-port-0": {"10.0.0.2"}}) == {"10.0.0.2", "10.0.0.3"}
+    assert ledger.pending_on("p", "private") == [{"10.0.0.3"}]
+    # a write that failed gives its addresses back
+    ledger.release("p", "private", "s-2-port-0")
+    assert ledger.taken("p", "private", {}) == set()
+    # other networks and projects are apart
+    assert ledger.taken("q", "private", {}) == set()
