@@ -9,7 +9,6 @@ yet". What a handler writes is done with the API server; only reads come from he
 
 from __future__ import annotations
 
-import copy
 from collections.abc import Mapping
 from typing import Any
 
@@ -58,10 +57,13 @@ def _register(index_id: str, group: str, version: str, plural: str) -> None:
                     "uid": meta.get("uid"),
                     "labels": dict(meta.get("labels") or {}),
                 },
-                "status": copy.deepcopy(dict(body.get("status") or {})),
+                "status": dict(body.get("status") or {}),
             }
             return {_key(body): value}
-        return {_key(body): copy.deepcopy(dict(body))}
+        # A copy two levels deep: kopf gives each event a freshly decoded body, so what lies
+        # deeper is never changed under the index (and a deep copy of every event costs more
+        # than the rest of a reconciliation).
+        return {_key(body): {k: dict(v) if isinstance(v, dict) else v for k, v in body.items()}}
 
     index.__name__ = index_id
     if group:

@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+import asyncio
+import logging
+from collections.abc import Awaitable, Callable
 from typing import Any, TypeVar
 
 import kopf
 
-from nimbus import meta
+from nimbus import cache, meta
 
 Handler = TypeVar("Handler", bound=Callable[..., Any])
 
@@ -27,6 +29,89 @@ def reconciler(
             registered = kopf.timer(group, meta.VERSION, plural, interval=poll, idle=poll)(
                 registered
             )
+        return handler
+
+    return register
+
+
+Reconcile = Callable[..., Awaitable[None]]
+logger = logging.getLogger(__name__)
+
+
+def watched(
+    group: str, plural: str, kind: str, *, wants: Callable[[dict[str, Any]], Any] = lambda _: None
+) -> Callable[[Reconcile], Reconcile]:
+    """Run the handler as a controller-runtime reconciler runs, on kopf's watch alone: for each
+    object once when the operator starts, then whenever its generation (or what `wants` picks
+    from it) changes, never for the status it writes itself. kopf keeps no state of its own in
+    the object (no annotations to write, no essence to compute for every event), which is what
+    lets a hundred new objects through at once.
+
+    The handler is called as `handler(body=..., memo=..., view=...)`. A `kopf.TemporaryError`
+    tries it again after its delay (with the object read afresh), a `kopf.PermanentError` gives
+    up until the object changes, anything else is logged and tried again after 10 s."""
+    api_version = f"{group}/{meta.VERSION}"
+
+    def register(handler: Reconcile) -> Reconcile:
+        attempted: dict[str, Any] = {}  # uid -> the (generation, wants) last acted on
+        locks: dict[str, asyncio.Lock] = {}
+        retries: dict[str, asyncio.Task[None]] = {}
+
+        def forget(uid: str) -> None:
+            attempted.pop(uid, None)
+            locks.pop(uid, None)
+            retry = retries.pop(uid, None)
+            if retry is not None and retry is not asyncio.current_task():
+                retry.cancel()
+
+        def again(memo: kopf.Memo, view: cache.View, body: dict[str, Any], delay: float) -> None:
+            uid, name = body["metadata"]["uid"], body["metadata"]["name"]
+            namespace = body["metadata"].get("namespace")
+
+            async def later() -> None:
+                await asyncio.sleep(delay)
+                retries.pop(uid, None)
+                fresh = await memo.api.get(api_version, kind, name, namespace)
+                if fresh is not None and fresh["metadata"]["uid"] == uid:
+                    await run(memo, view, fresh)
+
+            forget_retry = retries.pop(uid, None)
+            if forget_retry is not None:
+                forget_retry.cancel()
+            retries[uid] = asyncio.create_task(later())
+
+        async def run(memo: kopf.Memo, view: cache.View, body: dict[str, Any]) -> None:
+            if body["metadata"].get("deletionTimestamp"):
+                return
+            uid = body["metadata"]["uid"]
+            async with locks.setdefault(uid, asyncio.Lock()):
+                try:
+                    await handler(body=body, memo=memo, view=view)
+                except kopf.TemporaryError as error:
+                    again(memo, view, body, error.delay or 10)
+                except kopf.PermanentError:
+                    pass  # reported by the handler; the next change tries again
+                except Exception:
+                    logger.exception(
+                        "%s %s failed; trying again in 10s", kind, body["metadata"]["name"]
+                    )
+                    again(memo, view, body, 10)
+
+        @kopf.on.event(group, meta.VERSION, plural, id=f"{handler.__name__}/watched")
+        async def on_event(
+            type: str | None, body: kopf.Body, memo: kopf.Memo, **kwargs: Any
+        ) -> None:
+            raw = dict(body)
+            uid = raw["metadata"]["uid"]
+            if type == "DELETED":
+                forget(uid)
+                return
+            key = (raw["metadata"].get("generation"), wants(raw))
+            if attempted.get(uid) == key:
+                return  # our own status write, or kopf's: nothing asked of us
+            attempted[uid] = key
+            await run(memo, cache.View.of(kwargs, memo), raw)
+
         return handler
 
     return register

@@ -50,6 +50,7 @@ API_VERSION = f"{api.GROUP}/{meta.VERSION}"
 SERVERS = "compute.nimbus.dev/v1alpha1"
 IMAGES = "image.nimbus.dev/v1alpha1"
 SNAPSHOTS = "snapshot.storage.k8s.io/v1"
+SNAPSHOT_LABEL = "blockstorage.nimbus.dev/snapshot"  # on the VolumeSnapshot: its Snapshot
 
 
 async def _attached_to(api_client: client.Client, namespace: str, volume: str) -> list[str]:
@@ -206,13 +207,24 @@ async def volume_deleted(name: str, namespace: str | None, memo: kopf.Memo, **_:
 
 @kopf.on.resume(api.GROUP, meta.VERSION, "snapshots")
 @kopf.on.create(api.GROUP, meta.VERSION, "snapshots")
-@kopf.timer(api.GROUP, meta.VERSION, "snapshots", interval=3, idle=3)
-async def snapshot(
-    body: kopf.Body, name: str, namespace: str | None, memo: kopf.Memo, **_: Any
-) -> None:
+async def snapshot(body: kopf.Body, memo: kopf.Memo, **_: Any) -> None:
+    await reconcile_snapshot(memo.api, dict(body))
+
+
+@kopf.on.event(
+    "snapshot.storage.k8s.io", "v1", "volumesnapshots", labels={SNAPSHOT_LABEL: kopf.PRESENT}
+)
+async def volume_snapshot(body: kopf.Body, memo: kopf.Memo, **_: Any) -> None:
+    """The snapshot's VolumeSnapshot moved (ready, failed): its status follows."""
+    name, namespace = body["metadata"]["labels"][SNAPSHOT_LABEL], body["metadata"]["namespace"]
+    found = await memo.api.get(API_VERSION, "Snapshot", name, namespace)
+    if found is not None and not found["metadata"].get("deletionTimestamp"):
+        await reconcile_snapshot(memo.api, found)
+
+
+async def reconcile_snapshot(api_client: client.Client, body: dict[str, Any]) -> None:
     """A CSI VolumeSnapshot of the volume's claim; in-use volumes only with force, as Cinder."""
-    assert namespace is not None, "snapshots are namespaced"
-    api_client: client.Client = memo.api
+    name, namespace = body["metadata"]["name"], body["metadata"]["namespace"]
     spec = api.SnapshotSpec.model_validate(body["spec"])
     origin = await api_client.get(API_VERSION, "Volume", spec.volume, namespace)
     if origin is None:
@@ -224,7 +236,7 @@ async def snapshot(
         )
         await reporting.report(
             api_client,
-            dict(body),
+            body,
             fields={"status": "creating"},
             wanted=[condition],
             observed=False,
@@ -240,9 +252,7 @@ async def snapshot(
                 f"Invalid volume: volume {spec.volume} is in-use; set force: "
                 "true to snapshot it anyway",
             )
-            await reporting.report(
-                api_client, dict(body), fields={"status": "error"}, wanted=[condition]
-            )
+            await reporting.report(api_client, body, fields={"status": "error"}, wanted=[condition])
             return
         volume_type = origin["spec"].get("volumeType")
         snapshot_class = None
@@ -255,7 +265,7 @@ async def snapshot(
                 namespace,
                 render.claim_name(spec.volume),
                 snapshot_class,
-                client.owner_reference(dict(body)),
+                client.owner_reference(body),
             )
         )
     word, size_gb = status.snapshot_status(existing)
@@ -271,7 +281,7 @@ async def snapshot(
     )
     await reporting.report(
         api_client,
-        dict(body),
+        body,
         wanted=[condition],
         fields={"status": word, "sizeGB": size_gb, "volumeSnapshot": name},
     )

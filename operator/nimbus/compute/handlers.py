@@ -380,13 +380,16 @@ def flavor_disks(view: cache.View) -> dict[str, int]:
     return {f["metadata"]["name"]: int(f["spec"].get("diskGB", 0)) for f in view.list("flavors")}
 
 
-@handling.reconciler(api.GROUP, "servers")
-async def server(body: kopf.Body, memo: kopf.Memo, **kwargs: Any) -> None:
+def _reboot_asked(body: dict[str, Any]) -> str | None:
+    return (body["metadata"].get("annotations") or {}).get(lifecycle.REBOOT)
+
+
+@handling.watched(api.GROUP, "servers", "Server", wants=_reboot_asked)
+async def server(body: dict[str, Any], memo: kopf.Memo, view: cache.View) -> None:
     """Resolve what the server references (from the indexes), render its ports, VM and
     cloud-init, and apply them all at once."""
     api_client: client.Client = memo.api
-    view = cache.View.of(kwargs, memo)
-    server_body = dict(body)
+    server_body = body
     made = _Ports(server_body["metadata"]["namespace"])
     annotations = dict(server_body["metadata"].get("annotations") or {})
     action = lifecycle.plan(
@@ -422,10 +425,10 @@ async def server(body: kopf.Body, memo: kopf.Memo, **kwargs: Any) -> None:
             wanted=[Condition("Built", "False", "BuildRefused", str(error))],
         )
         raise kopf.PermanentError(str(error)) from None
+    # Ports and cloud-init first, at once; then the VM, which KubeVirt starts with them.
     results = await asyncio.gather(
         *(api_client.apply(p) for p in made.manifests),
         api_client.apply(secret),
-        api_client.apply(machine),
         return_exceptions=True,
     )
     for manifest, result in zip(made.manifests, results, strict=False):
@@ -436,8 +439,11 @@ async def server(body: kopf.Body, memo: kopf.Memo, **kwargs: Any) -> None:
     failed = next((r for r in results if isinstance(r, BaseException)), None)
     if failed is not None:
         raise failed
+    vm = await api_client.apply(machine)
     extra = await _act(api_client, server_body, action, annotations, machine)
-    await report_server(api_client, view, server_body, vm=results[-1], extra=extra)  # type: ignore[arg-type]
+    operation = await report_server(api_client, view, server_body, vm=vm, extra=extra)
+    if operation is not None:  # look again until the new instance runs, whatever events say
+        raise kopf.TemporaryError(f"{operation['type']} under way", delay=2)
 
 
 async def _act(
@@ -523,8 +529,9 @@ async def report_server(
     *,
     vm: dict[str, Any] | None = None,
     extra: dict[str, Any] | None = None,
-) -> None:
-    """The server's status from its VM and VMI (the indexes' copies, or the VM just applied)."""
+) -> dict[str, Any] | None:
+    """The server's status from its VM and VMI (the indexes' copies, or the VM just applied);
+    returns the reboot, resize or rebuild still under way, if any."""
     name, namespace = server_body["metadata"]["name"], server_body["metadata"]["namespace"]
     vm = vm if vm is not None else view.get("virtualmachines", name, namespace)
     vmi = view.get("virtualmachineinstances", name, namespace)
@@ -577,7 +584,7 @@ async def report_server(
     }
     current = server_body.get("status") or {}
     if reporting.unchanged(server_body, fields):
-        return
+        return operation  # type: ignore[no-any-return]
     if state.fault is not None:
         fields["fault"] = {**state.fault, "created": reporting.now()}
     if state.status == "ACTIVE" and not current.get("launchedAt"):
@@ -614,3 +621,4 @@ async def report_server(
     elif any(c["type"] == "Resized" for c in current.get("conditions") or []):
         wanted.append(Condition("Resized", "True", "Resized", f"on flavor {built.get('flavor')}"))
     await reporting.report(api_client, server_body, fields=fields, wanted=wanted)
+    return operation  # type: ignore[no-any-return]

@@ -429,6 +429,16 @@ class DevCloud:
             stdin=yaml.safe_dump_all([*(_node(n) for n in NODES), *STORAGE]),
         )  # fmt: skip
 
+    def add_nodes(self, nodes: list[dict[str, Any]]) -> None:
+        """More KWOK nodes, shaped as NODES' entries (name, zone, vcpus, memory_mb, disk_gb),
+        and wait until they are Ready."""
+        self.kubectl(
+            "apply", "--server-side", "--field-manager=nimbus-devcloud", "-f", "-",
+            stdin=yaml.safe_dump_all([_node(n) for n in nodes]),
+        )  # fmt: skip
+        names = [f"node/{n['name']}" for n in nodes]
+        self.kubectl("wait", "--for=condition=Ready", "--timeout=60s", *names)
+
 
 def _stop(pid: int, timeout: float = 15) -> None:
     with contextlib.suppress(ProcessLookupError):

@@ -105,8 +105,8 @@ async def data_volume(body: kopf.Body, memo: kopf.Memo, **_: Any) -> None:
     storage_class = spec.get("storage", {}).get("storageClassName")
     if storage_class:
         claim["spec"]["storageClassName"] = storage_class
-    if await api.get("v1", "PersistentVolumeClaim", name, namespace) is None:
-        await api.apply(claim)
+    if phase is None and await api.get("v1", "PersistentVolumeClaim", name, namespace) is None:
+        await api.apply(claim)  # once: a DataVolume with a phase has its claim
     source = spec.get("source", {})
     http = source.get("http")
     if http and (urllib.parse.urlparse(http["url"]).hostname or "").endswith(".invalid"):
@@ -129,16 +129,23 @@ async def data_volume(body: kopf.Body, memo: kopf.Memo, **_: Any) -> None:
     await _dv_status(api, dv, "Succeeded", PROGRESS_STEPS[-1])
 
 
+_READY_SOURCES: set[tuple[str, str, str]] = set()
+
+
 async def _wait_for_clone_source(
     api: client.Client, dv: dict[str, Any], source: dict[str, Any], clone: dict[str, str]
 ) -> bool:
     """Wait (up to two minutes) for a clone's source: a bound PVC or a ready snapshot."""
     kind = "PersistentVolumeClaim" if "pvc" in source else "VolumeSnapshot"
     api_version = "v1" if kind == "PersistentVolumeClaim" else SNAPSHOT
+    key = (kind, clone["namespace"], clone["name"])
+    if key in _READY_SOURCES:
+        return True
     for attempt in range(240):
         found = await api.get(api_version, kind, clone["name"], clone["namespace"])
         status = (found or {}).get("status", {})
         if status.get("phase") == "Bound" or status.get("readyToUse") is True:
+            _READY_SOURCES.add(key)  # a bound claim or a ready snapshot stays so
             return True
         if attempt == 0:
             await _dv_status(api, dv, "CloneScheduled", "N/A",
@@ -173,6 +180,7 @@ async def _dv_status(
 
 
 _PROVISIONERS: dict[str, str] = {}  # StorageClass -> its provisioner
+_PROVISIONED: set[str] = set()  # the volumes made, by name (a claim's uid in it)
 
 
 @kopf.on.event("", "v1", "persistentvolumeclaims")
@@ -208,8 +216,12 @@ async def claim(body: kopf.Body, memo: kopf.Memo, **_: Any) -> None:
             _PROVISIONERS[class_name] = provisioner
     if provisioner != DRIVER:
         return  # another driver's claim: it stays Pending, as it would without that driver
-    if await api.get("v1", "PersistentVolume", volume_name) is None:
+    if (
+        volume_name not in _PROVISIONED
+        and await api.get("v1", "PersistentVolume", volume_name) is None
+    ):
         await api.apply(_volume(pvc, volume_name, request))
+    _PROVISIONED.add(volume_name)
 
 
 def _volume(pvc: dict[str, Any], name: str, size: str) -> dict[str, Any]:
@@ -287,10 +299,21 @@ def launcher_pod_name(vm: str) -> str:
     return f"virt-launcher-{vm}-{hashlib.sha256(vm.encode()).hexdigest()[:5]}"
 
 
+# The generation of each VM last reconciled on its own event: virt-controller acts on a VM's
+# spec, not on the status it wrote itself (its pods, instances and disks have their own events).
+_SEEN_GENERATIONS: dict[str, int] = {}
+
+
 @kopf.on.event("kubevirt.io", "v1", "virtualmachines")
-async def virtual_machine(body: kopf.Body, memo: kopf.Memo, **_: Any) -> None:
-    if not body["metadata"].get("deletionTimestamp"):
-        await reconcile_vm(memo.api, dict(body))
+async def virtual_machine(body: kopf.Body, type: str | None, memo: kopf.Memo, **_: Any) -> None:
+    uid, generation = body["metadata"]["uid"], body["metadata"].get("generation", 0)
+    if type == "DELETED":
+        _SEEN_GENERATIONS.pop(uid, None)
+        return
+    if body["metadata"].get("deletionTimestamp") or _SEEN_GENERATIONS.get(uid) == generation:
+        return
+    _SEEN_GENERATIONS[uid] = generation
+    await reconcile_vm(memo.api, dict(body))
 
 
 @kopf.on.event("", "v1", "pods", labels={"kubevirt.io": "virt-launcher"})
@@ -319,20 +342,23 @@ async def reconcile_vm(api: client.Client, vm: dict[str, Any]) -> None:
     strategy = spec.get("runStrategy") or ("Always" if spec.get("running") else "Halted")
     pod_name = launcher_pod_name(name)
     if strategy == "Halted":
-        await api.delete(KUBEVIRT, "VirtualMachineInstance", name, namespace)
-        await api.delete("v1", "Pod", pod_name, namespace)
+        if (vm.get("status") or {}).get("printableStatus") not in (None, "Stopped"):
+            await api.delete(KUBEVIRT, "VirtualMachineInstance", name, namespace)
+            await api.delete("v1", "Pod", pod_name, namespace)
         await _vm_status(api, vm, "Stopped", ready=False)
         return
 
+    volumes = []
     for template in spec.get("dataVolumeTemplates", []):
         dv_name = template["metadata"]["name"]
-        if await api.get(CDI, "DataVolume", dv_name, namespace) is None:
-            await api.apply({"apiVersion": CDI, "kind": "DataVolume",
-                             "metadata": {"name": dv_name, "namespace": namespace,
-                                          "ownerReferences": [client.owner_reference(vm)]},
-                             "spec": template["spec"]})  # fmt: skip
-    for template in spec.get("dataVolumeTemplates", []):
-        dv = await api.get(CDI, "DataVolume", template["metadata"]["name"], namespace)
+        dv = await api.get(CDI, "DataVolume", dv_name, namespace)
+        if dv is None:
+            dv = await api.apply({"apiVersion": CDI, "kind": "DataVolume",
+                                  "metadata": {"name": dv_name, "namespace": namespace,
+                                               "ownerReferences": [client.owner_reference(vm)]},
+                                  "spec": template["spec"]})  # fmt: skip
+        volumes.append(dv)
+    for dv in volumes:
         phase = (dv or {}).get("status", {}).get("phase")
         if phase == "Failed":
             await _vm_status(api, vm, "DataVolumeError", ready=False)
@@ -370,6 +396,10 @@ async def reconcile_vm(api: client.Client, vm: dict[str, Any]) -> None:
         return
     if pod_status.get("phase") != "Running":
         await _vm_status(api, vm, "Starting", ready=False)
+        return
+    current = vmi.get("status") or {}
+    if current.get("phase") == "Running" and current.get("nodeName") == pod["spec"]["nodeName"]:
+        await _vm_status(api, vm, "Running", ready=True)  # a guest's addresses do not move
         return
     interfaces = await _interfaces(api, namespace, vmi_spec, pod_status.get("podIP"))
     running = {
@@ -433,7 +463,12 @@ async def _interfaces(
     for volume in vmi_spec.get("volumes", []):
         ref = volume.get("cloudInitNoCloud", {}).get("networkDataSecretRef")
         if ref:
-            secret = await api.get("v1", "Secret", ref["name"], namespace)
+            secret = None
+            for _attempt in range(20):  # a pod mounting a missing Secret waits for it
+                secret = await api.get("v1", "Secret", ref["name"], namespace)
+                if secret is not None:
+                    break
+                await asyncio.sleep(0.5)
             raw = (secret or {}).get("data", {}).get("networkdata")
             data = yaml.safe_load(base64.b64decode(raw)) if raw else {}
             for ethernet in (data or {}).get("ethernets", {}).values():

@@ -12,20 +12,33 @@ from nimbus.conditions import Condition
 from nimbus.image import api, render, status
 from nimbus.k8s import client
 
-CDI = "cdi.kubevirt.io/v1beta1"
+CDI_GROUP = "cdi.kubevirt.io"
+CDI = f"{CDI_GROUP}/v1beta1"
+IMAGES = f"{api.GROUP}/v1alpha1"
+LABEL = "image.nimbus.dev/image"  # on the image's DataVolume: the image's name
 
 
-@handling.reconciler(api.GROUP, "images", poll=2)
-async def image(
-    body: kopf.Body, name: str, namespace: str | None, memo: kopf.Memo, **_: Any
-) -> None:
-    assert namespace is not None, "images are namespaced"
-    api_client: client.Client = memo.api
+@handling.reconciler(api.GROUP, "images")
+async def image(body: kopf.Body, memo: kopf.Memo, **_: Any) -> None:
+    await reconcile_image(memo.api, dict(body))
+
+
+@kopf.on.event(CDI_GROUP, "v1beta1", "datavolumes", labels={LABEL: kopf.PRESENT})
+async def image_data_volume(body: kopf.Body, memo: kopf.Memo, **_: Any) -> None:
+    """The image's DataVolume moved (imported further, succeeded, failed): its status follows."""
+    name, namespace = body["metadata"]["labels"][LABEL], body["metadata"]["namespace"]
+    found = await memo.api.get(IMAGES, "Image", name, namespace)
+    if found is not None and not found["metadata"].get("deletionTimestamp"):
+        await reconcile_image(memo.api, found)
+
+
+async def reconcile_image(api_client: client.Client, body: dict[str, Any]) -> None:
+    name, namespace = body["metadata"]["name"], body["metadata"]["namespace"]
     inputs = render.ImageInputs(
         name=name,
         namespace=namespace,
         spec=api.ImageSpec.model_validate(body["spec"]),
-        owner=client.owner_reference(dict(body)),
+        owner=client.owner_reference(body),
     )
     data_volume_name = render.data_volume_name(name)
     data_volume = await api_client.get(CDI, "DataVolume", data_volume_name, namespace)
@@ -73,4 +86,4 @@ async def image(
     unchanged = (current.get("status"), current.get("progress"), current.get("observedGeneration"))
     if unchanged == (state.status, state.progress, body["metadata"].get("generation")):
         return  # nothing new: no status write, no event
-    await reporting.report(api_client, dict(body), fields=fields, wanted=[wanted])
+    await reporting.report(api_client, body, fields=fields, wanted=[wanted])

@@ -183,13 +183,10 @@ def port_addresses(
     return allocated, None
 
 
-@handling.reconciler(api.GROUP, "ports")
-async def port(
-    body: kopf.Body, name: str, namespace: str | None, memo: kopf.Memo, **kwargs: Any
-) -> None:
+@handling.watched(api.GROUP, "ports", "Port")
+async def port(body: dict[str, Any], memo: kopf.Memo, view: cache.View) -> None:
     """A fixed IP and MAC for one server interface."""
-    assert namespace is not None, "ports are namespaced"
-    await reconcile_port(memo, cache.View.of(kwargs, memo), dict(body), namespace)
+    await reconcile_port(memo, view, body, body["metadata"]["namespace"])
 
 
 async def reconcile_port(
