@@ -39,3 +39,11 @@ def test_a_stopped_process_is_not_alive(tmp_path: pathlib.Path) -> None:
     assert not cluster._alive(process.pid, "etcd")
     process.wait()
     assert cluster._stat(process.pid) is None
+
+
+def test_free_ports_are_distinct() -> None:
+    """Picked together, the control plane's ports never repeat (etcd's client and peer ports
+    were once the same, and etcd exited)."""
+    ports = cluster._free_ports(200)
+    assert len(set(ports)) == 200
+    assert all(1024 < port < 65536 for port in ports)

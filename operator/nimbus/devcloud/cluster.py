@@ -77,11 +77,16 @@ def default_run_dir() -> pathlib.Path:
     return pathlib.Path(os.environ.get("NIMBUS_DEVCLOUD_DIR", state / "nimbus" / "devcloud"))
 
 
-def _free_port() -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
-        sock.bind(("127.0.0.1", 0))
-        port: int = sock.getsockname()[1]
-        return port
+def _free_ports(count: int) -> list[int]:
+    """`count` distinct free ports on 127.0.0.1: every socket stays bound until all are picked,
+    so no two picks can be the same port."""
+    with contextlib.ExitStack() as stack:
+        ports = []
+        for _ in range(count):
+            sock = stack.enter_context(socket.socket(socket.AF_INET, socket.SOCK_STREAM))
+            sock.bind(("127.0.0.1", 0))
+            ports.append(int(sock.getsockname()[1]))
+        return ports
 
 
 def _stat(pid: int) -> tuple[str, str] | None:
@@ -170,10 +175,8 @@ class DevCloud:
             pki.write_control_plane_pki(self.pki_dir)
         self.log_dir.mkdir(parents=True, exist_ok=True)
         state = self._state()
-        state["ports"] = {
-            p: _free_port()
-            for p in ("etcd", "etcd-peer", "apiserver", "controller-manager", "scheduler", "kwok")
-        }
+        names = ("etcd", "etcd-peer", "apiserver", "controller-manager", "scheduler", "kwok")
+        state["ports"] = dict(zip(names, _free_ports(len(names)), strict=True))
         state["pids"] = {}
         self._save(state)
         ports = state["ports"]
