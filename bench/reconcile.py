@@ -16,6 +16,7 @@ import asyncio
 import copy
 import os
 import pathlib
+import shutil
 import statistics
 import subprocess
 import sys
@@ -192,6 +193,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--servers", type=int, default=100)
     parser.add_argument("--timeout", type=float, default=1800)
+    parser.add_argument("--logs", type=pathlib.Path, help="keep the cloud's logs here")
     args = parser.parse_args()
     with tempfile.TemporaryDirectory(prefix="nimbus-bench-") as run_dir:
         devcloud = cluster.DevCloud(pathlib.Path(run_dir))
@@ -202,7 +204,7 @@ def main() -> None:
              "disk_gb": 1000}
             for i in range(-(-args.servers // 100))
         ])  # fmt: skip
-        log = pathlib.Path(run_dir) / "operator.log"
+        log = devcloud.log_dir / "operator.log"
         env = dict(os.environ, KUBECONFIG=str(devcloud.kubeconfig))
         with log.open("wb") as out:
             operator = subprocess.Popen([sys.executable, "-m", "nimbus", "run"], stdout=out,
@@ -214,6 +216,9 @@ def main() -> None:
         finally:
             operator.terminate()
             operator.wait(timeout=30)
+            devcloud.down()
+            if args.logs is not None:
+                shutil.copytree(devcloud.log_dir, args.logs, dirs_exist_ok=True)
             devcloud.destroy()
 
 
