@@ -8,6 +8,7 @@ from typing import Any
 
 import kopf
 
+from nimbus import handling
 from nimbus.k8s import client
 
 HANDLER_MODULES = (
@@ -23,7 +24,7 @@ async def configure(settings: kopf.OperatorSettings, memo: kopf.Memo, **_: Any) 
     # Kopf keeps its own state in annotations: the structural status schemas would prune a
     # status.kopf field, and users should not see kopf's bookkeeping in their status.
     settings.persistence.progress_storage = kopf.AnnotationsProgressStorage(prefix="nimbus.dev")
-    settings.persistence.diffbase_storage = kopf.AnnotationsDiffBaseStorage(prefix="nimbus.dev")
+    settings.persistence.diffbase_storage = handling.Essences(prefix="nimbus.dev")
     settings.persistence.finalizer = "nimbus.dev/finalizer"
     settings.posting.level = logging.WARNING  # Nimbus posts its own events
     settings.watching.server_timeout = 300

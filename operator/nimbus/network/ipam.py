@@ -8,6 +8,7 @@ and one operator is active at a time (kopf peering), so the ledger needs no lock
 from __future__ import annotations
 
 import dataclasses
+import functools
 import ipaddress
 from collections.abc import Mapping
 
@@ -89,8 +90,8 @@ def free_address(subnet: api.SubnetSpec, taken: set[str], wanted: str | None = N
     if wanted is not None:
         inside = ipaddress.ip_address(wanted) in cidr
         return wanted if inside and wanted not in reserved else None
-    held = {int(ipaddress.ip_address(a)) for a in reserved if _inside(a, cidr)}
     first, last = int(cidr.network_address), int(cidr.broadcast_address)
+    held = {n for n in map(_as_int, reserved) if n is not None and first <= n <= last}
     if cidr.num_addresses > 2 and cidr.version == 4:
         first, last = first + 1, last - 1  # no network or broadcast address
     elif cidr.version == 6 and cidr.num_addresses > 1:
@@ -107,11 +108,14 @@ def free_address(subnet: api.SubnetSpec, taken: set[str], wanted: str | None = N
     return None
 
 
-def _inside(address: str, cidr: ipaddress.IPv4Network | ipaddress.IPv6Network) -> bool:
+@functools.lru_cache(maxsize=1 << 16)
+def _as_int(address: str) -> int | None:
+    """An address as an integer (parsed once: a thousand allocations each look at every address
+    held on the network). None for what is not an address."""
     try:
-        return ipaddress.ip_address(address) in cidr
+        return int(ipaddress.ip_address(address))
     except ValueError:
-        return False
+        return None
 
 
 LEDGER = Ledger()  # the operator process's one ledger
