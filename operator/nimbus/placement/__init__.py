@@ -1,0 +1,1 @@
+"""Placement: Nova's filter/weigh scheduler (engine.py is pure)."""
