@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import collections
 import dataclasses
+import ipaddress
 import itertools
 import json
 import operator
@@ -45,6 +46,9 @@ class HostState:
     disabled: bool = False
     aggregates: dict[str, dict[str, str]] = dataclasses.field(default_factory=dict)
     failed_builds: int = 0
+    host_ip: str | None = None
+    traits: frozenset[str] = frozenset()
+    devices: dict[str, int] = dataclasses.field(default_factory=dict)  # PCI alias -> free
     architectures: tuple[str, ...] = ("x86_64",)
     hypervisor_type: str = "kvm"
     vm_mode: str = "hvm"
@@ -105,6 +109,7 @@ class RequestSpec:
     availability_zone: str | None = None
     project_id: str = "p1"
     server_group: ServerGroup | None = None
+    image: str | None = None  # the image's name (IsolatedHostsFilter)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -128,6 +133,9 @@ class Config:
     build_failure_weight_multiplier: float = 1000000.0
     max_io_ops_per_host: int = 8
     max_instances_per_host: int = 50
+    isolated_images: tuple[str, ...] = ()
+    isolated_hosts: tuple[str, ...] = ()
+    restrict_isolated_hosts_to_isolated_images: bool = True
 
 
 # -- Nova's extra_specs_ops ------------------------------------------------------------------
@@ -191,6 +199,14 @@ def fit(host: HostState, spec: RequestSpec) -> str | None:
     disk = (host.disk_gb - host.reserved_disk_gb) * host.disk_allocation_ratio - host.disk_gb_used
     if spec.disk_gb > disk:
         return f"DiskFilter: {_n(disk)} GB free < {spec.disk_gb} GB requested"
+    for key, value in spec.extra_specs.items():  # placement's required and forbidden traits
+        if not key.startswith("trait:"):
+            continue
+        trait = key.split(":", 1)[1]
+        if value == "required" and trait not in host.traits:
+            return f"TraitFilter: the host lacks the required trait {trait}"
+        if value == "forbidden" and trait in host.traits:
+            return f"TraitFilter: the host has the forbidden trait {trait}"
     if spec.availability_zone and host.availability_zone != spec.availability_zone:
         return (
             f"AvailabilityZoneFilter: host is in {host.availability_zone}, "
@@ -389,6 +405,50 @@ def aggregate_multi_tenancy_isolation(
     return f"AggregateMultiTenancyIsolation: the host is reserved for {', '.join(sorted(tenants))}"
 
 
+def simple_cidr_affinity_filter(host: HostState, spec: RequestSpec, config: Config) -> str | None:
+    near = spec.hints.get("build_near_host_ip")
+    if not near:
+        return None
+    cidr = str(spec.hints.get("cidr", "/24"))
+    network = ipaddress.ip_network(f"{near}{cidr}", strict=False)
+    if host.host_ip and ipaddress.ip_address(host.host_ip) in network:
+        return None
+    return f"SimpleCIDRAffinityFilter: host address {host.host_ip} is not in {network}"
+
+
+def isolated_hosts_filter(host: HostState, spec: RequestSpec, config: Config) -> str | None:
+    isolated_host = host.name in config.isolated_hosts
+    if not config.isolated_images:
+        passes = not config.restrict_isolated_hosts_to_isolated_images or not isolated_host
+    else:
+        isolated_image = spec.image in config.isolated_images
+        if config.restrict_isolated_hosts_to_isolated_images:
+            passes = isolated_image == isolated_host
+        else:
+            passes = not isolated_image or isolated_host
+    if passes:
+        return None
+    return "IsolatedHostsFilter: isolated hosts take isolated images only, and those only there"
+
+
+def pci_requests(spec: RequestSpec) -> dict[str, int]:
+    """pci_passthrough:alias = "a1:2,a2:1" -> {a1: 2, a2: 1}."""
+    wanted: dict[str, int] = {}
+    for item in spec.extra_specs.get("pci_passthrough:alias", "").split(","):
+        if item.strip():
+            alias, _, count = item.strip().partition(":")
+            wanted[alias] = wanted.get(alias, 0) + int(count or 1)
+    return wanted
+
+
+def pci_passthrough_filter(host: HostState, spec: RequestSpec, config: Config) -> str | None:
+    for alias, count in pci_requests(spec).items():
+        free = host.devices.get(alias, 0)
+        if free < count:
+            return f"PciPassthroughFilter: {free} {alias} free < {count} requested"
+    return None
+
+
 FILTERS: dict[str, Filter] = {
     "ComputeFilter": compute_filter,
     "ComputeCapabilitiesFilter": compute_capabilities_filter,
@@ -402,6 +462,9 @@ FILTERS: dict[str, Filter] = {
     "SameHostFilter": same_host_filter,
     "DifferentHostFilter": different_host_filter,
     "AggregateMultiTenancyIsolation": aggregate_multi_tenancy_isolation,
+    "SimpleCIDRAffinityFilter": simple_cidr_affinity_filter,
+    "IsolatedHostsFilter": isolated_hosts_filter,
+    "PciPassthroughFilter": pci_passthrough_filter,
 }
 
 # -- weighers --------------------------------------------------------------------------------
