@@ -98,9 +98,9 @@ def watched(
                 if fresh is not None and fresh["metadata"]["uid"] == uid:
                     await run(memo, view, fresh)
 
-            forget_retry = retries.pop(uid, None)
-            if forget_retry is not None:
-                forget_retry.cancel()
+            pending = retries.pop(uid, None)
+            if pending is not None:
+                pending.cancel()
             retries[uid] = asyncio.create_task(later())
 
         async def run(memo: kopf.Memo, view: cache.View, body: dict[str, Any]) -> None:

@@ -15,7 +15,10 @@ from typing import Any
 import pytest
 import yaml
 
+from nimbus import kinds
 from nimbus.devcloud import cluster
+
+CLUSTER_KINDS = {k.kind_name() for k in kinds.ALL if k.scope == "Cluster"} | {"Namespace"}
 
 
 class Cloud:
@@ -36,6 +39,14 @@ class Cloud:
             "apply", "--server-side", "--field-manager=tests", "-f", "-",
             stdin=yaml.safe_dump_all(objects),
         )  # fmt: skip
+
+    def apply_text(self, text: str, namespace: str | None = None) -> None:
+        """Apply YAML documents, the namespaced ones into `namespace` when one is given."""
+        docs = [d for d in yaml.safe_load_all(text) if d]
+        for doc in docs:
+            if namespace and doc["kind"] not in CLUSTER_KINDS:
+                doc["metadata"]["namespace"] = namespace
+        self.apply(*docs)
 
     def refusal(self, obj: dict[str, Any], *, dry_run: bool = True) -> str:
         """Create `obj` and return the API server's refusal; fails the test if it is accepted."""

@@ -7,21 +7,11 @@ import base64
 import json
 import pathlib
 
-import yaml
-
 from nimbus.compute import keypairs
 from tests.integration.conftest import Cloud, wait_for
 
 READY = "{.status.conditions[?(@.type=='Ready')].status}"
 PUBLIC = "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIOMqqnkVzrm0SdG6UOoqKLsabgH5C9okWi0dh2l9GKJl ops@x"
-
-
-def _apply(cloud: Cloud, text: str, namespace: str | None = None) -> None:
-    docs = [d for d in yaml.safe_load_all(text) if d]
-    for doc in docs:
-        if namespace:
-            doc["metadata"]["namespace"] = namespace
-    cloud.apply(*docs)
 
 
 FLAVOR = """
@@ -33,7 +23,7 @@ spec: {vcpus: 1, ramMB: 2048, diskGB: 20}
 
 
 def test_flavor_is_ready_with_an_event(cloud: Cloud, operator: pathlib.Path) -> None:
-    _apply(cloud, FLAVOR)
+    cloud.apply_text(FLAVOR)
     flavor = wait_for(cloud, "flavors.compute.nimbus.dev", "o1.small", None, READY, "True")
     assert flavor["status"]["observedGeneration"] == flavor["metadata"]["generation"]
     assert "kopf" not in flavor["status"]
@@ -61,8 +51,8 @@ def test_generated_keypair_hands_out_the_private_key_once(
     cloud: Cloud, operator: pathlib.Path
 ) -> None:
     ns = cloud.namespace()
-    _apply(
-        cloud, "apiVersion: compute.nimbus.dev/v1alpha1\nkind: KeyPair\nmetadata: {name: gen}\n", ns
+    cloud.apply_text(
+        "apiVersion: compute.nimbus.dev/v1alpha1\nkind: KeyPair\nmetadata: {name: gen}\n", ns
     )
     keypair = wait_for(cloud, "keypairs.compute.nimbus.dev", "gen", ns, READY, "True")
     assert keypair["status"]["privateKeySecret"] == "gen-private-key"
@@ -107,13 +97,13 @@ def test_subnet_waits_for_its_network_then_both_become_an_attachment(
     cloud: Cloud, operator: pathlib.Path
 ) -> None:
     ns = cloud.namespace()
-    _apply(cloud, SUBNET, ns)
+    cloud.apply_text(SUBNET, ns)
     subnet = wait_for(cloud, "subnets.network.nimbus.dev", "private-v4", ns, READY, "False")
     ready = next(c for c in subnet["status"]["conditions"] if c["type"] == "Ready")
     assert ready["reason"] == "NetworkNotFound"
     assert ready["message"] == f'spec.network: network "private" not found in project {ns}'
 
-    _apply(cloud, NETWORK, ns)
+    cloud.apply_text(NETWORK, ns)
     network = wait_for(cloud, "networks.network.nimbus.dev", "private", ns, READY, "True")
     assert network["status"]["status"] == "ACTIVE"
     subnet = wait_for(
@@ -154,8 +144,7 @@ def test_subnet_waits_for_its_network_then_both_become_an_attachment(
 
 def test_security_group_becomes_a_network_policy(cloud: Cloud, operator: pathlib.Path) -> None:
     ns = cloud.namespace()
-    _apply(
-        cloud,
+    cloud.apply_text(
         """
 apiVersion: network.nimbus.dev/v1alpha1
 kind: SecurityGroup
@@ -191,8 +180,7 @@ spec:
 def test_volume_types_make_or_find_their_storage_class(
     cloud: Cloud, operator: pathlib.Path
 ) -> None:
-    _apply(
-        cloud,
+    cloud.apply_text(
         """
 apiVersion: blockstorage.nimbus.dev/v1alpha1
 kind: VolumeType

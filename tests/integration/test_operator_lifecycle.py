@@ -37,14 +37,6 @@ spec: {network: NAME, cidr: 10.9.0.0/24}
 """
 
 
-def _apply(cloud: Cloud, text: str, namespace: str) -> None:
-    docs = [d for d in yaml.safe_load_all(text) if d]
-    for doc in docs:
-        if doc["kind"] != "Flavor":
-            doc["metadata"]["namespace"] = namespace
-    cloud.apply(*docs)
-
-
 def _server(name: str, **spec: object) -> str:
     body = {"flavor": "l1.small", "image": {"name": "cirros"}, **spec}
     return yaml.safe_dump({"apiVersion": "compute.nimbus.dev/v1alpha1", "kind": "Server",
@@ -58,8 +50,8 @@ def _active(cloud: Cloud, name: str, ns: str, timeout: float = 90) -> dict[str, 
 
 def test_a_port_follows_the_server_that_names_it(cloud: Cloud, operator: pathlib.Path) -> None:
     ns = cloud.namespace()
-    _apply(cloud, BASE + "---" + NETWORK.replace("NAME", "net"), ns)
-    _apply(cloud, """
+    cloud.apply_text(BASE + "---" + NETWORK.replace("NAME", "net"), ns)
+    cloud.apply_text("""
 apiVersion: network.nimbus.dev/v1alpha1
 kind: Port
 metadata: {name: fixed}
@@ -78,7 +70,7 @@ spec: {network: net, fixedIPs: [{ipAddress: 10.9.0.50}]}
     assert ready["reason"] == "IpAddressNotAvailable"
     assert ready["message"] == "IP address 10.9.0.50 is not available on network net"
 
-    _apply(cloud, _server("uses-port", networks=[{"port": "fixed"}]), ns)
+    cloud.apply_text(_server("uses-port", networks=[{"port": "fixed"}]), ns)
     server = _active(cloud, "uses-port", ns)
     assert server["status"]["networks"] == "net=10.9.0.50"
     port = wait_for(cloud, "ports.network.nimbus.dev", "fixed", ns, "{.status.status}", "ACTIVE")
@@ -98,7 +90,7 @@ spec: {network: net, fixedIPs: [{ipAddress: 10.9.0.50}]}
 
 def test_servers_made_at_once_get_distinct_addresses(cloud: Cloud, operator: pathlib.Path) -> None:
     ns = cloud.namespace()
-    _apply(cloud, BASE + "---" + NETWORK.replace("NAME", "crowd"), ns)
+    cloud.apply_text(BASE + "---" + NETWORK.replace("NAME", "crowd"), ns)
     count = 12
     cloud.apply(*[
         yaml.safe_load(_server(f"c-{i:02d}", networks=[{"network": "crowd"}])) | {
@@ -133,8 +125,8 @@ def test_servers_made_at_once_get_distinct_addresses(cloud: Cloud, operator: pat
 
 def test_stop_and_start(cloud: Cloud, operator: pathlib.Path) -> None:
     ns = cloud.namespace()
-    _apply(cloud, BASE, ns)
-    _apply(cloud, _server("sleeper"), ns)
+    cloud.apply_text(BASE, ns)
+    cloud.apply_text(_server("sleeper"), ns)
     _active(cloud, "sleeper", ns)
     cloud.kubectl("patch", "osserver", "sleeper", "-n", ns, "--type=merge",
                   "-p", '{"spec": {"powerState": "Stopped"}}')  # fmt: skip
@@ -152,8 +144,8 @@ def test_stop_and_start(cloud: Cloud, operator: pathlib.Path) -> None:
 
 def test_a_server_waits_for_its_network_then_builds(cloud: Cloud, operator: pathlib.Path) -> None:
     ns = cloud.namespace()
-    _apply(cloud, BASE, ns)
-    _apply(cloud, _server("patient", networks=[{"network": "late"}]), ns)
+    cloud.apply_text(BASE, ns)
+    cloud.apply_text(_server("patient", networks=[{"network": "late"}]), ns)
     server = wait_for(cloud, "servers.compute.nimbus.dev", "patient", ns, READY, "False")
     ready = next(c for c in server["status"]["conditions"] if c["type"] == "Ready")
     if ready["reason"] == "ImageNotActive":  # the image first; then the network
@@ -163,6 +155,6 @@ def test_a_server_waits_for_its_network_then_builds(cloud: Cloud, operator: path
         ready = next(c for c in server["status"]["conditions"] if c["type"] == "Ready")
     assert ready["message"] == "spec.networks[0].network: Network late could not be found."
     assert server["status"]["status"] == "BUILD"
-    _apply(cloud, NETWORK.replace("NAME", "late"), ns)
+    cloud.apply_text(NETWORK.replace("NAME", "late"), ns)
     server = _active(cloud, "patient", ns)
     assert server["status"]["networks"] == "late=10.9.0.2"

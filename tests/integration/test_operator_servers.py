@@ -57,14 +57,6 @@ spec: {vcpus: 1, ramMB: 64, diskGB: 1}
 """
 
 
-def _apply(cloud: Cloud, text: str, namespace: str | None = None) -> None:
-    docs = [d for d in yaml.safe_load_all(text) if d]
-    if namespace:
-        for doc in docs:
-            doc["metadata"]["namespace"] = namespace
-    cloud.apply(*docs)
-
-
 def server(name: str, flavor: str = "s1.small", **spec: object) -> str:
     body = {"flavor": flavor, "image": {"name": "cirros"}, **spec}
     return yaml.safe_dump({"apiVersion": "compute.nimbus.dev/v1alpha1", "kind": "Server",
@@ -73,11 +65,11 @@ def server(name: str, flavor: str = "s1.small", **spec: object) -> str:
 
 def test_a_server_boots_with_addresses_on_a_host(cloud: Cloud, operator: pathlib.Path) -> None:
     ns = cloud.namespace()
-    _apply(cloud, FLAVORS)
-    _apply(cloud, CLOUD, ns)
+    cloud.apply_text(FLAVORS)
+    cloud.apply_text(CLOUD, ns)
     web_1 = server("web-1", networks=[{"network": "private"}], keyName="ops",
                    volumes=[{"volume": "data-1"}], availabilityZone="zone-b")  # fmt: skip
-    _apply(cloud, web_1, ns)
+    cloud.apply_text(web_1, ns)
     image = wait_for(cloud, "images.image.nimbus.dev", "cirros", ns, "{.status.status}", "active")
     assert image["status"]["progress"] == "100.0%"
     web = wait_for(cloud, "servers.compute.nimbus.dev", "web-1", ns, "{.status.status}", "ACTIVE",
@@ -121,7 +113,7 @@ def test_a_server_boots_with_addresses_on_a_host(cloud: Cloud, operator: pathlib
 
 def test_missing_references_wait_in_novas_words(cloud: Cloud, operator: pathlib.Path) -> None:
     ns = cloud.namespace()
-    _apply(cloud, server("web-2", flavor="s1.missing"), ns)
+    cloud.apply_text(server("web-2", flavor="s1.missing"), ns)
     web = wait_for(cloud, "servers.compute.nimbus.dev", "web-2", ns, READY, "False")
     ready = next(c for c in web["status"]["conditions"] if c["type"] == "Ready")
     assert ready["reason"] == "FlavorNotFound"
@@ -133,9 +125,9 @@ def test_a_flavor_too_small_for_the_image_is_novas_error(
     cloud: Cloud, operator: pathlib.Path
 ) -> None:
     ns = cloud.namespace()
-    _apply(cloud, FLAVORS)
-    _apply(cloud, CLOUD, ns)
-    _apply(cloud, server("tiny", flavor="s1.nano"), ns)
+    cloud.apply_text(FLAVORS)
+    cloud.apply_text(CLOUD, ns)
+    cloud.apply_text(server("tiny", flavor="s1.nano"), ns)
     web = wait_for(cloud, "servers.compute.nimbus.dev", "tiny", ns, "{.status.status}", "ERROR",
                    timeout=90)  # fmt: skip
     assert web["status"]["fault"]["message"] == "Flavor's memory is too small for requested image."
@@ -170,10 +162,9 @@ def _reasons(cloud: Cloud, name: str, ns: str) -> list[str]:
 @pytest.mark.timeout(300)
 def test_reboot_resize_and_rebuild_restart_the_server(cloud: Cloud, operator: pathlib.Path) -> None:
     ns = cloud.namespace()
-    _apply(cloud, FLAVORS)
-    _apply(cloud, CLOUD, ns)
-    _apply(
-        cloud,
+    cloud.apply_text(FLAVORS)
+    cloud.apply_text(CLOUD, ns)
+    cloud.apply_text(
         """
 apiVersion: compute.nimbus.dev/v1alpha1
 kind: Flavor
@@ -186,9 +177,10 @@ metadata: {name: fedora}
 spec:
   source: {http: {url: "https://example.com/fedora.qcow2"}}
   minDiskGB: 3
-""".replace("metadata: {name: fedora}", f"metadata: {{name: fedora, namespace: {ns}}}"),
+""",
+        ns,
     )
-    _apply(cloud, server("life", networks=[{"network": "private"}]), ns)
+    cloud.apply_text(server("life", networks=[{"network": "private"}]), ns)
     wait_for(cloud, "servers.compute.nimbus.dev", "life", ns, "{.status.status}", "ACTIVE",
              timeout=120)  # fmt: skip
     first = _instance_uid(cloud, "life", ns)
