@@ -57,6 +57,11 @@ test: lint build ## lint, then unit and integration tests (integration starts it
 .PHONY: bench
 bench: build ## benchmarks: figures and ratios, not pass/fail (N=100 servers)
 	$(BIN)/python bench/reconcile.py --servers 100
+	$(BIN)/python bench/placement.py
+
+.PHONY: bench-nova
+bench-nova: venv ## install Nova 34 (the `bench` extra) so that bench/placement.py compares with it
+	$(BIN)/pip install -e '.[bench]'
 
 .PHONY: demo
 demo: build ## the local cloud: control plane, simulators, operator, examples; waits for ACTIVE

@@ -72,6 +72,13 @@ def _run(args: argparse.Namespace) -> int:
     return 0
 
 
+def _extender(args: argparse.Namespace) -> int:
+    from nimbus.scheduler import extender
+
+    extender.run(args.listen, args.config)
+    return 0
+
+
 def parser() -> argparse.ArgumentParser:
     root = argparse.ArgumentParser(prog="nimbus", description=__doc__)
     commands = root.add_subparsers(dest="command", required=True)
@@ -80,6 +87,15 @@ def parser() -> argparse.ArgumentParser:
     run.add_argument("--namespace", "-n", action="append", help="watch only this namespace")
     run.add_argument("--liveness", help="serve /healthz, e.g. http://0.0.0.0:8080/healthz")
     run.set_defaults(func=_run)
+
+    extender = commands.add_parser(
+        "extender", help="serve placement (Nova's filter scheduler) to kube-scheduler"
+    )
+    extender.add_argument("--listen", default="127.0.0.1:8888", help="default: %(default)s")
+    extender.add_argument(
+        "--config", help="placement configuration (YAML, Nova's option names); read on change"
+    )
+    extender.set_defaults(func=_extender)
 
     generate = commands.add_parser("generate", help="write crds/*.yaml from the models")
     generate.add_argument("--output", default=str(REPO / "crds"), help="default: %(default)s")

@@ -59,6 +59,8 @@ def _register(index_id: str, group: str, version: str, plural: str) -> None:
                 },
                 "status": dict(body.get("status") or {}),
             }
+            if plural == "nodes":  # a cordoned node is Nova's disabled host
+                value["spec"] = {"unschedulable": bool(body.get("spec", {}).get("unschedulable"))}
             return {_key(body): value}
         # A copy two levels deep: kopf gives each event a freshly decoded body, so what lies
         # deeper is never changed under the index (and a deep copy of every event costs more

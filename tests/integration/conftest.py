@@ -19,6 +19,24 @@ from nimbus import kinds
 from nimbus.devcloud import cluster
 
 CLUSTER_KINDS = {k.kind_name() for k in kinds.ALL if k.scope == "Cluster"} | {"Namespace"}
+# The image the tests boot (the simulated CDI downloads nothing).
+CIRROS = """
+apiVersion: image.nimbus.dev/v1alpha1
+kind: Image
+metadata: {name: cirros}
+spec:
+  source: {http: {url: "https://download.cirros-cloud.net/0.6.2/cirros-0.6.2-x86_64-disk.img"}}
+  minDiskGB: 1
+"""
+
+
+def flavors(*sizes: tuple[str, int, int, int]) -> str:
+    """Flavor documents from (name, vCPUs, RAM MB, disk GB)."""
+    return "---".join(
+        "\napiVersion: compute.nimbus.dev/v1alpha1\nkind: Flavor\n"
+        f"metadata: {{name: {name}}}\nspec: {{vcpus: {vcpus}, ramMB: {ram}, diskGB: {disk}}}\n"
+        for name, vcpus, ram, disk in sizes
+    )
 
 
 class Cloud:
@@ -82,7 +100,12 @@ def cloud(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Cloud]:
 def operator(cloud: Cloud, tmp_path_factory: pytest.TempPathFactory) -> Iterator[pathlib.Path]:
     """The Nimbus operator, running as `nimbus run` against the session's control plane."""
     log = tmp_path_factory.mktemp("operator") / "operator.log"
-    env = dict(os.environ, KUBECONFIG=str(cloud.devcloud.kubeconfig))
+    env = dict(
+        os.environ,
+        KUBECONFIG=str(cloud.devcloud.kubeconfig),
+        NIMBUS_PLACEMENT="true",
+        NIMBUS_PLACEMENT_CONFIG=str(cloud.devcloud.placement_config),
+    )
     with log.open("wb") as out:
         process = subprocess.Popen(
             [sys.executable, "-m", "nimbus", "run"], stdout=out, stderr=subprocess.STDOUT, env=env

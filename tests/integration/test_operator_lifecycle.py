@@ -9,22 +9,10 @@ from typing import Any
 
 import yaml
 
-from tests.integration.conftest import Cloud, wait_for
+from tests.integration.conftest import CIRROS, Cloud, flavors, wait_for
 
 READY = "{.status.conditions[?(@.type=='Ready')].status}"
-BASE = """
-apiVersion: compute.nimbus.dev/v1alpha1
-kind: Flavor
-metadata: {name: l1.small}
-spec: {vcpus: 1, ramMB: 512, diskGB: 1}
----
-apiVersion: image.nimbus.dev/v1alpha1
-kind: Image
-metadata: {name: cirros}
-spec:
-  source: {http: {url: "https://download.cirros-cloud.net/0.6.2/cirros-0.6.2-x86_64-disk.img"}}
-  minDiskGB: 1
-"""
+BASE = flavors(("l1.small", 1, 512, 1)) + "---" + CIRROS
 NETWORK = """
 apiVersion: network.nimbus.dev/v1alpha1
 kind: Network

@@ -10,17 +10,12 @@ import time
 import pytest
 import yaml
 
-from tests.integration.conftest import Cloud, wait_for
+from tests.integration.conftest import CIRROS, Cloud, wait_for
 
 READY = "{.status.conditions[?(@.type=='Ready')].status}"
-CLOUD = """
-apiVersion: image.nimbus.dev/v1alpha1
-kind: Image
-metadata: {name: cirros}
-spec:
-  source: {http: {url: "https://download.cirros-cloud.net/0.6.2/cirros-0.6.2-x86_64-disk.img"}}
-  minDiskGB: 1
-  minRamMB: 128
+CLOUD = (
+    CIRROS
+    + """  minRamMB: 128
 ---
 apiVersion: network.nimbus.dev/v1alpha1
 kind: Network
@@ -44,6 +39,7 @@ kind: Volume
 metadata: {name: data-1}
 spec: {sizeGB: 2}
 """
+)
 FLAVORS = """
 apiVersion: compute.nimbus.dev/v1alpha1
 kind: Flavor

@@ -257,7 +257,7 @@ def test_full_server_renders_every_part() -> None:
         "compute.nimbus.dev/flavor": "m1.large.dedicated",
         "compute.nimbus.dev/vcpus": "4",
         "compute.nimbus.dev/memory-mb": "8192",
-        "compute.nimbus.dev/disk-gb": "90",
+        "compute.nimbus.dev/disk-gb": "91",  # root, ephemeral, and swap rounded up to a GB
         "compute.nimbus.dev/server-group": "web-anti",
         "sg.network.nimbus.dev/default": "true",
         "sg.network.nimbus.dev/web": "true",

@@ -65,6 +65,26 @@ def test_unschedulable_is_novas_no_valid_host() -> None:
     }
 
 
+def test_no_valid_host_says_why_each_node_was_left_out() -> None:
+    why = "0/2 nodes are available: 2 RamFilter: 1024 MB free < 4096 MB requested."
+    vmi = {
+        "status": {
+            "phase": "Scheduling",
+            "conditions": [
+                {
+                    "type": "PodScheduled",
+                    "status": "False",
+                    "reason": "Unschedulable",
+                    "message": why,
+                }
+            ],
+        }
+    }
+    state = compute.server_state(vm("ErrorUnschedulable"), vmi, [])
+    assert state.fault is not None
+    assert state.fault["details"] == f"ErrorUnschedulable: {why}"
+
+
 @pytest.mark.parametrize(
     "printable",
     ["ErrorPvcNotFound", "DataVolumeError", "ErrImagePull", "ImagePullBackOff", "CrashLoopBackOff"],

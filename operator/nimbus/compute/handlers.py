@@ -6,9 +6,11 @@ import asyncio
 import base64
 import dataclasses
 import os
+import pathlib
 from typing import Any
 
 import kopf
+import yaml
 
 from nimbus import cache, handling, meta, reporting
 from nimbus.blockstorage import status as storage_status
@@ -19,6 +21,9 @@ from nimbus.network import api as api_network
 from nimbus.network import handlers as network_handlers
 from nimbus.network import ipam
 from nimbus.network import render as network_render
+from nimbus.placement import config as placement_config
+from nimbus.placement import engine, hosts
+from nimbus.scheduler import inventory
 
 
 @handling.reconciler(api.GROUP, "flavors")
@@ -380,6 +385,61 @@ def flavor_disks(view: cache.View) -> dict[str, int]:
     return {f["metadata"]["name"]: int(f["spec"].get("diskGB", 0)) for f in view.list("flavors")}
 
 
+def _no_valid_host(view: cache.View, machine: dict[str, Any]) -> list[str] | None:
+    """Placement's pre-flight: Nova's filter results when no node could ever take the server
+    (its flavor bigger than every node, say), else None."""
+    template = machine["spec"]["template"]
+    pod = {
+        "metadata": {**template["metadata"], "namespace": machine["metadata"]["namespace"]},
+        "spec": {"nodeSelector": template["spec"].get("nodeSelector") or {}},
+    }
+    config, defaults = placement_settings()
+    return inventory.preflight(view.list("nodes"), pod, config, defaults)
+
+
+def placement_settings() -> tuple[engine.Config, hosts.Defaults]:
+    """Placement's configuration file ($NIMBUS_PLACEMENT_CONFIG), as the extender reads it."""
+    path = os.environ.get("NIMBUS_PLACEMENT_CONFIG")
+    if not path:
+        return placement_config.parse(None)
+    try:
+        document = yaml.safe_load(pathlib.Path(path).read_text())
+        return placement_config.parse(document)
+    except (OSError, yaml.YAMLError, placement_config.ConfigError):
+        return placement_config.parse(None)  # the extender reports the bad file
+
+
+async def _report_error(
+    api_client: client.Client,
+    server_body: dict[str, Any],
+    fault: dict[str, Any],
+    conditions: list[Condition],
+) -> None:
+    """A server that will not build: ERROR, Nova's fault, and why in conditions."""
+    await reporting.report(
+        api_client,
+        server_body,
+        fields={"status": "ERROR", "taskState": None, "powerState": "NOSTATE",
+                "fault": {**fault, "created": reporting.now()}},
+        wanted=conditions,
+    )  # fmt: skip
+
+
+async def _report_no_valid_host(
+    api_client: client.Client, server_body: dict[str, Any], results: list[str]
+) -> None:
+    details = f"Filter results: {results}"
+    await _report_error(
+        api_client,
+        server_body,
+        {"code": 500, "message": status.NO_VALID_HOST, "details": details},
+        [
+            Condition("Scheduled", "False", "NoValidHost", f"{status.NO_VALID_HOST} {details}"),
+            Condition("Running", "False", "Error", status.NO_VALID_HOST),
+        ],
+    )
+
+
 def _reboot_asked(body: dict[str, Any]) -> str | None:
     return (body["metadata"].get("annotations") or {}).get(lifecycle.REBOOT)
 
@@ -414,17 +474,17 @@ async def server(body: dict[str, Any], memo: kopf.Memo, view: cache.View) -> Non
         raise kopf.TemporaryError(waiting.condition.message, delay=3) from None
     except render.BuildError as error:
         made.release()
-        await reporting.report(
-            api_client,
-            server_body,
-            fields={
-                "status": "ERROR",
-                "taskState": None,
-                "fault": {"code": 400, "message": str(error), "created": reporting.now()},
-            },
-            wanted=[Condition("Built", "False", "BuildRefused", str(error))],
-        )
+        await _report_error(
+            api_client, server_body, {"code": 400, "message": str(error)},
+            [Condition("Built", "False", "BuildRefused", str(error))],
+        )  # fmt: skip
         raise kopf.PermanentError(str(error)) from None
+    if inputs.placement and view.get("virtualmachines", inputs.name, inputs.namespace) is None:
+        filter_results = _no_valid_host(view, machine)
+        if filter_results is not None:
+            made.release()
+            await _report_no_valid_host(api_client, server_body, filter_results)
+            raise kopf.TemporaryError(status.NO_VALID_HOST, delay=60)  # a node may come
     # Ports and cloud-init first, at once; then the VM, which KubeVirt starts with them.
     results = await asyncio.gather(
         *(api_client.apply(p) for p in made.manifests),

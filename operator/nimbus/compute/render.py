@@ -204,7 +204,7 @@ def pod_labels(inputs: ServerInputs) -> dict[str, str]:
         f"{LABEL}/flavor": inputs.flavor_name,
         f"{LABEL}/vcpus": str(flavor.vcpus),
         f"{LABEL}/memory-mb": str(flavor.ram_mb),
-        f"{LABEL}/disk-gb": str(flavor.disk_gb + flavor.ephemeral_gb),
+        f"{LABEL}/disk-gb": str(disk_request_gb(flavor, boot_from_volume=inputs.image is None)),
     }
     if spec.server_group:
         out[f"{LABEL}/server-group"] = spec.server_group
@@ -213,9 +213,18 @@ def pod_labels(inputs: ServerInputs) -> dict[str, str]:
     return out
 
 
+def disk_request_gb(flavor: api.FlavorSpec, *, boot_from_volume: bool) -> int:
+    """The disk placement asks of a host, as Nova's resources_from_flavor: root (none when
+    booting from a volume), ephemeral, and swap rounded up to whole GB."""
+    root = 0 if boot_from_volume else flavor.disk_gb
+    return root + flavor.ephemeral_gb + -(-flavor.swap_mb // 1024)
+
+
 def pod_annotations(inputs: ServerInputs) -> dict[str, str]:
     hints = inputs.spec.scheduler_hints
     out = {f"{LABEL}/flavor-spec": json.dumps(inputs.flavor.to_api(), sort_keys=True)}
+    if inputs.spec.image is not None:
+        out[f"{LABEL}/image"] = inputs.spec.image.name
     if hints is not None:
         out[f"{LABEL}/scheduler-hints"] = json.dumps(hints.to_api(), sort_keys=True)
     if inputs.image is not None and inputs.image.properties:

@@ -46,6 +46,15 @@ _FAULTS = {
 }
 
 
+def _details(printable: str, vmi: dict[str, Any] | None) -> str:
+    """The fault's details: why the pod was not scheduled (each node's reason, as the
+    scheduler and placement gave it), else KubeVirt's status word."""
+    for condition in (vmi or {}).get("status", {}).get("conditions", []):
+        if condition.get("type") == "PodScheduled" and condition.get("message"):
+            return f"{printable}: {condition['message']}"
+    return printable
+
+
 def addresses(vmi: dict[str, Any] | None, networks: list[str]) -> dict[str, list[dict[str, Any]]]:
     """Addresses per network from the VMI's interfaces (`net<i>` is the i-th network)."""
     out: dict[str, list[dict[str, Any]]] = {}
@@ -93,7 +102,8 @@ def server_state(
     if printable in _FAULTS:
         code, message = _FAULTS[printable]
         return ServerState(
-            "ERROR", None, "NOSTATE", {"code": code, "message": message, "details": printable},
+            "ERROR", None, "NOSTATE",
+            {"code": code, "message": message, "details": _details(printable, vmi)},
             host, found, networks_column(found),
         )  # fmt: skip
     status, task, power = _PRINTABLE.get(printable, ("UNKNOWN", None, "NOSTATE"))

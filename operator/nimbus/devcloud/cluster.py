@@ -23,14 +23,24 @@ import yaml
 
 from nimbus import crdgen
 from nimbus.devcloud import build, pki
+from nimbus.scheduler import configuration
 
 UPSTREAM_CRDS = pathlib.Path(__file__).parent / "upstream"
 
 # Start order; stopped in reverse.
 CONTROL_PLANE = ("etcd", "kube-apiserver", "kube-controller-manager", "kube-scheduler", "kwok")
-# Nimbus's own processes: the simulators, and the operator (optional: tests run their own).
-PYTHON_COMPONENTS = {"simulators": ("devcloud", "simulate"), "operator": ("run",)}
-COMPONENTS = (*CONTROL_PLANE, *PYTHON_COMPONENTS)
+# Nimbus's own processes: the simulators, the placement extender, and the operator (optional:
+# tests run their own).
+PYTHON_COMPONENTS = {
+    "simulators": ("devcloud", "simulate"),
+    "extender": ("extender",),
+    "operator": ("run",),
+}
+# The nimbus-scheduler: a second kube-scheduler, calling the extender (after the extender).
+PLACEMENT = ("extender", "nimbus-scheduler")
+COMPONENTS = (*CONTROL_PLANE, "simulators", *PLACEMENT, "operator")
+# Components that run a binary of another name.
+BINARIES = {"nimbus-scheduler": "kube-scheduler"}
 
 # The simulated nodes: capacity as node labels, as placement reads them.
 NODES = (
@@ -66,6 +76,13 @@ STORAGE = (
         "deletionPolicy": "Delete",
     },
 )
+
+PLACEMENT_CONFIG = """\
+# Placement's configuration, in nova.conf's option names (docs/placement.md). The extender
+# reads this file again when it changes. Unset options are Nova's defaults.
+filter_scheduler: {}
+compute: {}
+"""
 
 
 class DevCloudError(RuntimeError):
@@ -117,7 +134,7 @@ def _alive(pid: int, name: str) -> bool:
             return False
         words = [w.decode(errors="replace") for w in argv]
         return "nimbus" in words and " ".join(PYTHON_COMPONENTS[name]) in " ".join(words)
-    return stat[0] == name[:15]
+    return stat[0] == BINARIES.get(name, name)[:15]
 
 
 class DevCloud:
@@ -154,7 +171,7 @@ class DevCloud:
 
     def running(self, *, operator: bool = False) -> bool:
         """True when the control plane, the simulators (and the operator, if asked) run."""
-        wanted = [*CONTROL_PLANE, "simulators", *(["operator"] if operator else [])]
+        wanted = [*CONTROL_PLANE, "simulators", *PLACEMENT, *(["operator"] if operator else [])]
         status = self.status()
         return all(status[name].startswith("running") for name in wanted) and self._ready()
 
@@ -176,7 +193,8 @@ class DevCloud:
             pki.write_control_plane_pki(self.pki_dir)
         self.log_dir.mkdir(parents=True, exist_ok=True)
         state = self._state()
-        names = ("etcd", "etcd-peer", "apiserver", "controller-manager", "scheduler", "kwok")
+        names = ("etcd", "etcd-peer", "apiserver", "controller-manager", "scheduler", "kwok",
+                 "extender", "nimbus-scheduler")  # fmt: skip
         state["ports"] = dict(zip(names, _free_ports(len(names)), strict=True))
         state["pids"] = {}
         self._save(state)
@@ -203,13 +221,46 @@ class DevCloud:
         self._start(state, "kwok", [str(binaries["kwok"]), *self._kwok_args(ports)])
         self.install()
         self._start_python(state, "simulators")
+        self._start_placement(state, binaries["kube-scheduler"])
         if operator:
-            self._start_python(state, "operator")
+            self._start_python(state, "operator", env={"NIMBUS_PLACEMENT": "true"})
         return ready_after
 
-    def _start_python(self, state: dict[str, Any], name: str) -> None:
-        argv = [sys.executable, "-m", "nimbus", *PYTHON_COMPONENTS[name]]
-        self._start(state, name, argv, env={"KUBECONFIG": str(self.kubeconfig)})
+    def _start_python(
+        self,
+        state: dict[str, Any],
+        name: str,
+        args: tuple[str, ...] = (),
+        env: dict[str, str] | None = None,
+    ) -> None:
+        argv = [sys.executable, "-m", "nimbus", *PYTHON_COMPONENTS[name], *args]
+        self._start(state, name, argv, env={"KUBECONFIG": str(self.kubeconfig), **(env or {})})
+
+    @property
+    def placement_config(self) -> pathlib.Path:
+        """Placement's configuration (Nova's option names); the extender reads it on change."""
+        return self.run_dir / "placement.yaml"
+
+    def _start_placement(self, state: dict[str, Any], kube_scheduler: pathlib.Path) -> None:
+        """The extender, then the nimbus-scheduler calling it."""
+        ports = state["ports"]
+        if not self.placement_config.exists():
+            self.placement_config.write_text(PLACEMENT_CONFIG)
+        listen = f"127.0.0.1:{ports['extender']}"
+        self._start_python(
+            state, "extender", ("--listen", listen, "--config", str(self.placement_config))
+        )
+        self._wait(f"http://{listen}/readyz", "extender", tls=False)
+        config = self.run_dir / "nimbus-scheduler.yaml"
+        config.write_text(yaml.safe_dump(configuration.kube_scheduler_configuration(
+            f"http://{listen}/", kubeconfig=str(self.kubeconfig), leader_elect=False,
+        )))  # fmt: skip
+        self._start(state, "nimbus-scheduler", [
+            str(kube_scheduler), f"--config={config}",
+            f"--authentication-kubeconfig={self.kubeconfig}",
+            f"--authorization-kubeconfig={self.kubeconfig}",
+            "--bind-address=127.0.0.1", f"--secure-port={ports['nimbus-scheduler']}", "--v=1",
+        ])  # fmt: skip
 
     def down(self) -> None:
         """Stop every component (etcd data, PKI and logs stay in the run directory)."""
@@ -447,8 +498,8 @@ class DevCloud:
         )  # fmt: skip
 
     def add_nodes(self, nodes: list[dict[str, Any]]) -> None:
-        """More KWOK nodes, shaped as NODES' entries (name, zone, vcpus, memory_mb, disk_gb),
-        and wait until they are Ready."""
+        """More KWOK nodes, shaped as NODES' entries (name, zone, vcpus, memory_mb, disk_gb, and
+        optional labels), and wait until they are Ready."""
         self.kubectl(
             "apply", "--server-side", "--field-manager=nimbus-devcloud", "-f", "-",
             stdin=yaml.safe_dump_all([_node(n) for n in nodes]),
@@ -504,6 +555,7 @@ def _node(node: dict[str, Any]) -> dict[str, Any]:
                 "compute.nimbus.dev/vcpus": str(node["vcpus"]),
                 "compute.nimbus.dev/memory-mb": str(node["memory_mb"]),
                 "compute.nimbus.dev/disk-gb": str(node["disk_gb"]),
+                **node.get("labels", {}),
             },
         },
         "status": {"capacity": capacity, "allocatable": capacity},

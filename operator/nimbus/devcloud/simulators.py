@@ -392,6 +392,12 @@ async def reconcile_vm(api: client.Client, vm: dict[str, Any]) -> None:
     scheduled = next((c for c in pod_status.get("conditions", [])
                       if c["type"] == "PodScheduled"), None)  # fmt: skip
     if scheduled is not None and scheduled.get("reason") == "Unschedulable":
+        waiting = {  # virt-controller copies the pod's condition to the VMI
+            "phase": "Scheduling",
+            "conditions": [{"type": "PodScheduled", "status": "False", "reason": "Unschedulable",
+                            "message": scheduled.get("message", "")}],
+        }  # fmt: skip
+        await _vmi_status(api, vmi, waiting)
         await _vm_status(api, vm, "ErrorUnschedulable", ready=False)
         return
     if pod_status.get("phase") != "Running":
@@ -408,11 +414,22 @@ async def reconcile_vm(api: client.Client, vm: dict[str, Any]) -> None:
         "interfaces": interfaces,
         "conditions": [{"type": "Ready", "status": "True"}],
     }
-    if vmi.get("status") != running:  # virt-handler writes only what changed
-        vmi["status"] = running
-        vmi["metadata"] = {k: vmi["metadata"][k] for k in ("name", "namespace")}
-        await api.apply(vmi)
+    await _vmi_status(api, vmi, running)
     await _vm_status(api, vm, "Running", ready=True)
+
+
+async def _vmi_status(api: client.Client, vmi: dict[str, Any], status: dict[str, Any]) -> None:
+    """Write the VMI's status if it changed (virt-handler writes only what changed). The same
+    apply keeps the labels, annotations and owner it was made with: what an apply leaves out,
+    its field manager gives up (and the garbage collector would not find the VM's instance)."""
+    if vmi.get("status") == status:
+        return
+    kept = ("name", "namespace", "labels", "annotations", "ownerReferences")
+    await api.apply({
+        "apiVersion": vmi["apiVersion"], "kind": vmi["kind"],
+        "metadata": {k: vmi["metadata"][k] for k in kept if k in vmi["metadata"]},
+        "spec": vmi["spec"], "status": status,
+    })  # fmt: skip
 
 
 def _launcher_pod(

@@ -3,6 +3,7 @@ events. Async (aiohttp), so kopf's handlers await it without threads."""
 
 from __future__ import annotations
 
+import builtins
 import dataclasses
 import datetime
 import json
@@ -135,10 +136,10 @@ class Client:
     def path(api_version: str, kind: str, namespace: str | None, name: str | None = None) -> str:
         resource = RESOURCES[(api_version, kind)]
         prefix = "/api/v1" if api_version == "v1" else f"/apis/{api_version}"
-        if resource.namespaced:
-            if not namespace:
-                raise ValueError(f"{kind} is namespaced: a namespace is needed")
+        if resource.namespaced and namespace:
             prefix += f"/namespaces/{namespace}"
+        elif resource.namespaced and name:  # a collection without one is every namespace's
+            raise ValueError(f"{kind} is namespaced: a namespace is needed")
         path = f"{prefix}/{resource.plural}"
         return f"{path}/{name}" if name else path
 
@@ -198,12 +199,27 @@ class Client:
         *,
         label_selector: str | None = None,
     ) -> list[dict[str, Any]]:
+        items, _ = await self.list_with_version(
+            api_version, kind, namespace, label_selector=label_selector
+        )
+        return items
+
+    async def list_with_version(
+        self,
+        api_version: str,
+        kind: str,
+        namespace: str | None = None,
+        *,
+        label_selector: str | None = None,
+    ) -> tuple[builtins.list[dict[str, Any]], str]:
+        """The objects and the list's resourceVersion, where a watch that misses nothing
+        starts (an informer's list)."""
         resource = RESOURCES[(api_version, kind)]
         path = self.path(api_version, kind, namespace if resource.namespaced else None)
         params = {"labelSelector": label_selector} if label_selector else None
-        result = await self._request("GET", path, params=params)
-        items: list[dict[str, Any]] = (result or {}).get("items", [])
-        return items
+        result = await self._request("GET", path, params=params) or {}
+        items: list[dict[str, Any]] = result.get("items", [])
+        return items, str(result.get("metadata", {}).get("resourceVersion", ""))
 
     async def resource_version(
         self, api_version: str, kind: str, namespace: str | None = None
@@ -221,14 +237,17 @@ class Client:
         namespace: str | None = None,
         *,
         resource_version: str | None = None,
+        label_selector: str | None = None,
     ) -> AsyncIterator[tuple[str, dict[str, Any]]]:
         """(type, object) for each change after `resource_version` (from now when None), until
         the server ends the watch."""
         resource = RESOURCES[(api_version, kind)]
         path = self.path(api_version, kind, namespace if resource.namespaced else None)
-        params = {"watch": "true"}
+        params = {"watch": "true", "allowWatchBookmarks": "true"}
         if resource_version:
             params["resourceVersion"] = resource_version
+        if label_selector:
+            params["labelSelector"] = label_selector
         async with self._http().get(
             self.credentials.server + path,
             params=params,

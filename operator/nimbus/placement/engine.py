@@ -80,11 +80,14 @@ class HostState:
 
     def aggregate_metadata(self) -> dict[str, set[str]]:
         """Nova's aggregate_metadata_get_by_host: each key's values over the host's
-        aggregates, comma-separated values split."""
-        found: dict[str, set[str]] = collections.defaultdict(set)
-        for metadata in self.aggregates.values():
-            for key, value in metadata.items():
-                found[key].update(v.strip() for v in str(value).split(","))
+        aggregates, comma-separated values split. Made once per HostState (frozen)."""
+        found: dict[str, set[str]] | None = self.__dict__.get("_aggregate_metadata")
+        if found is None:
+            found = collections.defaultdict(set)
+            for metadata in self.aggregates.values():
+                for key, value in metadata.items():
+                    found[key].update(v.strip() for v in str(value).split(","))
+            self.__dict__["_aggregate_metadata"] = found
         return found
 
 
@@ -557,10 +560,16 @@ def schedule(hosts: Iterable[HostState], spec: RequestSpec, config: Config) -> D
         candidates = passing
     weights = [0.0] * len(candidates)
     for name, weigh, option, minval in WEIGHERS if len(candidates) > 1 else ():  # one: 0.0
-        raw = [float(weigh(h, spec)) for h in candidates]
+        normalized = normalize([float(weigh(h, spec)) for h in candidates], minval)
+        if not any(normalized):
+            continue  # every host weighs the same: nothing to add
         sign = -1.0 if name == "BuildFailureWeigher" else 1.0
-        for i, value in enumerate(normalize(raw, minval)):
-            weights[i] += sign * _multiplier(candidates[i], option, config) * value
+        default = float(getattr(config, option))
+        for i, value in enumerate(normalized):
+            if value:
+                host = candidates[i]
+                multiplier = _multiplier(host, option, config) if host.aggregates else default
+                weights[i] += sign * multiplier * value
     order = sorted(range(len(candidates)), key=lambda i: -weights[i])  # stable: ties keep order
     return Decision(
         fit=fitting,

@@ -1,0 +1,1 @@
+"""The nimbus-scheduler: kube-scheduler, with Nova's filter scheduler as its extender."""

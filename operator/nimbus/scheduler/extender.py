@@ -1,0 +1,243 @@
+"""The kube-scheduler extender (v1): Nova's filter scheduler over the nodes kube-scheduler asks
+about. `nimbus extender` serves it:
+
+- `POST /filter` and `POST /prioritize` take kube-scheduler's ExtenderArgs (`Pod`, and
+  `NodeNames` with nodeCacheCapable, else `Nodes`) and answer an ExtenderFilterResult or a
+  HostPriorityList, with the Go field names kube-scheduler reads;
+- `GET /healthz` (alive) and `GET /readyz` (the nodes, pods and server groups are listed).
+
+Nodes, the Servers' pods and ServerGroups come from watches into an Inventory. The
+configuration file (Nova's option names, placement/config.py) is read again when it changes,
+as a mounted ConfigMap does.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import logging
+import os
+import pathlib
+import time
+from collections.abc import Awaitable, Callable, Mapping
+from typing import Any
+
+import yaml
+from aiohttp import web
+
+from nimbus.k8s import client
+from nimbus.placement import config as placement_config
+from nimbus.placement import engine
+from nimbus.scheduler import inventory, request
+
+log = logging.getLogger("nimbus.extender")
+
+# The pods placement serves; others are never sent to it (and pass through if they are).
+POD_SELECTOR = f"app.kubernetes.io/managed-by=nimbus,{request.SERVER}"
+
+
+class Settings:
+    """The configuration file, read again when its modification time changes."""
+
+    def __init__(self, path: pathlib.Path | None) -> None:
+        self.path = path
+        self._stamp: float | None = None
+        self._checked = 0.0
+        self.config, self.defaults = placement_config.parse(None)
+        self.reload()
+
+    def reload(self) -> None:
+        now = time.monotonic()
+        if self.path is None or now - self._checked < 1.0:
+            return
+        self._checked = now
+        try:
+            stamp = self.path.stat().st_mtime
+        except OSError:
+            return
+        if stamp == self._stamp:
+            return
+        try:
+            document = yaml.safe_load(self.path.read_text()) or {}
+            self.config, self.defaults = placement_config.parse(document)
+        except (OSError, yaml.YAMLError, placement_config.ConfigError) as error:
+            log.error("placement configuration %s not used: %s", self.path, error)
+        else:
+            log.info("placement configuration %s loaded", self.path)
+        self._stamp = stamp
+
+
+def _names(args: Mapping[str, Any]) -> tuple[list[str], dict[str, Any] | None]:
+    """The node names asked about, and the Nodes list when kube-scheduler sent whole nodes."""
+    if args.get("NodeNames") is not None:
+        return [str(n) for n in args["NodeNames"]], None
+    nodes = args.get("Nodes") or {}
+    items = nodes.get("items") or []
+    return [n["metadata"]["name"] for n in items], {n["metadata"]["name"]: n for n in items}
+
+
+class Extender:
+    def __init__(self, api: client.Client | None, settings: Settings) -> None:
+        self.api = api
+        self.settings = settings
+        self.inventory = inventory.Inventory(settings.defaults)
+        self.listed: set[str] = set()
+        self._tasks: list[asyncio.Task[None]] = []
+
+    # -- the watches -------------------------------------------------------------------------
+
+    async def _reflect(
+        self,
+        api_version: str,
+        kind: str,
+        replace: Callable[[list[dict[str, Any]]], None],
+        event: Callable[[str, dict[str, Any]], None],
+        label_selector: str | None = None,
+    ) -> None:
+        """List, then watch from the list's version; list again when the watch fails."""
+        assert self.api is not None
+        while True:
+            try:
+                items, version = await self.api.list_with_version(
+                    api_version, kind, label_selector=label_selector
+                )
+                replace(items)
+                self.listed.add(kind)
+                while True:
+                    async for kind_of_change, obj in self.api.watch(
+                        api_version, kind, resource_version=version, label_selector=label_selector
+                    ):
+                        version = obj.get("metadata", {}).get("resourceVersion", version)
+                        if kind_of_change == "ERROR":
+                            raise client.ApiError(int(obj.get("code", 500)), "", str(obj))
+                        if kind_of_change != "BOOKMARK":
+                            event(kind_of_change, obj)
+            except asyncio.CancelledError:
+                raise
+            except Exception as error:  # a watch must outlive any failure
+                log.warning("watch of %s failed (%s); listing again", kind, error)
+                await asyncio.sleep(1)
+
+    def start(self) -> None:
+        inv, groups = self.inventory, "compute.nimbus.dev/v1alpha1"
+        self._tasks = [
+            asyncio.create_task(self._reflect("v1", "Node", inv.replace_nodes, inv.node_event)),
+            asyncio.create_task(
+                self._reflect("v1", "Pod", inv.replace_pods, inv.pod_event, POD_SELECTOR)
+            ),
+            asyncio.create_task(
+                self._reflect(groups, "ServerGroup", inv.replace_groups, inv.group_event)
+            ),
+        ]
+
+    async def stop(self) -> None:
+        for task in self._tasks:
+            task.cancel()
+        for task in self._tasks:
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
+
+    @property
+    def ready(self) -> bool:
+        return self.api is None or self.listed >= {"Node", "Pod", "ServerGroup"}
+
+    # -- the verbs ---------------------------------------------------------------------------
+
+    def _current(self) -> engine.Config:
+        self.settings.reload()
+        self.inventory.set_defaults(self.settings.defaults)
+        return self.settings.config
+
+    def filter(self, args: Mapping[str, Any]) -> dict[str, Any]:
+        pod = args.get("Pod") or {}
+        names, nodes = _names(args)
+        verdict = self.inventory.filter(pod, names, self._current())
+        if verdict.decision is not None and not verdict.passed:
+            server = request.server(pod.get("metadata") or {})
+            results = inventory.filter_results(len(names), verdict.decision, self.settings.config)
+            log.info(
+                "Filtering removed all hosts for the request with instance %s. "
+                "Filter results: %s", server, results,
+            )  # fmt: skip
+        result: dict[str, Any] = {
+            "NodeNames": verdict.passed if nodes is None else None,
+            "Nodes": None if nodes is None else {"items": [nodes[n] for n in verdict.passed]},
+            "FailedNodes": verdict.failed,
+            "FailedAndUnresolvableNodes": verdict.unresolvable,
+            "Error": "",
+        }
+        return result
+
+    def prioritize(self, args: Mapping[str, Any]) -> list[dict[str, Any]]:
+        names, _ = _names(args)
+        scores = self.inventory.prioritize(args.get("Pod") or {}, names, self._current())
+        return [{"Host": host, "Score": score} for host, score in scores]
+
+    # -- HTTP --------------------------------------------------------------------------------
+
+    def app(self) -> web.Application:
+        async def verb(
+            request_: web.Request, answer: Callable[[Mapping[str, Any]], Any], empty: Any
+        ) -> web.Response:
+            try:
+                args = json.loads(await request_.read())
+            except ValueError as error:
+                return web.json_response(empty | {"Error": f"not JSON: {error}"}, status=400)
+            try:
+                return web.json_response(answer(args))
+            except Exception as error:  # kube-scheduler gets the error
+                log.exception("%s failed", request_.path)
+                if isinstance(empty, dict):
+                    return web.json_response(empty | {"Error": f"placement failed: {error}"})
+                raise web.HTTPInternalServerError(text=str(error)) from error
+
+        def route(
+            answer: Callable[[Mapping[str, Any]], Any], empty: Any
+        ) -> Callable[[web.Request], Awaitable[web.Response]]:
+            async def handle(request_: web.Request) -> web.Response:
+                return await verb(request_, answer, empty)
+
+            return handle
+
+        async def healthz(_: web.Request) -> web.Response:
+            return web.Response(text="ok")
+
+        async def readyz(_: web.Request) -> web.Response:
+            if self.ready:
+                return web.Response(text="ok")
+            return web.Response(status=503, text="listing nodes, pods and server groups")
+
+        app = web.Application(client_max_size=64 * 2**20)  # 10,000 whole nodes fit
+        app.router.add_post("/filter", route(self.filter, {"NodeNames": None}))
+        app.router.add_post("/prioritize", route(self.prioritize, []))
+        app.router.add_get("/healthz", healthz)
+        app.router.add_get("/readyz", readyz)
+        return app
+
+
+async def serve(host: str, port: int, config_path: pathlib.Path | None) -> None:
+    credentials = client.load_credentials()
+    async with client.Client(credentials) as api:
+        extender = Extender(api, Settings(config_path))
+        extender.start()
+        runner = web.AppRunner(extender.app(), access_log=None)
+        await runner.setup()
+        await web.TCPSite(runner, host, port).start()
+        log.info("placement extender on http://%s:%d", host, port)
+        try:
+            await asyncio.Event().wait()
+        finally:
+            await extender.stop()
+            await runner.cleanup()
+
+
+def run(listen: str, config_path: str | None) -> None:
+    logging.basicConfig(
+        level=os.environ.get("NIMBUS_LOG_LEVEL", "INFO"),
+        format="%(asctime)s %(name)s %(levelname)s %(message)s",
+    )
+    host, _, port = listen.rpartition(":")
+    path = pathlib.Path(config_path) if config_path else None
+    with contextlib.suppress(KeyboardInterrupt):
+        asyncio.run(serve(host or "127.0.0.1", int(port), path))

@@ -1,0 +1,310 @@
+"""The extender's picture of the cloud: nodes, the Servers' pods placed on them, server groups,
+and the decisions made but not yet bound. Fed by watches (extender.py); pure otherwise, so
+decisions are table-tested without an API server.
+
+Each node's HostState is built once and kept until the node or a pod on it changes: a decision
+over a thousand nodes reads a thousand cached HostStates.
+
+Between a decision and the binding the watch reports, the pod is *assumed* on the node the
+extender chose, as kube-scheduler assumes its own decisions: the next pod, decided a moment
+later, already sees it there. An assumption ends when the pod's binding (or deletion) arrives,
+or after ASSUME_SECONDS.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import time
+from collections.abc import Callable, Iterable, Mapping
+from typing import Any
+
+from nimbus.placement import engine, hosts
+from nimbus.scheduler import request
+
+ASSUME_SECONDS = 30.0
+
+# Reasons that other servers' coming and going can change: kube-scheduler may retry them
+# (FailedNodes). The rest hold until the node or the flavor changes (FailedAndUnresolvable).
+_RESOLVABLE = (
+    "CoreFilter", "RamFilter", "DiskFilter", "ServerGroupAntiAffinityFilter",
+    "ServerGroupAffinityFilter", "NumInstancesFilter", "IoOpsFilter", "SameHostFilter",
+    "DifferentHostFilter", "PciPassthroughFilter", "UnknownNode",
+)  # fmt: skip
+
+# The fit checks, in the order engine.fit makes them, as Nova names them in its logs.
+_FIT_STAGES = ("CoreFilter", "RamFilter", "DiskFilter", "TraitFilter", "AvailabilityZoneFilter")
+
+
+@dataclasses.dataclass(frozen=True)
+class _Pod:
+    node: str
+    placed: hosts.Placed
+    group: tuple[str, str] | None
+
+
+@dataclasses.dataclass(frozen=True)
+class Verdict:
+    """A filter call's answer: the nodes that pass, and why each other one does not."""
+
+    passed: list[str]
+    failed: dict[str, str]  # kube-scheduler may retry these (FailedNodes)
+    unresolvable: dict[str, str]  # FailedAndUnresolvableNodes
+    decision: engine.Decision | None  # None for pods placement does not serve
+
+
+def _slim_node(node: Mapping[str, Any]) -> dict[str, Any]:
+    metadata = node.get("metadata") or {}
+    status = node.get("status") or {}
+    return {
+        "metadata": {"name": metadata.get("name"), "labels": dict(metadata.get("labels") or {})},
+        "spec": {"unschedulable": bool((node.get("spec") or {}).get("unschedulable"))},
+        "status": {
+            "allocatable": dict(status.get("allocatable") or {}),
+            "addresses": list(status.get("addresses") or []),
+        },
+    }
+
+
+def filter_results(hosts_count: int, decision: engine.Decision, config: engine.Config) -> list[str]:
+    """Nova's log of a request that no host passed: each filter with the hosts it started and
+    ended with, e.g. `RamFilter: (start: 3, end: 0)`."""
+    left, out = hosts_count, []
+    removed_by: dict[str, int] = {}
+    for reason in decision.reasons.values():
+        stage = reason.split(":", 1)[0]
+        removed_by[stage] = removed_by.get(stage, 0) + 1
+    for stage in (*_FIT_STAGES, *config.enabled_filters):
+        removed = removed_by.get(stage, 0)
+        if removed or stage in config.enabled_filters:
+            out.append(f"{stage}: (start: {left}, end: {left - removed})")
+            left -= removed
+        if left == 0:
+            break
+    return out
+
+
+class Inventory:
+    def __init__(
+        self,
+        defaults: hosts.Defaults | None = None,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        self.defaults = defaults or hosts.Defaults()
+        self.clock = clock
+        self.nodes: dict[str, dict[str, Any]] = {}
+        self.groups: dict[tuple[str, str], request.GroupPolicy] = {}
+        self._pods: dict[str, _Pod] = {}  # uid -> where it is and what it uses
+        self._on_node: dict[str, dict[str, _Pod]] = {}  # node -> uid -> pod
+        self._assumed: dict[str, tuple[_Pod, float]] = {}  # uid -> (pod, expiry)
+        self._hosts: dict[str, engine.HostState] = {}
+        self._servers: dict[str, set[str]] = {}  # namespace/name -> nodes its pods are on
+        # kube-scheduler asks prioritize about the nodes filter just passed: the same
+        # decision, unless something changed in between (`_version` counts changes).
+        self._version = 0
+        self._last: tuple[Any, ...] | None = None
+
+    # -- what the watches report -------------------------------------------------------------
+
+    def set_defaults(self, defaults: hosts.Defaults) -> None:
+        if defaults != self.defaults:
+            self.defaults = defaults
+            self._hosts.clear()
+            self._version += 1
+
+    def node_event(self, kind_of_change: str, node: Mapping[str, Any]) -> None:
+        name = node["metadata"]["name"]
+        if kind_of_change == "DELETED":
+            self.nodes.pop(name, None)
+        else:
+            self.nodes[name] = _slim_node(node)
+        self._hosts.pop(name, None)
+        self._version += 1
+
+    def replace_nodes(self, nodes: Iterable[Mapping[str, Any]]) -> None:
+        self.nodes = {n["metadata"]["name"]: _slim_node(n) for n in nodes}
+        self._hosts.clear()
+        self._version += 1
+
+    def group_event(self, kind_of_change: str, group: Mapping[str, Any]) -> None:
+        key = (group["metadata"]["namespace"], group["metadata"]["name"])
+        if kind_of_change == "DELETED":
+            self.groups.pop(key, None)
+        else:
+            self.groups[key] = request.group_policy(group)
+        self._version += 1
+
+    def replace_groups(self, groups: Iterable[Mapping[str, Any]]) -> None:
+        self.groups = {}
+        for group in groups:
+            self.group_event("ADDED", group)
+
+    def _forget(self, uid: str) -> None:
+        pod = self._pods.pop(uid, None)
+        if pod is not None:
+            self._on_node.get(pod.node, {}).pop(uid, None)
+            self._hosts.pop(pod.node, None)
+            name = pod.placed.name
+            if not any(p.placed.name == name for p in self._on_node.get(pod.node, {}).values()):
+                nodes = self._servers.get(name, set())
+                nodes.discard(pod.node)
+                if not nodes:
+                    self._servers.pop(name, None)
+            self._version += 1
+
+    def _place(self, uid: str, pod: _Pod) -> None:
+        self._forget(uid)
+        self._pods[uid] = pod
+        self._on_node.setdefault(pod.node, {})[uid] = pod
+        self._hosts.pop(pod.node, None)
+        self._servers.setdefault(pod.placed.name, set()).add(pod.node)
+        self._version += 1
+
+    def pod_event(self, kind_of_change: str, pod: Mapping[str, Any]) -> None:
+        metadata = pod["metadata"]
+        uid = metadata["uid"]
+        node = (pod.get("spec") or {}).get("nodeName")
+        used = request.placed(pod)
+        if kind_of_change == "DELETED" or used is None:
+            self._forget(uid)
+            self._assumed.pop(uid, None)
+        elif node:
+            self._assumed.pop(uid, None)
+            self._place(uid, _Pod(node, used, request.group_of(metadata)))
+
+    def replace_pods(self, pods: Iterable[Mapping[str, Any]]) -> None:
+        for uid in [u for u in self._pods if u not in self._assumed]:
+            self._forget(uid)
+        for pod in pods:
+            self.pod_event("ADDED", pod)
+
+    def assume(self, pod: Mapping[str, Any], node: str) -> None:
+        """The extender chose `node` for the pod: count it there until its binding is seen."""
+        metadata = pod["metadata"]
+        used = request.placed({**pod, "status": {"phase": "Pending"}})
+        uid = metadata.get("uid")
+        if used is None or (uid in self._pods and uid not in self._assumed):
+            return  # bound already: the watch knows better
+        placed = _Pod(node, used, request.group_of(metadata))
+        self._assumed[metadata["uid"]] = (placed, self.clock() + ASSUME_SECONDS)
+        self._place(metadata["uid"], placed)
+
+    def _expire(self) -> None:
+        now = self.clock()
+        for uid in [u for u, (_, until) in self._assumed.items() if until < now]:
+            del self._assumed[uid]
+            self._forget(uid)
+
+    # -- decisions ---------------------------------------------------------------------------
+
+    def host(self, name: str, without: str | None = None) -> engine.HostState | None:
+        """The node as Nova's HostState; `without` leaves a server's own pods out (a restart's
+        old pod is on its way out)."""
+        node = self.nodes.get(name)
+        if node is None:
+            return None
+        pods = self._on_node.get(name, {}).values()
+        if without is not None and name in self._servers.get(without, ()):
+            return hosts.host_state(
+                node, [p.placed for p in pods if p.placed.name != without], self.defaults
+            )
+        state = self._hosts.get(name)
+        if state is None:
+            state = hosts.host_state(node, [p.placed for p in pods], self.defaults)
+            self._hosts[name] = state
+        return state
+
+    def members(self, group: tuple[str, str], without: str | None = None) -> dict[str, str]:
+        """The group's placed servers: `namespace/name` -> node."""
+        return {
+            p.placed.name: p.node
+            for p in self._pods.values()
+            if p.group == group and p.placed.name != without
+        }
+
+    def request_spec(self, pod: Mapping[str, Any]) -> engine.RequestSpec:
+        metadata = pod["metadata"]
+        server = request.server(metadata)
+        group_key = request.group_of(metadata)
+        group = self.groups.get(group_key) if group_key else None
+        members = self.members(group_key, without=server) if group_key else None
+        node_selector = (pod.get("spec") or {}).get("nodeSelector")
+        return request.request_spec(metadata, node_selector, group, members)
+
+    def decide(
+        self, pod: Mapping[str, Any], names: Iterable[str], config: engine.Config
+    ) -> Verdict:
+        """Nova's decision for the pod over the named nodes (those kube-scheduler's own filters
+        passed). Pods placement does not serve pass through untouched."""
+        names = list(names)
+        if not request.served(pod):
+            return Verdict(names, {}, {}, None)
+        names.sort()  # Nova keeps equal weights in the hosts' order: here, by node name
+        self._expire()
+        key = (pod["metadata"].get("uid"), self._version, config)
+        if self._last is not None and self._last[0] == key and self._last[1] == names:
+            last: Verdict = self._last[2]
+            return last
+        server = request.server(pod["metadata"])
+        spec = self.request_spec(pod)
+        states, unknown = [], {}
+        for name in names:
+            state = self.host(name, without=server)
+            if state is None:
+                unknown[name] = "UnknownNode: placement has not seen this node yet"
+            else:
+                states.append(state)
+        decision = engine.schedule(states, spec, config)
+        failed, unresolvable = dict(unknown), dict[str, str]()
+        for name, reason in decision.reasons.items():
+            target = failed if reason.startswith(_RESOLVABLE) else unresolvable
+            target[name] = reason
+        passed = [name for name, _ in decision.weighed]
+        verdict = Verdict(passed, failed, unresolvable, decision)
+        # What prioritize will ask: the nodes that passed, in name order.
+        self._last = (key, sorted(passed), verdict)
+        return verdict
+
+    def filter(
+        self, pod: Mapping[str, Any], names: Iterable[str], config: engine.Config
+    ) -> Verdict:
+        verdict = self.decide(pod, names, config)
+        if verdict.decision is not None and len(verdict.passed) == 1:
+            self.assume(pod, verdict.passed[0])  # kube-scheduler takes a lone node unscored
+        return verdict
+
+    def prioritize(
+        self, pod: Mapping[str, Any], names: Iterable[str], config: engine.Config
+    ) -> list[tuple[str, int]]:
+        """Extender scores, 0..10: Nova's first choice gets 10, alone; the others 0..9 by
+        their weight. With kube-scheduler's own scoring off, Nova's choice is the one bound."""
+        names = list(names)
+        verdict = self.decide(pod, names, config)
+        if verdict.decision is None:
+            return [(name, 0) for name in names]
+        weighed = verdict.decision.weighed
+        scores = dict.fromkeys(names, 0)
+        if weighed:
+            weights = [w for _, w in weighed]
+            low, high = min(weights), max(weights)
+            for name, weight in weighed[1:]:
+                scores[name] = int(9 * (weight - low) / (high - low)) if high > low else 0
+            scores[weighed[0][0]] = 10
+            self.assume(pod, weighed[0][0])
+        return list(scores.items())
+
+
+def preflight(
+    nodes: Iterable[Mapping[str, Any]],
+    pod: Mapping[str, Any],
+    config: engine.Config,
+    defaults: hosts.Defaults | None = None,
+) -> list[str] | None:
+    """None when some node could take the pod were it empty; else Nova's filter results for
+    a request no host can ever pass (a flavor bigger than every node, a zone with no node)."""
+    empty = Inventory(defaults)
+    empty.replace_nodes(nodes)
+    names = sorted(empty.nodes)
+    verdict = empty.decide(pod, names, config)
+    if verdict.decision is None or verdict.passed:
+        return None
+    return filter_results(len(names), verdict.decision, config)
