@@ -22,6 +22,7 @@ Names = list[str]
 INDEXED: dict[str, tuple[str, str, str]] = {
     "flavors_index": ("compute.nimbus.dev", "v1alpha1", "flavors"),
     "keypairs_index": ("compute.nimbus.dev", "v1alpha1", "keypairs"),
+    "servergroups_index": ("compute.nimbus.dev", "v1alpha1", "servergroups"),
     "servers_index": ("compute.nimbus.dev", "v1alpha1", "servers"),
     "images_index": ("image.nimbus.dev", "v1alpha1", "images"),
     "networks_index": ("network.nimbus.dev", "v1alpha1", "networks"),

@@ -98,6 +98,10 @@ def test_an_anti_affinity_group_spreads_and_refuses_a_fourth(cloud: Cloud, proje
     names = ["a-1", "a-2", "a-3"]
     _servers(cloud, project, names, serverGroup="apart")
     assert sorted(_hosts(cloud, project, names).values()) == ["place-1", "place-2", "place-3"]
+    # `openstack server group show`: the members and the hosts they are on.
+    group = wait_for(cloud, "servergroups.compute.nimbus.dev", "apart", project,
+                     "{.status.hosts}", '["place-1","place-2","place-3"]')  # fmt: skip
+    assert group["status"]["members"] == names
 
     _servers(cloud, project, ["a-4"], serverGroup="apart")
     fault = _error(cloud, project, "a-4")

@@ -1,5 +1,9 @@
 """Every case the real Nova scheduler decided (tests/fixtures/nova-parity, from Nova 34.0.0):
-the same hosts fit, the same pass the filters, in the same weighed order with Nova's weights."""
+the same hosts fit, the same pass the filters, in the same weighed order with Nova's weights.
+
+Every case applies on Kubernetes as it is. What of Nova cannot (cells, retries on another host,
+host_subset_size > 1, NUMA fitting: the kubelet's topology manager's job) has no case here, and
+docs/placement.md names it."""
 
 from __future__ import annotations
 

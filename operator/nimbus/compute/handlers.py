@@ -32,6 +32,40 @@ async def flavor(body: kopf.Body, memo: kopf.Memo, **_: Any) -> None:
     await reporting.report(memo.api, dict(body), wanted=[])
 
 
+def group_members(view: cache.View, namespace: str, group: str) -> dict[str, Any]:
+    """`openstack server group show`: the group's servers and the hosts they are on."""
+    members = [
+        s for s in view.list("servers", namespace)
+        if s["spec"].get("serverGroup") == group and not s["metadata"].get("deletionTimestamp")
+    ]  # fmt: skip
+    hosts = {(s.get("status") or {}).get("host") for s in members} - {None}
+    return {"members": [s["metadata"]["name"] for s in members], "hosts": sorted(hosts)}
+
+
+async def _report_group(api_client: client.Client, view: cache.View, body: dict[str, Any]) -> None:
+    fields = group_members(view, body["metadata"]["namespace"], body["metadata"]["name"])
+    if not reporting.unchanged(body, fields):
+        await reporting.report(api_client, body, fields=fields, wanted=[])
+
+
+@handling.reconciler(api.GROUP, "servergroups")
+async def server_group(body: kopf.Body, memo: kopf.Memo, **kwargs: Any) -> None:
+    """A server group is a policy placement enforces; its status lists members and hosts."""
+    await _report_group(memo.api, cache.View.of(kwargs, memo), dict(body))
+
+
+@kopf.on.event(api.GROUP, meta.VERSION, "servers")
+async def server_group_members(
+    body: kopf.Body, namespace: str | None, memo: kopf.Memo, **kwargs: Any
+) -> None:
+    """A member came, went or moved: its group's status follows."""
+    name = body.get("spec", {}).get("serverGroup")
+    view = cache.View.of(kwargs, memo)
+    group = view.get("servergroups", name, namespace) if name and namespace else None
+    if group is not None:
+        await _report_group(memo.api, view, dict(group))
+
+
 def private_key_secret_name(keypair: str) -> str:
     return f"{keypair}-private-key"
 
