@@ -67,6 +67,9 @@ bench-nova: venv ## install Nova 34 (the `bench` extra) so that bench/placement.
 demo: build ## the local cloud: control plane, simulators, operator, examples; waits for ACTIVE
 	@start=$$(date +%s); \
 	$(NIMBUS) devcloud up && \
+	$(KUBECTL) apply --server-side --field-manager=nimbus-demo -f examples/00-project.yaml && \
+	$(KUBECTL) wait --for=jsonpath='{.status.status}'=ACTIVE projects.identity.nimbus.dev/demo \
+	  --timeout=120s && \
 	$(KUBECTL) apply --server-side --field-manager=nimbus-demo -R -f examples/ && \
 	echo "waiting for every server to be ACTIVE ..." && \
 	$(KUBECTL) wait --for=jsonpath='{.status.status}'=ACTIVE servers.compute.nimbus.dev --all \

@@ -68,7 +68,9 @@ def _devcloud(args: argparse.Namespace) -> int:
 def _run(args: argparse.Namespace) -> int:
     from nimbus import operator
 
-    operator.run(namespaces=args.namespace, liveness=args.liveness)
+    operator.run(
+        namespaces=args.namespace, liveness=args.liveness, metrics_address=args.metrics_address
+    )
     return 0
 
 
@@ -86,6 +88,13 @@ def parser() -> argparse.ArgumentParser:
     run = commands.add_parser("run", help="run the operator (kopf) against $KUBECONFIG")
     run.add_argument("--namespace", "-n", action="append", help="watch only this namespace")
     run.add_argument("--liveness", help="serve /healthz, e.g. http://0.0.0.0:8080/healthz")
+    run.add_argument(
+        "--metrics-bind-address",
+        dest="metrics_address",
+        default=os.environ.get("NIMBUS_METRICS_BIND_ADDRESS"),
+        help="serve Prometheus /metrics and /healthz there, e.g. 127.0.0.1:8080 (default: "
+        "$NIMBUS_METRICS_BIND_ADDRESS; unset or 0: not served)",
+    )
     run.set_defaults(func=_run)
 
     extender = commands.add_parser(

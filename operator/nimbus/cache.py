@@ -20,6 +20,7 @@ Names = list[str]
 
 # index id -> (group, version, plural). The id is also the keyword kopf passes to handlers.
 INDEXED: dict[str, tuple[str, str, str]] = {
+    "projects_index": ("identity.nimbus.dev", "v1alpha1", "projects"),
     "flavors_index": ("compute.nimbus.dev", "v1alpha1", "flavors"),
     "keypairs_index": ("compute.nimbus.dev", "v1alpha1", "keypairs"),
     "servergroups_index": ("compute.nimbus.dev", "v1alpha1", "servergroups"),
@@ -31,6 +32,8 @@ INDEXED: dict[str, tuple[str, str, str]] = {
     "securitygroups_index": ("network.nimbus.dev", "v1alpha1", "securitygroups"),
     "volumetypes_index": ("blockstorage.nimbus.dev", "v1alpha1", "volumetypes"),
     "volumes_index": ("blockstorage.nimbus.dev", "v1alpha1", "volumes"),
+    "snapshots_index": ("blockstorage.nimbus.dev", "v1alpha1", "snapshots"),
+    "stacks_index": ("orchestration.nimbus.dev", "v1alpha1", "stacks"),
     "virtualmachines_index": ("kubevirt.io", "v1", "virtualmachines"),
     "virtualmachineinstances_index": ("kubevirt.io", "v1", "virtualmachineinstances"),
     "nodes_index": ("", "v1", "nodes"),

@@ -3,15 +3,23 @@
 from __future__ import annotations
 
 import asyncio
+import functools
 import logging
 from collections.abc import Awaitable, Callable
 from typing import Any, TypeVar
 
 import kopf
 
-from nimbus import cache, meta
+from nimbus import cache, meta, metrics
 
 Handler = TypeVar("Handler", bound=Callable[..., Any])
+
+
+def _controller(plural: str) -> str:
+    """controller-runtime's name for a kind's controller: the kind in lower case."""
+    from nimbus import kinds
+
+    return next((k.kind_name() for k in kinds.ALL if k.plural == plural), plural).lower()
 
 
 def reconciler(
@@ -21,8 +29,15 @@ def reconciler(
     `poll`, also every `poll` seconds while the object is quiet, to follow children that send
     the object no event of their own."""
 
+    controller = _controller(plural)
+
     def register(handler: Handler) -> Handler:
-        registered: Any = handler
+        @functools.wraps(handler)
+        async def measured(**kwargs: Any) -> Any:
+            async with metrics.reconciling(controller):
+                return await handler(**kwargs)
+
+        registered: Any = measured
         for on in (kopf.on.resume, kopf.on.create, kopf.on.update):
             registered = on(group, meta.VERSION, plural)(registered)
         if poll is not None:
@@ -74,6 +89,7 @@ def watched(
     up until the object changes, anything else is logged and tried again after 10 s."""
     api_version = f"{group}/{meta.VERSION}"
     WATCHED_KINDS.add(kind)
+    controller = kind.lower()
 
     def register(handler: Reconcile) -> Reconcile:
         attempted: dict[str, Any] = {}  # uid -> the (generation, wants) last acted on
@@ -109,7 +125,8 @@ def watched(
             uid = body["metadata"]["uid"]
             async with locks.setdefault(uid, asyncio.Lock()):
                 try:
-                    await handler(body=body, memo=memo, view=view)
+                    async with metrics.reconciling(controller):
+                        await handler(body=body, memo=memo, view=view)
                 except kopf.TemporaryError as error:
                     again(memo, view, body, error.delay or 10)
                 except kopf.PermanentError:

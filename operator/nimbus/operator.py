@@ -4,14 +4,22 @@ from __future__ import annotations
 
 import importlib
 import logging
+import os
+import pathlib
 from typing import Any
 
 import kopf
 
-from nimbus import handling
+from nimbus import handling, metrics
 from nimbus.k8s import client
 
+# Where /metrics and /healthz are served (host:port), when `nimbus run` is asked to.
+METRICS_ADDRESS: str | None = None
+# The ValidatingWebhookConfiguration kopf keeps, when NIMBUS_WEBHOOK_ADDRESS asks for one.
+WEBHOOK_CONFIGURATION = "nimbus-admission.nimbus.dev"
+
 HANDLER_MODULES = (
+    "nimbus.identity.handlers",
     "nimbus.compute.handlers",
     "nimbus.network.handlers",
     "nimbus.blockstorage.handlers",
@@ -33,20 +41,42 @@ async def configure(settings: kopf.OperatorSettings, memo: kopf.Memo, **_: Any) 
     # hold a hundred new servers back.
     settings.batching.batch_window = 0.02
     memo.api = client.Client(client.load_credentials())
+    webhook = os.environ.get("NIMBUS_WEBHOOK_ADDRESS")
+    if webhook:  # the admission webhook (identity/admission.py), over TLS
+        certs = pathlib.Path(os.environ.get("NIMBUS_WEBHOOK_CERT_DIR", "/etc/nimbus/webhook"))
+        host, _colon, port = webhook.rpartition(":")
+        settings.admission.server = kopf.WebhookServer(
+            addr=host, port=int(port), host=host, certfile=certs / "tls.crt",
+            pkeyfile=certs / "tls.key", cafile=certs / "ca.crt",
+        )  # fmt: skip
+        settings.admission.managed = WEBHOOK_CONFIGURATION
+    memo.metrics = await metrics.serve(METRICS_ADDRESS) if METRICS_ADDRESS else None
 
 
 @kopf.on.cleanup()
 async def close(memo: kopf.Memo, **_: Any) -> None:
     await memo.api.close()
+    if memo.get("metrics") is not None:
+        await memo.metrics.cleanup()
 
 
 def load_handlers() -> None:
     for module in HANDLER_MODULES:
         importlib.import_module(module)
+    if os.environ.get("NIMBUS_WEBHOOK_ADDRESS"):
+        importlib.import_module("nimbus.identity.admission")
 
 
-def run(*, namespaces: list[str] | None = None, liveness: str | None = None) -> None:
-    """Run the operator until interrupted: all namespaces unless some are named."""
+def run(
+    *,
+    namespaces: list[str] | None = None,
+    liveness: str | None = None,
+    metrics_address: str | None = None,
+) -> None:
+    """Run the operator until interrupted: all namespaces unless some are named; with
+    `metrics_address` (host:port), serve /metrics and /healthz there."""
+    global METRICS_ADDRESS
+    METRICS_ADDRESS = metrics_address if metrics_address not in (None, "", "0") else None
     load_handlers()
     kopf.run(
         standalone=True,

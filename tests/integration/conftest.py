@@ -45,6 +45,7 @@ class Cloud:
     def __init__(self, devcloud: cluster.DevCloud, ready_after: float) -> None:
         self.devcloud = devcloud
         self.ready_after = ready_after
+        self.metrics_address = ""  # the operator's /metrics, once it runs
 
     def kubectl(
         self, *args: str, stdin: str | None = None, check: bool = True
@@ -100,16 +101,18 @@ def cloud(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Cloud]:
 def operator(cloud: Cloud, tmp_path_factory: pytest.TempPathFactory) -> Iterator[pathlib.Path]:
     """The Nimbus operator, running as `nimbus run` against the session's control plane."""
     log = tmp_path_factory.mktemp("operator") / "operator.log"
-    env = dict(
-        os.environ,
-        KUBECONFIG=str(cloud.devcloud.kubeconfig),
-        NIMBUS_PLACEMENT="true",
-        NIMBUS_PLACEMENT_CONFIG=str(cloud.devcloud.placement_config),
-    )
+    port, webhook = cluster._free_ports(2)
+    env = dict(os.environ, **cloud.devcloud.operator_env(webhook))
+    cloud.metrics_address = f"127.0.0.1:{port}"
+    argv = [
+        sys.executable,
+        "-m",
+        "nimbus",
+        "run",
+        f"--metrics-bind-address={cloud.metrics_address}",
+    ]
     with log.open("wb") as out:
-        process = subprocess.Popen(
-            [sys.executable, "-m", "nimbus", "run"], stdout=out, stderr=subprocess.STDOUT, env=env
-        )
+        process = subprocess.Popen(argv, stdout=out, stderr=subprocess.STDOUT, env=env)
     try:
         deadline = time.monotonic() + 60
         while "Handler" not in log.read_text() and "Resuming" not in log.read_text():

@@ -194,7 +194,7 @@ class DevCloud:
         self.log_dir.mkdir(parents=True, exist_ok=True)
         state = self._state()
         names = ("etcd", "etcd-peer", "apiserver", "controller-manager", "scheduler", "kwok",
-                 "extender", "nimbus-scheduler")  # fmt: skip
+                 "extender", "nimbus-scheduler", "webhook")  # fmt: skip
         state["ports"] = dict(zip(names, _free_ports(len(names)), strict=True))
         state["pids"] = {}
         self._save(state)
@@ -210,6 +210,10 @@ class DevCloud:
         self._wait(f"https://127.0.0.1:{ports['apiserver']}/readyz", "kube-apiserver")
         ready_after = time.monotonic() - started
         self._write_kubeconfig(ports["apiserver"])
+        # The CRDs before kube-controller-manager: its quota controller counts only the kinds
+        # it discovers at start (it looks again every 30 s, and a quota it could not count
+        # waits for its next resync, 5 minutes on).
+        self.install()
         self._start(
             state,
             "kube-controller-manager",
@@ -219,11 +223,10 @@ class DevCloud:
             state, "kube-scheduler", [str(binaries["kube-scheduler"]), *self._scheduler_args(ports)]
         )
         self._start(state, "kwok", [str(binaries["kwok"]), *self._kwok_args(ports)])
-        self.install()
         self._start_python(state, "simulators")
         self._start_placement(state, binaries["kube-scheduler"])
         if operator:
-            self._start_python(state, "operator", env={"NIMBUS_PLACEMENT": "true"})
+            self._start_python(state, "operator", env=self.operator_env(ports["webhook"]))
         return ready_after
 
     def _start_python(
@@ -235,6 +238,19 @@ class DevCloud:
     ) -> None:
         argv = [sys.executable, "-m", "nimbus", *PYTHON_COMPONENTS[name], *args]
         self._start(state, name, argv, env={"KUBECONFIG": str(self.kubeconfig), **(env or {})})
+
+    def operator_env(self, webhook_port: int) -> dict[str, str]:
+        """How this cloud runs the operator: placement on, the admission webhook on
+        127.0.0.1 with a self-signed CA of its own (made once, in `webhook/`)."""
+        certs = self.run_dir / "webhook"
+        pki.write_webhook_pki(certs)
+        return {
+            "KUBECONFIG": str(self.kubeconfig),
+            "NIMBUS_PLACEMENT": "true",
+            "NIMBUS_PLACEMENT_CONFIG": str(self.placement_config),
+            "NIMBUS_WEBHOOK_ADDRESS": f"127.0.0.1:{webhook_port}",
+            "NIMBUS_WEBHOOK_CERT_DIR": str(certs),
+        }
 
     @property
     def placement_config(self) -> pathlib.Path:

@@ -127,3 +127,17 @@ def write_control_plane_pki(directory: pathlib.Path) -> None:
         path = directory / name
         path.write_bytes(content)
         path.chmod(0o600)
+
+
+def write_webhook_pki(directory: pathlib.Path, host: str = "127.0.0.1") -> None:
+    """The admission webhook's own self-signed CA (ca.crt) and serving certificate (tls.crt,
+    tls.key) for `host`, once: what cert-manager or the chart makes in a cluster."""
+    if (directory / "tls.crt").exists():
+        return
+    directory.mkdir(parents=True, exist_ok=True)
+    ca = CertificateAuthority.create("nimbus-webhook-ca")
+    cert, key = ca.issue("nimbus-webhook", server_names=("localhost",), server_ips=(host,))
+    for name, content in {"ca.crt": ca.cert_pem, "tls.crt": cert, "tls.key": key}.items():
+        path = directory / name
+        path.write_bytes(content)
+        path.chmod(0o600)

@@ -44,6 +44,12 @@ RESOURCES: dict[tuple[str, str], Resource] = {
     ("rbac.authorization.k8s.io/v1", "ClusterRole"): Resource("clusterroles", False),
     ("rbac.authorization.k8s.io/v1", "ClusterRoleBinding"): Resource("clusterrolebindings", False),
     ("networking.k8s.io/v1", "NetworkPolicy"): Resource("networkpolicies", True),
+    ("admissionregistration.k8s.io/v1", "ValidatingAdmissionPolicy"): Resource(
+        "validatingadmissionpolicies", False
+    ),
+    ("admissionregistration.k8s.io/v1", "ValidatingAdmissionPolicyBinding"): Resource(
+        "validatingadmissionpolicybindings", False
+    ),
     ("kubevirt.io/v1", "VirtualMachine"): Resource("virtualmachines", True),
     ("kubevirt.io/v1", "VirtualMachineInstance"): Resource("virtualmachineinstances", True),
     ("cdi.kubevirt.io/v1beta1", "DataVolume"): Resource("datavolumes", True),

@@ -1,0 +1,122 @@
+"""The cluster-wide objects tenancy rests on, pure: the ClusterRoles a project's members are
+bound to, the one that lets everyone read flavors and volume types, and the admission policy
+that refuses to delete a protected project.
+
+- `nimbus-project-reader`: get, list and watch every Nimbus kind of the project;
+- `nimbus-project-member`: also create, update, patch and delete them;
+- `nimbus-project-admin`: also the project's Secrets (a generated private key is one) and its
+  Events.
+
+They aggregate into Kubernetes' view, edit and admin roles. No role grants Projects, Flavors or
+VolumeTypes beyond reading: only a cluster admin edits them.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from nimbus import kinds
+
+READ = ["get", "list", "watch"]
+WRITE = ["create", "update", "patch", "delete", "deletecollection"]
+AGGREGATE = {"reader": "view", "member": "edit", "admin": "admin"}
+PUBLIC_READER = "nimbus-public-reader"
+DELETION_PROTECTION = "nimbus-project-deletion-protection"
+
+
+def _nimbus_rules(verbs: list[str]) -> list[dict[str, Any]]:
+    groups: dict[str, list[str]] = {}
+    for kind in kinds.ALL:
+        if kind.scope == "Namespaced":
+            groups.setdefault(kind.group, []).append(kind.plural)
+    return [
+        {"apiGroups": [group], "resources": sorted(plurals), "verbs": verbs}
+        for group, plurals in sorted(groups.items())
+    ]
+
+
+def cluster_roles() -> list[dict[str, Any]]:
+    rules = {
+        "reader": _nimbus_rules(READ),
+        "member": _nimbus_rules(READ + WRITE),
+        "admin": [
+            *_nimbus_rules(READ + WRITE),
+            {"apiGroups": [""], "resources": ["secrets"], "verbs": READ + WRITE},
+            {"apiGroups": [""], "resources": ["events"], "verbs": READ},
+            {"apiGroups": ["events.k8s.io"], "resources": ["events"], "verbs": READ},
+        ],
+    }
+    roles = [
+        {
+            "apiVersion": "rbac.authorization.k8s.io/v1",
+            "kind": "ClusterRole",
+            "metadata": {
+                "name": f"nimbus-project-{role}",
+                "labels": {
+                    "app.kubernetes.io/managed-by": "nimbus",
+                    f"rbac.authorization.k8s.io/aggregate-to-{AGGREGATE[role]}": "true",
+                },
+            },
+            "rules": rules[role],
+        }
+        for role in ("reader", "member", "admin")
+    ]
+    public = [k for k in kinds.ALL if k.plural in ("flavors", "volumetypes")]
+    roles.append({
+        "apiVersion": "rbac.authorization.k8s.io/v1",
+        "kind": "ClusterRole",
+        "metadata": {"name": PUBLIC_READER, "labels": {"app.kubernetes.io/managed-by": "nimbus"}},
+        "rules": [{"apiGroups": [k.group], "resources": [k.plural], "verbs": READ}
+                  for k in public],
+    })  # fmt: skip
+    return roles
+
+
+def public_reader_binding() -> dict[str, Any]:
+    """Everyone signed in reads flavors and volume types, as every Nova user lists flavors."""
+    return {
+        "apiVersion": "rbac.authorization.k8s.io/v1",
+        "kind": "ClusterRoleBinding",
+        "metadata": {"name": PUBLIC_READER, "labels": {"app.kubernetes.io/managed-by": "nimbus"}},
+        "roleRef": {"apiGroup": "rbac.authorization.k8s.io", "kind": "ClusterRole",
+                    "name": PUBLIC_READER},
+        "subjects": [{"kind": "Group", "apiGroup": "rbac.authorization.k8s.io",
+                      "name": "system:authenticated"}],
+    }  # fmt: skip
+
+
+def deletion_protection() -> list[dict[str, Any]]:
+    """A ValidatingAdmissionPolicy (and its binding): deleting a Project with
+    spec.deletionProtection: true is refused by the API server itself, operator or not."""
+    policy = {
+        "apiVersion": "admissionregistration.k8s.io/v1",
+        "kind": "ValidatingAdmissionPolicy",
+        "metadata": {"name": DELETION_PROTECTION},
+        "spec": {
+            "failurePolicy": "Fail",
+            "matchConstraints": {"resourceRules": [{
+                "apiGroups": ["identity.nimbus.dev"], "apiVersions": ["*"],
+                "operations": ["DELETE"], "resources": ["projects"],
+            }]},
+            "validations": [{
+                "expression": "!has(oldObject.spec.deletionProtection) || "
+                              "!oldObject.spec.deletionProtection",
+                "messageExpression": "'project ' + oldObject.metadata.name + ' has "
+                                     "spec.deletionProtection: true; set it to false, then "
+                                     "delete the project'",
+                "reason": "Forbidden",
+            }],
+        },
+    }  # fmt: skip
+    binding = {
+        "apiVersion": "admissionregistration.k8s.io/v1",
+        "kind": "ValidatingAdmissionPolicyBinding",
+        "metadata": {"name": DELETION_PROTECTION},
+        "spec": {"policyName": DELETION_PROTECTION, "validationActions": ["Deny"]},
+    }
+    return [policy, binding]
+
+
+def cluster_objects() -> list[dict[str, Any]]:
+    """Everything above, in the order to apply it."""
+    return [*cluster_roles(), public_reader_binding(), *deletion_protection()]
