@@ -1,0 +1,570 @@
+"""Heat resource types as Nimbus resources, pure: each type's properties (already evaluated)
+become the manifest of a Nimbus kind, a change to another resource (a volume attachment, a
+security group rule), or a value of Heat's own; and each type's attributes are read, with
+Heat's names, from the live object's status.
+
+A resource's physical name is `<stack>-<resource>`, made a DNS label, as Heat names what it
+creates after the stack and the resource.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import re
+import secrets
+import string
+from collections.abc import Callable, Mapping
+from typing import Any
+
+import pydantic
+import yaml
+
+from nimbus import kinds
+from nimbus.orchestration.hot import HotError
+
+STACK_LABEL = "orchestration.nimbus.dev/stack"
+RESOURCE_LABEL = "orchestration.nimbus.dev/resource"
+
+
+@dataclasses.dataclass(frozen=True)
+class Stack:
+    name: str
+    namespace: str
+    uid: str
+
+
+@dataclasses.dataclass(frozen=True)
+class Apply:
+    """A Nimbus object the resource is."""
+
+    manifest: dict[str, Any]
+
+
+@dataclasses.dataclass(frozen=True)
+class Append:
+    """An item the resource adds to another object's list (removed with the resource)."""
+
+    kind: str
+    name: str
+    field: str  # the list in the object's spec
+    item: dict[str, Any]
+
+
+@dataclasses.dataclass(frozen=True)
+class Value:
+    """A resource of Heat's own, which is only a value (OS::Heat::Value, RandomString, ...)."""
+
+    value: Any
+    attributes: dict[str, Any] = dataclasses.field(default_factory=dict)
+
+
+Made = Apply | Append | Value
+
+
+class NotSupportedYetError(HotError):
+    """A Heat type whose Nimbus kind does not exist yet: the resource fails with this."""
+
+
+def physical_name(stack: str, resource: str) -> str:
+    name = re.sub(r"[^a-z0-9-]+", "-", f"{stack}-{resource}".lower()).strip("-")
+    return name[:63].rstrip("-") or "resource"
+
+
+def _manifest(
+    kind_name: str,
+    name: str,
+    stack: Stack,
+    resource: str,
+    spec: dict[str, Any],
+    *,
+    namespaced: bool = True,
+) -> dict[str, Any]:
+    kind = next(k for k in kinds.ALL if k.kind_name() == kind_name)
+    clean = {k: v for k, v in spec.items() if v is not None}
+    try:  # the kind's own model: what its CRD would refuse is refused here, by field
+        kind.model_fields["spec"].annotation.model_validate(clean)  # type: ignore[union-attr]
+    except pydantic.ValidationError as error:
+        first = error.errors()[0]
+        field = ".".join(str(p) for p in first["loc"])
+        raise HotError(f"Property error: {resource}.properties: {field}: {first['msg']}") from None
+    metadata: dict[str, Any] = {
+        "name": name,
+        "labels": {STACK_LABEL: stack.name, RESOURCE_LABEL: resource},
+    }
+    if namespaced:
+        metadata["namespace"] = stack.namespace
+    return {
+        "apiVersion": kind.api_version_name(),
+        "kind": kind_name,
+        "metadata": metadata,
+        "spec": clean,
+    }
+
+
+Render = Callable[[str, Mapping[str, Any], Stack], Made]
+
+
+def _server(resource: str, p: Mapping[str, Any], stack: Stack) -> Made:
+    spec: dict[str, Any] = {"flavor": p.get("flavor")}
+    if p.get("image"):
+        spec["image"] = {"name": p["image"]}
+    for mapping in p.get("block_device_mapping_v2") or p.get("block_device_mapping") or []:
+        volume = mapping.get("volume_id")
+        boot = mapping.get("boot_index", 0) == 0 or mapping.get("device_name") in ("vda", "sda")
+        if volume and boot and "image" not in spec:
+            spec["bootVolume"] = {
+                "name": volume,
+                "deleteOnTermination": bool(mapping.get("delete_on_termination", False)),
+            }
+    networks = []
+    for net in p.get("networks") or []:
+        if net.get("port"):
+            networks.append({"port": net["port"]})
+        elif net.get("network") or net.get("subnet"):
+            entry = {"network": net.get("network") or net.get("subnet")}
+            if net.get("fixed_ip"):
+                entry["fixedIP"] = net["fixed_ip"]
+            networks.append(entry)
+    spec["networks"] = networks or None
+    if p.get("security_groups"):
+        spec["securityGroups"] = list(p["security_groups"])
+    if p.get("key_name"):
+        spec["keyName"] = p["key_name"]
+    if p.get("user_data"):
+        data = p["user_data"]
+        spec["userData"] = data if isinstance(data, str) else yaml.safe_dump(data)
+    if p.get("metadata"):
+        spec["metadata"] = {str(k): str(v) for k, v in p["metadata"].items()}
+    hints = p.get("scheduler_hints") or {}
+    if hints:
+        names = {
+            "same_host": "sameHost",
+            "different_host": "differentHost",
+            "query": "query",
+            "build_near_host_ip": "buildNearHostIP",
+            "cidr": "cidr",
+        }
+        spec["schedulerHints"] = {
+            names[k]: v if k not in ("same_host", "different_host") or isinstance(v, list) else [v]
+            for k, v in hints.items()
+            if k in names
+        }
+    if p.get("availability_zone"):
+        spec["availabilityZone"] = p["availability_zone"]
+    if p.get("config_drive") is not None:
+        spec["configDrive"] = bool(p["config_drive"])
+    if p.get("name"):
+        spec["hostname"] = re.sub(r"[^a-z0-9-]+", "-", str(p["name"]).lower())[:63].strip("-")
+    return Apply(_manifest("Server", physical_name(stack.name, resource), stack, resource, spec))
+
+
+def _flavor(resource: str, p: Mapping[str, Any], stack: Stack) -> Made:
+    spec = {
+        "vcpus": p.get("vcpus", 1),
+        "ramMB": p.get("ram"),
+        "diskGB": p.get("disk", 0),
+        "ephemeralGB": p.get("ephemeral", 0),
+        "swapMB": p.get("swap", 0),
+        "isPublic": p.get("is_public", True),
+        "extraSpecs": {str(k): str(v) for k, v in (p.get("extra_specs") or {}).items()},
+    }
+    name = p.get("name") or physical_name(stack.name, resource)
+    return Apply(_manifest("Flavor", name, stack, resource, spec, namespaced=False))
+
+
+def _keypair(resource: str, p: Mapping[str, Any], stack: Stack) -> Made:
+    spec = {"publicKey": p.get("public_key"), "type": p.get("type")}
+    return Apply(
+        _manifest(
+            "KeyPair", p.get("name") or physical_name(stack.name, resource), stack, resource, spec
+        )
+    )
+
+
+def _server_group(resource: str, p: Mapping[str, Any], stack: Stack) -> Made:
+    policies = p.get("policies") or [p.get("policy") or "anti-affinity"]
+    spec: dict[str, Any] = {"policy": policies[0]}
+    if (p.get("rules") or {}).get("max_server_per_host"):
+        spec["rules"] = {"maxServerPerHost": p["rules"]["max_server_per_host"]}
+    return Apply(
+        _manifest("ServerGroup", physical_name(stack.name, resource), stack, resource, spec)
+    )
+
+
+def _image(resource: str, p: Mapping[str, Any], stack: Stack) -> Made:
+    spec = {
+        "source": {"http": {"url": p.get("location")}},
+        "diskFormat": p.get("disk_format"),
+        "containerFormat": p.get("container_format"),
+        "minDiskGB": p.get("min_disk"),
+        "minRamMB": p.get("min_ram"),
+        "visibility": p.get("visibility") or ("public" if p.get("is_public") else None),
+        "protected": p.get("protected"),
+        "tags": p.get("tags"),
+    }
+    return Apply(
+        _manifest(
+            "Image", p.get("name") or physical_name(stack.name, resource), stack, resource, spec
+        )
+    )
+
+
+def _net(resource: str, p: Mapping[str, Any], stack: Stack) -> Made:
+    spec = {
+        "shared": p.get("shared"),
+        "adminStateUp": p.get("admin_state_up"),
+        "portSecurityEnabled": p.get("port_security_enabled"),
+    }
+    return Apply(_manifest("Network", physical_name(stack.name, resource), stack, resource, spec))
+
+
+def _subnet(resource: str, p: Mapping[str, Any], stack: Stack) -> Made:
+    spec = {
+        "network": p.get("network") or p.get("network_id"),
+        "cidr": p.get("cidr"),
+        "ipVersion": p.get("ip_version"),
+        "gatewayIP": p.get("gateway_ip") or None,
+        "noGateway": True if p.get("gateway_ip") == "" else None,
+        "allocationPools": p.get("allocation_pools"),
+        "dnsNameservers": p.get("dns_nameservers"),
+        "enableDhcp": p.get("enable_dhcp"),
+        "hostRoutes": p.get("host_routes"),
+    }
+    return Apply(_manifest("Subnet", physical_name(stack.name, resource), stack, resource, spec))
+
+
+def _port(resource: str, p: Mapping[str, Any], stack: Stack) -> Made:
+    fixed = [
+        {"subnet": f.get("subnet") or f.get("subnet_id"), "ipAddress": f.get("ip_address")}
+        for f in p.get("fixed_ips") or []
+    ]
+    spec = {
+        "network": p.get("network") or p.get("network_id"),
+        "fixedIPs": [{k: v for k, v in f.items() if v} for f in fixed] or None,
+        "macAddress": p.get("mac_address"),
+        "securityGroups": p.get("security_groups"),
+        "portSecurityEnabled": p.get("port_security_enabled"),
+    }
+    return Apply(_manifest("Port", physical_name(stack.name, resource), stack, resource, spec))
+
+
+def _rule(rule: Mapping[str, Any]) -> dict[str, Any]:
+    out = {
+        "direction": rule.get("direction"),
+        "ethertype": rule.get("ethertype"),
+        "protocol": rule.get("protocol"),
+        "portRangeMin": rule.get("port_range_min"),
+        "portRangeMax": rule.get("port_range_max"),
+        "remoteIPPrefix": rule.get("remote_ip_prefix"),
+        "remoteGroup": rule.get("remote_group_id") or rule.get("remote_group"),
+    }
+    return {k: v for k, v in out.items() if v is not None}
+
+
+def _security_group(resource: str, p: Mapping[str, Any], stack: Stack) -> Made:
+    spec = {"description": p.get("description"), "rules": [_rule(r) for r in p.get("rules") or []]}
+    return Apply(
+        _manifest("SecurityGroup", physical_name(stack.name, resource), stack, resource, spec)
+    )
+
+
+def _security_group_rule(resource: str, p: Mapping[str, Any], stack: Stack) -> Made:
+    return Append("SecurityGroup", str(p.get("security_group")), "rules", _rule(p))
+
+
+def _volume(resource: str, p: Mapping[str, Any], stack: Stack) -> Made:
+    source = (
+        {"image": {"name": p["image"]}}
+        if p.get("image")
+        else (
+            {"snapshot": p["snapshot_id"]}
+            if p.get("snapshot_id")
+            else ({"volume": p["source_volid"]} if p.get("source_volid") else None)
+        )
+    )
+    spec = {
+        "sizeGB": p.get("size"),
+        "volumeType": p.get("volume_type"),
+        "source": source,
+        "availabilityZone": p.get("availability_zone"),
+        "multiattach": p.get("multiattach"),
+        "description": p.get("description"),
+    }
+    return Apply(_manifest("Volume", physical_name(stack.name, resource), stack, resource, spec))
+
+
+def _attachment(resource: str, p: Mapping[str, Any], stack: Stack) -> Made:
+    item = {"volume": p.get("volume_id")}
+    if p.get("mountpoint"):
+        item["device"] = str(p["mountpoint"])
+    return Append("Server", str(p.get("instance_uuid")), "volumes", item)
+
+
+def _value(resource: str, p: Mapping[str, Any], stack: Stack) -> Made:
+    return Value(p.get("value"), {"value": p.get("value")})
+
+
+def _none(resource: str, p: Mapping[str, Any], stack: Stack) -> Made:
+    return Value(None)
+
+
+_CLASSES = {
+    "lowercase": string.ascii_lowercase,
+    "uppercase": string.ascii_uppercase,
+    "digits": string.digits,
+    "punctuation": string.punctuation,
+}
+
+
+def random_string(p: Mapping[str, Any]) -> str:
+    """Heat's RandomString: `length` characters, at least `min` of each character class."""
+    length = int(p.get("length", 32))
+    classes = p.get("character_classes") or [{"class": "lettersdigits", "min": 1}]
+    pool, chars = "", []
+    for item in classes:
+        name = item.get("class", "lettersdigits")
+        chosen = (
+            string.ascii_letters + string.digits
+            if name == "lettersdigits"
+            else _CLASSES.get(name, string.ascii_letters)
+        )
+        pool += chosen
+        chars += [secrets.choice(chosen) for _ in range(int(item.get("min", 1)))]
+    for item in p.get("character_sequences") or []:
+        pool += item["sequence"]
+        chars += [secrets.choice(item["sequence"]) for _ in range(int(item.get("min", 1)))]
+    if len(chars) > length:
+        raise HotError(
+            f"Length property cannot be smaller than combined character class and "
+            f"character sequence minimums ({len(chars)} > {length})"
+        )
+    chars += [secrets.choice(pool) for _ in range(length - len(chars))]
+    secrets.SystemRandom().shuffle(chars)
+    return str(p.get("salt", "")) + "".join(chars)
+
+
+def _random(resource: str, p: Mapping[str, Any], stack: Stack) -> Made:
+    value = random_string(p)
+    return Value(value, {"value": value})
+
+
+def _cloud_config(resource: str, p: Mapping[str, Any], stack: Stack) -> Made:
+    text = "#cloud-config\n" + yaml.safe_dump(p.get("cloud_config") or {}, sort_keys=False)
+    return Value(text, {"config": text})
+
+
+def _software_config(resource: str, p: Mapping[str, Any], stack: Stack) -> Made:
+    text = str(p.get("config") or "")
+    return Value(text, {"config": text})
+
+
+def _multipart(resource: str, p: Mapping[str, Any], stack: Stack) -> Made:
+    """MultipartMime: cloud-init's multipart user data from the parts' configs."""
+    boundary = "===============nimbus-" + stack.uid.replace("-", "")[:16] + "=="
+    lines = [f'Content-Type: multipart/mixed; boundary="{boundary}"', "MIME-Version: 1.0", ""]
+    for part in p.get("parts") or []:
+        config = str(part.get("config", ""))
+        subtype = part.get("subtype") or (
+            "cloud-config" if config.startswith("#cloud-config") else "x-shellscript"
+        )
+        lines += [
+            f"--{boundary}",
+            f'Content-Type: text/{subtype}; charset="us-ascii"',
+            "MIME-Version: 1.0",
+            "",
+            config,
+        ]
+    lines.append(f"--{boundary}--")
+    text = "\n".join(lines) + "\n"
+    return Value(text, {"config": text})
+
+
+def _not_yet(kind: str) -> Render:
+    def render(resource: str, p: Mapping[str, Any], stack: Stack) -> Made:
+        raise NotSupportedYetError(
+            f"{kind} is not supported yet: Nimbus has no kind for it (a later release will add it)"
+        )
+
+    return render
+
+
+TYPES: dict[str, Render] = {
+    "OS::Nova::Server": _server,
+    "OS::Nova::Flavor": _flavor,
+    "OS::Nova::KeyPair": _keypair,
+    "OS::Nova::ServerGroup": _server_group,
+    "OS::Glance::WebImage": _image,
+    "OS::Glance::Image": _image,
+    "OS::Neutron::Net": _net,
+    "OS::Neutron::Subnet": _subnet,
+    "OS::Neutron::Port": _port,
+    "OS::Neutron::SecurityGroup": _security_group,
+    "OS::Neutron::SecurityGroupRule": _security_group_rule,
+    "OS::Cinder::Volume": _volume,
+    "OS::Cinder::VolumeAttachment": _attachment,
+    "OS::Heat::Value": _value,
+    "OS::Heat::None": _none,
+    "OS::Heat::RandomString": _random,
+    "OS::Heat::CloudConfig": _cloud_config,
+    "OS::Heat::SoftwareConfig": _software_config,
+    "OS::Heat::MultipartMime": _multipart,
+    "OS::Neutron::Router": _not_yet("OS::Neutron::Router"),
+    "OS::Neutron::RouterInterface": _not_yet("OS::Neutron::RouterInterface"),
+    "OS::Neutron::FloatingIP": _not_yet("OS::Neutron::FloatingIP"),
+}
+
+
+def check_types(resources: Mapping[str, Any], files: Mapping[str, str] = ()) -> None:  # type: ignore[assignment]
+    """Unknown types are refused at validation, listing the supported ones."""
+    for name, resource in resources.items():
+        kind = resource.get("type")
+        if kind in TYPES or kind == "OS::Heat::ResourceGroup" or kind in files:
+            continue
+        supported = ", ".join(sorted([*TYPES, "OS::Heat::ResourceGroup"]))
+        raise HotError(
+            f'Resource {name}: the resource type "{kind}" is not supported; '
+            f"supported are {supported}"
+        )
+
+
+def render(kind: str, resource: str, properties: Mapping[str, Any], stack: Stack) -> Made:
+    if kind not in TYPES:
+        raise HotError(f'The resource type "{kind}" is not supported')
+    return TYPES[kind](resource, properties or {}, stack)
+
+
+# -- attributes ---------------------------------------------------------------------------------
+
+
+def attributes(kind: str, obj: Mapping[str, Any]) -> dict[str, Any]:
+    """The resource's attributes, Heat's names, from its Nimbus object's status."""
+    status = obj.get("status") or {}
+    spec = obj.get("spec") or {}
+    name = obj.get("metadata", {}).get("name")
+    if kind == "OS::Nova::Server":
+        addresses = status.get("addresses") or {}
+        first = next(
+            (a["addr"] for entries in addresses.values() for a in entries if a.get("version") == 4),
+            None,
+        )
+        return {
+            "name": name,
+            "first_address": first or "",
+            "addresses": addresses,
+            "networks": {net: [a["addr"] for a in entries] for net, entries in addresses.items()},
+            "accessIPv4": first or "",
+            "instance_name": name,
+            "show": status,
+        }
+    if kind == "OS::Neutron::Port":
+        return {
+            "fixed_ips": [
+                {"subnet_id": f.get("subnet"), "ip_address": f.get("ipAddress")}
+                for f in status.get("fixedIPs") or []
+            ],
+            "mac_address": status.get("macAddress"),
+            "name": name,
+            "network_id": spec.get("network"),
+            "status": status.get("status"),
+            "show": status,
+        }
+    if kind == "OS::Neutron::Net":
+        return {"name": name, "status": status.get("status"), "show": status}
+    if kind == "OS::Neutron::Subnet":
+        return {
+            "name": name,
+            "cidr": spec.get("cidr"),
+            "gateway_ip": status.get("gatewayIP") or spec.get("gatewayIP"),
+            "network_id": spec.get("network"),
+            "show": status,
+        }
+    if kind == "OS::Cinder::Volume":
+        return {
+            "size": status.get("sizeGB") or spec.get("sizeGB"),
+            "status": status.get("status"),
+            "attachments": status.get("attachments") or [],
+            "show": status,
+        }
+    if kind == "OS::Nova::KeyPair":
+        return {"public_key": status.get("publicKey"), "name": name, "show": status}
+    if kind in ("OS::Glance::WebImage", "OS::Glance::Image"):
+        return {"name": name, "status": status.get("status"), "show": status}
+    return {"name": name, "show": status}
+
+
+# Whether a resource is done: its child ACTIVE or available, as Heat waits for it.
+READY_WORDS = {"ACTIVE", "active", "available", "in-use", "DOWN"}
+
+
+def ready(obj: Mapping[str, Any]) -> bool | str:
+    """True when done; a reason (str) when failed; False while in progress."""
+    status = obj.get("status") or {}
+    word = status.get("status")
+    if word in ("ERROR", "error", "killed"):
+        fault = status.get("fault") or {}
+        return str(fault.get("message") or f"the resource is {word}")
+    if word in READY_WORDS:
+        return True
+    conditions = {c["type"]: c for c in status.get("conditions") or []}
+    ready_condition = conditions.get("Ready")
+    # Kinds without a status word (flavors, key pairs, groups) are done once Ready.
+    return word is None and ready_condition is not None and ready_condition.get("status") == "True"
+
+
+# -- ResourceGroup ------------------------------------------------------------------------------
+
+
+def _replace_index(node: Any, var: str, index: int) -> Any:
+    if isinstance(node, str):
+        return node.replace(var, str(index))
+    if isinstance(node, list):
+        return [_replace_index(v, var, index) for v in node]
+    if isinstance(node, dict):
+        return {k: _replace_index(v, var, index) for k, v in node.items()}
+    return node
+
+
+def expand_group(name: str, properties: Mapping[str, Any]) -> dict[str, dict[str, Any]]:
+    """A ResourceGroup's members, `<group>-<index>`: `count` copies of `resource_def` with
+    `index_var` (default `%index%`) replaced by the index; the indexes that `removal_policies`
+    name are left out, as Heat leaves out removed members."""
+    count = int(properties.get("count", 1))
+    definition = properties.get("resource_def") or {}
+    if "type" not in definition:
+        raise HotError(f'Resource {name}: "resource_def" must have a "type"')
+    var = str(properties.get("index_var", "%index%"))
+    removed: set[str] = set()
+    for policy in properties.get("removal_policies") or []:
+        removed |= {str(i) for i in policy.get("resource_list") or []}
+    members: dict[str, dict[str, Any]] = {}
+    index = 0
+    while len(members) < count:
+        if str(index) not in removed:
+            members[f"{name}-{index}"] = {
+                "type": definition["type"],
+                "properties": _replace_index(definition.get("properties") or {}, var, index),
+            }
+        index += 1
+    return members
+
+
+def group_attribute(members: list[str], values: Mapping[str, Any], path: list[Any]) -> Any:
+    """get_attr on a ResourceGroup: `refs` (the members' references), `resource.<i>.<attr>`,
+    `attributes <attr>` (index -> value), or `<attr>` (a list, one per member). `values` maps a
+    member's name to its attributes (and `_ref`, its reference)."""
+    if not path:
+        return {"refs": [values[m].get("_ref") for m in members]}
+    first = str(path[0])
+    if first == "refs":
+        return [values[m].get("_ref") for m in members]
+    if first.startswith("resource."):
+        parts = first.split(".", 2)
+        member = members[int(parts[1])] if int(parts[1]) < len(members) else None
+        if member is None:
+            return None
+        attrs = values[member]
+        rest = ([parts[2]] if len(parts) > 2 else []) + list(path[1:])
+        return attrs.get(rest[0]) if rest else attrs.get("_ref")
+    if first == "attributes" and len(path) > 1:
+        return {str(i): values[m].get(str(path[1])) for i, m in enumerate(members)}
+    return [values[m].get(first) for m in members]
