@@ -38,6 +38,7 @@ INDEXED: dict[str, tuple[str, str, str]] = {
     "virtualmachineinstances_index": ("kubevirt.io", "v1", "virtualmachineinstances"),
     "nodes_index": ("", "v1", "nodes"),
 }
+INDEXED_PLURALS = {plural for (_group, _version, plural) in INDEXED.values()}
 # The addresses each port holds, by (namespace, network): what IPAM must not hand out again.
 ADDRESSES = "addresses_index"
 # Of KubeVirt's objects, only what the servers' status reads: not their (large) specs.

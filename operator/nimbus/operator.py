@@ -24,6 +24,7 @@ HANDLER_MODULES = (
     "nimbus.network.handlers",
     "nimbus.blockstorage.handlers",
     "nimbus.image.handlers",
+    "nimbus.orchestration.handlers",
 )
 
 
@@ -77,6 +78,15 @@ def run(
     `metrics_address` (host:port), serve /metrics and /healthz there."""
     global METRICS_ADDRESS
     METRICS_ADDRESS = metrics_address if metrics_address not in (None, "", "0") else None
+    logging.basicConfig(  # a handler's failure is worth a line in the operator's log
+        level=os.environ.get("NIMBUS_LOG_LEVEL", "WARNING"),
+        format="%(asctime)s %(name)s %(levelname)s %(message)s",
+    )
+    # A reconciliation waiting for something (kopf's TemporaryError) is not an error: the
+    # object's conditions say what it waits for.
+    logging.getLogger("kopf.objects").addFilter(
+        lambda record: "failed temporarily" not in record.getMessage()
+    )
     load_handlers()
     kopf.run(
         standalone=True,

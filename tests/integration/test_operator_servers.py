@@ -177,8 +177,13 @@ spec:
         ns,
     )
     cloud.apply_text(server("life", networks=[{"network": "private"}]), ns)
-    wait_for(cloud, "servers.compute.nimbus.dev", "life", ns, "{.status.status}", "ACTIVE",
-             timeout=120)  # fmt: skip
+    try:
+        wait_for(cloud, "servers.compute.nimbus.dev", "life", ns, "{.status.status}", "ACTIVE",
+                 timeout=180)  # fmt: skip
+    except AssertionError as error:  # say what it waited for
+        state = cloud.kubectl("get", "osserver,vm,vmi,pods,dv,osimage", "-n", ns, "-o", "yaml",
+                              check=False).stdout  # fmt: skip
+        raise AssertionError(f"{error}\n{state[-6000:]}") from None
     first = _instance_uid(cloud, "life", ns)
 
     # Reboot: a new value of the annotation restarts the instance, once.

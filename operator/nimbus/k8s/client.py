@@ -178,13 +178,16 @@ class Client:
             result: dict[str, Any] = json.loads(text) if text else {}
             return result
 
-    async def apply(self, obj: dict[str, Any], *, force: bool = True) -> dict[str, Any]:
-        """Server-side apply `obj` under Nimbus's field manager; return what the server holds."""
+    async def apply(
+        self, obj: dict[str, Any], *, force: bool = True, field_manager: str = FIELD_MANAGER
+    ) -> dict[str, Any]:
+        """Server-side apply `obj` under a field manager (Nimbus's unless said); return what the
+        server holds."""
         metadata = obj["metadata"]
         path = self.path(
             obj["apiVersion"], obj["kind"], metadata.get("namespace"), metadata["name"]
         )
-        params = {"fieldManager": FIELD_MANAGER, "force": "true" if force else "false"}
+        params = {"fieldManager": field_manager, "force": "true" if force else "false"}
         result = await self._request(
             "PATCH", path, body=obj, content_type="application/apply-patch+yaml", params=params
         )

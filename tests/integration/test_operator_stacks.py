@@ -1,0 +1,170 @@
+"""Stacks on the local cloud: a HOT template becomes Nimbus objects in waves, with Heat's
+statuses and outputs; an update adds a server and changes a flavor; a delete leaves only what
+is retained; a bad resource fails the stack with Heat's reason."""
+
+from __future__ import annotations
+
+import pathlib
+from typing import Any
+
+import pytest
+import yaml
+
+from tests.integration.conftest import CIRROS, Cloud, flavors, wait_for
+
+pytestmark = pytest.mark.timeout(300)
+STACK = "stacks.orchestration.nimbus.dev"
+TEMPLATE = """
+heat_template_version: wallaby
+description: Two servers on a private network, a volume attached to the first.
+parameters:
+  image: {type: string, default: cirros, constraints: [{custom_constraint: glance.image}]}
+  flavor: {type: string, default: h1.tiny, constraints: [{custom_constraint: nova.flavor}]}
+resources:
+  net: {type: OS::Neutron::Net}
+  subnet:
+    type: OS::Neutron::Subnet
+    properties: {network: {get_resource: net}, cidr: 10.20.0.0/24}
+  web_sg:
+    type: OS::Neutron::SecurityGroup
+    properties:
+      rules: [{protocol: tcp, port_range_min: 80, port_range_max: 80}]
+  port:
+    type: OS::Neutron::Port
+    depends_on: subnet
+    properties:
+      network: {get_resource: net}
+      fixed_ips: [{ip_address: 10.20.0.50}]
+  data:
+    type: OS::Cinder::Volume
+    deletion_policy: Retain
+    properties: {size: 1}
+  web_1:
+    type: OS::Nova::Server
+    properties:
+      image: {get_param: image}
+      flavor: {get_param: flavor}
+      networks: [{port: {get_resource: port}}]
+      security_groups: [{get_resource: web_sg}]
+  web_2:
+    type: OS::Nova::Server
+    depends_on: subnet
+    properties:
+      image: {get_param: image}
+      flavor: {get_param: flavor}
+      networks: [{network: {get_resource: net}}]
+  attach:
+    type: OS::Cinder::VolumeAttachment
+    properties:
+      instance_uuid: {get_resource: web_1}
+      volume_id: {get_resource: data}
+outputs:
+  web_1_ip:
+    description: The first server's address
+    value: {get_attr: [web_1, first_address]}
+  addresses:
+    value: {list_join: [",", [{get_attr: [web_1, first_address]},
+                              {get_attr: [web_2, first_address]}]]}
+"""
+
+
+def _stack(name: str, template: str, **spec: Any) -> dict[str, Any]:
+    return {"apiVersion": "orchestration.nimbus.dev/v1alpha1", "kind": "Stack",
+            "metadata": {"name": name}, "spec": {"template": template, **spec}}  # fmt: skip
+
+
+def _status(cloud: Cloud, name: str, ns: str, word: str, timeout: float = 180) -> dict[str, Any]:
+    try:
+        return wait_for(cloud, STACK, name, ns, "{.status.stackStatus}", word, timeout=timeout)
+    except AssertionError as error:
+        status = cloud.get(STACK, name, ns).get("status")
+        raise AssertionError(f"{error}; status: {yaml.safe_dump(status)}") from None
+
+
+def test_a_stack_is_made_updated_and_deleted(cloud: Cloud, operator: pathlib.Path) -> None:
+    ns = cloud.namespace()
+    cloud.apply_text(flavors(("h1.tiny", 1, 512, 1), ("h1.small", 1, 1024, 1)))
+    cloud.apply_text(CIRROS, ns)
+    cloud.apply_text(yaml.safe_dump(_stack("web", TEMPLATE)), ns)
+    stack = _status(cloud, "web", ns, "CREATE_COMPLETE")
+    status = stack["status"]
+    assert status["stackStatusReason"] == "Stack CREATE completed successfully"
+    outputs = {o["outputKey"]: o for o in status["outputs"]}
+    assert outputs["web_1_ip"] == {"outputKey": "web_1_ip", "outputValue": "10.20.0.50",
+                                   "description": "The first server's address"}  # fmt: skip
+    web_2 = cloud.get("servers.compute.nimbus.dev", "web-web-2", ns)
+    assert outputs["addresses"]["outputValue"] == (
+        f"10.20.0.50,{web_2['status']['addresses']['web-net'][0]['addr']}"
+    )
+    listed = {r["resourceName"]: r for r in status["resources"]}
+    assert listed["web_1"]["resourceStatus"] == "CREATE_COMPLETE"
+    assert listed["web_1"]["physicalResourceID"] == "web-web-1"
+    assert listed["net"]["requiredBy"] == ["port", "subnet", "web_2"]
+    web_1 = cloud.get("servers.compute.nimbus.dev", "web-web-1", ns)
+    assert web_1["spec"]["volumes"] == [{"volume": "web-data", "deleteOnTermination": False}]
+    assert web_1["spec"]["securityGroups"] == ["web-web-sg"]
+
+    # An update: a third server, and the flavor changes (a resize of the two).
+    bigger = TEMPLATE.replace("  attach:\n", "  web_3:\n    type: OS::Nova::Server\n"
+                              "    properties: {image: cirros, flavor: h1.tiny,\n"
+                              "                 networks: [{network: {get_resource: net}}]}\n"
+                              "  attach:\n")  # fmt: skip
+    cloud.apply_text(yaml.safe_dump(_stack("web", bigger, parameters={"flavor": "h1.small"})), ns)
+    _status(cloud, "web", ns, "UPDATE_COMPLETE")
+    assert cloud.get("servers.compute.nimbus.dev", "web-web-3", ns)["status"]["status"] == "ACTIVE"
+    assert cloud.get("servers.compute.nimbus.dev", "web-web-1", ns)["spec"]["flavor"] == "h1.small"
+
+    # Delete: everything goes, last wave first, but the retained volume.
+    cloud.kubectl("delete", STACK, "web", "-n", ns, "--timeout=180s")
+    left = cloud.kubectl("get", "servers.compute.nimbus.dev,ports.network.nimbus.dev,"
+                         "networks.network.nimbus.dev,subnets.network.nimbus.dev,"
+                         "securitygroups.network.nimbus.dev,volumes.blockstorage.nimbus.dev",
+                         "-n", ns, "-l", "orchestration.nimbus.dev/stack=web",
+                         "-o", "name").stdout.split()  # fmt: skip
+    assert left == ["volume.blockstorage.nimbus.dev/web-data"]
+
+
+def test_a_bad_resource_fails_the_stack_with_heats_reason(
+    cloud: Cloud, operator: pathlib.Path
+) -> None:
+    ns = cloud.namespace()
+    template = """
+heat_template_version: 2018-08-31
+resources:
+  net: {type: OS::Neutron::Net}
+  bad:
+    type: OS::Neutron::Subnet
+    properties: {network: {get_resource: net}}
+"""
+    cloud.apply_text(yaml.safe_dump(_stack("broken", template)), ns)
+    stack = _status(cloud, "broken", ns, "CREATE_FAILED", timeout=60)
+    assert stack["status"]["stackStatusReason"].startswith(
+        "Resource CREATE failed: resources.bad: Property error: bad.properties: cidr"
+    )
+    listed = {r["resourceName"]: r for r in stack["status"]["resources"]}
+    assert listed["bad"]["resourceStatus"] == "CREATE_FAILED"
+
+
+def test_template_errors_fail_before_anything_is_made(cloud: Cloud, operator: pathlib.Path) -> None:
+    ns = cloud.namespace()
+    template = """
+heat_template_version: 2014-10-16
+parameters:
+  flavor: {type: string, constraints: [{custom_constraint: nova.flavor}]}
+resources:
+  x: {type: OS::Heat::Value, properties: {value: {str_split: [",", "a,b"]}}}
+"""
+    cloud.apply_text(yaml.safe_dump(_stack("old", template)), ns)
+    stack = _status(cloud, "old", ns, "CREATE_FAILED", timeout=60)
+    assert stack["status"]["stackStatusReason"] == (
+        'The function "str_split" is not supported in heat_template_version 2014-10-16: it came '
+        "in 2015-10-15"
+    )
+    waits = "heat_template_version: 2018-08-31\nresources: {w: {type: OS::Heat::WaitCondition}}\n"
+    unknown = yaml.safe_dump(_stack("unknown", waits))
+    cloud.apply_text(unknown, ns)
+    stack = _status(cloud, "unknown", ns, "CREATE_FAILED", timeout=60)
+    assert (
+        'the resource type "OS::Heat::WaitCondition" is not supported'
+        in (stack["status"]["stackStatusReason"])
+    )
