@@ -150,3 +150,18 @@ def test_the_webhook_configuration_fails_closed(cloud: Cloud, operator: pathlib.
         assert webhook["failurePolicy"] == "Fail"
         assert webhook["timeoutSeconds"] == 30
         assert webhook["clientConfig"]["url"].startswith("https://127.0.0.1:")
+
+
+def test_a_stack_heat_would_refuse_is_refused_with_heats_reason(
+    cloud: Cloud, project: tuple[str, str]
+) -> None:
+    ns, member = project
+    stack = {"apiVersion": "orchestration.nimbus.dev/v1alpha1", "kind": "Stack",
+             "metadata": {"name": "bad", "namespace": ns},
+             "spec": {"template": "heat_template_version: 2018-08-31\nparameters:\n"
+                      "  flavor: {type: string, constraints: [{custom_constraint: nova.flavor}]}\n"
+                      "resources: {}\n", "parameters": {"flavor": "a1.huge"}}}  # fmt: skip
+    ok, why = create(cloud, member, stack)
+    assert not ok
+    assert ("spec.template: Parameter 'flavor' is invalid: Error validating value 'a1.huge': "
+            "The Flavor (a1.huge) could not be found.") in why  # fmt: skip

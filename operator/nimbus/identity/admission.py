@@ -340,3 +340,24 @@ async def validate_volume(body: kopf.Body, dryrun: bool, memo: kopf.Memo, **kwar
         check_volume_quota(view, namespace, name, size, dry_run=dryrun)
     elif grown > 0:
         check_volume_quota(view, namespace, name, size, dry_run=True)
+
+
+@kopf.on.validate("orchestration.nimbus.dev", "v1alpha1", "stacks", id="stacks",
+                  operations=["CREATE", "UPDATE"])  # fmt: skip
+async def validate_stack(body: kopf.Body, dryrun: bool, memo: kopf.Memo, **kwargs: Any) -> None:
+    """A Stack whose template, parameters or resource types Heat would refuse is refused here,
+    with Heat's reason, before anything is made."""
+    from nimbus.orchestration import handlers as orchestration
+    from nimbus.orchestration import hot
+
+    operation, old, new = kwargs.get("operation", ""), kwargs.get("old"), kwargs.get("new")
+    view = cache.View.of(kwargs, memo)
+    namespace = str(body["metadata"].get("namespace"))
+    if not _changed(operation, old, new or dict(body)) or project_of(view, namespace) is None:
+        return
+    stack = {**dict(body), "metadata": {**dict(body["metadata"]), "uid":
+                                        body["metadata"].get("uid") or "validating"}}  # fmt: skip
+    try:
+        orchestration.Plan(stack, view)
+    except hot.HotError as error:
+        raise kopf.AdmissionError(f"spec.template: {error}") from None
