@@ -33,7 +33,7 @@ import kopf
 
 from nimbus import cache, kinds
 from nimbus.compute import render as compute_render
-from nimbus.identity import render
+from nimbus.identity import api, render
 
 ASSUME_SECONDS = 30.0
 
@@ -104,8 +104,6 @@ def project_of(view: cache.View, namespace: str) -> dict[str, Any] | None:
 
 
 def _limits(project: Mapping[str, Any]) -> dict[str, int]:
-    from nimbus.identity import api
-
     quota = api.Quota.model_validate((project.get("spec") or {}).get("quota") or {})
     return {name: int(getattr(quota, name)) for name in api.Quota.model_fields}
 
@@ -146,7 +144,7 @@ def check_volume_quota(
     if project is None:
         return
     volumes = [v for v in view.list("volumes", namespace) if v["metadata"]["name"] != name]
-    used = {"volumes": len(volumes), "gigabytes": sum(render._volume_gb(v) for v in volumes)}
+    used = {"volumes": len(volumes), "gigabytes": sum(render.volume_gb(v) for v in volumes)}
     for key, amount in LEDGER.pending(namespace, "volumes", [*(v["metadata"]["name"]
                                       for v in volumes), name]).items():  # fmt: skip
         used[key] += amount

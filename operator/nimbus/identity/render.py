@@ -141,7 +141,7 @@ def usage(
         cores += int(flavor.get("vcpus", 0))
         ram += int(flavor.get("ramMB", 0))
     volumes = held.get("volumes", [])
-    gigabytes = sum(_volume_gb(v) for v in volumes)
+    gigabytes = sum(volume_gb(v) for v in volumes)
     in_use = {
         "instances": len(servers),
         "cores": cores,
@@ -176,7 +176,7 @@ def usage(
     }
 
 
-def _volume_gb(volume: Mapping[str, Any]) -> int:
+def volume_gb(volume: Mapping[str, Any]) -> int:
     """A volume's size: as asked, else as made (from a snapshot or a volume)."""
     size = volume.get("spec", {}).get("sizeGB") or volume.get("status", {}).get("sizeGB")
     return int(size or 0)

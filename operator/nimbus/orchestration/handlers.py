@@ -77,11 +77,12 @@ class Plan:
                 continue
             if resource["type"] == "OS::Heat::ResourceGroup":
                 props = hot.evaluate(resource.get("properties") or {}, self.context({}, {}))
-                definitions.update(resources.expand_group(name, props))
+                members = resources.expand_group(name, props)
+                definitions.update(members)
                 definitions[name] = {
                     "type": "OS::Heat::ResourceGroup",
                     "properties": {},
-                    "members": [m for m in definitions if m.startswith(f"{name}-")],
+                    "members": list(members),
                 }
                 continue
             definitions[name] = dict(resource)
@@ -90,20 +91,8 @@ class Plan:
             self.files,
         )
         self.definitions = definitions
-        graph: dict[str, set[str]] = {n: set() for n in definitions}
-        for name, definition in definitions.items():
-            needs = hot.references(definition.get("properties"))
-            depends = definition.get("depends_on") or []
-            needs |= {depends} if isinstance(depends, str) else set(depends)
-            needs |= set(definition.get("members") or [])
-            unknown = needs - set(definitions)
-            if unknown:
-                raise hot.HotError(
-                    f'The specified reference "{sorted(unknown)[0]}" (in {name}) is incorrect.'
-                )
-            graph[name] = needs
-        self.graph = graph
-        self.waves = hot.order(graph)
+        self.graph = hot.graph(definitions)
+        self.waves = hot.order(self.graph)
 
     def context(self, refs: Mapping[str, Any], attrs: Mapping[str, Any]) -> hot.Context:
         def attribute(name: str, attr: str | None) -> Any:
@@ -204,6 +193,7 @@ async def stack(body: kopf.Body, memo: kopf.Memo, **kwargs: Any) -> None:
         raise kopf.PermanentError(str(error)) from None
 
     values = await _values(api_client, plan.stack)
+    saved = dict(values)
     refs: dict[str, Any] = {}
     attrs: dict[str, Any] = {}
     states: dict[str, tuple[str, str, str | None]] = {}  # name -> (status, reason, physical)
@@ -265,7 +255,8 @@ async def stack(body: kopf.Body, memo: kopf.Memo, **kwargs: Any) -> None:
                 failed = True
             else:
                 states[name] = (f"{action}_IN_PROGRESS", "state changed", meta_["name"])
-    await _save_values(api_client, body, values)
+    if values != saved:  # a RandomString made in this pass
+        await _save_values(api_client, body, values)
     await _remove_dropped(api_client, view, plan)
 
     required_by: dict[str, list[str]] = {n: [] for n in plan.definitions}

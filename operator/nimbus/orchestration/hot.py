@@ -667,12 +667,20 @@ def references(node: Any) -> set[str]:
 
 def dependencies(template: Template) -> dict[str, set[str]]:
     """Each resource's dependencies: its get_resource and get_attr references, and depends_on."""
-    names = set(template.resources)
+    return graph(template.resources)
+
+
+def graph(definitions: Mapping[str, Mapping[str, Any]]) -> dict[str, set[str]]:
+    """The dependencies of resource definitions (a template's, or a stack's with its groups
+    expanded: a group's `members` are its dependencies too); refused when a reference is
+    unknown or the dependencies go round."""
+    names = set(definitions)
     out: dict[str, set[str]] = {}
-    for name, resource in template.resources.items():
+    for name, resource in definitions.items():
         needs = references(resource.get("properties")) | references(resource.get("metadata"))
         depends = resource.get("depends_on") or []
         needs |= {depends} if isinstance(depends, str) else set(depends)
+        needs |= set(resource.get("members") or [])
         unknown = needs - names
         if unknown:
             bad = sorted(unknown)[0]
