@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import asyncio
 import base64
+import collections
 import datetime
 import hashlib
 import logging
@@ -336,7 +337,20 @@ async def instance(body: kopf.Body, type: str | None, memo: kopf.Memo, **_: Any)
         await reconcile_vm(memo.api, vm)
 
 
+# One reconciliation of a VM at a time, as virt-controller's work queue has one worker per key:
+# a VM's, its pod's and its instance's events all reconcile the VM, and two at once would let
+# the one that read the pod first write its (older) status last.
+_VM_LOCKS: collections.defaultdict[tuple[str, str], asyncio.Lock] = collections.defaultdict(
+    asyncio.Lock
+)
+
+
 async def reconcile_vm(api: client.Client, vm: dict[str, Any]) -> None:
+    async with _VM_LOCKS[(vm["metadata"]["namespace"], vm["metadata"]["name"])]:
+        await _reconcile_vm(api, vm)
+
+
+async def _reconcile_vm(api: client.Client, vm: dict[str, Any]) -> None:
     metadata, spec = vm["metadata"], vm["spec"]
     name, namespace = metadata["name"], metadata["namespace"]
     strategy = spec.get("runStrategy") or ("Always" if spec.get("running") else "Halted")
