@@ -60,6 +60,7 @@ def _register(index_id: str, group: str, version: str, plural: str) -> None:
                     "name": meta["name"],
                     "namespace": meta.get("namespace"),
                     "uid": meta.get("uid"),
+                    "resourceVersion": meta.get("resourceVersion"),
                     "labels": dict(meta.get("labels") or {}),
                 },
                 "status": dict(body.get("status") or {}),

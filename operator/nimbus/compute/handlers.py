@@ -616,6 +616,18 @@ async def machine_changed(body: kopf.Body, memo: kopf.Memo, **kwargs: Any) -> No
         await report_server(memo.api, cache.View.of(kwargs, memo), server_body)
 
 
+def _fresher(a: dict[str, Any] | None, b: dict[str, Any] | None) -> dict[str, Any] | None:
+    """Of two copies of one object, the later: a VM just applied may be older than the index's
+    copy by the time the report is written (the machine moved on meanwhile)."""
+    if a is None or b is None:
+        return a or b
+    try:
+        older = int(a["metadata"]["resourceVersion"]) < int(b["metadata"]["resourceVersion"])
+    except (KeyError, TypeError, ValueError):
+        return a
+    return b if older else a
+
+
 async def report_server(
     api_client: client.Client,
     view: cache.View,
@@ -627,7 +639,7 @@ async def report_server(
     """The server's status from its VM and VMI (the indexes' copies, or the VM just applied);
     returns the reboot, resize or rebuild still under way, if any."""
     name, namespace = server_body["metadata"]["name"], server_body["metadata"]["namespace"]
-    vm = vm if vm is not None else view.get("virtualmachines", name, namespace)
+    vm = _fresher(vm, view.get("virtualmachines", name, namespace))
     vmi = view.get("virtualmachineinstances", name, namespace)
     networks = []
     for entry in server_body["spec"].get("networks", []):
