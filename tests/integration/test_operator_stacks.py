@@ -114,6 +114,13 @@ def test_a_stack_is_made_updated_and_deleted(cloud: Cloud, operator: pathlib.Pat
     assert cloud.get("servers.compute.nimbus.dev", "web-web-3", ns)["status"]["status"] == "ACTIVE"
     assert cloud.get("servers.compute.nimbus.dev", "web-web-1", ns)["spec"]["flavor"] == "h1.small"
 
+    # An update that drops the attachment takes the volume off its server (a hot-unplug).
+    detached = bigger[: bigger.index("  attach:\n")] + bigger[bigger.index("outputs:") :]
+    cloud.apply_text(yaml.safe_dump(_stack("web", detached, parameters={"flavor": "h1.small"})),
+                     ns)  # fmt: skip
+    _status(cloud, "web", ns, "UPDATE_COMPLETE")
+    assert cloud.get("servers.compute.nimbus.dev", "web-web-1", ns)["spec"]["volumes"] == []
+
     # Delete: everything goes, last wave first, but the retained volume.
     cloud.kubectl("delete", STACK, "web", "-n", ns, "--timeout=180s")
     left = cloud.kubectl("get", "servers.compute.nimbus.dev,ports.network.nimbus.dev,"
@@ -168,3 +175,165 @@ resources:
         'the resource type "OS::Heat::WaitCondition" is not supported'
         in (stack["status"]["stackStatusReason"])
     )
+
+
+NETWORK = """
+heat_template_version: 2018-08-31
+parameters:
+  cidr: {type: string, default: 10.30.0.0/24}
+  shared: {type: string, default: shared-net}
+resources:
+  net: {type: OS::Neutron::Net}
+  subnet:
+    type: OS::Neutron::Subnet
+    properties: {network: {get_resource: net}, cidr: {get_param: cidr}}
+  outside:
+    type: OS::Neutron::Net
+    external_id: {get_param: shared}
+outputs:
+  cidr: {value: {get_attr: [subnet, cidr]}}
+  outside: {value: {get_attr: [outside, name]}}
+"""
+
+
+def test_a_subnet_is_replaced_and_an_external_network_is_only_read(
+    cloud: Cloud, operator: pathlib.Path
+) -> None:
+    ns = cloud.namespace()
+    cloud.apply_text("apiVersion: network.nimbus.dev/v1alpha1\nkind: Network\n"
+                     "metadata: {name: shared-net}\n", ns)  # fmt: skip
+    cloud.apply_text(yaml.safe_dump(_stack("nets", NETWORK)), ns)
+    stack = _status(cloud, "nets", ns, "CREATE_COMPLETE", timeout=90)
+    outputs = {o["outputKey"]: o["outputValue"] for o in stack["status"]["outputs"]}
+    assert outputs == {"cidr": "10.30.0.0/24", "outside": "shared-net"}
+    listed = {r["resourceName"]: r for r in stack["status"]["resources"]}
+    assert listed["outside"]["physicalResourceID"] == "shared-net"
+    before = cloud.get("subnets.network.nimbus.dev", "nets-subnet", ns)["metadata"]["uid"]
+
+    # A subnet's cidr cannot change in place: Heat replaces the subnet.
+    cloud.apply_text(yaml.safe_dump(_stack("nets", NETWORK, parameters={"cidr": "10.31.0.0/24"})),
+                     ns)  # fmt: skip
+    stack = _status(cloud, "nets", ns, "UPDATE_COMPLETE", timeout=90)
+    subnet = cloud.get("subnets.network.nimbus.dev", "nets-subnet", ns)
+    assert subnet["metadata"]["uid"] != before
+    assert subnet["spec"]["cidr"] == "10.31.0.0/24"
+    assert {o["outputKey"]: o["outputValue"] for o in stack["status"]["outputs"]}["cidr"] == (
+        "10.31.0.0/24"
+    )
+
+    # An external resource that is not there fails the update; one that is stays after delete.
+    missing = _stack("nets", NETWORK, parameters={"cidr": "10.31.0.0/24", "shared": "nowhere"})
+    cloud.apply_text(yaml.safe_dump(missing), ns)
+    stack = _status(cloud, "nets", ns, "UPDATE_FAILED", timeout=60)
+    assert stack["status"]["stackStatusReason"] == (
+        "Resource UPDATE failed: resources.outside: Invalid external resource: the Network "
+        "(nowhere) could not be found."
+    )
+    cloud.kubectl("delete", STACK, "nets", "-n", ns, "--timeout=120s")
+    assert cloud.kubectl("get", "networks.network.nimbus.dev", "-n", ns, "-o", "name"
+                         ).stdout.split() == ["network.network.nimbus.dev/shared-net"]  # fmt: skip
+
+
+def test_rollback_deletes_what_a_failed_create_made_and_undoes_a_failed_update(
+    cloud: Cloud, operator: pathlib.Path
+) -> None:
+    ns = cloud.namespace()
+    failing = """
+heat_template_version: 2018-08-31
+resources:
+  net: {type: OS::Neutron::Net}
+  bad:
+    type: OS::Neutron::Subnet
+    properties: {network: {get_resource: net}}
+"""
+    cloud.apply_text(yaml.safe_dump(_stack("undone", failing, disableRollback=False)), ns)
+    stack = _status(cloud, "undone", ns, "ROLLBACK_COMPLETE", timeout=90)
+    assert stack["status"]["stackStatusReason"] == "Stack ROLLBACK completed successfully"
+    names = cloud.kubectl("get", "networks.network.nimbus.dev", "-n", ns, "-o", "name")
+    assert names.stdout.split() == []
+
+    good = NETWORK.replace("  outside:\n    type: OS::Neutron::Net\n"
+                           "    external_id: {get_param: shared}\n", "").replace(
+        "  outside: {value: {get_attr: [outside, name]}}\n", "")  # fmt: skip
+    cloud.apply_text(yaml.safe_dump(_stack("kept", good, disableRollback=False)), ns)
+    _status(cloud, "kept", ns, "CREATE_COMPLETE", timeout=90)
+    worse = good.replace("outputs:", "  extra: {type: OS::Neutron::Net}\n"
+                         "  bad:\n    type: OS::Neutron::Subnet\n"
+                         "    depends_on: extra\n"
+                         "    properties: {network: {get_resource: extra}}\n"
+                         "outputs:")  # fmt: skip
+    cloud.apply_text(yaml.safe_dump(_stack("kept", worse, disableRollback=False,
+                                           parameters={"cidr": "10.32.0.0/24"})), ns)  # fmt: skip
+    stack = _status(cloud, "kept", ns, "ROLLBACK_COMPLETE", timeout=120)
+    outputs = {o["outputKey"]: o["outputValue"] for o in stack["status"]["outputs"]}
+    assert outputs == {"cidr": "10.30.0.0/24"}
+    assert cloud.get("subnets.network.nimbus.dev", "kept-subnet", ns)["spec"]["cidr"] == (
+        "10.30.0.0/24"
+    )
+    names = cloud.kubectl("get", "networks.network.nimbus.dev", "-n", ns, "-o", "name")
+    assert names.stdout.split() == ["network.network.nimbus.dev/kept-net"]
+
+
+NESTED = """
+heat_template_version: 2018-08-31
+parameters:
+  cidr: {type: string}
+resources:
+  net: {type: OS::Neutron::Net}
+  subnet:
+    type: OS::Neutron::Subnet
+    properties: {network: {get_resource: net}, cidr: {get_param: cidr}}
+outputs:
+  network: {value: {get_resource: net}}
+  gateway: {value: {get_attr: [subnet, gateway_ip]}}
+"""
+
+
+def test_template_resources_and_nested_stacks(cloud: Cloud, operator: pathlib.Path) -> None:
+    ns = cloud.namespace()
+    template = """
+heat_template_version: 2018-08-31
+resources:
+  tiers:
+    type: OS::Heat::ResourceGroup
+    update_policy: {batch_create: {max_batch_size: 1}}
+    properties:
+      count: 3
+      resource_def:
+        type: Nimbus::Tier
+        properties: {cidr: "10.40.%index%.0/24"}
+  inline:
+    type: OS::Heat::Stack
+    properties:
+      template: {get_file: tier.yaml}
+      parameters: {cidr: 10.41.0.0/24}
+outputs:
+  networks: {value: {get_attr: [tiers, network]}}
+  gateway: {value: {get_attr: [inline, outputs, gateway]}}
+"""
+    spec = {"files": {"tier.yaml": NESTED},
+            "environment": {"resource_registry": {"Nimbus::Tier": "tier.yaml"}}}  # fmt: skip
+    cloud.apply_text(yaml.safe_dump(_stack("apps", template, **spec)), ns)
+    most = 0
+    for _ in range(300):  # batch_create: never more than one member at work at a time
+        status = cloud.get(STACK, "apps", ns).get("status") or {}
+        working = [r for r in status.get("resources") or []
+                   if r["resourceName"].startswith("tiers-")
+                   and r["resourceStatus"] == "CREATE_IN_PROGRESS"]  # fmt: skip
+        most = max(most, len(working))
+        if status.get("stackStatus") != "CREATE_IN_PROGRESS" and status.get("stackStatus"):
+            break
+    stack = _status(cloud, "apps", ns, "CREATE_COMPLETE", timeout=120)
+    assert most == 1
+    outputs = {o["outputKey"]: o["outputValue"] for o in stack["status"]["outputs"]}
+    assert outputs == {
+        "networks": ["apps-tiers-0-net", "apps-tiers-1-net", "apps-tiers-2-net"],
+        "gateway": "10.41.0.1",
+    }
+    child = cloud.get(STACK, "apps-tiers-1", ns)
+    assert child["status"]["stackStatus"] == "CREATE_COMPLETE"
+    assert child["metadata"]["ownerReferences"][0]["name"] == "apps"
+    cloud.kubectl("delete", STACK, "apps", "-n", ns, "--timeout=120s")
+    left = cloud.kubectl("get", f"{STACK},networks.network.nimbus.dev,subnets.network.nimbus.dev",
+                         "-n", ns, "-o", "name")  # fmt: skip
+    assert left.stdout.split() == []

@@ -9,6 +9,7 @@ tried again every 2 seconds while something is in progress."""
 from __future__ import annotations
 
 import base64
+import dataclasses
 import json
 from collections.abc import Mapping
 from typing import Any
@@ -43,6 +44,12 @@ class Plan:
         environment = spec.get("environment") or {}
         if isinstance(environment, str):
             environment = yaml.safe_load(environment) or {}
+        if not isinstance(environment, dict):
+            raise hot.HotError("The environment is not a YAML mapping.")
+        self.environment: dict[str, Any] = environment
+        registry = environment.get("resource_registry") or {}
+        # Per-resource entries (`resources:`) and hooks are Heat's; a type mapping is a string.
+        self.registry = {k: v for k, v in registry.items() if isinstance(v, str)}
         given = {
             **(environment.get("parameter_defaults") or {}),
             **(environment.get("parameters") or {}),
@@ -68,6 +75,8 @@ class Plan:
         ctx = hot.Context(self.template.version, self.parameters, self.files)
         self.conditions = hot.evaluate_conditions(self.template, ctx)
         definitions: dict[str, dict[str, Any]] = {}
+        self.definitions = definitions  # filled below; a group's count is read with context()
+        self.group_of: dict[str, str] = {}  # a group's member -> the group
         for name, resource in self.template.resources.items():
             condition = resource.get("condition")
             if condition is not None and not hot.evaluate_condition(
@@ -75,29 +84,40 @@ class Plan:
                 hot.Context(self.template.version, self.parameters, self.files, self.conditions),
             ):
                 continue
-            if resource["type"] == "OS::Heat::ResourceGroup":
+            kind = resources.resolve_type(resource["type"], self.registry)
+            if kind == resources.GROUP:
                 props = hot.evaluate(resource.get("properties") or {}, self.context({}, {}))
                 members = resources.expand_group(name, props)
+                for member, definition in members.items():
+                    definition["type"] = resources.resolve_type(definition["type"], self.registry)
+                    self.group_of[member] = name
                 definitions.update(members)
                 definitions[name] = {
-                    "type": "OS::Heat::ResourceGroup",
+                    "type": resources.GROUP,
                     "properties": {},
                     "members": list(members),
+                    "update_policy": hot.evaluate(
+                        resource.get("update_policy") or {}, self.context({}, {})
+                    ),
                 }
                 continue
-            definitions[name] = dict(resource)
-        resources.check_types(
-            {n: d for n, d in definitions.items() if d["type"] != "OS::Heat::ResourceGroup"},
-            self.files,
-        )
-        self.definitions = definitions
+            definitions[name] = {**resource, "type": kind}
+        resources.check_types(definitions, self.files)
+        for name, definition in definitions.items():
+            if definition["type"] in self.files:  # a template resource's template is checked too
+                try:
+                    hot.load(self.files[definition["type"]])
+                except hot.HotError as error:
+                    raise hot.HotError(
+                        f"Resource {name}: the template {definition['type']}: {error}"
+                    ) from None
         self.graph = hot.graph(definitions)
         self.waves = hot.order(self.graph)
 
     def context(self, refs: Mapping[str, Any], attrs: Mapping[str, Any]) -> hot.Context:
         def attribute(name: str, attr: str | None) -> Any:
             definition = self.definitions.get(name, {})
-            if definition.get("type") == "OS::Heat::ResourceGroup":
+            if definition.get("type") == resources.GROUP:
                 members = definition["members"]
                 values = {m: {**attrs.get(m, {}), "_ref": refs.get(m)} for m in members}
                 return resources.group_attribute(members, values, [] if attr is None else [attr])
@@ -129,49 +149,258 @@ def _subset(wanted: Any, current: Any) -> bool:
     return bool(wanted == current)
 
 
-async def _values(api_client: client.Client, stack: resources.Stack) -> dict[str, Any]:
-    """The values of Heat's own resources (a RandomString is made once): a Secret of the stack."""
-    secret = await api_client.get("v1", "Secret", f"{stack.name}-stack-values", stack.namespace)
-    raw = ((secret or {}).get("data") or {}).get("values")
-    return json.loads(base64.b64decode(raw)) if raw else {}
+def _retained(definition: Mapping[str, Any]) -> bool:
+    return str(definition.get("deletion_policy", "Delete")).lower() == "retain"
 
 
-async def _save_values(
-    api_client: client.Client, body: Mapping[str, Any], values: dict[str, Any]
-) -> None:
-    stack = body["metadata"]
-    await api_client.apply(
-        {
-            "apiVersion": "v1",
-            "kind": "Secret",
-            "metadata": {
-                "name": f"{stack['name']}-stack-values",
-                "namespace": stack["namespace"],
-                "ownerReferences": [client.owner_reference(dict(body))],
-            },
-            "data": {"values": base64.b64encode(json.dumps(values).encode()).decode()},
-        }
-    )
+@dataclasses.dataclass
+class Store:
+    """What a stack keeps between passes, in its Secret `<stack>-stack-values`: the values of
+    Heat's own resources (a RandomString is made once), the items its resources added to other
+    objects (to take them out again), and the spec of its last complete create or update (what
+    a rollback goes back to)."""
+
+    values: dict[str, Any] = dataclasses.field(default_factory=dict)
+    appended: dict[str, Any] = dataclasses.field(default_factory=dict)
+    complete: dict[str, Any] | None = None
+
+    def data(self) -> dict[str, str]:
+        out = {"values": self.values, "appended": self.appended}
+        if self.complete is not None:
+            out["complete"] = self.complete
+        return {k: base64.b64encode(json.dumps(v).encode()).decode() for k, v in out.items()}
+
+    @classmethod
+    async def load(cls, api_client: client.Client, stack: Mapping[str, Any]) -> Store:
+        metadata = stack["metadata"]
+        secret = await api_client.get(
+            "v1", "Secret", f"{metadata['name']}-stack-values", metadata["namespace"]
+        )
+        data = (secret or {}).get("data") or {}
+        read = {k: json.loads(base64.b64decode(v)) for k, v in data.items()}
+        return cls(read.get("values") or {}, read.get("appended") or {}, read.get("complete"))
+
+    async def save(self, api_client: client.Client, body: Mapping[str, Any]) -> None:
+        stack = body["metadata"]
+        await api_client.apply(
+            {
+                "apiVersion": "v1",
+                "kind": "Secret",
+                "metadata": {
+                    "name": f"{stack['name']}-stack-values",
+                    "namespace": stack["namespace"],
+                    "ownerReferences": [client.owner_reference(dict(body))],
+                },
+                "data": self.data(),
+            }
+        )
 
 
 async def _append(
-    api_client: client.Client, stack: resources.Stack, made: resources.Append, resource: str
+    api_client: client.Client, namespace: str, made: resources.Append
 ) -> dict[str, Any] | None:
     kind = _KIND[made.kind]
-    target = await api_client.get(kind.api_version_name(), made.kind, made.name, stack.namespace)
+    target = await api_client.get(kind.api_version_name(), made.kind, made.name, namespace)
     if target is None:
         return None
     items = list((target.get("spec") or {}).get(made.field) or [])
     if not any(_subset(made.item, item) for item in items):  # the API server adds defaults
         items.append(made.item)
         await api_client.patch(
-            kind.api_version_name(),
-            made.kind,
-            made.name,
-            stack.namespace,
-            {"spec": {made.field: items}},
+            kind.api_version_name(), made.kind, made.name, namespace, {"spec": {made.field: items}}
         )
     return target
+
+
+async def _unappend(api_client: client.Client, namespace: str, record: Mapping[str, Any]) -> None:
+    """Take out an item a resource added (a volume attachment, a rule), if it is still there."""
+    kind = _KIND[record["kind"]]
+    version = kind.api_version_name()
+    target = await api_client.get(version, record["kind"], record["name"], namespace)
+    if target is None or target["metadata"].get("deletionTimestamp"):
+        return
+    items = list((target.get("spec") or {}).get(record["field"]) or [])
+    kept = [item for item in items if not _subset(record["item"], item)]
+    if len(kept) != len(items):
+        await api_client.patch(
+            kind.api_version_name(),
+            record["kind"],
+            record["name"],
+            namespace,
+            {"spec": {record["field"]: kept}},
+        )
+
+
+@dataclasses.dataclass
+class Pass:
+    """One pass over a stack's resources: what each became, and how far it got."""
+
+    refs: dict[str, Any] = dataclasses.field(default_factory=dict)
+    attrs: dict[str, Any] = dataclasses.field(default_factory=dict)
+    states: dict[str, tuple[str, str, str | None]] = dataclasses.field(default_factory=dict)
+    done: set[str] = dataclasses.field(default_factory=set)
+    failed: bool = False
+
+    def set(self, name: str, word: str, reason: str, physical: str | None = None) -> None:
+        self.states[name] = (word, reason, physical)
+        if word.endswith("FAILED"):
+            self.failed = True
+
+    def complete(self, name: str, action: str, physical: str | None) -> None:
+        self.set(name, f"{action}_COMPLETE", "state changed", physical)
+        self.done.add(name)
+
+    def busy(self, members: list[str]) -> int:
+        return sum(self.states.get(m, ("",))[0].endswith("IN_PROGRESS") for m in members)
+
+
+async def _converge(
+    api_client: client.Client,
+    view: cache.View,
+    body: Mapping[str, Any],
+    plan: Plan,
+    action: str,
+    store: Store,
+) -> Pass:
+    """Bring the stack's objects to its plan, wave by wave: a resource is made (or updated, or
+    replaced) once everything it needs is complete."""
+    namespace = plan.stack.namespace
+    run = Pass()
+    for wave in plan.waves:
+        for name in wave:
+            definition = plan.definitions[name]
+            kind = definition["type"]
+            if not plan.graph[name] <= run.done or run.failed:
+                run.set(name, "INIT_COMPLETE", "")
+                continue
+            if kind == resources.GROUP:
+                run.refs[name] = [run.refs.get(m) for m in definition["members"]]
+                run.complete(name, action, name)
+                continue
+            ctx = plan.context(run.refs, run.attrs)
+            try:
+                properties = hot.evaluate(definition.get("properties") or {}, ctx)
+                external = hot.evaluate(definition.get("external_id"), ctx)
+                made = (
+                    None
+                    if external is not None
+                    else resources.render(
+                        kind, name, properties, plan.stack, plan.files, plan.environment
+                    )
+                )
+            except hot.HotError as error:
+                run.set(name, f"{action}_FAILED", str(error))
+                continue
+            if external is not None:  # an existing object, adopted by name, never changed
+                _external(run, view, plan, name, kind, str(external), action)
+                continue
+            if isinstance(made, resources.Value):
+                if name not in store.values:
+                    store.values[name] = {"value": made.value, "attributes": made.attributes}
+                run.refs[name] = store.values[name]["value"]
+                run.attrs[name] = store.values[name]["attributes"]
+                run.complete(name, action, None)
+                continue
+            if isinstance(made, resources.Append):
+                record = dataclasses.asdict(made)
+                previous = store.appended.get(name)
+                if previous is not None and previous != record:  # moved or changed: out first
+                    await _unappend(api_client, namespace, previous)
+                target = await _append(api_client, namespace, made)
+                if target is None:
+                    run.set(name, f"{action}_IN_PROGRESS", f"waiting for {made.name}")
+                    continue
+                store.appended[name] = record
+                run.refs[name] = f"{made.name}/{name}"
+                run.complete(name, action, run.refs[name])
+                continue
+            assert isinstance(made, resources.Apply)
+            manifest = _owned(made.manifest, body, _retained(definition))
+            meta_ = manifest["metadata"]
+            plural = _KIND[manifest["kind"]].plural
+            current = view.get(plural, meta_["name"], meta_.get("namespace"))
+            physical = meta_["name"]
+            if current is not None and current["metadata"].get("deletionTimestamp"):
+                run.set(name, f"{action}_IN_PROGRESS", "waiting for the one it replaces to go")
+                continue
+            changed = current is None or not _subset(manifest["spec"], current.get("spec"))
+            replaced = [] if current is None else resources.needs_replacement(manifest, current)
+            group = plan.group_of.get(name)
+            if changed and group is not None:  # a group's batch size holds the rest back
+                members = plan.definitions[group]["members"]
+                policy = plan.definitions[group].get("update_policy") or {}
+                batch = policy.get("batch_create" if current is None else "rolling_update") or {}
+                size = int(batch.get("max_batch_size") or 0)
+                if size and run.busy(members) >= size:
+                    run.set(name, "INIT_COMPLETE", "waiting for its batch")
+                    continue
+            if replaced:  # Heat replaces what it cannot update; a name is taken once here
+                await api_client.delete(
+                    manifest["apiVersion"], manifest["kind"], physical, meta_.get("namespace")
+                )
+                reason = f"replacing {physical}: {', '.join(replaced)} cannot change in place"
+                run.set(name, f"{action}_IN_PROGRESS", reason, physical)
+                continue
+            if changed:
+                current = await api_client.apply(manifest)
+            assert current is not None
+            run.refs[name] = physical
+            run.attrs[name] = resources.attributes(kind, current)
+            outcome = resources.ready(current)
+            if outcome is True:
+                run.complete(name, action, physical)
+            elif isinstance(outcome, str):
+                run.set(name, f"{action}_FAILED", outcome, physical)
+            else:
+                run.set(name, f"{action}_IN_PROGRESS", "state changed", physical)
+    await _remove_dropped(api_client, view, plan, store)
+    return run
+
+
+def _external(
+    run: Pass, view: cache.View, plan: Plan, name: str, kind: str, external: str, action: str
+) -> None:
+    """external_id: the resource is an object that exists already; Heat checks it and reads
+    its attributes, and neither changes nor deletes it."""
+    kind_name = resources.KINDS.get(kind)
+    if kind_name is None:
+        run.set(name, f"{action}_FAILED", f"external_id is not supported for {kind}")
+        return
+    found_kind = _KIND[kind_name]
+    namespace = plan.stack.namespace if found_kind.scope == "Namespaced" else None
+    found = view.get(found_kind.plural, external, namespace)
+    if found is None:
+        reason = f"Invalid external resource: the {kind_name} ({external}) could not be found."
+        run.set(name, f"{action}_FAILED", reason)
+        return
+    run.refs[name] = external
+    run.attrs[name] = resources.attributes(kind, found)
+    run.complete(name, action, external)
+
+
+def _listed(plan: Plan, run: Pass) -> list[dict[str, Any]]:
+    required_by: dict[str, list[str]] = {n: [] for n in plan.definitions}
+    for name, needs in plan.graph.items():
+        for need in needs:
+            required_by[need].append(name)
+    return [
+        {
+            "resourceName": name,
+            "resourceType": plan.definitions[name]["type"],
+            "physicalResourceID": physical,
+            "resourceStatus": word,
+            "resourceStatusReason": reason,
+            "requiredBy": sorted(required_by[name]),
+        }
+        for name, (word, reason, physical) in sorted(run.states.items())
+    ]
+
+
+def _failure(run: Pass, action: str) -> str:
+    name, (_word, reason, _physical) = next(
+        (n, s) for n, s in sorted(run.states.items()) if s[0].endswith("FAILED")
+    )
+    return f"Resource {action} failed: resources.{name}: {reason}"
 
 
 @handling.reconciler(api.GROUP, "stacks")
@@ -184,129 +413,113 @@ async def stack(body: kopf.Body, memo: kopf.Memo, **kwargs: Any) -> None:
     before = status.get("stackStatus") or ""
     # A change of spec after the stack was made (or failed) is an update, until it is done.
     changed = status.get("observedGeneration") not in (None, body["metadata"].get("generation"))
+    if before.startswith("ROLLBACK") and not changed:
+        await _rollback(api_client, view, body)
+        return
     updating = before.startswith("UPDATE") or (before.endswith(("COMPLETE", "FAILED")) and changed)
     action = "UPDATE" if updating else "CREATE"
     try:
         plan = Plan(body, view)
     except hot.HotError as error:
-        await _report(api_client, body, f"{action}_FAILED", str(error), [], [], done=True)
+        await _report(api_client, body, f"{action}_FAILED", str(error), [], [], observed=True)
         raise kopf.PermanentError(str(error)) from None
 
-    values = await _values(api_client, plan.stack)
-    saved = dict(values)
-    refs: dict[str, Any] = {}
-    attrs: dict[str, Any] = {}
-    states: dict[str, tuple[str, str, str | None]] = {}  # name -> (status, reason, physical)
-    done: set[str] = set()
-    failed = False
-    for wave in plan.waves:
-        for name in wave:
-            definition = plan.definitions[name]
-            kind = definition["type"]
-            if not plan.graph[name] <= done or failed:
-                states[name] = ("INIT_COMPLETE", "", None)
-                continue
-            if kind == "OS::Heat::ResourceGroup":
-                refs[name] = [refs.get(m) for m in definition["members"]]
-                states[name] = (f"{action}_COMPLETE", "state changed", name)
-                done.add(name)
-                continue
-            try:
-                properties = hot.evaluate(
-                    definition.get("properties") or {}, plan.context(refs, attrs)
-                )
-                made = resources.render(kind, name, properties, plan.stack)
-            except hot.HotError as error:
-                states[name] = (f"{action}_FAILED", str(error), None)
-                failed = True
-                continue
-            if isinstance(made, resources.Value):
-                if name not in values:
-                    values[name] = {"value": made.value, "attributes": made.attributes}
-                refs[name] = values[name]["value"]
-                attrs[name] = values[name]["attributes"]
-                states[name] = (f"{action}_COMPLETE", "state changed", None)
-                done.add(name)
-                continue
-            if isinstance(made, resources.Append):
-                target = await _append(api_client, plan.stack, made, name)
-                if target is None:
-                    states[name] = (f"{action}_IN_PROGRESS", f"waiting for {made.name}", None)
-                    continue
-                refs[name] = f"{made.name}/{name}"
-                states[name] = (f"{action}_COMPLETE", "state changed", refs[name])
-                done.add(name)
-                continue
-            retain = str(definition.get("deletion_policy", "Delete")).lower() == "retain"
-            manifest = _owned(made.manifest, body, retain)
-            meta_ = manifest["metadata"]
-            plural = _KIND[manifest["kind"]].plural
-            current = view.get(plural, meta_["name"], meta_.get("namespace"))
-            if current is None or not _subset(manifest["spec"], current.get("spec")):
-                current = await api_client.apply(manifest)
-            refs[name] = meta_["name"]
-            attrs[name] = resources.attributes(kind, current)
-            outcome = resources.ready(current)
-            if outcome is True:
-                states[name] = (f"{action}_COMPLETE", "state changed", meta_["name"])
-                done.add(name)
-            elif isinstance(outcome, str):
-                states[name] = (f"{action}_FAILED", outcome, meta_["name"])
-                failed = True
-            else:
-                states[name] = (f"{action}_IN_PROGRESS", "state changed", meta_["name"])
-    if values != saved:  # a RandomString made in this pass
-        await _save_values(api_client, body, values)
-    await _remove_dropped(api_client, view, plan)
-
-    required_by: dict[str, list[str]] = {n: [] for n in plan.definitions}
-    for name, needs in plan.graph.items():
-        for need in needs:
-            required_by[need].append(name)
-    listed = [
-        {
-            "resourceName": name,
-            "resourceType": plan.definitions[name]["type"],
-            "physicalResourceID": physical,
-            "resourceStatus": word,
-            "resourceStatusReason": reason,
-            "requiredBy": sorted(required_by[name]),
-        }
-        for name, (word, reason, physical) in sorted(states.items())
-    ]
-    if failed:
-        name, (_word, reason, _physical) = next(
-            (n, s) for n, s in sorted(states.items()) if s[0].endswith("FAILED")
-        )
-        message = f"Resource {action} failed: resources.{name}: {reason}"
-        await _report(api_client, body, f"{action}_FAILED", message, listed, [], done=True)
+    store = await Store.load(api_client, body)
+    kept = store.data()
+    run = await _converge(api_client, view, body, plan, action, store)
+    listed = _listed(plan, run)
+    if run.failed:
+        message = _failure(run, action)
+        if not body["spec"].get("disableRollback", True):  # Heat's ROLLBACK_*, on request
+            if store.data() != kept:
+                await store.save(api_client, body)
+            await _report(
+                api_client, body, "ROLLBACK_IN_PROGRESS", message, listed, None, observed=True
+            )
+            raise kopf.TemporaryError("stack rollback in progress", delay=1)
+        if store.data() != kept:
+            await store.save(api_client, body)
+        await _report(api_client, body, f"{action}_FAILED", message, listed, [], observed=True)
         return
-    if len(done) < len(plan.definitions):
+    if len(run.done) < len(plan.definitions):
+        if store.data() != kept:
+            await store.save(api_client, body)
+        reason = f"Stack {action} started"
         await _report(
-            api_client,
-            body,
-            f"{action}_IN_PROGRESS",
-            f"Stack {action} started",
-            listed,
-            [],
-            done=False,
+            api_client, body, f"{action}_IN_PROGRESS", reason, listed, None, observed=False
         )
         raise kopf.TemporaryError(f"stack {action.lower()} in progress", delay=2)
-    outputs = _outputs(plan, refs, attrs)
+    store.complete = {k: body["spec"].get(k) for k in _REPLAYED}
+    if store.data() != kept:
+        await store.save(api_client, body)
     await _report(
         api_client,
         body,
         f"{action}_COMPLETE",
         f"Stack {action} completed successfully",
         listed,
-        outputs,
-        done=True,
+        _outputs(plan, run),
+        observed=True,
     )
 
 
-def _outputs(plan: Plan, refs: Mapping[str, Any], attrs: Mapping[str, Any]) -> list[Any]:
+_REPLAYED = ("template", "parameters", "files", "environment")  # what a rollback goes back to
+
+
+async def _rollback(api_client: client.Client, view: cache.View, body: kopf.Body) -> None:
+    """Heat's rollback: a failed create deletes what it made; a failed update goes back to the
+    stack's last complete template and parameters."""
+    store = await Store.load(api_client, body)
+    reason = (body.get("status") or {}).get("stackStatusReason") or "Stack ROLLBACK started"
+    if store.complete is None:
+        try:
+            plan: Plan | None = Plan(body, view)
+        except hot.HotError:
+            plan = None
+        left = await _delete_made(api_client, view, body, plan, store)
+        if left:
+            await _report(
+                api_client, body, "ROLLBACK_IN_PROGRESS", reason, None, None, observed=True
+            )
+            raise kopf.TemporaryError("stack rollback in progress", delay=2)
+        await _report(
+            api_client,
+            body,
+            "ROLLBACK_COMPLETE",
+            "Stack ROLLBACK completed successfully",
+            [],
+            [],
+            observed=True,
+        )
+        return
+    previous = {**body, "spec": {**body["spec"], **store.complete}}
+    plan = Plan(previous, view)
+    kept = store.data()
+    run = await _converge(api_client, view, body, plan, "ROLLBACK", store)
+    if store.data() != kept:
+        await store.save(api_client, body)
+    listed = _listed(plan, run)
+    if run.failed:
+        message = _failure(run, "ROLLBACK")
+        await _report(api_client, body, "ROLLBACK_FAILED", message, listed, [], observed=True)
+    elif len(run.done) < len(plan.definitions):
+        await _report(api_client, body, "ROLLBACK_IN_PROGRESS", reason, listed, None, observed=True)
+        raise kopf.TemporaryError("stack rollback in progress", delay=2)
+    else:
+        await _report(
+            api_client,
+            body,
+            "ROLLBACK_COMPLETE",
+            "Stack ROLLBACK completed successfully",
+            listed,
+            _outputs(plan, run),
+            observed=True,
+        )
+
+
+def _outputs(plan: Plan, run: Pass) -> list[Any]:
     out = []
-    ctx = plan.context(refs, attrs)
+    ctx = plan.context(run.refs, run.attrs)
     for key, output in sorted(plan.template.outputs.items()):
         condition = output.get("condition")
         if condition is not None and not hot.evaluate_condition(condition, ctx):
@@ -320,20 +533,38 @@ def _outputs(plan: Plan, refs: Mapping[str, Any], attrs: Mapping[str, Any]) -> l
     return out
 
 
-async def _remove_dropped(api_client: client.Client, view: cache.View, plan: Plan) -> None:
-    """What an update dropped from the template goes (but what it retains)."""
+def _made(view: cache.View, stack: resources.Stack) -> dict[str, list[tuple[Any, Any]]]:
+    """The objects a stack made, by resource name (found by the stack's labels)."""
+    made: dict[str, list[tuple[Any, Any]]] = {}
     for kind in kinds.ALL:
         if kind.plural not in cache.INDEXED_PLURALS:
             continue
-        namespace = plan.stack.namespace if kind.scope == "Namespaced" else None
+        namespace = stack.namespace if kind.scope == "Namespaced" else None
         for obj in view.list(kind.plural, namespace):
             labels = obj["metadata"].get("labels") or {}
-            if labels.get(resources.STACK_LABEL) != plan.stack.name:
-                continue
-            if labels.get(resources.RESOURCE_LABEL) not in plan.definitions:
-                await api_client.delete(
-                    kind.api_version_name(), kind.kind_name(), obj["metadata"]["name"], namespace
-                )
+            if labels.get(resources.STACK_LABEL) == stack.name:
+                made.setdefault(labels.get(resources.RESOURCE_LABEL, ""), []).append((kind, obj))
+    return made
+
+
+async def _remove_dropped(
+    api_client: client.Client, view: cache.View, plan: Plan, store: Store
+) -> None:
+    """What an update dropped from the template goes (but what it retains), and so do the
+    items its dropped attachments and rules added."""
+    for resource, found in _made(view, plan.stack).items():
+        if resource in plan.definitions:
+            continue
+        for kind, obj in found:
+            await api_client.delete(
+                kind.api_version_name(),
+                kind.kind_name(),
+                obj["metadata"]["name"],
+                obj["metadata"].get("namespace"),
+            )
+    for resource in list(store.appended):
+        if resource not in plan.definitions:
+            await _unappend(api_client, plan.stack.namespace, store.appended.pop(resource))
 
 
 async def _report(
@@ -341,52 +572,49 @@ async def _report(
     body: Mapping[str, Any],
     word: str,
     reason: str,
-    listed: list[Any],
-    outputs: list[Any],
+    listed: list[Any] | None,
+    outputs: list[Any] | None,
     *,
-    done: bool,
+    observed: bool,
 ) -> None:
-    fields: dict[str, Any] = {"stackStatus": word, "stackStatusReason": reason, "resources": listed}
-    if done:
+    """The stack's status; `listed` and `outputs` are left as they are when None."""
+    fields: dict[str, Any] = {"stackStatus": word, "stackStatusReason": reason}
+    if listed is not None:
+        fields["resources"] = listed
+    if outputs is not None:
         fields["outputs"] = outputs
     if reporting.unchanged(dict(body), fields):
         return
-    ok = word.endswith("COMPLETE")
+    ok = word.endswith("COMPLETE") and not word.startswith("ROLLBACK")
     wanted = [
         Condition("Complete", "True" if ok else "False", word.title().replace("_", ""), reason)
     ]
-    await reporting.report(api_client, dict(body), fields=fields, wanted=wanted, observed=done)
+    await reporting.report(api_client, dict(body), fields=fields, wanted=wanted, observed=observed)
 
 
-@kopf.on.delete(api.GROUP, meta.VERSION, "stacks")
-async def delete_stack(body: kopf.Body, memo: kopf.Memo, **kwargs: Any) -> None:
-    """Delete what the stack made, last wave first, each after the one before is gone; what a
-    resource's deletion_policy retains stays."""
-    api_client: client.Client = memo.api
-    view = cache.View.of(kwargs, memo)
-    name, namespace = body["metadata"]["name"], body["metadata"]["namespace"]
-    try:
-        plan: Plan | None = Plan(body, view)
-    except hot.HotError:
-        plan = None
-    retained = set()
+async def _delete_made(
+    api_client: client.Client,
+    view: cache.View,
+    body: Mapping[str, Any],
+    plan: Plan | None,
+    store: Store,
+) -> int:
+    """Delete what the stack made, last wave first, a wave after the one before is gone; what a
+    resource's deletion_policy retains stays. The items its attachments and rules added are
+    taken out first. The number of objects still to go (0: all gone)."""
+    namespace = body["metadata"]["namespace"]
+    retained: set[str] = set()
     order: list[list[str]] = [[]]
     if plan is not None:
-        retained = {
-            n
-            for n, d in plan.definitions.items()
-            if str(d.get("deletion_policy", "Delete")).lower() == "retain"
-        }
+        retained = {n for n, d in plan.definitions.items() if _retained(d)}
         order = list(reversed(plan.waves))
-    made: dict[str, list[tuple[Any, dict[str, Any]]]] = {}
-    for kind in kinds.ALL:
-        if kind.plural not in cache.INDEXED_PLURALS:
-            continue
-        ns = namespace if kind.scope == "Namespaced" else None
-        for obj in view.list(kind.plural, ns):
-            labels = obj["metadata"].get("labels") or {}
-            if labels.get(resources.STACK_LABEL) == name:
-                made.setdefault(labels.get(resources.RESOURCE_LABEL, ""), []).append((kind, obj))
+    if store.appended:
+        for resource, record in list(store.appended.items()):
+            if resource not in retained:
+                await _unappend(api_client, namespace, record)
+                del store.appended[resource]
+        await store.save(api_client, body)
+    made = _made(view, resources.Stack(body["metadata"]["name"], namespace, ""))
     for wave in order:
         names = wave or list(made)
         left = [(k, o) for n in names if n not in retained for k, o in made.get(n, [])]
@@ -400,6 +628,22 @@ async def delete_stack(body: kopf.Body, memo: kopf.Memo, **kwargs: Any) -> None:
                     obj["metadata"]["name"],
                     obj["metadata"].get("namespace"),
                 )
+        return len(left)
+    return 0
+
+
+@kopf.on.delete(api.GROUP, meta.VERSION, "stacks")
+async def delete_stack(body: kopf.Body, memo: kopf.Memo, **kwargs: Any) -> None:
+    """Delete what the stack made, last wave first; what deletion_policy retains stays."""
+    api_client: client.Client = memo.api
+    view = cache.View.of(kwargs, memo)
+    try:
+        plan: Plan | None = Plan(body, view)
+    except hot.HotError:
+        plan = None
+    store = await Store.load(api_client, body)
+    left = await _delete_made(api_client, view, body, plan, store)
+    if left:
         await reporting.report(
             api_client,
             dict(body),
@@ -407,7 +651,7 @@ async def delete_stack(body: kopf.Body, memo: kopf.Memo, **kwargs: Any) -> None:
                 "stackStatus": "DELETE_IN_PROGRESS",
                 "stackStatusReason": "Stack DELETE started",
             },
-            wanted=[Condition("Complete", "False", "DeleteInProgress", f"{len(left)} left")],
+            wanted=[Condition("Complete", "False", "DeleteInProgress", f"{left} left")],
             observed=False,
         )
         raise kopf.TemporaryError("stack delete in progress", delay=2)

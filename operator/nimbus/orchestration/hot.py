@@ -670,17 +670,55 @@ def dependencies(template: Template) -> dict[str, set[str]]:
     return graph(template.resources)
 
 
+def _network_key(properties: Any) -> str | None:
+    network = (properties or {}).get("network") or (properties or {}).get("network_id")
+    return None if network is None else json.dumps(network, sort_keys=True)
+
+
+def _implicit(definitions: Mapping[str, Mapping[str, Any]]) -> dict[str, set[str]]:
+    """The edges Heat adds itself: a Port, and a Server on a network (not a port), depend on
+    the Subnets of that network, so that they get an address (Heat's add_dependencies)."""
+    subnets: dict[str, set[str]] = {}
+    for name, resource in definitions.items():
+        if resource.get("type") == "OS::Neutron::Subnet":
+            key = _network_key(resource.get("properties"))
+            if key is not None:
+                subnets.setdefault(key, set()).add(name)
+    out: dict[str, set[str]] = {}
+    for name, resource in definitions.items():
+        properties = resource.get("properties") or {}
+        if not isinstance(properties, dict):
+            continue
+        if resource.get("type") == "OS::Neutron::Port":
+            keys = [_network_key(properties)]
+        elif resource.get("type") == "OS::Nova::Server":
+            networks = properties.get("networks")
+            keys = [
+                _network_key(net)
+                for net in (networks if isinstance(networks, list) else [])
+                if isinstance(net, dict) and not net.get("port")
+            ]
+        else:
+            continue
+        for key in keys:
+            if key is not None:
+                out.setdefault(name, set()).update(subnets.get(key, set()) - {name})
+    return out
+
+
 def graph(definitions: Mapping[str, Mapping[str, Any]]) -> dict[str, set[str]]:
     """The dependencies of resource definitions (a template's, or a stack's with its groups
     expanded: a group's `members` are its dependencies too); refused when a reference is
     unknown or the dependencies go round."""
     names = set(definitions)
+    implicit = _implicit(definitions)
     out: dict[str, set[str]] = {}
     for name, resource in definitions.items():
         needs = references(resource.get("properties")) | references(resource.get("metadata"))
         depends = resource.get("depends_on") or []
         needs |= {depends} if isinstance(depends, str) else set(depends)
         needs |= set(resource.get("members") or [])
+        needs |= implicit.get(name, set())
         unknown = needs - names
         if unknown:
             bad = sorted(unknown)[0]

@@ -20,6 +20,7 @@ import pydantic
 import yaml
 
 from nimbus import kinds
+from nimbus.orchestration import hot
 from nimbus.orchestration.hot import HotError
 
 STACK_LABEL = "orchestration.nimbus.dev/stack"
@@ -408,29 +409,174 @@ TYPES: dict[str, Render] = {
     "OS::Heat::CloudConfig": _cloud_config,
     "OS::Heat::SoftwareConfig": _software_config,
     "OS::Heat::MultipartMime": _multipart,
+    # A nested stack; render() gives it the parent's files and resource_registry.
+    "OS::Heat::Stack": lambda resource, p, stack: _nested(resource, p, stack, {}, None),
     "OS::Neutron::Router": _not_yet("OS::Neutron::Router"),
     "OS::Neutron::RouterInterface": _not_yet("OS::Neutron::RouterInterface"),
     "OS::Neutron::FloatingIP": _not_yet("OS::Neutron::FloatingIP"),
 }
 
 
+# The Nimbus kind each type that is an object makes (external_id looks it up there).
+KINDS = {
+    "OS::Nova::Server": "Server",
+    "OS::Nova::Flavor": "Flavor",
+    "OS::Nova::KeyPair": "KeyPair",
+    "OS::Nova::ServerGroup": "ServerGroup",
+    "OS::Glance::WebImage": "Image",
+    "OS::Glance::Image": "Image",
+    "OS::Neutron::Net": "Network",
+    "OS::Neutron::Subnet": "Subnet",
+    "OS::Neutron::Port": "Port",
+    "OS::Neutron::SecurityGroup": "SecurityGroup",
+    "OS::Cinder::Volume": "Volume",
+    "OS::Heat::Stack": "Stack",
+}
+GROUP = "OS::Heat::ResourceGroup"
+NESTED = "OS::Heat::Stack"
+# update_policy keys Heat accepts, by type (Heat refuses any other as an unknown property).
+UPDATE_POLICIES = {
+    GROUP: {
+        "rolling_update": {"min_in_service", "max_batch_size", "pause_time"},
+        "batch_create": {"max_batch_size", "pause_time"},
+    }
+}
+
+
+def resolve_type(kind: str, registry: Mapping[str, Any]) -> str:
+    """A type as the environment's resource_registry maps it: to another type, or to a
+    template in spec.files (a template resource). A type naming a file is a template
+    resource too."""
+    seen = {kind}
+    while isinstance(registry.get(kind), str) and registry[kind] != kind:
+        kind = registry[kind]
+        if kind in seen:
+            raise HotError(f'The resource_registry maps "{kind}" in a circle')
+        seen.add(kind)
+    return kind
+
+
 def check_types(resources: Mapping[str, Any], files: Mapping[str, str] = ()) -> None:  # type: ignore[assignment]
-    """Unknown types are refused at validation, listing the supported ones."""
+    """Unknown types are refused at validation, listing the supported ones; so are
+    update_policy keys Heat does not know for the type."""
     for name, resource in resources.items():
         kind = resource.get("type")
-        if kind in TYPES or kind == "OS::Heat::ResourceGroup" or kind in files:
+        policy = resource.get("update_policy")
+        if policy:
+            allowed = UPDATE_POLICIES.get(str(kind), {})
+            for key, value in dict(policy).items():
+                if key not in allowed or not set(dict(value or {})) <= allowed[key]:
+                    bad = key if key not in allowed else sorted(set(value) - allowed[key])[0]
+                    raise HotError(f"Resource {name}: update_policy: Unknown Property {bad}")
+        if kind in TYPES or kind == GROUP or kind in files:
             continue
-        supported = ", ".join(sorted([*TYPES, "OS::Heat::ResourceGroup"]))
+        supported = ", ".join(sorted([*TYPES, GROUP]))
         raise HotError(
             f'Resource {name}: the resource type "{kind}" is not supported; '
-            f"supported are {supported}"
+            f"supported are {supported}, or a template in spec.files"
         )
 
 
-def render(kind: str, resource: str, properties: Mapping[str, Any], stack: Stack) -> Made:
+def render(
+    kind: str,
+    resource: str,
+    properties: Mapping[str, Any],
+    stack: Stack,
+    files: Mapping[str, str] | None = None,
+    environment: Mapping[str, Any] | None = None,
+) -> Made:
+    if files and kind in files:  # a template resource: a nested stack of that template
+        return template_resource(resource, files[kind], properties, stack, files, environment)
     if kind not in TYPES:
         raise HotError(f'The resource type "{kind}" is not supported')
+    if kind == NESTED:
+        return _nested(resource, properties or {}, stack, files or {}, environment)
     return TYPES[kind](resource, properties or {}, stack)
+
+
+def template_resource(
+    resource: str,
+    source: str,
+    properties: Mapping[str, Any],
+    stack: Stack,
+    files: Mapping[str, str],
+    environment: Mapping[str, Any] | None,
+) -> Made:
+    """A template resource: a nested Stack of the file's template, its properties as the
+    nested template's parameters (an unknown one refused, as Heat does)."""
+    template = hot.load(source)
+    for key in properties or {}:
+        if key not in template.parameters:
+            raise HotError(f"Property error: {resource}.properties: Unknown Property {key}")
+    return _stack_manifest(resource, source, dict(properties or {}), stack, files, environment)
+
+
+def _nested(
+    resource: str,
+    p: Mapping[str, Any],
+    stack: Stack,
+    files: Mapping[str, str],
+    environment: Mapping[str, Any] | None,
+) -> Made:
+    """OS::Heat::Stack: a nested Stack of the `template` property (text or a mapping)."""
+    template = p.get("template")
+    if not template:
+        raise HotError(f"Property error: {resource}.properties: Property template not assigned")
+    return _stack_manifest(
+        resource, template, dict(p.get("parameters") or {}), stack, files, environment
+    )
+
+
+def _stack_manifest(
+    resource: str,
+    template: Any,
+    parameters: dict[str, Any],
+    stack: Stack,
+    files: Mapping[str, str],
+    environment: Mapping[str, Any] | None,
+) -> Made:
+    spec: dict[str, Any] = {"template": template, "parameters": parameters, "files": dict(files)}
+    registry = (environment or {}).get("resource_registry")
+    if registry:  # the nested stack sees the same type mapping, as in Heat
+        spec["environment"] = {"resource_registry": registry}
+    return Apply(_manifest("Stack", physical_name(stack.name, resource), stack, resource, spec))
+
+
+def immutable_fields(kind_name: str) -> frozenset[str]:
+    """The spec fields of a kind that cannot change once set (its CRD refuses the change): a
+    change to one of them is one Heat makes by replacing the resource."""
+    kind = next(k for k in kinds.ALL if k.kind_name() == kind_name)
+    spec = kind.model_fields["spec"].annotation
+    out = set()
+    for name, field in spec.model_fields.items():  # type: ignore[union-attr]
+        extra = field.json_schema_extra if isinstance(field.json_schema_extra, dict) else {}
+        rules = extra.get("x-kubernetes-validations") or []
+        if any(r.get("rule") == "self == oldSelf" for r in rules):
+            out.add(field.alias or name)
+    return frozenset(out)
+
+
+def needs_replacement(manifest: Mapping[str, Any], current: Mapping[str, Any]) -> list[str]:
+    """The immutable fields the wanted spec changes on the live object (with the kind's
+    defaults applied to both): a non-empty list means Heat's UpdateReplace."""
+    kind_name = manifest["kind"]
+    kind = next(k for k in kinds.ALL if k.kind_name() == kind_name)
+    model = kind.model_fields["spec"].annotation
+
+    def full(spec: Any) -> dict[str, Any]:
+        try:
+            return model.model_validate(spec).model_dump(  # type: ignore[no-any-return,union-attr]
+                by_alias=True, mode="json", exclude_none=True
+            )
+        except pydantic.ValidationError:
+            return dict(spec)
+
+    wanted, live = full(manifest["spec"]), full(current.get("spec") or {})
+    return sorted(
+        field
+        for field in immutable_fields(kind_name)
+        if wanted.get(field) != live.get(field) and (field in wanted or field in live)
+    )
 
 
 # -- attributes ---------------------------------------------------------------------------------
@@ -489,6 +635,9 @@ def attributes(kind: str, obj: Mapping[str, Any]) -> dict[str, Any]:
         return {"public_key": status.get("publicKey"), "name": name, "show": status}
     if kind in ("OS::Glance::WebImage", "OS::Glance::Image"):
         return {"name": name, "status": status.get("status"), "show": status}
+    if obj.get("kind") == "Stack":  # a nested stack: its outputs are its attributes
+        outputs = {o["outputKey"]: o.get("outputValue") for o in status.get("outputs") or []}
+        return {**outputs, "outputs": outputs, "name": name, "show": status}
     return {"name": name, "show": status}
 
 
@@ -499,10 +648,21 @@ READY_WORDS = {"ACTIVE", "active", "available", "in-use", "DOWN"}
 def ready(obj: Mapping[str, Any]) -> bool | str:
     """True when done; a reason (str) when failed; False while in progress."""
     status = obj.get("status") or {}
+    if obj.get("kind") == "Stack":  # a nested stack is done when it is, failed when it failed
+        stack_status = str(status.get("stackStatus") or "")
+        generation = (obj.get("metadata") or {}).get("generation")
+        if status.get("observedGeneration") != generation:
+            return False
+        if stack_status.endswith("FAILED") or stack_status.startswith("ROLLBACK"):
+            return str(status.get("stackStatusReason") or stack_status)
+        return stack_status in ("CREATE_COMPLETE", "UPDATE_COMPLETE")
     word = status.get("status")
     if word in ("ERROR", "error", "killed"):
         fault = status.get("fault") or {}
         return str(fault.get("message") or f"the resource is {word}")
+    generation = (obj.get("metadata") or {}).get("generation")
+    if status.get("observedGeneration", generation) != generation:
+        return False  # its controller has not yet seen the change (a resize, say)
     if word in READY_WORDS:
         return True
     conditions = {c["type"]: c for c in status.get("conditions") or []}

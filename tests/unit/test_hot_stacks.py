@@ -1,0 +1,208 @@
+"""A stack's plan: the environment's resource_registry, template resources and nested stacks,
+update_policy, the implicit edges Heat adds, which changes replace a resource, and how a nested
+stack reports back. Pure: the plan is made over empty indexes (no custom constraints here)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+
+from nimbus import cache
+from nimbus.orchestration import handlers, hot, resources
+
+STACK = resources.Stack(name="web", namespace="demo", uid="0b7a5c8e-0000-4000-8000-000000000002")
+SERVER_YAML = """
+heat_template_version: 2018-08-31
+parameters:
+  flavor: {type: string}
+  index: {type: number, default: 0}
+resources:
+  server:
+    type: OS::Nova::Server
+    properties: {image: cirros, flavor: {get_param: flavor}}
+outputs:
+  ip: {value: {get_attr: [server, first_address]}}
+"""
+
+
+def plan(template: dict[str, Any], **spec: Any) -> handlers.Plan:
+    view = cache.View({**{i: {} for i in cache.INDEXED}, cache.ADDRESSES: {}})
+    body = {
+        "metadata": {"name": STACK.name, "namespace": STACK.namespace, "uid": STACK.uid},
+        "spec": {"template": {"heat_template_version": "2018-08-31", **template}, **spec},
+    }
+    return handlers.Plan(body, view)
+
+
+def test_the_resource_registry_maps_types_to_types_and_to_templates() -> None:
+    made = plan(
+        {"resources": {"a": {"type": "My::Server", "properties": {"flavor": "m1.tiny"}},
+                       "b": {"type": "My::Value", "properties": {"value": 1}}}},
+        files={"server.yaml": SERVER_YAML},
+        environment={"resource_registry": {"My::Server": "server.yaml",
+                                           "My::Value": "OS::Heat::Value",
+                                           "resources": {"a": {"hooks": "pre-create"}}}},
+    )  # fmt: skip
+    assert made.definitions["a"]["type"] == "server.yaml"
+    assert made.definitions["b"]["type"] == "OS::Heat::Value"
+    with pytest.raises(hot.HotError, match='"A::B" in a circle'):
+        resources.resolve_type("A::B", {"A::B": "C::D", "C::D": "A::B"})
+    assert resources.resolve_type("OS::Nova::Server", {"OS::Nova::Server": "OS::Nova::Server"}) == (
+        "OS::Nova::Server"
+    )
+
+
+def test_a_template_resource_is_a_nested_stack_of_its_file() -> None:
+    files = {"server.yaml": SERVER_YAML}
+    registry = {"resource_registry": {"My::Server": "server.yaml"}}
+    made = resources.render("server.yaml", "app", {"flavor": "m1.tiny"}, STACK, files, registry)
+    assert isinstance(made, resources.Apply)
+    manifest = made.manifest
+    assert manifest["kind"] == "Stack"
+    assert manifest["metadata"]["name"] == "web-app"
+    assert manifest["spec"] == {"template": SERVER_YAML, "parameters": {"flavor": "m1.tiny"},
+                                "files": files, "environment": registry}  # fmt: skip
+    with pytest.raises(hot.HotError, match=r"app.properties: Unknown Property size"):
+        resources.render("server.yaml", "app", {"size": 1}, STACK, files)
+    nested = resources.render(
+        "OS::Heat::Stack", "inner", {"template": SERVER_YAML, "parameters": {"flavor": "x"}}, STACK
+    )
+    assert isinstance(nested, resources.Apply)
+    assert nested.manifest["spec"]["parameters"] == {"flavor": "x"}
+    with pytest.raises(hot.HotError, match="Property template not assigned"):
+        resources.render("OS::Heat::Stack", "inner", {}, STACK)
+
+
+def test_a_template_resource_with_a_broken_template_is_refused_by_the_plan() -> None:
+    with pytest.raises(hot.HotError, match=r"Resource a: the template bad.yaml: .*not a valid"):
+        plan(
+            {"resources": {"a": {"type": "bad.yaml"}}},
+            files={"bad.yaml": "heat_template_version: 2018-08-31\nbogus: {}\n"},
+        )
+
+
+def test_a_group_of_template_resources_and_its_update_policy() -> None:
+    made = plan(
+        {"resources": {"group": {
+            "type": "OS::Heat::ResourceGroup",
+            "update_policy": {"batch_create": {"max_batch_size": 2},
+                              "rolling_update": {"max_batch_size": 1}},
+            "properties": {"count": 3, "resource_def": {
+                "type": "My::Server", "properties": {"flavor": "m1.tiny", "index": "%index%"}}},
+        }}},
+        files={"server.yaml": SERVER_YAML},
+        environment={"resource_registry": {"My::Server": "server.yaml"}},
+    )  # fmt: skip
+    assert made.definitions["group-2"]["type"] == "server.yaml"
+    assert made.group_of == {"group-0": "group", "group-1": "group", "group-2": "group"}
+    assert made.definitions["group"]["update_policy"]["batch_create"] == {"max_batch_size": 2}
+
+
+@pytest.mark.parametrize(
+    ("resource", "message"),
+    [
+        ({"type": "OS::Heat::ResourceGroup", "update_policy": {"rolling_updates": {}},
+          "properties": {"resource_def": {"type": "OS::Heat::None"}}}, "rolling_updates"),
+        ({"type": "OS::Heat::ResourceGroup", "update_policy": {"batch_create": {"max": 1}},
+          "properties": {"resource_def": {"type": "OS::Heat::None"}}}, "max"),
+        ({"type": "OS::Nova::Server", "update_policy": {"rolling_update": {}}}, "rolling_update"),
+    ],
+)  # fmt: skip
+def test_an_update_policy_heat_does_not_know_is_refused(
+    resource: dict[str, Any], message: str
+) -> None:
+    expected = f"Resource r: update_policy: Unknown Property {message}"
+    with pytest.raises(hot.HotError, match=expected):
+        plan({"resources": {"r": resource}})
+
+
+def test_ports_and_servers_on_a_network_wait_for_its_subnets() -> None:
+    net = {"get_resource": "net"}
+    made = plan({"resources": {
+        "net": {"type": "OS::Neutron::Net"},
+        "other": {"type": "OS::Neutron::Net"},
+        "subnet": {"type": "OS::Neutron::Subnet",
+                   "properties": {"network": net, "cidr": "10.0.0.0/24"}},
+        "subnet6": {"type": "OS::Neutron::Subnet",
+                    "properties": {"network_id": net, "cidr": "fd00::/64", "ip_version": 6}},
+        "elsewhere": {"type": "OS::Neutron::Subnet",
+                      "properties": {"network": {"get_resource": "other"}, "cidr": "10.1.0.0/24"}},
+        "port": {"type": "OS::Neutron::Port", "properties": {"network": net}},
+        "server": {"type": "OS::Nova::Server", "properties": {
+            "networks": [{"network": net}, {"port": {"get_resource": "port"}}]}},
+        "on_port": {"type": "OS::Nova::Server",
+                    "properties": {"networks": [{"port": {"get_resource": "port"}}]}},
+    }})  # fmt: skip
+    assert made.graph["port"] == {"net", "subnet", "subnet6"}
+    assert made.graph["server"] == {"net", "port", "subnet", "subnet6"}
+    assert made.graph["on_port"] == {"port"}
+    assert made.waves == [["net", "other"], ["elsewhere", "subnet", "subnet6"], ["port"],
+                          ["on_port", "server"]]  # fmt: skip
+
+
+def _live(kind: str, spec: dict[str, Any]) -> dict[str, Any]:
+    return {"kind": kind, "metadata": {"name": "x"}, "spec": spec}
+
+
+@pytest.mark.parametrize(
+    ("kind", "wanted", "live", "replaced"),
+    [
+        ("Subnet", {"network": "n", "cidr": "10.0.1.0/24"},
+         {"network": "n", "cidr": "10.0.0.0/24", "ipVersion": 4}, ["cidr"]),
+        ("Subnet", {"network": "n", "cidr": "10.0.0.0/24", "dnsNameservers": ["1.1.1.1"]},
+         {"network": "n", "cidr": "10.0.0.0/24", "ipVersion": 4}, []),
+        ("Server", {"flavor": "m1.large", "image": {"name": "cirros"}},
+         {"flavor": "m1.small", "image": {"name": "cirros"}}, []),
+        ("Server", {"flavor": "m1.small", "availabilityZone": "zone-b"},
+         {"flavor": "m1.small", "availabilityZone": "zone-a"}, ["availabilityZone"]),
+        ("Server", {"flavor": "m1.small", "serverGroup": "g"}, {"flavor": "m1.small"},
+         ["serverGroup"]),
+        ("Volume", {"sizeGB": 2}, {"sizeGB": 1}, []),
+        ("Volume", {"sizeGB": 1, "volumeType": "fast"}, {"sizeGB": 1, "volumeType": "slow"},
+         ["volumeType"]),
+        ("Flavor", {"vcpus": 2, "ramMB": 512}, {"vcpus": 1, "ramMB": 512, "diskGB": 0,
+         "ephemeralGB": 0, "swapMB": 0, "rxtxFactor": 1.0, "isPublic": True}, ["vcpus"]),
+    ],
+)  # fmt: skip
+def test_what_cannot_change_in_place_replaces_the_resource(
+    kind: str, wanted: dict[str, Any], live: dict[str, Any], replaced: list[str]
+) -> None:
+    manifest = {"kind": kind, "spec": wanted}
+    assert resources.needs_replacement(manifest, _live(kind, live)) == replaced
+
+
+@pytest.mark.parametrize(
+    ("status", "generation", "done"),
+    [
+        ({"stackStatus": "CREATE_COMPLETE", "observedGeneration": 1}, 1, True),
+        ({"stackStatus": "UPDATE_COMPLETE", "observedGeneration": 2}, 2, True),
+        ({"stackStatus": "CREATE_COMPLETE", "observedGeneration": 1}, 2, False),
+        ({"stackStatus": "CREATE_IN_PROGRESS"}, 1, False),
+        ({"stackStatus": "CREATE_FAILED", "stackStatusReason": "Resource CREATE failed: x",
+          "observedGeneration": 1}, 1, "Resource CREATE failed: x"),
+        ({"stackStatus": "ROLLBACK_COMPLETE", "stackStatusReason": "Stack ROLLBACK completed",
+          "observedGeneration": 1}, 1, "Stack ROLLBACK completed"),
+    ],
+)  # fmt: skip
+def test_a_nested_stack_is_done_when_it_completes(
+    status: dict[str, Any], generation: int, done: Any
+) -> None:
+    stack = {"kind": "Stack", "metadata": {"generation": generation}, "status": status}
+    assert resources.ready(stack) == done
+
+
+def test_a_resource_is_not_done_before_its_controller_saw_the_change() -> None:
+    server: dict[str, Any] = {"metadata": {"generation": 3},
+                              "status": {"status": "ACTIVE", "observedGeneration": 2}}  # fmt: skip
+    assert resources.ready(server) is False
+    server["status"]["observedGeneration"] = 3
+    assert resources.ready(server) is True
+
+
+def test_a_nested_stacks_outputs_are_its_attributes() -> None:
+    stack = {"kind": "Stack", "metadata": {"name": "web-app"},
+             "status": {"outputs": [{"outputKey": "ip", "outputValue": "10.0.0.5"}]}}  # fmt: skip
+    attrs = resources.attributes("server.yaml", stack)
+    assert attrs["ip"] == "10.0.0.5"
+    assert attrs["outputs"] == {"ip": "10.0.0.5"}
