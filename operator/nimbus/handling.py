@@ -110,7 +110,12 @@ def watched(
             async def later() -> None:
                 await asyncio.sleep(delay)
                 retries.pop(uid, None)
-                fresh = await memo.api.get(api_version, kind, name, namespace)
+                try:
+                    fresh = await memo.api.get(api_version, kind, name, namespace)
+                except Exception:  # the API server busy or away: the retry must not be lost
+                    logger.exception("%s %s could not be read; trying again in 10s", kind, name)
+                    again(memo, view, body, 10)
+                    return
                 if fresh is not None and fresh["metadata"]["uid"] == uid:
                     await run(memo, view, fresh)
 
