@@ -4,7 +4,7 @@ applies the new template; a delete removes what the stack made, last wave first,
 retained.
 
 Each pass plans the whole stack from its template and the live objects (level-triggered), and is
-tried again every 2 seconds while something is in progress."""
+tried again every half second while something is in progress."""
 
 from __future__ import annotations
 
@@ -23,6 +23,9 @@ from nimbus.k8s import client
 from nimbus.orchestration import api, hot, parameters, resources
 
 _KIND = {k.kind_name(): k for k in kinds.ALL}
+# While a stack is in progress, the next pass comes this soon (seconds): each wave waits for
+# the one before, so this is paid once per wave. A pass reads indexes and writes only changes.
+AGAIN = 0.5
 # Heat's custom constraints: the index each looks in, and Heat's message when it is not there.
 _CONSTRAINTS = {
     "nova.flavor": ("flavors", False, "The Flavor ({}) could not be found."),
@@ -448,7 +451,7 @@ async def stack(body: kopf.Body, memo: kopf.Memo, **kwargs: Any) -> None:
         await _report(
             api_client, body, f"{action}_IN_PROGRESS", reason, listed, None, observed=False
         )
-        raise kopf.TemporaryError(f"stack {action.lower()} in progress", delay=2)
+        raise kopf.TemporaryError(f"stack {action.lower()} in progress", delay=AGAIN)
     store.complete = {k: body["spec"].get(k) for k in _REPLAYED}
     if store.data() != kept:
         await store.save(api_client, body)
@@ -481,7 +484,7 @@ async def _rollback(api_client: client.Client, view: cache.View, body: kopf.Body
             await _report(
                 api_client, body, "ROLLBACK_IN_PROGRESS", reason, None, None, observed=True
             )
-            raise kopf.TemporaryError("stack rollback in progress", delay=2)
+            raise kopf.TemporaryError("stack rollback in progress", delay=AGAIN)
         await _report(
             api_client,
             body,
@@ -504,7 +507,7 @@ async def _rollback(api_client: client.Client, view: cache.View, body: kopf.Body
         await _report(api_client, body, "ROLLBACK_FAILED", message, listed, [], observed=True)
     elif len(run.done) < len(plan.definitions):
         await _report(api_client, body, "ROLLBACK_IN_PROGRESS", reason, listed, None, observed=True)
-        raise kopf.TemporaryError("stack rollback in progress", delay=2)
+        raise kopf.TemporaryError("stack rollback in progress", delay=AGAIN)
     else:
         await _report(
             api_client,
@@ -654,4 +657,4 @@ async def delete_stack(body: kopf.Body, memo: kopf.Memo, **kwargs: Any) -> None:
             wanted=[Condition("Complete", "False", "DeleteInProgress", f"{left} left")],
             observed=False,
         )
-        raise kopf.TemporaryError("stack delete in progress", delay=2)
+        raise kopf.TemporaryError("stack delete in progress", delay=AGAIN)
