@@ -22,17 +22,20 @@ $(VENV)/.installed: pyproject.toml | $(BIN)/pip
 	touch $@
 
 .PHONY: deps
-deps: ## install system packages the local cloud needs (Debian's etcd-server)
+deps: ## install system packages the tests need (Debian's etcd-server and shellcheck)
 	@command -v etcd >/dev/null || { \
 	  echo "installing etcd-server (apt-get)"; \
 	  $(SUDO) apt-get update -qq && DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq etcd-server; }
+	@command -v shellcheck >/dev/null || { \
+	  echo "installing shellcheck (apt-get): make test lints the e2e scripts"; \
+	  $(SUDO) apt-get update -qq && DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq shellcheck; }
 	@command -v go >/dev/null || { echo "Go >= 1.26 is needed to build the control plane"; exit 1; }
 
 .PHONY: venv
 venv: $(VENV)/.installed ## create .venv with Nimbus and its test tools
 
 .PHONY: generate
-generate: venv ## write crds/ from the pydantic models
+generate: venv ## write crds/ and the chart's generated files from the models
 	$(NIMBUS) generate
 
 .PHONY: lint
@@ -58,6 +61,7 @@ test: lint build ## lint, then unit and integration tests (integration starts it
 bench: build ## benchmarks: figures and ratios, not pass/fail (N=100 servers)
 	$(BIN)/python bench/reconcile.py --servers 100
 	$(BIN)/python bench/placement.py
+	$(BIN)/python bench/stack.py
 
 .PHONY: bench-nova
 bench-nova: venv ## install Nova 34 (the `bench` extra) so that bench/placement.py compares with it
@@ -81,6 +85,23 @@ demo: build ## the local cloud: control plane, simulators, operator, examples; w
 	@echo "Use it:   export KUBECONFIG=$$($(NIMBUS) devcloud kubeconfig)"
 	@echo "          kubectl get servers -A      (or: $(NIMBUS) devcloud kubectl get servers -A)"
 	@echo "Stop it:  make demo-down              (make demo-destroy also deletes its data)"
+
+IMAGE ?= ghcr.io/nimbus-cloud/nimbus:0.1.0
+
+.PHONY: image
+image: ## build the operator/extender image (needs a Docker engine)
+	@command -v docker >/dev/null || { echo "make image needs docker (no engine on this machine)"; exit 1; }
+	docker build -t $(IMAGE) .
+
+.PHONY: e2e
+e2e: ## end to end on kind: KubeVirt, CDI, Multus, the chart, a real VM booted (needs Docker)
+	bash e2e/run.sh
+
+.PHONY: lock
+lock: ## pin the image's dependencies: requirements.lock from a clean venv of the package
+	rm -rf .lock-venv && $(PYTHON) -m venv .lock-venv && .lock-venv/bin/pip install --quiet . && \
+	{ echo "# The image's Python dependencies, pinned: \`make lock\` (a clean venv of the package, frozen)."; \
+	  .lock-venv/bin/pip freeze --exclude nimbus; } > requirements.lock && rm -rf .lock-venv
 
 .PHONY: demo-down
 demo-down: venv ## stop the local cloud, keeping its data

@@ -13,18 +13,26 @@ REPO = pathlib.Path(__file__).resolve().parents[2]
 
 
 def _generate(args: argparse.Namespace) -> int:
+    from nimbus import chart
+
     directory = pathlib.Path(args.output)
+    charted = pathlib.Path(args.chart)
     if args.check:
         expected = crdgen.rendered()
         actual = {p.name: p.read_text() for p in directory.glob("*.yaml")}
+        status = 0
         if expected != actual:
             stale = sorted(set(expected) ^ set(actual) | {
                 n for n in expected if n in actual and expected[n] != actual[n]
             })  # fmt: skip
             print(f"{directory} is stale ({', '.join(stale)}): run `make generate`")
-            return 1
-        return 0
-    for path in crdgen.write(directory):
+            status = 1
+        stale_chart = chart.stale(charted)
+        if stale_chart:
+            print(f"{charted} is stale ({', '.join(stale_chart)}): run `make generate`")
+            status = 1
+        return status
+    for path in [*crdgen.write(directory), *chart.write(charted)]:
         print(path)
     return 0
 
@@ -81,6 +89,12 @@ def _extender(args: argparse.Namespace) -> int:
     return 0
 
 
+def _check(args: argparse.Namespace) -> int:
+    from nimbus import check
+
+    return check.run(args.namespace, args.webhook)
+
+
 def parser() -> argparse.ArgumentParser:
     root = argparse.ArgumentParser(prog="nimbus", description=__doc__)
     commands = root.add_subparsers(dest="command", required=True)
@@ -106,8 +120,20 @@ def parser() -> argparse.ArgumentParser:
     )
     extender.set_defaults(func=_extender)
 
-    generate = commands.add_parser("generate", help="write crds/*.yaml from the models")
+    checking = commands.add_parser(
+        "check", help="check an installed Nimbus: CRDs, schema, webhook (the chart's helm test)"
+    )
+    checking.add_argument("--namespace", default="default", help="where the dry-run Server goes")
+    checking.add_argument("--webhook", action="store_true", help="check the admission webhook")
+    checking.set_defaults(func=_check)
+
+    generate = commands.add_parser(
+        "generate", help="write crds/*.yaml and the chart's generated files from the models"
+    )
     generate.add_argument("--output", default=str(REPO / "crds"), help="default: %(default)s")
+    generate.add_argument(
+        "--chart", default=str(REPO / "charts" / "nimbus"), help="default: %(default)s"
+    )
     generate.add_argument("--check", action="store_true", help="fail if the files are stale")
     generate.set_defaults(func=_generate)
 

@@ -6,6 +6,7 @@ import importlib
 import logging
 import os
 import pathlib
+import secrets
 from typing import Any
 
 import kopf
@@ -50,7 +51,19 @@ async def configure(settings: kopf.OperatorSettings, memo: kopf.Memo, **_: Any) 
             addr=host, port=int(port), host=host, certfile=certs / "tls.crt",
             pkeyfile=certs / "tls.key", cafile=certs / "ca.crt",
         )  # fmt: skip
-        settings.admission.managed = WEBHOOK_CONFIGURATION
+        # Off when the Helm chart ships the configuration (its Service, its CA).
+        if os.environ.get("NIMBUS_WEBHOOK_MANAGED", "true").lower() != "false":
+            settings.admission.managed = WEBHOOK_CONFIGURATION
+    peering = os.environ.get("NIMBUS_PEERING")
+    if peering:
+        # Replicas peer: the highest priority works, the others stand by. Equal priorities
+        # would freeze them all (kopf's rule), so each process draws its own. The peering
+        # object is made here: a chart cannot hold an object of a CRD it installs itself.
+        settings.peering.priority = secrets.randbelow(2**31 - 1) + 1
+        await memo.api.apply(
+            {"apiVersion": "kopf.dev/v1", "kind": "ClusterKopfPeering",
+             "metadata": {"name": peering}}
+        )  # fmt: skip
     memo.metrics = await metrics.serve(METRICS_ADDRESS) if METRICS_ADDRESS else None
 
 
@@ -88,8 +101,10 @@ def run(
         lambda record: "failed temporarily" not in record.getMessage()
     )
     load_handlers()
+    peering = os.environ.get("NIMBUS_PEERING")  # a ClusterKopfPeering's name (the chart's)
     kopf.run(
-        standalone=True,
+        standalone=not peering,
+        peering_name=peering or None,
         clusterwide=not namespaces,
         namespaces=namespaces or [],
         liveness_endpoint=liveness,

@@ -13,6 +13,7 @@ import sys
 HERE = pathlib.Path(__file__).parent
 KUBERNETES_VERSION = "v1.36.3"
 KWOK_VERSION = "v0.8.0"
+HELM_VERSION = "v4.3.1"
 
 
 @dataclasses.dataclass(frozen=True)
@@ -77,6 +78,13 @@ COMPONENTS = {
             _K8S_LDFLAGS,
         ),
         Component("kwok", "kwok", "sigs.k8s.io/kwok/cmd/kwok", KWOK_VERSION),
+        Component(
+            "helm",
+            "helm",
+            "helm.sh/helm/v4/cmd/helm",
+            HELM_VERSION,
+            f"-s -w -X helm.sh/helm/v4/internal/version.version={HELM_VERSION}",
+        ),
     )
 }
 

@@ -4,6 +4,7 @@ and isolation; its status is `openstack quota show --usage`; its deletion drains
 from __future__ import annotations
 
 import asyncio
+import os
 from typing import Any
 
 import kopf
@@ -25,6 +26,8 @@ HELD = (
 @kopf.on.startup()
 async def cluster_objects(memo: kopf.Memo, logger: kopf.Logger, **_: Any) -> None:
     """The ClusterRoles members are bound to, and the policy protecting projects."""
+    if os.environ.get("NIMBUS_CLUSTER_OBJECTS", "true").lower() == "false":
+        return  # the Helm chart ships them, and the operator holds no right to change them
     api_client: client.Client = memo.api
     for obj in roles.cluster_objects():
         try:

@@ -39,6 +39,10 @@ RESOURCES: dict[tuple[str, str], Resource] = {
     ("v1", "LimitRange"): Resource("limitranges", True),
     ("v1", "ServiceAccount"): Resource("serviceaccounts", True),
     ("storage.k8s.io/v1", "StorageClass"): Resource("storageclasses", False),
+    ("kopf.dev/v1", "ClusterKopfPeering"): Resource("clusterkopfpeerings", False),
+    ("apiextensions.k8s.io/v1", "CustomResourceDefinition"): Resource(
+        "customresourcedefinitions", False
+    ),
     ("rbac.authorization.k8s.io/v1", "Role"): Resource("roles", True),
     ("rbac.authorization.k8s.io/v1", "RoleBinding"): Resource("rolebindings", True),
     ("rbac.authorization.k8s.io/v1", "ClusterRole"): Resource("clusterroles", False),
@@ -191,6 +195,15 @@ class Client:
         result = await self._request(
             "PATCH", path, body=obj, content_type="application/apply-patch+yaml", params=params
         )
+        assert result is not None
+        return result
+
+    async def create(self, obj: dict[str, Any], *, dry_run: bool = False) -> dict[str, Any]:
+        """POST `obj` (with dry_run, the API server admits it and stores nothing)."""
+        metadata = obj["metadata"]
+        path = self.path(obj["apiVersion"], obj["kind"], metadata.get("namespace"))
+        params = {"dryRun": "All"} if dry_run else None
+        result = await self._request("POST", path, body=obj, params=params)
         assert result is not None
         return result
 

@@ -1,0 +1,163 @@
+"""The Helm chart on a real control plane of its own: `helm install` with every object accepted
+and the CRDs Established, `helm test`, and least privilege proven: the operator runs with a
+token of the chart's ServiceAccount (its ClusterRole and nothing else) and reconciles every
+example, servers ACTIVE and the stack complete, without a single Forbidden. Then `helm
+uninstall` keeps the CRDs.
+
+A fresh local cloud (not the session's): no other operator may do the work, and the chart's
+cluster-wide objects must not outlive this module."""
+
+from __future__ import annotations
+
+import os
+import pathlib
+import subprocess
+import sys
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+import yaml
+
+from nimbus import chart, kinds
+from nimbus.devcloud import build, cluster
+
+pytestmark = pytest.mark.timeout(600)
+REPO = pathlib.Path(__file__).parents[2]
+NAMESPACE = "nimbus-system"
+
+
+@pytest.fixture(scope="module")
+def devcloud(tmp_path_factory: pytest.TempPathFactory) -> Iterator[cluster.DevCloud]:
+    cloud = cluster.DevCloud(tmp_path_factory.mktemp("chart-cloud"))
+    try:
+        cloud.up(log=False)
+        yield cloud
+    finally:
+        cloud.destroy()
+
+
+def helm(cloud: cluster.DevCloud, *args: str) -> subprocess.CompletedProcess[str]:
+    binary = build.ensure(["helm"], log=False)["helm"]
+    result = subprocess.run([str(binary), f"--kubeconfig={cloud.kubeconfig}", *args],
+                            capture_output=True, text=True, timeout=300)  # fmt: skip
+    assert result.returncode == 0, result.stderr
+    return result
+
+
+@pytest.fixture(scope="module")
+def release(devcloud: cluster.DevCloud) -> Iterator[str]:
+    # The local cloud installed the CRDs already: the release takes them over, as it would
+    # CRDs installed by hand before. The webhook's Service has no real pod behind it here (KWOK
+    # only pretends to run pods), so the API server is told to go on without it.
+    installed = helm(
+        devcloud, "install", "nimbus", str(chart.CHART), "-n", NAMESPACE, "--create-namespace",
+        "--take-ownership", "--set", "webhook.failurePolicy=Ignore",
+        "--set", "placement.enabled=true", "--set", "image.tag=test",
+    )  # fmt: skip
+    try:
+        yield installed.stdout
+    finally:
+        helm(devcloud, "uninstall", "nimbus", "-n", NAMESPACE, "--wait")
+
+
+def test_helm_install_is_accepted_with_crds_established(
+    devcloud: cluster.DevCloud, release: str
+) -> None:
+    assert "STATUS: deployed" in release
+    assert "A first project and server" in release  # NOTES.txt
+    manifest = helm(devcloud, "get", "manifest", "nimbus", "-n", NAMESPACE).stdout
+    docs = [d for d in yaml.safe_load_all(manifest) if d]
+    kinds_made = {d["kind"] for d in docs}
+    assert {"Deployment", "ClusterRole", "ValidatingWebhookConfiguration", "Secret",
+            "CustomResourceDefinition", "ConfigMap", "Service"} <= kinds_made  # fmt: skip
+    # Every object the release holds exists, as the chart rendered it.
+    found = devcloud.kubectl("get", "-f", "-", "-o", "name", stdin=manifest).stdout.split()
+    assert len(found) == len(docs)
+    for kind in kinds.ALL:
+        crd = f"{kind.plural}.{kind.group}"
+        got = yaml.safe_load(devcloud.kubectl("get", "crd", crd, "-o", "yaml").stdout)
+        conditions = {c["type"]: c["status"] for c in got["status"]["conditions"]}
+        assert conditions["Established"] == "True", crd
+        assert got["metadata"]["labels"]["app.kubernetes.io/managed-by"] == "Helm"
+        assert got["metadata"]["annotations"]["helm.sh/resource-policy"] == "keep"
+
+
+def test_helm_test_runs_its_check(devcloud: cluster.DevCloud, release: str) -> None:
+    # KWOK completes the Job's pod without running it, so this proves the hook's objects are
+    # accepted and run; the check itself is run here, as the Job would run it.
+    tested = helm(devcloud, "test", "nimbus", "-n", NAMESPACE, "--timeout", "120s")
+    assert "Phase:          Succeeded" in tested.stdout
+    env = dict(os.environ, KUBECONFIG=str(devcloud.kubeconfig))
+    checked = subprocess.run([sys.executable, "-m", "nimbus", "check", f"--namespace={NAMESPACE}"],
+                             capture_output=True, text=True, env=env, timeout=60)  # fmt: skip
+    assert checked.returncode == 0, checked.stderr
+    assert f"ok: {len(kinds.ALL)} CRDs established" in checked.stdout
+
+
+def _service_account_kubeconfig(cloud: cluster.DevCloud, directory: pathlib.Path) -> pathlib.Path:
+    """A kubeconfig with a token of the chart's ServiceAccount: the operator's rights are
+    exactly its ClusterRole's."""
+    token = cloud.kubectl("create", "token", "nimbus", "-n", NAMESPACE,
+                          "--duration=1h").stdout.strip()  # fmt: skip
+    config = yaml.safe_load(cloud.kubeconfig.read_text())
+    config["users"] = [{"name": "nimbus", "user": {"token": token}}]
+    for context in config["contexts"]:
+        context["context"]["user"] = "nimbus"
+    path = directory / "operator.kubeconfig"
+    path.write_text(yaml.safe_dump(config))
+    return path
+
+
+def _wait(cloud: cluster.DevCloud, what: str, jsonpath: str, value: str, *args: str) -> None:
+    cloud.kubectl("wait", f"--for=jsonpath={jsonpath}={value}", what, *args, "--timeout=100s")
+
+
+def test_the_operator_needs_no_more_than_the_charts_role(
+    devcloud: cluster.DevCloud, release: str, tmp_path: pathlib.Path
+) -> None:
+    kubeconfig = _service_account_kubeconfig(devcloud, tmp_path)
+    denied = devcloud.kubectl("--kubeconfig", str(kubeconfig), "auth", "can-i", "create",
+                              "clusterroles", check=False)  # fmt: skip
+    assert denied.stdout.strip() == "no"
+    log = tmp_path / "operator.log"
+    env = dict(os.environ, KUBECONFIG=str(kubeconfig), NIMBUS_CLUSTER_OBJECTS="false",
+               NIMBUS_PEERING="nimbus", NIMBUS_PLACEMENT="true")  # fmt: skip
+    env.pop("NIMBUS_WEBHOOK_ADDRESS", None)
+    with log.open("wb") as out:
+        operator = subprocess.Popen([sys.executable, "-m", "nimbus", "run"], stdout=out,
+                                    stderr=subprocess.STDOUT, env=env)  # fmt: skip
+    failure: Exception | None = None
+    try:
+        examples = sorted((REPO / "examples").glob("*.yaml"))
+        devcloud.kubectl("apply", "--server-side", "-f", str(examples[0]))
+        _wait(devcloud, "projects.identity.nimbus.dev/demo", "{.status.status}", "ACTIVE")
+        for example in examples[1:]:
+            devcloud.kubectl("apply", "--server-side", "-f", str(example))
+        _wait(devcloud, "servers.compute.nimbus.dev", "{.status.status}", "ACTIVE", "--all",
+              "-n", "demo")  # fmt: skip
+        _wait(devcloud, "stacks.orchestration.nimbus.dev", "{.status.stackStatus}",
+              "CREATE_COMPLETE", "--all", "-n", "demo")  # fmt: skip
+        _wait(devcloud, "volumes.blockstorage.nimbus.dev", "{.status.status}", "in-use",
+              "data-1", "-n", "demo")  # fmt: skip
+        peering: dict[str, Any] = yaml.safe_load(
+            devcloud.kubectl("get", "clusterkopfpeering", "nimbus", "-o", "yaml").stdout
+        )
+        assert peering["status"], "the operator peers through the chart's peering object"
+        # Deleting works too: the stack, then the project, drained of everything it holds.
+        devcloud.kubectl("delete", "stacks.orchestration.nimbus.dev", "--all", "-n", "demo",
+                         "--timeout=100s")  # fmt: skip
+        devcloud.kubectl("delete", "projects.identity.nimbus.dev", "demo", "--timeout=100s")
+        gone = devcloud.kubectl("get", "namespace", "demo", "-o",
+                                "jsonpath={.metadata.deletionTimestamp}", check=False)  # fmt: skip
+        assert gone.returncode != 0 or gone.stdout, "the project's namespace goes with it"
+    except Exception as error:  # a missing right shows as a Forbidden in the log: say that first
+        failure = error
+    finally:
+        operator.terminate()
+        operator.wait(timeout=30)
+    text = log.read_text()
+    forbidden = [line for line in text.splitlines() if "orbidden" in line]
+    assert forbidden == [], "\n".join(forbidden[:20])
+    assert failure is None, f"{failure}\n{text[-4000:]}"
+    assert "Traceback" not in text, text[-4000:]
