@@ -149,7 +149,21 @@ def wait_for(
         if result.returncode == 0 and seen == expected:
             return cloud.get(kind, name, namespace)
         time.sleep(0.5)
-    raise AssertionError(f"{kind}/{name} {jsonpath}: {seen!r}, not {expected!r}")
+    got = cloud.kubectl("get", kind, name, *args, "-o", "json", check=False).stdout
+    state = (json.loads(got).get("status") if got else None) or {}
+    raise AssertionError(
+        f"{kind}/{name} {jsonpath}: {seen!r}, not {expected!r}; status: {json.dumps(state)}"
+        + (_machine_state(cloud, name, namespace) if kind.startswith("servers.") else "")
+    )
+
+
+def _machine_state(cloud: Cloud, name: str, namespace: str | None) -> str:
+    """A server's VM, instance and launcher pod, for a failure's message."""
+    args = ["-n", namespace] if namespace else []
+    out = cloud.kubectl("get", "vm,vmi,pods", "-l", f"compute.nimbus.dev/server={name}", *args,
+                        "-o", "wide", check=False)  # fmt: skip
+    vmi = cloud.kubectl("get", "vmi", name, *args, "-o", "jsonpath={.status}", check=False)
+    return f"\n{out.stdout}{out.stderr}\nvmi status: {vmi.stdout}"
 
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:

@@ -59,6 +59,8 @@ async def server_group_members(
     body: kopf.Body, namespace: str | None, memo: kopf.Memo, **kwargs: Any
 ) -> None:
     """A member came, went or moved: its group's status follows."""
+    if kwargs.get("type") == "DELETED":
+        forget_reports(str(namespace), body["metadata"]["name"])
     name = body.get("spec", {}).get("serverGroup")
     view = cache.View.of(kwargs, memo)
     group = view.get("servergroups", name, namespace) if name and namespace else None
@@ -628,6 +630,22 @@ def _fresher(a: dict[str, Any] | None, b: dict[str, Any] | None) -> dict[str, An
     return b if older else a
 
 
+@dataclasses.dataclass
+class _Reports:
+    """One server's reports: taken one at a time, and the last status written."""
+
+    lock: asyncio.Lock = dataclasses.field(default_factory=asyncio.Lock)
+    written: dict[str, Any] | None = None
+
+
+# Two writers report a server: its own handler and its VM's and VMI's events. Computed
+# concurrently, an older picture could be written last (a server back in BUILD after ACTIVE,
+# with no event left to correct it). So each report waits its turn and is computed then, from
+# the indexes as they are and the freshest copy of the server (the event's, the index's, or
+# what the last report wrote).
+_REPORTS: dict[tuple[str, str], _Reports] = {}
+
+
 async def report_server(
     api_client: client.Client,
     view: cache.View,
@@ -638,6 +656,33 @@ async def report_server(
 ) -> dict[str, Any] | None:
     """The server's status from its VM and VMI (the indexes' copies, or the VM just applied);
     returns the reboot, resize or rebuild still under way, if any."""
+    key = (server_body["metadata"]["namespace"], server_body["metadata"]["name"])
+    reports = _REPORTS.setdefault(key, _Reports())
+    async with reports.lock:
+        fresh = _fresher(server_body, view.get("servers", key[1], key[0]))
+        fresh = _fresher(fresh, reports.written)
+        if fresh is not None and fresh["metadata"].get("uid") == server_body["metadata"].get("uid"):
+            server_body = fresh
+        operation, written = await _report_server(api_client, view, server_body, vm=vm, extra=extra)
+        if written is not None:
+            reports.written = written
+        return operation
+
+
+def forget_reports(namespace: str, name: str) -> None:
+    _REPORTS.pop((namespace, name), None)
+
+
+async def _report_server(
+    api_client: client.Client,
+    view: cache.View,
+    server_body: dict[str, Any],
+    *,
+    vm: dict[str, Any] | None = None,
+    extra: dict[str, Any] | None = None,
+) -> tuple[dict[str, Any] | None, dict[str, Any] | None]:
+    """The report itself: the operation still under way, and the server as written (None when
+    nothing needed writing)."""
     name, namespace = server_body["metadata"]["name"], server_body["metadata"]["namespace"]
     vm = _fresher(vm, view.get("virtualmachines", name, namespace))
     vmi = view.get("virtualmachineinstances", name, namespace)
@@ -690,7 +735,7 @@ async def report_server(
     }
     current = server_body.get("status") or {}
     if reporting.unchanged(server_body, fields):
-        return operation  # type: ignore[no-any-return]
+        return operation, None
     if state.fault is not None:
         fields["fault"] = {**state.fault, "created": reporting.now()}
     if state.status == "ACTIVE" and not current.get("launchedAt"):
@@ -726,5 +771,5 @@ async def report_server(
         wanted.append(Condition("Resized", "False", "ResizeRefused", refused))
     elif any(c["type"] == "Resized" for c in current.get("conditions") or []):
         wanted.append(Condition("Resized", "True", "Resized", f"on flavor {built.get('flavor')}"))
-    await reporting.report(api_client, server_body, fields=fields, wanted=wanted)
-    return operation  # type: ignore[no-any-return]
+    written = await reporting.report(api_client, server_body, fields=fields, wanted=wanted)
+    return operation, written
