@@ -93,6 +93,10 @@ image: ## build the operator/extender image (needs a Docker engine)
 	@command -v docker >/dev/null || { echo "make image needs docker (no engine on this machine)"; exit 1; }
 	docker build -t $(IMAGE) .
 
+.PHONY: docs
+docs: venv ## the documentation site (mkdocs-material), built strict into site/
+	NO_MKDOCS_2_WARNING=1 $(BIN)/mkdocs build --strict --site-dir site
+
 .PHONY: e2e
 e2e: ## end to end on kind: KubeVirt, CDI, Multus, the chart, a real VM booted (needs Docker)
 	bash e2e/run.sh

@@ -135,6 +135,8 @@ wait_for project.identity.nimbus.dev/e2e-quota '{.status.status}' ACTIVE
 if kubectl apply -f e2e/manifests/quota-servers.yaml 2>"$WORK/quota.err"; then
   fail "a second server over an instance quota of 1 was accepted"
 fi
-grep -q "Quota exceeded for instances" "$WORK/quota.err" || fail "$(cat "$WORK/quota.err")"
+# Nova's words from the webhook, or the ResourceQuota's, whichever admission refuses first.
+grep -Eq "Quota exceeded for instances|exceeded quota: nimbus-quota" "$WORK/quota.err" \
+  || fail "$(cat "$WORK/quota.err")"
 
 log "e2e passed"

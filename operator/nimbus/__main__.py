@@ -13,7 +13,7 @@ REPO = pathlib.Path(__file__).resolve().parents[2]
 
 
 def _generate(args: argparse.Namespace) -> int:
-    from nimbus import chart
+    from nimbus import chart, docgen
 
     directory = pathlib.Path(args.output)
     charted = pathlib.Path(args.chart)
@@ -31,8 +31,12 @@ def _generate(args: argparse.Namespace) -> int:
         if stale_chart:
             print(f"{charted} is stale ({', '.join(stale_chart)}): run `make generate`")
             status = 1
+        stale_docs = docgen.stale()
+        if stale_docs:
+            print(f"docs/reference is stale ({', '.join(stale_docs)}): run `make generate`")
+            status = 1
         return status
-    for path in [*crdgen.write(directory), *chart.write(charted)]:
+    for path in [*crdgen.write(directory), *chart.write(charted), *docgen.write()]:
         print(path)
     return 0
 

@@ -83,6 +83,29 @@ def test_helm_install_is_accepted_with_crds_established(
         assert got["metadata"]["annotations"]["helm.sh/resource-policy"] == "keep"
 
 
+def test_an_upgrade_keeps_the_webhooks_certificate(
+    devcloud: cluster.DevCloud, release: str
+) -> None:
+    def pki() -> tuple[str, set[str]]:
+        secret = yaml.safe_load(devcloud.kubectl("get", "secret", "nimbus-webhook", "-n",
+                                                 NAMESPACE, "-o", "yaml").stdout)  # fmt: skip
+        config = yaml.safe_load(
+            devcloud.kubectl(
+                "get", "validatingwebhookconfiguration", "nimbus-admission", "-o", "yaml"
+            ).stdout
+        )
+        return secret["data"]["ca.crt"], {w["clientConfig"]["caBundle"] for w in config["webhooks"]}
+
+    before, bundles = pki()
+    assert bundles == {before}
+    upgraded = helm(devcloud, "upgrade", "nimbus", str(chart.CHART), "-n", NAMESPACE,
+                    "--reuse-values", "--set", "webhook.timeoutSeconds=5")  # fmt: skip
+    assert "has been upgraded" in upgraded.stdout
+    after, bundles = pki()
+    assert after == before
+    assert bundles == {before}
+
+
 def test_helm_test_runs_its_check(devcloud: cluster.DevCloud, release: str) -> None:
     # KWOK completes the Job's pod without running it, so this proves the hook's objects are
     # accepted and run; the check itself is run here, as the Job would run it.

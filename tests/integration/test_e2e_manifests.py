@@ -20,7 +20,7 @@ import yaml
 
 from nimbus import chart
 from nimbus.devcloud import build
-from tests.integration.conftest import Cloud
+from tests.integration.conftest import Cloud, wait_for
 
 REPO = pathlib.Path(__file__).parents[2]
 E2E = REPO / "e2e"
@@ -102,7 +102,9 @@ def test_the_argocd_applications_and_health_checks_are_accepted(cloud: Cloud) ->
     # Argo CD's own CRDs (tests/fixtures/argocd, from its Go module) for its Applications.
     for crd in sorted((REPO / "tests/fixtures/argocd").glob("*-crd.yaml")):
         cloud.kubectl("apply", "--server-side", "-f", str(crd))
-    cloud.kubectl("wait", "--for=condition=Established", "crd/applications.argoproj.io")
+    established = "{.status.conditions[?(@.type=='Established')].status}"
+    for name in ("applications.argoproj.io", "appprojects.argoproj.io"):
+        wait_for(cloud, "crd", name, None, established, "True")
     ns = cloud.namespace()
     applications = _docs(E2E / "argocd" / "nimbus.yaml")
     waves = {a["metadata"]["name"]: a["metadata"]["annotations"]["argocd.argoproj.io/sync-wave"]
