@@ -4,6 +4,7 @@ networks get attachments, ports get addresses, volumes bind, servers become ACTI
 from __future__ import annotations
 
 import base64
+import json
 import pathlib
 import time
 
@@ -94,6 +95,16 @@ def test_a_server_boots_with_addresses_on_a_host(cloud: Cloud, operator: pathlib
     volume = wait_for(cloud, "volumes.blockstorage.nimbus.dev", "data-1", ns, "{.status.status}",
                       "in-use")  # fmt: skip
     assert volume["status"]["attachments"] == [{"server": "web-1"}]
+    # Detached, it is available again; attached again, in use: followed by watches, no polling.
+    volumes = cloud.get("servers.compute.nimbus.dev", "web-1", ns)["spec"]["volumes"]
+    cloud.kubectl("patch", "osserver", "web-1", "-n", ns, "--type=merge",
+                  "-p", json.dumps({"spec": {"volumes": []}}))  # fmt: skip
+    volume = wait_for(cloud, "volumes.blockstorage.nimbus.dev", "data-1", ns, "{.status.status}",
+                      "available")  # fmt: skip
+    assert volume["status"]["attachments"] == []
+    cloud.kubectl("patch", "osserver", "web-1", "-n", ns, "--type=merge",
+                  "-p", json.dumps({"spec": {"volumes": volumes}}))  # fmt: skip
+    wait_for(cloud, "volumes.blockstorage.nimbus.dev", "data-1", ns, "{.status.status}", "in-use")
 
     # An in-use volume cannot be deleted: its deletion waits while the server uses it.
     cloud.kubectl("delete", "osvol", "data-1", "-n", ns, "--wait=false")

@@ -1,12 +1,16 @@
-"""kopf handlers of blockstorage.nimbus.dev: volume types."""
+"""kopf handlers of blockstorage.nimbus.dev: volume types, volumes and snapshots.
+
+A volume follows its children and its servers by watches, not by polling: its claim's and
+DataVolume's events, and every server event that attaches or detaches it, report it again."""
 
 from __future__ import annotations
 
+import asyncio
 from typing import Any
 
 import kopf
 
-from nimbus import handling, meta, reporting
+from nimbus import cache, handling, meta, reporting
 from nimbus.blockstorage import api, render, status
 from nimbus.conditions import Condition, WaitingError
 from nimbus.k8s import client
@@ -53,14 +57,19 @@ SNAPSHOTS = "snapshot.storage.k8s.io/v1"
 SNAPSHOT_LABEL = "blockstorage.nimbus.dev/snapshot"  # on the VolumeSnapshot: its Snapshot
 
 
-async def _attached_to(api_client: client.Client, namespace: str, volume: str) -> list[str]:
-    """The servers that use the volume, as a boot volume or an attached one."""
-    servers = await api_client.list(SERVERS, "Server", namespace)
+VOLUME_LABEL = "blockstorage.nimbus.dev/volume"  # on a volume's claim and DataVolume
+
+
+def _attached_to(view: cache.View, namespace: str, volume: str) -> list[str]:
+    """The servers that use the volume, as a boot volume or an attached one (the index's)."""
     return sorted(
         s["metadata"]["name"]
-        for s in servers
-        if (s["spec"].get("bootVolume") or {}).get("name") == volume
-        or any(v["volume"] == volume for v in s["spec"].get("volumes", []))
+        for s in view.list("servers", namespace)
+        if not s["metadata"].get("deletionTimestamp")
+        and (
+            ((s["spec"].get("bootVolume") or {}).get("name") == volume)
+            or any(v["volume"] == volume for v in s["spec"].get("volumes", []))
+        )
     )
 
 
@@ -130,9 +139,9 @@ async def _volume_inputs(
     )
 
 
-@handling.reconciler(api.GROUP, "volumes", poll=3)
+@handling.reconciler(api.GROUP, "volumes")
 async def volume(
-    body: kopf.Body, name: str, namespace: str | None, memo: kopf.Memo, **_: Any
+    body: kopf.Body, name: str, namespace: str | None, memo: kopf.Memo, **kwargs: Any
 ) -> None:
     """A PVC (blank) or DataVolume clone; growing sizeGB extends the claim."""
     assert namespace is not None, "volumes are namespaced"
@@ -167,36 +176,99 @@ async def volume(
                     "spec": {"resources": grown},
                 }
             )
-    attached = await _attached_to(api_client, namespace, name)
-    word = status.volume_status(claim, data_volume, attached=bool(attached), size_gb=inputs.size_gb)
-    fields = {
-        "status": word,
-        "sizeGB": inputs.size_gb,
-        "bootable": inputs.spec.bootable
+    bootable = (
+        inputs.spec.bootable
         if inputs.spec.bootable is not None
-        else inputs.image_source is not None,
-        "attachments": [{"server": s} for s in attached],
-        "persistentVolumeClaim": render.claim_name(name),
-    }
-    if reporting.unchanged(dict(body), fields):
+        else inputs.image_source is not None
+    )
+    await report_volume(
+        api_client, cache.View.of(kwargs, memo), namespace, name,
+        size_gb=inputs.size_gb, bootable=bootable,
+    )  # fmt: skip
+
+
+# One report at a time per volume, each from what it reads when its turn comes: its own
+# reconciler and the events of its claim, DataVolume and servers all report it.
+_VOLUME_REPORTS: dict[tuple[str, str], asyncio.Lock] = {}
+
+
+async def report_volume(
+    api_client: client.Client,
+    view: cache.View,
+    namespace: str,
+    name: str,
+    *,
+    size_gb: int | None = None,
+    bootable: bool | None = None,
+) -> None:
+    """The volume's status from its claim, its DataVolume and the servers that use it."""
+    async with _VOLUME_REPORTS.setdefault((namespace, name), asyncio.Lock()):
+        body = await api_client.get(API_VERSION, "Volume", name, namespace)
+        if body is None or body["metadata"].get("deletionTimestamp"):
+            return
+        current = body.get("status") or {}
+        if size_gb is None:  # a child's or a server's event: what the last reconcile worked out
+            if "sizeGB" not in current:
+                return  # not reconciled yet: its reconciler reports it
+            size_gb, bootable = int(current["sizeGB"]), current.get("bootable")
+        claim_name = render.claim_name(name)
+        claim = await api_client.get("v1", "PersistentVolumeClaim", claim_name, namespace)
+        data_volume = await api_client.get(CDI, "DataVolume", claim_name, namespace)
+        attached = _attached_to(view, namespace, name)
+        word = status.volume_status(claim, data_volume, attached=bool(attached), size_gb=size_gb)
+        fields = {
+            "status": word,
+            "sizeGB": size_gb,
+            "bootable": bootable,
+            "attachments": [{"server": s} for s in attached],
+            "persistentVolumeClaim": claim_name,
+        }
+        if reporting.unchanged(body, fields):
+            return
+        ready = word in ("available", "in-use")
+        wanted = [
+            Condition(
+                "VolumeReady",
+                "True" if ready else "False",
+                "VolumeReady" if ready else f"Volume{word.title().replace('-', '')}",
+                "" if ready else f"volume {name} is {word}",
+            )
+        ]
+        await reporting.report(api_client, body, fields=fields, wanted=wanted)
+
+
+@kopf.on.event("", "v1", "persistentvolumeclaims", labels={VOLUME_LABEL: kopf.PRESENT})
+@kopf.on.event("cdi.kubevirt.io", "v1beta1", "datavolumes", labels={VOLUME_LABEL: kopf.PRESENT})
+async def volume_child_changed(body: kopf.Body, memo: kopf.Memo, **kwargs: Any) -> None:
+    """The claim or DataVolume moved (bound, imported, resized): the volume's status follows."""
+    namespace = body["metadata"].get("namespace")
+    volume_name = body["metadata"]["labels"][VOLUME_LABEL]
+    if namespace:
+        await report_volume(memo.api, cache.View.of(kwargs, memo), namespace, volume_name)
+
+
+@kopf.on.event("compute.nimbus.dev", meta.VERSION, "servers")
+async def volume_servers_changed(body: kopf.Body, memo: kopf.Memo, **kwargs: Any) -> None:
+    """A server attached, detached or went: the volumes whose attachments differ follow."""
+    namespace = body["metadata"].get("namespace")
+    if not namespace:
         return
-    ready = word in ("available", "in-use")
-    wanted = [
-        Condition(
-            "VolumeReady",
-            "True" if ready else "False",
-            "VolumeReady" if ready else f"Volume{word.title().replace('-', '')}",
-            "" if ready else f"volume {name} is {word}",
-        )
-    ]
-    await reporting.report(api_client, dict(body), fields=fields, wanted=wanted)
+    view = cache.View.of(kwargs, memo)
+    for volume_body in view.list("volumes", namespace):
+        name = volume_body["metadata"]["name"]
+        recorded = [a["server"] for a in (volume_body.get("status") or {}).get("attachments") or []]
+        if "sizeGB" in (volume_body.get("status") or {}) and recorded != _attached_to(
+            view, namespace, name
+        ):
+            await report_volume(memo.api, view, namespace, name)
 
 
 @kopf.on.delete(api.GROUP, meta.VERSION, "volumes")
-async def volume_deleted(name: str, namespace: str | None, memo: kopf.Memo, **_: Any) -> None:
+async def volume_deleted(name: str, namespace: str | None, memo: kopf.Memo, **kwargs: Any) -> None:
     """A volume in use cannot be deleted, as in Cinder: detach it from its servers first."""
     assert namespace is not None, "volumes are namespaced"
-    attached = await _attached_to(memo.api, namespace, name)
+    _VOLUME_REPORTS.pop((namespace, name), None)
+    attached = _attached_to(cache.View.of(kwargs, memo), namespace, name)
     if attached:
         raise kopf.TemporaryError(
             f"Invalid volume: volume {name} status must be available or error, but current "
