@@ -261,28 +261,6 @@ def values_schema() -> str:
 # -- templates -----------------------------------------------------------------------------------
 
 _LABELS = '{{- include "nimbus.labels" . | nindent 4 }}'
-PEERING_CRDS: list[dict[str, Any]] = [
-    {
-        "apiVersion": "apiextensions.k8s.io/v1",
-        "kind": "CustomResourceDefinition",
-        "metadata": {"name": f"{plural}.kopf.dev"},
-        "spec": {
-            "scope": scope,
-            "group": "kopf.dev",
-            "names": {"kind": kind, "plural": plural, "singular": plural[:-1]},
-            "versions": [{
-                "name": "v1", "served": True, "storage": True,
-                "schema": {"openAPIV3Schema": {"type": "object", "properties": {
-                    "status": {"type": "object", "x-kubernetes-preserve-unknown-fields": True},
-                }}},
-            }],
-        },
-    }
-    for kind, plural, scope in (
-        ("ClusterKopfPeering", "clusterkopfpeerings", "Cluster"),
-        ("KopfPeering", "kopfpeerings", "Namespaced"),
-    )
-]  # fmt: skip
 
 
 class _Dumper(yaml.SafeDumper):
@@ -492,8 +470,6 @@ def rendered() -> dict[str, str]:
     files = {"values.yaml": values_yaml(), "values.schema.json": values_schema()}
     for name, text in crdgen.rendered().items():
         files[f"templates/crds/{name}"] = _crd_template(yaml.safe_load(text))
-    for crd in PEERING_CRDS:
-        files[f"templates/crds/{crd['metadata']['name']}.yaml"] = _crd_template(crd)
     files["templates/generated/project-roles.yaml"] = _cluster_objects()
     files["templates/generated/rbac.yaml"] = _rbac()
     files["templates/generated/webhook-configuration.yaml"] = _webhooks()

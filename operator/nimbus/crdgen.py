@@ -214,9 +214,40 @@ def file_name(resource: type[meta.Resource]) -> str:
     return f"{resource.crd_name()}.yaml"
 
 
+# kopf's peering CRDs: the operator's replicas peer through a ClusterKopfPeering (docs/helm.md).
+# They ship with Nimbus's own, in crds/ and in the chart.
+PEERING: list[dict[str, Any]] = [
+    {
+        "apiVersion": "apiextensions.k8s.io/v1",
+        "kind": "CustomResourceDefinition",
+        "metadata": {"name": f"{plural}.kopf.dev"},
+        "spec": {
+            "scope": scope,
+            "group": "kopf.dev",
+            "names": {"kind": kind, "plural": plural, "singular": plural[:-1]},
+            "versions": [{
+                "name": "v1", "served": True, "storage": True,
+                "schema": {"openAPIV3Schema": {"type": "object", "properties": {
+                    "status": {"type": "object", "x-kubernetes-preserve-unknown-fields": True},
+                }}},
+            }],
+        },
+    }
+    for kind, plural, scope in (
+        ("ClusterKopfPeering", "clusterkopfpeerings", "Cluster"),
+        ("KopfPeering", "kopfpeerings", "Namespaced"),
+    )
+]  # fmt: skip
+
+
 def rendered() -> dict[str, str]:
-    """Every CRD file name with its text."""
-    return {file_name(resource): render(resource) for resource in kinds.ALL}
+    """Every CRD file name with its text: the Nimbus kinds', then kopf's peering CRDs."""
+    files = {file_name(resource): render(resource) for resource in kinds.ALL}
+    for peering in PEERING:
+        files[f"{peering['metadata']['name']}.yaml"] = HEADER + yaml.dump(
+            peering, Dumper=_Dumper, sort_keys=False, width=100
+        )
+    return files
 
 
 def write(directory: pathlib.Path) -> list[pathlib.Path]:
