@@ -148,7 +148,9 @@ class Webhook(Values):
 class SchedulerImage(Values):
     repository: str = _field("registry.k8s.io/kube-scheduler", "the kube-scheduler image")
     tag: str = _field(
-        "v1.36.3", "its tag: the cluster's minor version (kube-scheduler supports n-1 skew)"
+        "",
+        "its tag; empty means the cluster's own version (v1.36.3 on a v1.36.3 cluster, v1.31.4 "
+        "on v1.31.4-eks-...), as a second scheduler should match its control plane",
     )
 
 

@@ -163,7 +163,16 @@ def test_placement_runs_the_nimbus_scheduler_with_its_extender() -> None:
     )
     (scheduler,) = find(docs, "Deployment", "nimbus-scheduler")
     containers = {c["name"]: c for c in scheduler["spec"]["template"]["spec"]["containers"]}
-    assert containers["kube-scheduler"]["image"] == "registry.k8s.io/kube-scheduler:v1.36.3"
+    assert containers["kube-scheduler"]["image"].startswith("registry.k8s.io/kube-scheduler:v1.")
+    for cluster, tag in [("v1.35.2", "v1.35.2"), ("v1.31.4-eks-a737599", "v1.31.4"),
+                         ("v1.33.1+k3s1", "v1.33.1")]:  # fmt: skip
+        rendered = helm("template", "nimbus", str(CHART), "--kube-version", cluster,
+                        "--set", "placement.enabled=true",
+                        "--show-only", "templates/scheduler.yaml").stdout  # fmt: skip
+        assert f'image: "registry.k8s.io/kube-scheduler:{tag}"' in rendered, cluster
+    pinned = find(render("placement.enabled=true", "placement.schedulerImage.tag=v1.36.0"),
+                  "Deployment", "nimbus-scheduler")[0]  # fmt: skip
+    assert pinned["spec"]["template"]["spec"]["containers"][0]["image"].endswith(":v1.36.0")
     assert containers["extender"]["args"][:2] == ["extender", "--listen=127.0.0.1:8888"]
     (config,) = find(docs, "ConfigMap", "nimbus-scheduler")
     scheduling = yaml.safe_load(config["data"]["scheduler.yaml"])

@@ -72,3 +72,12 @@ Made once per render (kept aside in .Values), as YAML: ca.crt, tls.crt, tls.key,
 caBundle: {{ index (include "nimbus.webhookPKI" . | fromYaml) "ca.crt" }}
 {{- end -}}
 {{- end -}}
+
+{{/* kube-scheduler's tag: the value, or the cluster's own version without a vendor suffix. */}}
+{{- define "nimbus.schedulerTag" -}}
+{{- if .Values.placement.schedulerImage.tag -}}
+{{- .Values.placement.schedulerImage.tag -}}
+{{- else -}}
+{{- regexFind "^v?[0-9]+\\.[0-9]+\\.[0-9]+" .Capabilities.KubeVersion.Version | trimPrefix "v" | printf "v%s" -}}
+{{- end -}}
+{{- end -}}
