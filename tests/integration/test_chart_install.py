@@ -13,6 +13,7 @@ import os
 import pathlib
 import subprocess
 import sys
+import time
 from collections.abc import Iterator
 from typing import Any
 
@@ -184,3 +185,50 @@ def test_the_operator_needs_no_more_than_the_charts_role(
     assert forbidden == [], "\n".join(forbidden[:20])
     assert failure is None, f"{failure}\n{text[-4000:]}"
     assert "Traceback" not in text, text[-4000:]
+
+
+def _log_has(path: pathlib.Path, text: str, timeout: float) -> bool:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if text in path.read_text():
+            return True
+        time.sleep(0.5)
+    return False
+
+
+def test_replicas_peer_one_works_the_other_stands_by(
+    devcloud: cluster.DevCloud, release: str, tmp_path: pathlib.Path
+) -> None:
+    """Two operators, as two replicas of the chart's Deployment: one pauses in favour of the
+    other (each draws its own priority); when the working one stops, the other resumes."""
+    kubeconfig = _service_account_kubeconfig(devcloud, tmp_path)
+    env = dict(os.environ, KUBECONFIG=str(kubeconfig), NIMBUS_CLUSTER_OBJECTS="false",
+               NIMBUS_PEERING="nimbus", NIMBUS_LOG_LEVEL="INFO")  # fmt: skip
+    env.pop("NIMBUS_WEBHOOK_ADDRESS", None)
+    logs = [tmp_path / "replica-a.log", tmp_path / "replica-b.log"]
+    replicas = []
+    for log in logs:
+        with log.open("wb") as out:
+            replicas.append(subprocess.Popen([sys.executable, "-m", "nimbus", "run"], stdout=out,
+                                             stderr=subprocess.STDOUT, env=env))  # fmt: skip
+        time.sleep(3)
+    try:
+        paused = "Pausing operations in favour of"
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline and not any(paused in log.read_text() for log in logs):
+            time.sleep(0.5)
+        standing_by = [i for i, log in enumerate(logs) if paused in log.read_text()]
+        assert len(standing_by) == 1, [log.read_text()[-2000:] for log in logs]
+        standby = standing_by[0]
+        working = 1 - standby
+        assert "Pausing all operators" not in logs[standby].read_text()  # no equal priorities
+        replicas[working].terminate()
+        replicas[working].wait(timeout=30)
+        assert _log_has(logs[standby], "Resuming operations after the pause", 90), logs[
+            standby
+        ].read_text()[-3000:]
+    finally:
+        for replica in replicas:
+            if replica.poll() is None:
+                replica.terminate()
+                replica.wait(timeout=30)
