@@ -187,15 +187,6 @@ def test_the_operator_needs_no_more_than_the_charts_role(
     assert "Traceback" not in text, text[-4000:]
 
 
-def _log_has(path: pathlib.Path, text: str, timeout: float) -> bool:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if text in path.read_text():
-            return True
-        time.sleep(0.5)
-    return False
-
-
 def test_replicas_peer_one_works_the_other_stands_by(
     devcloud: cluster.DevCloud, release: str, tmp_path: pathlib.Path
 ) -> None:
@@ -213,20 +204,32 @@ def test_replicas_peer_one_works_the_other_stands_by(
                                              stderr=subprocess.STDOUT, env=env))  # fmt: skip
         time.sleep(3)
     try:
-        paused = "Pausing operations in favour of"
+        # kopf starts paused and resumes when no peer outranks it; a replica that loses its
+        # rank later pauses "in favour of" the other. Its last word says which it is doing.
+        def working(log: pathlib.Path) -> bool:
+            words = [line for line in log.read_text().splitlines()
+                     if "Resuming operations" in line or "Pausing" in line]  # fmt: skip
+            return bool(words) and "Resuming operations" in words[-1]
+
         deadline = time.monotonic() + 60
-        while time.monotonic() < deadline and not any(paused in log.read_text() for log in logs):
+        settled = 0
+        while time.monotonic() < deadline and settled < 6:
+            started = all("Initial authentication has finished" in log.read_text() for log in logs)
+            settled = settled + 1 if started and sum(map(working, logs)) == 1 else 0
             time.sleep(0.5)
-        standing_by = [i for i, log in enumerate(logs) if paused in log.read_text()]
-        assert len(standing_by) == 1, [log.read_text()[-2000:] for log in logs]
-        standby = standing_by[0]
-        working = 1 - standby
+        assert [working(log) for log in logs].count(True) == 1, [
+            log.read_text()[-2000:] for log in logs
+        ]
+        active = 0 if working(logs[0]) else 1
+        standby = 1 - active
         assert "Pausing all operators" not in logs[standby].read_text()  # no equal priorities
-        replicas[working].terminate()
-        replicas[working].wait(timeout=30)
-        assert _log_has(logs[standby], "Resuming operations after the pause", 90), logs[
-            standby
-        ].read_text()[-3000:]
+        resumed = logs[standby].read_text().count("Resuming operations")
+        replicas[active].terminate()
+        replicas[active].wait(timeout=30)
+        deadline = time.monotonic() + 90
+        while logs[standby].read_text().count("Resuming operations") == resumed:
+            assert time.monotonic() < deadline, logs[standby].read_text()[-3000:]
+            time.sleep(0.5)
     finally:
         for replica in replicas:
             if replica.poll() is None:
