@@ -16,13 +16,11 @@ import asyncio
 import copy
 import os
 import pathlib
-import shutil
 import statistics
-import subprocess
-import sys
-import tempfile
 import time
 from typing import Any
+
+import cloud  # bench/cloud.py, beside this script
 
 from nimbus.devcloud import cluster
 from nimbus.k8s import client
@@ -195,31 +193,10 @@ def main() -> None:
     parser.add_argument("--timeout", type=float, default=1800)
     parser.add_argument("--logs", type=pathlib.Path, help="keep the cloud's logs here")
     args = parser.parse_args()
-    with tempfile.TemporaryDirectory(prefix="nimbus-bench-") as run_dir:
-        devcloud = cluster.DevCloud(pathlib.Path(run_dir))
-        devcloud.up(log=False)
-        # Room for every server: a node per hundred (KWOK nodes take 110 pods each).
-        devcloud.add_nodes([
-            {"name": f"bench-{i}", "zone": "zone-a", "vcpus": 64, "memory_mb": 65536,
-             "disk_gb": 1000}
-            for i in range(-(-args.servers // 100))
-        ])  # fmt: skip
-        log = devcloud.log_dir / "operator.log"
-        env = dict(os.environ, KUBECONFIG=str(devcloud.kubeconfig))
-        with log.open("wb") as out:
-            operator = subprocess.Popen([sys.executable, "-m", "nimbus", "run"], stdout=out,
-                                        stderr=subprocess.STDOUT, env=env)  # fmt: skip
-        try:
-            pids = {**devcloud._state()["pids"], "operator": operator.pid, "bench": os.getpid()}
-            asyncio.run(bench(devcloud, args.servers, args.timeout, pids))
-            print(f"  operator peak RSS               {peak_rss_mb(operator.pid):8.1f} MiB")
-        finally:
-            operator.terminate()
-            operator.wait(timeout=30)
-            devcloud.down()
-            if args.logs is not None:
-                shutil.copytree(devcloud.log_dir, args.logs, dirs_exist_ok=True)
-            devcloud.destroy()
+    with cloud.local_cloud(args.servers, args.logs) as (devcloud, operator):
+        pids = {**devcloud._state()["pids"], "operator": operator.pid, "bench": os.getpid()}
+        asyncio.run(bench(devcloud, args.servers, args.timeout, pids))
+        print(f"  operator peak RSS               {peak_rss_mb(operator.pid):8.1f} MiB")
 
 
 if __name__ == "__main__":

@@ -19,16 +19,12 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import os
 import pathlib
-import shutil
 import statistics
-import subprocess
-import sys
-import tempfile
 import time
 from typing import Any
 
+import cloud  # bench/cloud.py, beside this script
 import yaml
 
 from nimbus import cache, kinds
@@ -189,28 +185,9 @@ def main() -> None:
     parser.add_argument("--timeout", type=float, default=900)
     parser.add_argument("--logs", type=pathlib.Path, help="keep the cloud's logs here")
     args = parser.parse_args()
-    with tempfile.TemporaryDirectory(prefix="nimbus-bench-") as run_dir:
-        devcloud = cluster.DevCloud(pathlib.Path(run_dir))
-        devcloud.up(log=False)
-        devcloud.add_nodes([
-            {"name": f"bench-{i}", "zone": "zone-a", "vcpus": 64, "memory_mb": 65536,
-             "disk_gb": 1000}
-            for i in range(-(-args.servers * 4 // 100))
-        ])  # fmt: skip
-        log = devcloud.log_dir / "operator.log"
-        env = dict(os.environ, KUBECONFIG=str(devcloud.kubeconfig))
-        with log.open("wb") as out:
-            operator = subprocess.Popen([sys.executable, "-m", "nimbus", "run"], stdout=out,
-                                        stderr=subprocess.STDOUT, env=env)  # fmt: skip
-        try:
-            asyncio.run(bench(devcloud, args.servers, args.timeout))
-        finally:
-            operator.terminate()
-            operator.wait(timeout=30)
-            devcloud.down()
-            if args.logs is not None:
-                shutil.copytree(devcloud.log_dir, args.logs, dirs_exist_ok=True)
-            devcloud.destroy()
+    # Four runs of the servers: room for all of them at once.
+    with cloud.local_cloud(args.servers * 4, args.logs) as (devcloud, _operator):
+        asyncio.run(bench(devcloud, args.servers, args.timeout))
 
 
 if __name__ == "__main__":

@@ -21,7 +21,9 @@ from typing import Any, Literal
 import pydantic
 import yaml
 
-from nimbus import crdgen, meta, rbac
+from nimbus import argocd, crdgen, kinds, meta, rbac
+from nimbus.identity import roles
+from nimbus.scheduler import configuration
 
 REPO = pathlib.Path(__file__).resolve().parents[2]
 CHART = REPO / "charts" / "nimbus"
@@ -207,13 +209,8 @@ class ChartValues(Values):
 
 
 def _scalar(value: Any) -> str:
-    return (
-        yaml.safe_dump(value, default_flow_style=True, width=1000)
-        .strip()
-        .removesuffix("\n...")
-        .removesuffix(" ...")
-        .strip()
-    )
+    """A value on one line (an empty map or list, a string, a number), as YAML writes it."""
+    return yaml.safe_dump(value, default_flow_style=True, width=1000).removesuffix("...\n").strip()
 
 
 def _values_lines(model: type[pydantic.BaseModel], indent: int = 0) -> list[str]:
@@ -301,8 +298,6 @@ def _crd_template(crd: dict[str, Any]) -> str:
 
 
 def _cluster_objects() -> str:
-    from nimbus.identity import roles
-
     docs = []
     for obj in roles.cluster_objects():
         obj = json.loads(json.dumps(obj))
@@ -344,8 +339,7 @@ def _webhooks() -> str:
     from kopf._cogs.structs import references
     from kopf._core.engines import admission as kopf_admission
 
-    from nimbus import kinds
-    from nimbus.identity import admission  # noqa: F401 (registers the handlers)
+    from nimbus.identity import admission  # noqa: F401 (importing it registers the handlers)
 
     registry = kopf.get_default_registry()
     resources = [
@@ -407,8 +401,6 @@ data:
 
 
 def _scheduler_configuration() -> str:
-    from nimbus.scheduler import configuration
-
     config = configuration.kube_scheduler_configuration(
         "http://127.0.0.1:EXTENDER_PORT", namespace="NAMESPACE"
     )
@@ -441,8 +433,6 @@ ARGOCD_SNIPPET = REPO / "e2e" / "argocd" / "argocd-cm-health.yaml"
 
 
 def _argocd() -> str:
-    from nimbus import argocd
-
     data = _dump({"data": argocd.health_checks()})
     assert "{{" not in data
     return GENERATED + _ARGOCD_HEAD.replace("LABELS", _LABELS) + data + "{{- end }}\n"
@@ -451,8 +441,6 @@ def _argocd() -> str:
 def argocd_snippet() -> str:
     """The same checks as a patch of argocd-cm (kubectl patch, kustomize, or Argo CD's own
     chart's configs.cm)."""
-    from nimbus import argocd
-
     patch = {
         "apiVersion": "v1",
         "kind": "ConfigMap",

@@ -11,7 +11,7 @@ import json
 import pathlib
 from typing import Any
 
-from nimbus import crdgen, kinds, meta
+from nimbus import chart, crdgen, kinds, meta
 
 REPO = pathlib.Path(__file__).resolve().parents[2]
 REFERENCE = REPO / "docs" / "reference"
@@ -128,8 +128,6 @@ def index() -> str:
 
 
 def argocd_page() -> str:
-    from nimbus import chart
-
     snippet = chart.argocd_snippet()
     return (
         f"{GENERATED}# Argo CD health checks\n\n"

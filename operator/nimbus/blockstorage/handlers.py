@@ -248,18 +248,25 @@ async def volume_child_changed(body: kopf.Body, memo: kopf.Memo, **kwargs: Any) 
 
 
 @kopf.on.event("compute.nimbus.dev", meta.VERSION, "servers")
-async def volume_servers_changed(body: kopf.Body, memo: kopf.Memo, **kwargs: Any) -> None:
-    """A server attached, detached or went: the volumes whose attachments differ follow."""
-    namespace = body["metadata"].get("namespace")
+async def volume_servers_changed(
+    body: kopf.Body, type: str | None, memo: kopf.Memo, **kwargs: Any
+) -> None:
+    """A server attached, detached or went: the volumes whose attachment to it changed follow
+    (a volume's recorded attachments against what the server's spec names now)."""
+    namespace, server = body["metadata"].get("namespace"), body["metadata"]["name"]
     if not namespace:
         return
+    spec = body.get("spec") or {}
+    named: set[str] = set()
+    if type != "DELETED" and not body["metadata"].get("deletionTimestamp"):
+        named = {v["volume"] for v in spec.get("volumes") or []}
+        named.add((spec.get("bootVolume") or {}).get("name") or "")
     view = cache.View.of(kwargs, memo)
     for volume_body in view.list("volumes", namespace):
+        current = volume_body.get("status") or {}
+        recorded = {a["server"] for a in current.get("attachments") or []}
         name = volume_body["metadata"]["name"]
-        recorded = [a["server"] for a in (volume_body.get("status") or {}).get("attachments") or []]
-        if "sizeGB" in (volume_body.get("status") or {}) and recorded != _attached_to(
-            view, namespace, name
-        ):
+        if "sizeGB" in current and (server in recorded) != (name in named):
             await report_volume(memo.api, view, namespace, name)
 
 

@@ -32,8 +32,11 @@ from typing import Any
 import kopf
 
 from nimbus import cache, kinds
+from nimbus.compute import api as compute_api
 from nimbus.compute import render as compute_render
 from nimbus.identity import api, render
+from nimbus.orchestration import handlers as orchestration
+from nimbus.orchestration import hot
 
 ASSUME_SECONDS = 30.0
 
@@ -221,8 +224,6 @@ def attached_to(view: cache.View, namespace: str, volume: str, besides: str) -> 
 
 def image_too_big(flavor: Mapping[str, Any], image: Mapping[str, Any]) -> str | None:
     """Nova's "flavor too small" texts, as the render refuses them."""
-    from nimbus.compute import api as compute_api
-
     spec = image.get("spec") or {}
     status = image.get("status") or {}
     disk = compute_render.ImageDisk(
@@ -345,9 +346,6 @@ async def validate_volume(body: kopf.Body, dryrun: bool, memo: kopf.Memo, **kwar
 async def validate_stack(body: kopf.Body, dryrun: bool, memo: kopf.Memo, **kwargs: Any) -> None:
     """A Stack whose template, parameters or resource types Heat would refuse is refused here,
     with Heat's reason, before anything is made."""
-    from nimbus.orchestration import handlers as orchestration
-    from nimbus.orchestration import hot
-
     operation, old, new = kwargs.get("operation", ""), kwargs.get("old"), kwargs.get("new")
     view = cache.View.of(kwargs, memo)
     namespace = str(body["metadata"].get("namespace"))

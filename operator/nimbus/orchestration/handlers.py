@@ -166,6 +166,7 @@ class Store:
     values: dict[str, Any] = dataclasses.field(default_factory=dict)
     appended: dict[str, Any] = dataclasses.field(default_factory=dict)
     complete: dict[str, Any] | None = None
+    saved: dict[str, str] = dataclasses.field(default_factory=dict)  # the Secret's data, as read
 
     def data(self) -> dict[str, str]:
         out = {"values": self.values, "appended": self.appended}
@@ -181,9 +182,15 @@ class Store:
         )
         data = (secret or {}).get("data") or {}
         read = {k: json.loads(base64.b64decode(v)) for k, v in data.items()}
-        return cls(read.get("values") or {}, read.get("appended") or {}, read.get("complete"))
+        store = cls(read.get("values") or {}, read.get("appended") or {}, read.get("complete"))
+        store.saved = store.data()
+        return store
 
     async def save(self, api_client: client.Client, body: Mapping[str, Any]) -> None:
+        """Write the Secret, when something in it changed since it was read or written."""
+        data = self.data()
+        if data == self.saved:
+            return
         stack = body["metadata"]
         await api_client.apply(
             {
@@ -194,9 +201,10 @@ class Store:
                     "namespace": stack["namespace"],
                     "ownerReferences": [client.owner_reference(dict(body))],
                 },
-                "data": self.data(),
+                "data": data,
             }
         )
+        self.saved = data
 
 
 async def _append(
@@ -327,7 +335,11 @@ async def _converge(
                 run.set(name, f"{action}_IN_PROGRESS", "waiting for the one it replaces to go")
                 continue
             changed = current is None or not _subset(manifest["spec"], current.get("spec"))
-            replaced = [] if current is None else resources.needs_replacement(manifest, current)
+            replaced = (
+                resources.needs_replacement(manifest, current)
+                if changed and current is not None
+                else []
+            )
             group = plan.group_of.get(name)
             if changed and group is not None:  # a group's batch size holds the rest back
                 members = plan.definitions[group]["members"]
@@ -428,33 +440,28 @@ async def stack(body: kopf.Body, memo: kopf.Memo, **kwargs: Any) -> None:
         raise kopf.PermanentError(str(error)) from None
 
     store = await Store.load(api_client, body)
-    kept = store.data()
     run = await _converge(api_client, view, body, plan, action, store)
     listed = _listed(plan, run)
     if run.failed:
         message = _failure(run, action)
         if not body["spec"].get("disableRollback", True):  # Heat's ROLLBACK_*, on request
-            if store.data() != kept:
-                await store.save(api_client, body)
+            await store.save(api_client, body)
             await _report(
                 api_client, body, "ROLLBACK_IN_PROGRESS", message, listed, None, observed=True
             )
             raise kopf.TemporaryError("stack rollback in progress", delay=1)
-        if store.data() != kept:
-            await store.save(api_client, body)
+        await store.save(api_client, body)
         await _report(api_client, body, f"{action}_FAILED", message, listed, [], observed=True)
         return
     if len(run.done) < len(plan.definitions):
-        if store.data() != kept:
-            await store.save(api_client, body)
+        await store.save(api_client, body)
         reason = f"Stack {action} started"
         await _report(
             api_client, body, f"{action}_IN_PROGRESS", reason, listed, None, observed=False
         )
         raise kopf.TemporaryError(f"stack {action.lower()} in progress", delay=AGAIN)
     store.complete = {k: body["spec"].get(k) for k in _REPLAYED}
-    if store.data() != kept:
-        await store.save(api_client, body)
+    await store.save(api_client, body)
     await _report(
         api_client,
         body,
@@ -497,10 +504,8 @@ async def _rollback(api_client: client.Client, view: cache.View, body: kopf.Body
         return
     previous = {**body, "spec": {**body["spec"], **store.complete}}
     plan = Plan(previous, view)
-    kept = store.data()
     run = await _converge(api_client, view, body, plan, "ROLLBACK", store)
-    if store.data() != kept:
-        await store.save(api_client, body)
+    await store.save(api_client, body)
     listed = _listed(plan, run)
     if run.failed:
         message = _failure(run, "ROLLBACK")

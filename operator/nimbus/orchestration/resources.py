@@ -10,6 +10,7 @@ creates after the stack and the resource.
 from __future__ import annotations
 
 import dataclasses
+import functools
 import re
 import secrets
 import string
@@ -542,6 +543,7 @@ def _stack_manifest(
     return Apply(_manifest("Stack", physical_name(stack.name, resource), stack, resource, spec))
 
 
+@functools.cache
 def immutable_fields(kind_name: str) -> frozenset[str]:
     """The spec fields of a kind that cannot change once set (its CRD refuses the change): a
     change to one of them is one Heat makes by replacing the resource."""
