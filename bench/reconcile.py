@@ -16,6 +16,7 @@ import asyncio
 import copy
 import os
 import pathlib
+import re
 import statistics
 import time
 from typing import Any
@@ -86,6 +87,25 @@ def cpu_seconds(pids: dict[str, int]) -> dict[str, float]:
     return used
 
 
+async def writes(api: client.Client) -> dict[tuple[str, str], float]:
+    """The API server's count of writes so far, by verb and resource (from its /metrics)."""
+    async with api._http().get(api.credentials.server + "/metrics") as response:
+        text = await response.text()
+    counts: dict[tuple[str, str], float] = {}
+    for line in text.splitlines():
+        if not line.startswith("apiserver_request_total{"):
+            continue
+        labels = dict(re.findall(r'(\w+)="([^"]*)"', line))
+        if labels.get("verb") in ("WATCH", "LIST", "GET"):
+            continue
+        resource = labels.get("resource", "") + (
+            "/" + labels["subresource"] if labels.get("subresource") else ""
+        )
+        key = (labels.get("verb", ""), resource)
+        counts[key] = counts.get(key, 0) + float(line.rsplit(" ", 1)[1])
+    return counts
+
+
 def peak_rss_mb(pid: int) -> float:
     for line in pathlib.Path(f"/proc/{pid}/status").read_text().splitlines():
         if line.startswith("VmHWM:"):
@@ -127,9 +147,11 @@ async def bench(
         )  # fmt: skip
         cpu_at_vms: dict[str, float] = {}
         vms.add_done_callback(lambda _: cpu_at_vms.update(cpu_seconds(pids)))
+        writes_before = await writes(api)
         await asyncio.gather(*(api.apply(server(i)) for i in range(servers)))
         applied = time.monotonic() - started
         vms_after = await asyncio.wait_for(vms, limit)
+        writes_at_vms = await writes(api)
         active_after = await asyncio.wait_for(active, limit)
         cpu_after = cpu_seconds(pids)
 
@@ -168,6 +190,7 @@ async def bench(
         raw_after = statistics.median([await raw(f"raw-{i}", True) for i in range(3)])
         seq_after = statistics.median([await raw(f"seq-{i}", False) for i in range(3)])
 
+    print_writes(writes_before, writes_at_vms, servers)
     operator_rate = servers / vms_after
     raw_rate = servers / raw_after
     print(f"servers: {servers}")
@@ -185,6 +208,18 @@ async def bench(
     for name, seconds in sorted(used.items(), key=lambda item: -item[1]):
         to_vms = cpu_at_vms.get(name, 0.0) - cpu_before.get(name, 0.0)
         print(f"    {name:<28}  {to_vms:8.2f} s         {seconds:8.2f} s")
+
+
+def print_writes(
+    before: dict[tuple[str, str], float], after: dict[tuple[str, str], float], servers: int
+) -> None:
+    """The API server's writes between two counts, per server, by verb and resource."""
+    writes = {key: after[key] - before.get(key, 0.0) for key in after}
+    print("  API writes per server, until every VM exists (the API server's own count)")
+    for (verb, resource), count in sorted(writes.items(), key=lambda item: -item[1]):
+        if count / servers >= 0.01:
+            print(f"    {verb:<6} {resource:<34} {count / servers:6.2f}")
+    print(f"    {'all':<41} {sum(writes.values()) / servers:6.2f}")
 
 
 def main() -> None:

@@ -52,7 +52,7 @@ def _key(body: kopf.Body) -> tuple[str | None, str]:
 def _register(index_id: str, group: str, version: str, plural: str) -> None:
     slim = plural in _SLIM
 
-    def index(body: kopf.Body, **_: Any) -> dict[tuple[str | None, str], Body]:
+    async def index(body: kopf.Body, **_: Any) -> dict[tuple[str | None, str], Body]:
         if slim:
             meta = body["metadata"]
             value = {
@@ -85,7 +85,9 @@ for _id, (_group, _version, _plural) in INDEXED.items():
 
 
 @kopf.index("network.nimbus.dev", "v1alpha1", "ports", id=ADDRESSES)
-def _addresses(body: kopf.Body, **_: Any) -> dict[tuple[str | None, str], tuple[str, set[str]]]:
+async def _addresses(
+    body: kopf.Body, **_: Any
+) -> dict[tuple[str | None, str], tuple[str, set[str]]]:
     """A port's addresses: asked for in its spec, or allocated in its status."""
     held = {
         ip["ipAddress"]

@@ -142,21 +142,57 @@ def watched(
                     )
                     again(memo, view, body, 10)
 
-        @kopf.on.event(group, meta.VERSION, plural, id=f"{handler.__name__}/watched")
+        @follows(group, meta.VERSION, plural)
         async def on_event(
-            type: str | None, body: kopf.Body, memo: kopf.Memo, **kwargs: Any
+            type: str | None, body: dict[str, Any], memo: kopf.Memo, view: cache.View
         ) -> None:
-            raw = dict(body)
-            uid = raw["metadata"]["uid"]
+            uid = body["metadata"]["uid"]
             if type == "DELETED":
                 forget(uid)
                 return
-            key = (raw["metadata"].get("generation"), wants(raw))
+            key = (body["metadata"].get("generation"), wants(body))
             if attempted.get(uid) == key:
                 return  # our own status write, or kopf's: nothing asked of us
             attempted[uid] = key
-            await run(memo, cache.View.of(kwargs, memo), raw)
+            await run(memo, view, body)
 
         return handler
+
+    return register
+
+
+Follower = Callable[..., Awaitable[None]]
+_FOLLOWERS: dict[tuple[str, str, str], list[Follower]] = {}
+
+
+def follows(group: str, version: str, plural: str) -> Callable[[Follower], Follower]:
+    """Run the function on every event of the kind, as
+    `follower(type=..., body=..., memo=..., view=...)`, `body` a plain copy of the object.
+
+    The followers of a kind share one kopf handler, called once per event, and run one after
+    the other in the order they were registered, as kopf runs handlers; one's failure is
+    logged and does not keep the others from running. kopf's cost of calling a handler (its
+    arguments, its logger, its outcome) is then paid once per event rather than once per
+    follower: a server's events have four."""
+    key = (group, version, plural)
+
+    def register(follower: Follower) -> Follower:
+        if key not in _FOLLOWERS:
+            _FOLLOWERS[key] = []
+
+            @kopf.on.event(group, version, plural, id=f"{plural}/followers")
+            async def dispatch(
+                type: str | None, body: kopf.Body, memo: kopf.Memo, **kwargs: Any
+            ) -> None:
+                raw, view = dict(body), cache.View.of(kwargs, memo)
+                for each in list(_FOLLOWERS[key]):
+                    try:
+                        await each(type=type, body=raw, memo=memo, view=view)
+                    except Exception:
+                        logger.exception("%s on %s %s failed", each.__name__, plural,
+                                         raw["metadata"].get("name"))  # fmt: skip
+
+        _FOLLOWERS[key].append(follower)
+        return follower
 
     return register

@@ -3,7 +3,10 @@ observedGeneration, and an Event for each transition and error."""
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import datetime
+from collections.abc import AsyncIterator
 from typing import Any
 
 from nimbus import conditions
@@ -15,6 +18,54 @@ PROGRESS = frozenset({
     "VolumeCreating", "VolumeExtending", "VolumeNotAvailable", "SnapshotCreating",
     "SnapshotNotAvailable", "Rebooting", "Resizing", "Rebuilding",
 })  # fmt: skip
+
+
+class Builds:
+    """Work that makes things before work that reports them. While servers are being built
+    (ports, cloud-init and VMs applied), the status reports that would compete with them for the
+    API server wait their turn, as an API server's own priority levels put a controller's
+    essential writes before its bookkeeping. A burst of a thousand new servers gets its VMs
+    first and its statuses after; a single server, with nothing to wait for, reports at once.
+    Reports are held `longest` seconds at most from when the builds began, so a stream of
+    builds that never ends does not silence them.
+    """
+
+    def __init__(self, longest: float = 30.0) -> None:
+        self.longest = longest
+        self._under_way = 0
+        self._quiet: asyncio.Event | None = None
+        self._overdue: asyncio.TimerHandle | None = None
+
+    def _event(self) -> asyncio.Event:
+        if self._quiet is None:  # made in the running loop (asyncio objects bind to one)
+            self._quiet = asyncio.Event()
+            self._quiet.set()
+        return self._quiet
+
+    @contextlib.asynccontextmanager
+    async def building(self) -> AsyncIterator[None]:
+        """Hold reports back while the body runs. The body must not report: it would wait for
+        itself."""
+        quiet = self._event()
+        self._under_way += 1
+        if self._under_way == 1:
+            quiet.clear()
+            self._overdue = asyncio.get_running_loop().call_later(self.longest, quiet.set)
+        try:
+            yield
+        finally:
+            self._under_way -= 1
+            if not self._under_way:
+                if self._overdue is not None:
+                    self._overdue.cancel()
+                quiet.set()
+
+    async def turn(self) -> None:
+        """Return once no build is under way, or once builds have held reports long enough."""
+        await self._event().wait()
+
+
+BUILDS = Builds()
 
 
 def event_type(summary: conditions.Condition) -> str:

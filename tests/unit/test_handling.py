@@ -17,3 +17,38 @@ def test_only_nimbus_kinds_kopf_reconciles_get_an_essence() -> None:
     assert not needed("network.nimbus.dev/v1alpha1", "Port")
     assert not needed("kubevirt.io/v1", "VirtualMachine")
     assert not needed("v1", "Node")
+
+
+async def test_the_followers_of_a_kind_share_one_kopf_handler_and_each_runs() -> None:
+    """A kind's followers run in turn on each event, one failing without stopping the next."""
+    import kopf
+
+    from nimbus import handling
+
+    seen: list[str] = []
+
+    @handling.follows("test.nimbus.dev", "v1alpha1", "widgets")
+    async def first(type: str | None, body: dict[str, object], **_: object) -> None:
+        seen.append(f"first {type}")
+        raise RuntimeError("a follower's bug")
+
+    @handling.follows("test.nimbus.dev", "v1alpha1", "widgets")
+    async def second(type: str | None, body: dict[str, object], **_: object) -> None:
+        seen.append(f"second {type}")
+
+    registry = kopf.get_default_registry()
+    ids = [h.id for h in registry._watching.get_all_handlers() if "widgets" in str(h.selector)]
+    assert ids == ["widgets/followers"]
+    dispatch = handling._FOLLOWERS[("test.nimbus.dev", "v1alpha1", "widgets")]
+    assert dispatch == [first, second]
+    handler = next(h for h in registry._watching.get_all_handlers() if h.id == ids[0])
+    body = kopf.Body({"metadata": {"name": "w", "namespace": "n", "uid": "u"}})
+    await handler.fn(type="ADDED", body=body, memo=kopf.Memo(), **_indexes())
+    assert seen == ["first ADDED", "second ADDED"]
+
+
+def _indexes() -> dict[str, object]:
+    """Empty stand-ins for the indexes kopf passes to every handler."""
+    from nimbus import cache
+
+    return {name: {} for name in [*cache.INDEXED, cache.ADDRESSES]}

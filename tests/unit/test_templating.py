@@ -3,8 +3,12 @@
 from __future__ import annotations
 
 import pathlib
+from typing import Any
 
+import hypothesis
 import pytest
+import yaml
+from hypothesis import strategies as st
 
 from nimbus import templating
 
@@ -56,3 +60,56 @@ def test_a_missing_value_is_an_error_not_an_empty_string() -> None:
 def test_builtin_templates_are_all_safe() -> None:
     for path in templating.BUILTIN.glob("*.j2"):
         templating._check(path.name, path.read_text())
+
+
+# Text within the Basic Multilingual Plane: beyond it, JSON writes a surrogate pair, which YAML
+# reads back as two broken halves (see the emoji test below).
+_TEXT = st.text(st.characters(max_codepoint=0xFFFF, codec="utf-8"))
+_JSON = st.recursive(
+    st.none() | st.booleans() | st.integers() | _TEXT,
+    lambda inner: st.lists(inner, max_size=4) | st.dictionaries(_TEXT, inner, max_size=4),
+    max_leaves=20,
+)
+
+
+@hypothesis.settings(max_examples=200, deadline=None)
+@hypothesis.given(name=_JSON, labels=_JSON, owner=_JSON, user_data=_JSON, network_data=_JSON)
+def test_values_come_back_as_parsing_their_json_text_would_give_them(**values: Any) -> None:
+    """Rendering parses only the template's own text and puts each value in whole: the result
+    is what parsing the whole rendered text gives."""
+    template, _ = templating._template("cloudinit-secret.yaml.j2", None)
+    text = template.render(namespace="demo", **values)
+    assert templating.render("cloudinit-secret.yaml.j2", namespace="demo", **values) == (
+        yaml.safe_load(text)
+    )
+
+
+def test_a_value_inside_a_longer_scalar_is_parsed_as_text_would_be(
+    tmp_path: pathlib.Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    (tmp_path / "note.yaml.j2").write_text(
+        "kind: Note\nnote: see {{ name | tojson }}\n{{ key | tojson }}: {{ name | tojson }}\n"
+    )
+    monkeypatch.setenv("NIMBUS_TEMPLATE_DIR", str(tmp_path))
+    note = templating.render("note.yaml.j2", name="web-1", key="server")
+    assert note == {"kind": "Note", "note": 'see "web-1"', "server": "web-1"}
+
+
+def test_what_a_caller_passed_is_not_what_it_gets_back() -> None:
+    labels = {"app": "web"}
+    secret = templating.render(
+        "cloudinit-secret.yaml.j2", name="x", namespace="demo", labels=labels, owner=[],
+        user_data="", network_data="",
+    )  # fmt: skip
+    secret["metadata"]["labels"]["app"] = "changed"
+    assert labels == {"app": "web"}
+
+
+def test_an_emoji_in_user_data_survives() -> None:
+    """A character beyond the BMP comes back whole (parsing its JSON text as YAML split it)."""
+    secret = templating.render(
+        "cloudinit-secret.yaml.j2", name="x", namespace="demo", labels={}, owner=[],
+        user_data="#cloud-config\nwrite_files: [{path: /motd, content: '🚀'}]\n", network_data="",
+    )  # fmt: skip
+    assert "🚀" in secret["stringData"]["userdata"]
+    secret["stringData"]["userdata"].encode()  # no lone surrogates

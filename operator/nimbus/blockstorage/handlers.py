@@ -247,9 +247,9 @@ async def volume_child_changed(body: kopf.Body, memo: kopf.Memo, **kwargs: Any) 
         await report_volume(memo.api, cache.View.of(kwargs, memo), namespace, volume_name)
 
 
-@kopf.on.event("compute.nimbus.dev", meta.VERSION, "servers")
+@handling.follows("compute.nimbus.dev", meta.VERSION, "servers")
 async def volume_servers_changed(
-    body: kopf.Body, type: str | None, memo: kopf.Memo, **kwargs: Any
+    type: str | None, body: dict[str, Any], memo: kopf.Memo, view: cache.View
 ) -> None:
     """A server attached, detached or went: the volumes whose attachment to it changed follow
     (a volume's recorded attachments against what the server's spec names now)."""
@@ -261,7 +261,6 @@ async def volume_servers_changed(
     if type != "DELETED" and not body["metadata"].get("deletionTimestamp"):
         named = {v["volume"] for v in spec.get("volumes") or []}
         named.add((spec.get("bootVolume") or {}).get("name") or "")
-    view = cache.View.of(kwargs, memo)
     for volume_body in view.list("volumes", namespace):
         current = volume_body.get("status") or {}
         recorded = {a["server"] for a in current.get("attachments") or []}

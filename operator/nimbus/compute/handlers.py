@@ -54,15 +54,15 @@ async def server_group(body: kopf.Body, memo: kopf.Memo, **kwargs: Any) -> None:
     await _report_group(memo.api, cache.View.of(kwargs, memo), dict(body))
 
 
-@kopf.on.event(api.GROUP, meta.VERSION, "servers")
+@handling.follows(api.GROUP, meta.VERSION, "servers")
 async def server_group_members(
-    body: kopf.Body, namespace: str | None, memo: kopf.Memo, **kwargs: Any
+    type: str | None, body: dict[str, Any], memo: kopf.Memo, view: cache.View
 ) -> None:
     """A member came, went or moved: its group's status follows."""
-    if kwargs.get("type") == "DELETED":
+    namespace = body["metadata"].get("namespace")
+    if type == "DELETED":
         forget_reports(str(namespace), body["metadata"]["name"])
     name = body.get("spec", {}).get("serverGroup")
-    view = cache.View.of(kwargs, memo)
     group = view.get("servergroups", name, namespace) if name and namespace else None
     if group is not None:
         await _report_group(memo.api, view, dict(group))
@@ -480,10 +480,18 @@ def _reboot_asked(body: dict[str, Any]) -> str | None:
     return (body["metadata"].get("annotations") or {}).get(lifecycle.REBOOT)
 
 
+class _NoValidHostError(Exception):
+    """Placement's pre-flight found no node that could ever take the server."""
+
+    def __init__(self, results: list[str]) -> None:
+        super().__init__(status.NO_VALID_HOST)
+        self.results = results
+
+
 @handling.watched(api.GROUP, "servers", "Server", wants=_reboot_asked)
 async def server(body: dict[str, Any], memo: kopf.Memo, view: cache.View) -> None:
     """Resolve what the server references (from the indexes), render its ports, VM and
-    cloud-init, and apply them all at once."""
+    cloud-init, and apply them all at once; then report."""
     api_client: client.Client = memo.api
     server_body = body
     made = _Ports(server_body["metadata"]["namespace"])
@@ -495,9 +503,8 @@ async def server(body: dict[str, Any], memo: kopf.Memo, view: cache.View) -> Non
         flavor_disks(view),
     )
     try:
-        inputs = await _inputs(api_client, view, server_body, made, action)
-        secret = render.render_cloud_init_secret(inputs)
-        machine = render.render_virtual_machine(inputs)
+        async with reporting.BUILDS.building():
+            vm, extra = await _build(api_client, view, server_body, made, action, annotations)
     except WaitingError as waiting:
         made.release()
         await reporting.report(
@@ -515,13 +522,33 @@ async def server(body: dict[str, Any], memo: kopf.Memo, view: cache.View) -> Non
             [Condition("Built", "False", "BuildRefused", str(error))],
         )  # fmt: skip
         raise kopf.PermanentError(str(error)) from None
+    except _NoValidHostError as refused:
+        made.release()
+        await _report_no_valid_host(api_client, server_body, refused.results)
+        raise kopf.TemporaryError(status.NO_VALID_HOST, delay=60) from None  # a node may come
+    operation = await report_server(api_client, view, server_body, vm=vm, extra=extra)
+    if operation is not None:  # look again until the new instance runs, whatever events say
+        raise kopf.TemporaryError(f"{operation['type']} under way", delay=2)
+
+
+async def _build(
+    api_client: client.Client,
+    view: cache.View,
+    server_body: dict[str, Any],
+    made: _Ports,
+    action: lifecycle.Action,
+    annotations: dict[str, str],
+) -> tuple[dict[str, Any], dict[str, Any]]:
+    """The server's objects, applied: its ports and cloud-init first, at once; then the VM,
+    which KubeVirt starts with them; then the reboot, resize or rebuild asked for. Returns the
+    VM as applied and the status fields that record the build."""
+    inputs = await _inputs(api_client, view, server_body, made, action)
+    secret = render.render_cloud_init_secret(inputs)
+    machine = render.render_virtual_machine(inputs)
     if inputs.placement and view.get("virtualmachines", inputs.name, inputs.namespace) is None:
         filter_results = _no_valid_host(view, machine)
         if filter_results is not None:
-            made.release()
-            await _report_no_valid_host(api_client, server_body, filter_results)
-            raise kopf.TemporaryError(status.NO_VALID_HOST, delay=60)  # a node may come
-    # Ports and cloud-init first, at once; then the VM, which KubeVirt starts with them.
+            raise _NoValidHostError(filter_results)
     results = await asyncio.gather(
         *(api_client.apply(p) for p in made.manifests),
         api_client.apply(secret),
@@ -537,9 +564,7 @@ async def server(body: dict[str, Any], memo: kopf.Memo, view: cache.View) -> Non
         raise failed
     vm = await api_client.apply(machine)
     extra = await _act(api_client, server_body, action, annotations, machine)
-    operation = await report_server(api_client, view, server_body, vm=vm, extra=extra)
-    if operation is not None:  # look again until the new instance runs, whatever events say
-        raise kopf.TemporaryError(f"{operation['type']} under way", delay=2)
+    return vm, extra
 
 
 async def _act(
@@ -613,9 +638,10 @@ async def machine_changed(body: kopf.Body, memo: kopf.Memo, **kwargs: Any) -> No
     """The VM or its instance moved: the server's status follows."""
     name = body["metadata"].get("labels", {}).get("compute.nimbus.dev/server")
     namespace = body["metadata"]["namespace"]
-    server_body = await memo.api.get(COMPUTE, "Server", name, namespace) if name else None
+    view = cache.View.of(kwargs, memo)
+    server_body = view.get("servers", name, namespace) if name else None
     if server_body is not None and not server_body["metadata"].get("deletionTimestamp"):
-        await report_server(memo.api, cache.View.of(kwargs, memo), server_body)
+        await report_server(memo.api, view, server_body)
 
 
 def _fresher(a: dict[str, Any] | None, b: dict[str, Any] | None) -> dict[str, Any] | None:
@@ -656,6 +682,7 @@ async def report_server(
 ) -> dict[str, Any] | None:
     """The server's status from its VM and VMI (the indexes' copies, or the VM just applied);
     returns the reboot, resize or rebuild still under way, if any."""
+    await reporting.BUILDS.turn()
     key = (server_body["metadata"]["namespace"], server_body["metadata"]["name"])
     reports = _REPORTS.setdefault(key, _Reports())
     async with reports.lock:

@@ -30,6 +30,14 @@ DISK_BELOW_MIN = (
 )
 MEMORY_TOO_SMALL = "Flavor's memory is too small for requested image."
 
+# libyaml's emitter and parser, when PyYAML has them: cloud-init is rendered for every server.
+_DUMPER = getattr(yaml, "CSafeDumper", yaml.SafeDumper)
+_LOADER = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+
+
+def _dump(data: Any, **options: Any) -> str:
+    return str(yaml.dump(data, Dumper=_DUMPER, **options))
+
 
 class BuildError(ValueError):
     """The server cannot be built as asked; the message is Nova's where Nova has one."""
@@ -152,17 +160,17 @@ def user_data(text: str | None, public_keys: tuple[str, ...], hostname: str) -> 
     if public_keys:
         ours["ssh_authorized_keys"] = list(public_keys)
     if text is None or not text.strip():
-        return "#cloud-config\n" + yaml.safe_dump(ours, sort_keys=False, width=65536)
+        return "#cloud-config\n" + _dump(ours, sort_keys=False, width=65536)
     if text.lstrip().startswith("#cloud-config"):
-        theirs = yaml.safe_load(text) or {}
+        theirs = yaml.load(text, Loader=_LOADER) or {}
         if isinstance(theirs, dict):
             keys = [*theirs.get("ssh_authorized_keys", []), *ours.pop("ssh_authorized_keys", [])]
             merged = {**ours, **theirs}
             if keys:
                 merged["ssh_authorized_keys"] = keys
-            return "#cloud-config\n" + yaml.safe_dump(merged, sort_keys=False, width=65536)
+            return "#cloud-config\n" + _dump(merged, sort_keys=False, width=65536)
     archive = email.mime.multipart.MIMEMultipart(boundary=MULTIPART_BOUNDARY)
-    config = "#cloud-config\n" + yaml.safe_dump(ours, sort_keys=False, width=65536)
+    config = "#cloud-config\n" + _dump(ours, sort_keys=False, width=65536)
     archive.attach(email.mime.text.MIMEText(config, "cloud-config"))
     subtype = "x-shellscript" if text.startswith("#!") else "x-not-multipart"
     archive.attach(email.mime.text.MIMEText(text, subtype))
@@ -186,7 +194,7 @@ def network_data(interfaces: tuple[Interface, ...]) -> str:
         if interface.dns:
             config["nameservers"] = {"addresses": list(interface.dns)}
         ethernets[f"eth{index}"] = config
-    return yaml.safe_dump({"version": 2, "ethernets": ethernets}, sort_keys=False)
+    return _dump({"version": 2, "ethernets": ethernets}, sort_keys=False)
 
 
 def run_strategy(power_state: str) -> str:

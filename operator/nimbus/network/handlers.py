@@ -193,6 +193,7 @@ async def reconcile_port(
     memo: kopf.Memo, view: cache.View, body: dict[str, Any], namespace: str
 ) -> None:
     api_client: client.Client = memo.api
+    await reporting.BUILDS.turn()
     name = body["metadata"]["name"]
     network_name = body["spec"]["network"]
     if view.get("networks", network_name, namespace) is None:
@@ -254,13 +255,12 @@ def device_of(view: cache.View, port: dict[str, Any], namespace: str) -> str | N
     return None
 
 
-@kopf.on.event(SERVERS_GROUP, meta.VERSION, "servers")
+@handling.follows(SERVERS_GROUP, meta.VERSION, "servers")
 async def server_ports(
-    body: kopf.Body, namespace: str | None, memo: kopf.Memo, **kwargs: Any
+    type: str | None, body: dict[str, Any], memo: kopf.Memo, view: cache.View
 ) -> None:
     """Ports a server names follow it: ACTIVE with its deviceID while it uses them, DOWN after."""
-    assert namespace is not None, "servers are namespaced"
-    view = cache.View.of(kwargs, memo)
+    namespace = body["metadata"]["namespace"]
     for entry in body["spec"].get("networks", []):
         port_body = view.get("ports", entry["port"], namespace) if entry.get("port") else None
         if port_body is None:
