@@ -129,6 +129,13 @@ kubectl -n demo patch server web-2 --type json \
   -p '[{"op":"add","path":"/spec/volumes/-","value":{"volume":"e2e-attach"}}]'
 wait_for volume.blockstorage.nimbus.dev/e2e-attach '{.status.status}' in-use -n demo
 
+log "pause and unpause, through KubeVirt's virt-api"
+kubectl -n demo patch server web-2 --type merge -p '{"spec":{"powerState":"Paused"}}'
+wait_for server/web-2 '{.status.status}' PAUSED -n demo
+wait_for vmi/web-2 '{.status.conditions[?(@.type=="Paused")].status}' True -n demo
+kubectl -n demo patch server web-2 --type merge -p '{"spec":{"powerState":"Running"}}'
+wait_for server/web-2 '{.status.status}' ACTIVE -n demo
+
 log "a quota refusal"
 kubectl apply -f e2e/manifests/quota.yaml
 wait_for project.identity.nimbus.dev/e2e-quota '{.status.status}' ACTIVE

@@ -61,6 +61,11 @@ def operator_rules() -> list[dict[str, Any]]:
         {"apiGroups": ["kubevirt.io"], "resources": ["virtualmachines"], "verbs": OWN},
         {"apiGroups": ["kubevirt.io"], "resources": ["virtualmachineinstances"],
          "verbs": [*READ, "delete"]},
+        # A server's powerState Paused: KubeVirt's pause and unpause (virt-api's aggregated
+        # API).
+        {"apiGroups": ["subresources.kubevirt.io"],
+         "resources": ["virtualmachineinstances/pause", "virtualmachineinstances/unpause"],
+         "verbs": ["update"]},
         {"apiGroups": ["cdi.kubevirt.io"], "resources": ["datavolumes"], "verbs": OWN},
         {"apiGroups": ["cdi.kubevirt.io"], "resources": ["datavolumes/source"],
          "verbs": ["create"]},

@@ -6,6 +6,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import datetime
+import re
 from collections.abc import AsyncIterator
 from typing import Any
 
@@ -73,6 +74,11 @@ def event_type(summary: conditions.Condition) -> str:
     return "Normal" if summary.status == "True" or summary.reason in PROGRESS else "Warning"
 
 
+def reason_of(word: str) -> str:
+    """An Event's reason from a status word: PAUSED is Paused, in-use InUse."""
+    return "".join(part.capitalize() for part in re.split(r"[^A-Za-z0-9]+", word))
+
+
 def now() -> str:
     return datetime.datetime.now(datetime.UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
 
@@ -110,11 +116,19 @@ async def report(
     patched = await api.patch_status(
         body["apiVersion"], body["kind"], metadata["name"], metadata.get("namespace"), status
     )
+    word, word_before = (fields or {}).get("status"), (body.get("status") or {}).get("status")
     if before is None or (before["status"], before["reason"]) != (summary.status, summary.reason):
         await api.event(
             patched,
             reason=summary.reason,
             message=summary.message or f"{body['kind']} {metadata['name']} is ready",
             type=event_type(summary),
+        )
+    elif word is not None and word_before is not None and word != word_before:
+        # Ready as before, another status word: ACTIVE to PAUSED or SHUTOFF, a volume in-use.
+        await api.event(
+            patched,
+            reason=reason_of(str(word)),
+            message=f"{body['kind']} {metadata['name']} is {word}",
         )
     return patched

@@ -164,6 +164,11 @@ def test_the_operator_needs_no_more_than_the_charts_role(
               "CREATE_COMPLETE", "--all", "-n", "demo")  # fmt: skip
         _wait(devcloud, "volumes.blockstorage.nimbus.dev", "{.status.status}", "in-use",
               "data-1", "-n", "demo")  # fmt: skip
+        # Nova's pause: KubeVirt's aggregated API, which the role grants too.
+        devcloud.kubectl("patch", "servers.compute.nimbus.dev", "db-1", "-n", "demo",
+                         "--type=merge", "-p", '{"spec": {"powerState": "Paused"}}')  # fmt: skip
+        _wait(devcloud, "servers.compute.nimbus.dev", "{.status.status}", "PAUSED", "db-1",
+              "-n", "demo")  # fmt: skip
         peering: dict[str, Any] = yaml.safe_load(
             devcloud.kubectl("get", "clusterkopfpeering", "nimbus", "-o", "yaml").stdout
         )

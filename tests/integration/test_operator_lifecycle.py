@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import pathlib
+import time
 from typing import Any
 
 import yaml
@@ -128,6 +129,70 @@ def test_stop_and_start(cloud: Cloud, operator: pathlib.Path) -> None:
                   "-p", '{"spec": {"powerState": "Running"}}')  # fmt: skip
     server = _active(cloud, "sleeper", ns)
     assert server["status"]["powerState"] == "RUNNING"
+
+
+def _instance(cloud: Cloud, name: str, ns: str) -> str | None:
+    """The uid of the server's VMI, None while there is none."""
+    found = cloud.kubectl("get", "virtualmachineinstances.kubevirt.io", name, "-n", ns, "-o",
+                          "jsonpath={.metadata.uid}", check=False)  # fmt: skip
+    return found.stdout or None
+
+
+def _paused_condition(cloud: Cloud, name: str, ns: str) -> list[dict[str, Any]]:
+    vmi = cloud.get("virtualmachineinstances.kubevirt.io", name, ns)
+    return [c for c in vmi["status"].get("conditions", []) if c["type"] == "Paused"]
+
+
+def test_pause_and_unpause(cloud: Cloud, operator: pathlib.Path) -> None:
+    """Nova's pause is KubeVirt's, through its aggregated API: the instance keeps its host and
+    addresses, and a new instance (a reboot) is paused again while powerState says so."""
+    ns = cloud.namespace()
+    cloud.apply_text(BASE, ns)
+    cloud.apply_text(_server("napper"), ns)
+    active = _active(cloud, "napper", ns)
+    cloud.kubectl("patch", "osserver", "napper", "-n", ns, "--type=merge",
+                  "-p", '{"spec": {"powerState": "Paused"}}')  # fmt: skip
+    paused = wait_for(cloud, "servers.compute.nimbus.dev", "napper", ns, "{.status.status}",
+                      "PAUSED")  # fmt: skip
+    assert (paused["status"]["powerState"], paused["status"].get("taskState")) == ("PAUSED", None)
+    assert paused["status"]["host"] == active["status"]["host"]
+    assert paused["status"]["addresses"] == active["status"]["addresses"]
+    assert [c["reason"] for c in _paused_condition(cloud, "napper", ns)] == ["PausedByUser"]
+    assert cloud.get("virtualmachines.kubevirt.io", "napper", ns)["status"]["printableStatus"] == (
+        "Paused"
+    )
+    events = cloud.kubectl("get", "events", "-n", ns, "--field-selector",
+                           "involvedObject.name=napper", "-o", "json").stdout  # fmt: skip
+    assert any(e["reason"] == "Paused" for e in json.loads(events)["items"])
+
+    uid = cloud.get("virtualmachineinstances.kubevirt.io", "napper", ns)["metadata"]["uid"]
+    cloud.kubectl("annotate", "osserver", "napper", "-n", ns, "--overwrite",
+                  "compute.nimbus.dev/reboot=2026-11-22T10:00:00Z")  # fmt: skip
+    deadline = time.monotonic() + 60
+    while _instance(cloud, "napper", ns) in (uid, None) and time.monotonic() < deadline:
+        time.sleep(0.5)
+    assert _instance(cloud, "napper", ns) not in (uid, None), "the reboot made a new instance"
+    wait_for(cloud, "virtualmachineinstances.kubevirt.io", "napper", ns,
+             "{.status.conditions[?(@.type=='Paused')].status}", "True")  # fmt: skip
+    wait_for(cloud, "servers.compute.nimbus.dev", "napper", ns, "{.status.status}", "PAUSED")
+
+    cloud.kubectl("patch", "osserver", "napper", "-n", ns, "--type=merge",
+                  "-p", '{"spec": {"powerState": "Running"}}')  # fmt: skip
+    running = _active(cloud, "napper", ns)
+    assert running["status"]["powerState"] == "RUNNING"
+    assert _paused_condition(cloud, "napper", ns) == []
+
+
+def test_a_server_made_paused_starts_then_pauses(cloud: Cloud, operator: pathlib.Path) -> None:
+    ns = cloud.namespace()
+    cloud.apply_text(BASE, ns)
+    cloud.apply_text(_server("dozer", powerState="Paused"), ns)
+    server = wait_for(cloud, "servers.compute.nimbus.dev", "dozer", ns, "{.status.status}",
+                      "PAUSED", timeout=90)  # fmt: skip
+    assert server["status"]["host"]
+    assert cloud.get("virtualmachines.kubevirt.io", "dozer", ns)["spec"]["runStrategy"] == (
+        "Always"
+    )
 
 
 def test_a_server_waits_for_its_network_then_builds(cloud: Cloud, operator: pathlib.Path) -> None:

@@ -4,6 +4,12 @@ real objects on the real API server what those controllers do."""
 from __future__ import annotations
 
 import dataclasses
+import json
+import ssl
+import urllib.error
+import urllib.request
+
+import pytest
 
 from nimbus.compute import render as compute
 from nimbus.devcloud import simulators
@@ -105,3 +111,61 @@ def test_a_vm_no_node_can_take_is_unschedulable(cloud: Cloud) -> None:
     cloud.apply(compute.render_cloud_init_secret(inputs), compute.render_virtual_machine(inputs))
     wait_for(cloud, VM, "web-1", ns, "{.status.printableStatus}", "ErrorUnschedulable",
              timeout=90)  # fmt: skip
+
+
+def _subresource(cloud: Cloud, ns: str, name: str, action: str, body: str = "{}") -> str:
+    """PUT virtualmachineinstances/<name>/<action> through the API server, as virtctl does;
+    what kubectl printed (its error, when refused)."""
+    path = f"/apis/subresources.kubevirt.io/v1/namespaces/{ns}/virtualmachineinstances/{name}"
+    done = cloud.kubectl("replace", "--raw", f"{path}/{action}", "-f", "-", stdin=body,
+                         check=False)  # fmt: skip
+    return (done.stdout + done.stderr).strip()
+
+
+def test_virt_api_pauses_and_unpauses_a_running_instance(cloud: Cloud) -> None:
+    """KubeVirt's aggregated API, through the API server: refusals in virt-api's words, a dry
+    run that changes nothing, and the Paused condition and printableStatus."""
+    listed = json.loads(cloud.kubectl("get", "--raw", "/apis/subresources.kubevirt.io/v1").stdout)
+    assert {r["name"] for r in listed["resources"]} == {
+        "virtualmachineinstances/pause", "virtualmachineinstances/unpause"
+    }  # fmt: skip
+    ns = cloud.namespace()
+    assert 'virtualmachineinstance.kubevirt.io "web-1" not found' in _subresource(
+        cloud, ns, "web-1", "pause"
+    )
+    cloud.apply(data_volume(ns, "cirros", {"http": {"url": "https://example.com/cirros.img"}}))
+    inputs = _server(ns)
+    cloud.apply(compute.render_cloud_init_secret(inputs), compute.render_virtual_machine(inputs))
+    wait_for(cloud, VM, "web-1", ns, "{.status.printableStatus}", "Running", timeout=90)
+
+    assert "VMI is not paused" in _subresource(cloud, ns, "web-1", "unpause")
+    assert _subresource(cloud, ns, "web-1", "pause", '{"dryRun": ["All"]}') == ""
+    assert cloud.get(VM, "web-1", ns)["status"]["printableStatus"] == "Running"
+    assert _subresource(cloud, ns, "web-1", "pause") == ""
+    vm = wait_for(cloud, VM, "web-1", ns, "{.status.printableStatus}", "Paused")
+    assert [c["reason"] for c in vm["status"]["conditions"]] == ["PausedByUser"]
+    paused = [c for c in cloud.get(VMI, "web-1", ns)["status"]["conditions"]
+              if c["type"] == "Paused"]  # fmt: skip
+    assert paused[0]["message"] == "VMI was paused by user"
+    assert "VMI is already paused" in _subresource(cloud, ns, "web-1", "pause")
+    assert _subresource(cloud, ns, "web-1", "unpause") == ""
+    wait_for(cloud, VM, "web-1", ns, "{.status.printableStatus}", "Running")
+
+    cloud.kubectl("patch", VM, "web-1", "-n", ns, "--type=merge",
+                  "-p", '{"spec": {"runStrategy": "Halted"}}')  # fmt: skip
+    wait_for(cloud, VM, "web-1", ns, "{.status.printableStatus}", "Stopped")
+    assert "not found" in _subresource(cloud, ns, "web-1", "pause")
+
+
+def test_virt_api_answers_the_api_server_alone(cloud: Cloud) -> None:
+    """Called directly, without the API server's front-proxy certificate, it refuses."""
+    port = cloud.devcloud._state()["ports"]["virt-api"]
+    context = ssl.create_default_context(cafile=str(cloud.devcloud.virt_api_pki / "ca.crt"))
+    context.load_cert_chain(cloud.devcloud.pki_dir / "admin.crt",
+                            cloud.devcloud.pki_dir / "admin.key")  # fmt: skip
+    request = urllib.request.Request(
+        f"https://127.0.0.1:{port}/apis/subresources.kubevirt.io/v1", method="GET"
+    )
+    # A client of another CA: the handshake fails, or (TLS 1.3) the server hangs up after it.
+    with pytest.raises((ssl.SSLError, ConnectionError, urllib.error.URLError)):
+        urllib.request.urlopen(request, context=context, timeout=10)

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 
 def test_only_nimbus_kinds_kopf_reconciles_get_an_essence() -> None:
     """kopf's per-event essence (a deep copy) is built only where create/update handlers use it."""
@@ -39,15 +41,15 @@ async def test_the_followers_of_a_kind_share_one_kopf_handler_and_each_runs() ->
     registry = kopf.get_default_registry()
     ids = [h.id for h in registry._watching.get_all_handlers() if "widgets" in str(h.selector)]
     assert ids == ["widgets/followers"]
-    dispatch = handling._FOLLOWERS[("test.nimbus.dev", "v1alpha1", "widgets")]
-    assert dispatch == [first, second]
+    assert handling._FOLLOWERS[("test.nimbus.dev", "v1alpha1", "widgets")] == [first, second]
     handler = next(h for h in registry._watching.get_all_handlers() if h.id == ids[0])
     body = kopf.Body({"metadata": {"name": "w", "namespace": "n", "uid": "u"}})
-    await handler.fn(type="ADDED", body=body, memo=kopf.Memo(), **_indexes())
+    dispatch_fn: Any = handler.fn
+    await dispatch_fn(type="ADDED", body=body, memo=kopf.Memo(), **_indexes())
     assert seen == ["first ADDED", "second ADDED"]
 
 
-def _indexes() -> dict[str, object]:
+def _indexes() -> dict[str, Any]:
     """Empty stand-ins for the indexes kopf passes to every handler."""
     from nimbus import cache
 

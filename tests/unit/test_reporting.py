@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import asyncio
 
+import pytest
+
 from nimbus import reporting
 
 
@@ -65,3 +67,12 @@ async def test_a_failed_build_releases_the_reports() -> None:
 
     await asyncio.gather(failing(), return_exceptions=True)
     assert not await _waits(builds)
+
+
+@pytest.mark.parametrize(
+    ("word", "reason"),
+    [("PAUSED", "Paused"), ("in-use", "InUse"), ("HARD_REBOOT", "HardReboot"),
+     ("available", "Available")],
+)  # fmt: skip
+def test_a_status_word_becomes_an_event_reason(word: str, reason: str) -> None:
+    assert reporting.reason_of(word) == reason

@@ -45,9 +45,42 @@ VMI = {
     ],
 )
 def test_server_status_words(printable: str, status: str, task: str | None, power: str) -> None:
-    state = compute.server_state(vm(printable), None, [])
+    """Each printableStatus as Nova says it, for a server whose powerState it matches."""
+    paused = printable == "Paused"
+    state = compute.server_state(vm(printable), None, [], paused_requested=paused)
     assert (state.status, state.task_state, state.power_state) == (status, task, power)
     assert state.fault is None
+
+
+@pytest.mark.parametrize(
+    ("printable", "paused_requested", "status", "task"),
+    [
+        ("Running", True, "ACTIVE", "pausing"),
+        ("Paused", False, "PAUSED", "unpausing"),
+        ("Stopped", True, "SHUTOFF", None),  # starting first: KubeVirt pauses a running one
+    ],
+)
+def test_pausing_and_unpausing(
+    printable: str, paused_requested: bool, status: str, task: str | None
+) -> None:
+    state = compute.server_state(vm(printable), None, [], paused_requested=paused_requested)
+    assert (state.status, state.task_state) == (status, task)
+
+
+@pytest.mark.parametrize(
+    ("conditions", "paused"),
+    [
+        ([{"type": "Ready", "status": "True"}], False),
+        ([{"type": "Paused", "status": "True", "reason": "PausedByUser"}], True),
+        ([{"type": "Paused", "status": "False"}], False),
+        (None, False),
+    ],
+)
+def test_an_instance_is_paused_by_its_condition(
+    conditions: list[dict[str, str]] | None, paused: bool
+) -> None:
+    assert compute.paused({"status": {"conditions": conditions}}) is paused
+    assert compute.paused(None) is False
 
 
 def test_no_vm_yet_is_scheduling() -> None:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import base64
 import dataclasses
+import logging
 import os
 import pathlib
 from typing import Any
@@ -24,6 +25,8 @@ from nimbus.network import render as network_render
 from nimbus.placement import config as placement_config
 from nimbus.placement import engine, hosts
 from nimbus.scheduler import inventory
+
+logger = logging.getLogger(__name__)
 
 
 @handling.reconciler(api.GROUP, "flavors")
@@ -564,7 +567,32 @@ async def _build(
         raise failed
     vm = await api_client.apply(machine)
     extra = await _act(api_client, server_body, action, annotations, machine)
+    if "operation" not in extra:
+        vmi = view.get("virtualmachineinstances", inputs.name, inputs.namespace)
+        await _power(api_client, server_body, vmi)
     return vm, extra
+
+
+async def _power(
+    api_client: client.Client, server_body: dict[str, Any], vmi: dict[str, Any] | None
+) -> None:
+    """Pause or unpause the running instance as spec.powerState asks, through KubeVirt's
+    virt-api (a pause lasts as long as the instance: a new one, after a reboot, is paused
+    again). An instance that moved meanwhile (virt-api's 409) is left to its next event."""
+    if (vmi or {}).get("status", {}).get("phase") != "Running":
+        return
+    wanted = server_body["spec"].get("powerState") == "Paused"
+    if status.paused(vmi) == wanted:
+        return
+    name, namespace = server_body["metadata"]["name"], server_body["metadata"]["namespace"]
+    try:
+        await api_client.put_subresource(
+            "subresources.kubevirt.io/v1", "virtualmachineinstances", name, namespace,
+            "pause" if wanted else "unpause",
+        )  # fmt: skip
+    except client.ApiError as error:
+        if error.status != 409:
+            raise
 
 
 async def _act(
@@ -641,6 +669,11 @@ async def machine_changed(body: kopf.Body, memo: kopf.Memo, **kwargs: Any) -> No
     view = cache.View.of(kwargs, memo)
     server_body = view.get("servers", name, namespace) if name else None
     if server_body is not None and not server_body["metadata"].get("deletionTimestamp"):
+        vmi = view.get("virtualmachineinstances", name, namespace)
+        try:
+            await _power(memo.api, server_body, vmi)
+        except client.ApiError as error:  # the status still follows the machine
+            logger.warning("server %s/%s: %s", namespace, name, error)
         await report_server(memo.api, view, server_body)
 
 

@@ -109,4 +109,12 @@ def server_state(
     status, task, power = _PRINTABLE.get(printable, ("UNKNOWN", None, "NOSTATE"))
     if status == "ACTIVE" and paused_requested:
         task = "pausing"
+    elif status == "PAUSED" and not paused_requested:
+        task = "unpausing"
     return ServerState(status, task, power, None, host, found, networks_column(found))
+
+
+def paused(vmi: dict[str, Any] | None) -> bool:
+    """The instance is paused: KubeVirt's Paused condition."""
+    conditions = ((vmi or {}).get("status") or {}).get("conditions") or []
+    return any(c.get("type") == "Paused" and c.get("status") == "True" for c in conditions)

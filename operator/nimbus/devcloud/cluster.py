@@ -77,6 +77,10 @@ STORAGE = (
     },
 )
 
+# The names the simulated virt-api's certificate is for: the API server checks the one of the
+# APIService's Service (<service>.<namespace>.svc).
+VIRT_API_NAMES = ("virt-api.kubevirt.svc", "localhost")
+
 PLACEMENT_CONFIG = """\
 # Placement's configuration, in nova.conf's option names (docs/placement.md). The extender
 # reads this file again when it changes. Unset options are Nova's defaults.
@@ -191,10 +195,12 @@ class DevCloud:
         binaries["etcd"] = pathlib.Path(etcd)
         if not (self.pki_dir / "ca.crt").exists():
             pki.write_control_plane_pki(self.pki_dir)
+        pki.write_front_proxy_pki(self.pki_dir)
+        pki.write_serving_pki(self.virt_api_pki, "virt-api", VIRT_API_NAMES, ("127.0.0.1",))
         self.log_dir.mkdir(parents=True, exist_ok=True)
         state = self._state()
         names = ("etcd", "etcd-peer", "apiserver", "controller-manager", "scheduler", "kwok",
-                 "extender", "nimbus-scheduler", "webhook")  # fmt: skip
+                 "extender", "nimbus-scheduler", "webhook", "virt-api")  # fmt: skip
         state["ports"] = dict(zip(names, _free_ports(len(names)), strict=True))
         state["pids"] = {}
         self._save(state)
@@ -214,6 +220,10 @@ class DevCloud:
         # it discovers at start (it looks again every 30 s, and a quota it could not count
         # waits for its next resync, 5 minutes on).
         self.install()
+        # The simulators before the controllers: their virt-api serves an aggregated API, and
+        # a controller that discovers it unavailable says so (and the namespace controller
+        # waits for it).
+        self._start_python(state, "simulators", env=self._virt_api_env(ports["virt-api"]))
         self._start(
             state,
             "kube-controller-manager",
@@ -223,7 +233,6 @@ class DevCloud:
             state, "kube-scheduler", [str(binaries["kube-scheduler"]), *self._scheduler_args(ports)]
         )
         self._start(state, "kwok", [str(binaries["kwok"]), *self._kwok_args(ports)])
-        self._start_python(state, "simulators")
         self._start_placement(state, binaries["kube-scheduler"])
         if operator:
             self._start_python(state, "operator", env=self.operator_env(ports["webhook"]))
@@ -251,6 +260,41 @@ class DevCloud:
             "NIMBUS_WEBHOOK_ADDRESS": f"127.0.0.1:{webhook_port}",
             "NIMBUS_WEBHOOK_CERT_DIR": str(certs),
         }
+
+    @property
+    def virt_api_pki(self) -> pathlib.Path:
+        return self.run_dir / "virt-api"
+
+    def _virt_api_env(self, port: int) -> dict[str, str]:
+        """Where the simulated virt-api listens, with its certificate and the CA it trusts the
+        API server's proxied requests by."""
+        return {
+            "NIMBUS_VIRT_API_ADDRESS": f"127.0.0.1:{port}",
+            "NIMBUS_VIRT_API_CERT_DIR": str(self.virt_api_pki),
+            "NIMBUS_VIRT_API_CLIENT_CA": str(self.pki_dir / "front-proxy-ca.crt"),
+        }
+
+    def _virt_api_objects(self) -> list[dict[str, Any]]:
+        """KubeVirt's aggregated API (subresources.kubevirt.io: pause, unpause), served by the
+        simulated virt-api. The API server reaches it through an ExternalName Service naming
+        127.0.0.1, as no Service of a cluster IP can lead to a loopback address."""
+        port = self._state().get("ports", {}).get("virt-api")
+        if port is None:  # a cloud started before the aggregated API was simulated
+            return []
+        ca = (self.virt_api_pki / "ca.crt").read_bytes()
+        return [
+            {"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": "kubevirt"}},
+            {"apiVersion": "v1", "kind": "Service",
+             "metadata": {"name": "virt-api", "namespace": "kubevirt"},
+             "spec": {"type": "ExternalName", "externalName": "127.0.0.1",
+                      "ports": [{"name": "https", "port": port, "protocol": "TCP"}]}},
+            {"apiVersion": "apiregistration.k8s.io/v1", "kind": "APIService",
+             "metadata": {"name": "v1.subresources.kubevirt.io"},
+             "spec": {"group": "subresources.kubevirt.io", "version": "v1",
+                      "groupPriorityMinimum": 1000, "versionPriority": 15,
+                      "caBundle": base64.b64encode(ca).decode(),
+                      "service": {"name": "virt-api", "namespace": "kubevirt", "port": port}}},
+        ]  # fmt: skip
 
     @property
     def placement_config(self) -> pathlib.Path:
@@ -391,6 +435,15 @@ class DevCloud:
             "--api-audiences=https://kubernetes.default.svc.cluster.local",
             "--service-cluster-ip-range=10.96.0.0/16",
             "--allow-privileged=true",
+            # The aggregation layer: the API server proxies KubeVirt's subresources to the
+            # simulated virt-api, presenting the front-proxy client certificate.
+            f"--requestheader-client-ca-file={pki_dir / 'front-proxy-ca.crt'}",
+            f"--requestheader-allowed-names={pki.FRONT_PROXY_CLIENT}",
+            "--requestheader-username-headers=X-Remote-User",
+            "--requestheader-group-headers=X-Remote-Group",
+            "--requestheader-extra-headers-prefix=X-Remote-Extra-",
+            f"--proxy-client-cert-file={pki_dir / 'front-proxy-client.crt'}",
+            f"--proxy-client-key-file={pki_dir / 'front-proxy-client.key'}",
             "--profiling=" + ("true" if os.environ.get("NIMBUS_PROFILING") else "false"),
             # Debian's etcd 3.4 lacks RequestWatchProgress, which streaming lists need: served,
             # they fail mid-stream and a client such as KWOK retries them forever instead of
@@ -510,7 +563,9 @@ class DevCloud:
         self.kubectl("wait", "--for=condition=Established", "--timeout=60s", "crd", "--all")
         self.kubectl(
             "apply", "--server-side", "--field-manager=nimbus-devcloud", "-f", "-",
-            stdin=yaml.safe_dump_all([*(_node(n) for n in NODES), *STORAGE]),
+            stdin=yaml.safe_dump_all(
+                [*(_node(n) for n in NODES), *STORAGE, *self._virt_api_objects()]
+            ),
         )  # fmt: skip
 
     def add_nodes(self, nodes: list[dict[str, Any]]) -> None:

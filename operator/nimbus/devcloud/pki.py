@@ -123,21 +123,49 @@ def write_control_plane_pki(directory: pathlib.Path) -> None:
     files["sa.pub"] = service_accounts.public_key().public_bytes(
         serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo
     )
-    for name, content in files.items():
-        path = directory / name
-        path.write_bytes(content)
-        path.chmod(0o600)
+    _write(directory, files)
 
 
 def write_webhook_pki(directory: pathlib.Path, host: str = "127.0.0.1") -> None:
     """The admission webhook's own self-signed CA (ca.crt) and serving certificate (tls.crt,
     tls.key) for `host`, once: what cert-manager or the chart makes in a cluster."""
+    write_serving_pki(directory, "nimbus-webhook", ("localhost",), (host,))
+
+
+def write_serving_pki(
+    directory: pathlib.Path, name: str, server_names: tuple[str, ...], server_ips: tuple[str, ...]
+) -> None:
+    """A server's own self-signed CA (ca.crt) and serving certificate (tls.crt, tls.key) for
+    `server_names` and `server_ips`, once."""
     if (directory / "tls.crt").exists():
         return
     directory.mkdir(parents=True, exist_ok=True)
-    ca = CertificateAuthority.create("nimbus-webhook-ca")
-    cert, key = ca.issue("nimbus-webhook", server_names=("localhost",), server_ips=(host,))
-    for name, content in {"ca.crt": ca.cert_pem, "tls.crt": cert, "tls.key": key}.items():
+    ca = CertificateAuthority.create(f"{name}-ca")
+    cert, key = ca.issue(name, server_names=server_names, server_ips=server_ips)
+    _write(directory, {"ca.crt": ca.cert_pem, "tls.crt": cert, "tls.key": key})
+
+
+# The name the API server's front-proxy client certificate carries: what an aggregated API
+# server accepts requests from (kube-apiserver's --requestheader-allowed-names).
+FRONT_PROXY_CLIENT = "front-proxy-client"
+
+
+def write_front_proxy_pki(directory: pathlib.Path) -> None:
+    """The aggregation layer's CA and the API server's client certificate under it, once:
+    front-proxy-ca.crt, front-proxy-client.crt and .key (as kubeadm names them). The API server
+    presents the certificate when it proxies a request to an aggregated API (KubeVirt's
+    subresources), which trusts the CA and reads the user from the request's headers."""
+    if (directory / "front-proxy-client.crt").exists():
+        return
+    ca = CertificateAuthority.create("front-proxy-ca")
+    cert, key = ca.issue(FRONT_PROXY_CLIENT)
+    _write(directory, {"front-proxy-ca.crt": ca.cert_pem, "front-proxy-client.crt": cert,
+                       "front-proxy-client.key": key})  # fmt: skip
+
+
+def _write(directory: pathlib.Path, files: dict[str, bytes]) -> None:
+    directory.mkdir(parents=True, exist_ok=True)
+    for name, content in files.items():
         path = directory / name
         path.write_bytes(content)
         path.chmod(0o600)

@@ -13,6 +13,10 @@ can be exercised end to end against a real API server:
   the real kube-scheduler places the pod on a KWOK node; the VMI then reports Running with the
   node and the addresses of its cloud-init network data. Halted removes the VMI and the pod.
 - external-snapshotter: a VolumeSnapshot becomes readyToUse with its claim's size.
+- KubeVirt's virt-api: the aggregated API subresources.kubevirt.io/v1, its pause and unpause of
+  a running VMI (the Paused condition, and the VM's printableStatus Paused), served over TLS on
+  127.0.0.1 to the API server alone (its front-proxy client certificate), which has checked
+  the caller's RBAC before it proxies.
 
 Each handler does the next step and returns; the status it writes brings the next event.
 Run with `nimbus devcloud simulate`; `nimbus devcloud up` starts it beside the control plane.
@@ -25,12 +29,16 @@ import base64
 import collections
 import datetime
 import hashlib
+import json
 import logging
+import os
+import ssl
 import urllib.parse
 from typing import Any
 
 import kopf
 import yaml
+from aiohttp import web
 
 from nimbus.k8s import client
 
@@ -57,10 +65,14 @@ async def configure(settings: kopf.OperatorSettings, memo: kopf.Memo, **_: Any) 
     settings.posting.enabled = False
     settings.watching.server_timeout = 300
     memo.api = client.Client(client.load_credentials())
+    address = os.environ.get("NIMBUS_VIRT_API_ADDRESS")
+    memo.virt_api = await serve_virt_api(memo.api, address) if address else None
 
 
 @kopf.on.cleanup()
 async def close(memo: kopf.Memo, **_: Any) -> None:
+    if memo.get("virt_api") is not None:
+        await memo.virt_api.cleanup()
     await memo.api.close()
 
 
@@ -419,7 +431,8 @@ async def _reconcile_vm(api: client.Client, vm: dict[str, Any]) -> None:
         return
     current = vmi.get("status") or {}
     if current.get("phase") == "Running" and current.get("nodeName") == pod["spec"]["nodeName"]:
-        await _vm_status(api, vm, "Running", ready=True)  # a guest's addresses do not move
+        # A guest's addresses do not move; a paused one stays paused.
+        await _vm_status(api, vm, "Paused" if _paused(vmi) else "Running", ready=True)
         return
     interfaces = await _interfaces(api, namespace, vmi_spec, pod_status.get("podIP"))
     running = {
@@ -524,13 +537,151 @@ async def _interfaces(
 async def _vm_status(
     api: client.Client, vm: dict[str, Any], printable: str, *, ready: bool
 ) -> None:
+    """The VM's printableStatus and readiness; a paused one carries its instance's Paused
+    condition, as virt-controller copies it."""
     current = vm.get("status") or {}
-    if current.get("printableStatus") == printable and current.get("ready", False) == ready:
+    conditions = [_PAUSED_CONDITION] if printable == "Paused" else []
+    paused_before = [c for c in current.get("conditions") or [] if c.get("type") == "Paused"]
+    if (
+        current.get("printableStatus") == printable
+        and current.get("ready", False) == ready
+        and bool(paused_before) == bool(conditions)
+    ):
         return
     await api.patch_status(
         KUBEVIRT, "VirtualMachine", vm["metadata"]["name"], vm["metadata"]["namespace"],
-        {"printableStatus": printable, "ready": ready, "created": printable != "Stopped"},
+        {"printableStatus": printable, "ready": ready, "created": printable != "Stopped",
+         "conditions": conditions},
     )  # fmt: skip
+
+
+# -- KubeVirt's virt-api: the aggregated subresources ------------------------------------------
+
+SUBRESOURCES = "subresources.kubevirt.io"
+_PAUSED_CONDITION = {
+    "type": "Paused", "status": "True", "reason": "PausedByUser",
+    "message": "VMI was paused by user",
+}  # fmt: skip
+_FRONT_PROXY_CLIENT = "front-proxy-client"  # the API server's --requestheader-allowed-names
+
+
+def _paused(vmi: dict[str, Any] | None) -> bool:
+    conditions = ((vmi or {}).get("status") or {}).get("conditions") or []
+    return any(c.get("type") == "Paused" and c.get("status") == "True" for c in conditions)
+
+
+def _status_error(code: int, reason: str, message: str) -> web.Response:
+    """A Kubernetes Status, as virt-api answers a refused request."""
+    body = {"kind": "Status", "apiVersion": "v1", "metadata": {}, "status": "Failure",
+            "message": message, "reason": reason, "code": code}  # fmt: skip
+    return web.json_response(body, status=code)
+
+
+def _conflict(name: str, why: str) -> web.Response:
+    return _status_error(
+        409, "Conflict",
+        f'Operation cannot be fulfilled on virtualmachineinstance.kubevirt.io "{name}": {why}',
+    )  # fmt: skip
+
+
+def virt_api(api: client.Client) -> web.Application:
+    """The routes of the simulated virt-api."""
+
+    async def discovery(_request: web.Request) -> web.Response:
+        resources = [
+            {"name": f"virtualmachineinstances/{action}", "singularName": "", "namespaced": True,
+             "kind": "VirtualMachineInstance", "verbs": ["update"]}
+            for action in ("pause", "unpause")
+        ]  # fmt: skip
+        return web.json_response(
+            {
+                "kind": "APIResourceList",
+                "apiVersion": "v1",
+                "groupVersion": f"{SUBRESOURCES}/v1",
+                "resources": resources,
+            }
+        )
+
+    async def act(request: web.Request) -> web.Response:
+        namespace, name = request.match_info["namespace"], request.match_info["name"]
+        action = request.match_info["action"]
+        text = await request.text()
+        try:
+            options = json.loads(text) if text.strip() else {}
+        except ValueError:
+            message = f"Can not unmarshal Request body to struct: {text[:200]}"
+            return _status_error(400, "BadRequest", message)
+        dry_run = "All" in (options.get("dryRun") or [])
+        async with _VM_LOCKS[(namespace, name)]:
+            vmi = await api.get(KUBEVIRT, "VirtualMachineInstance", name, namespace)
+            if vmi is None:
+                return _status_error(
+                    404, "NotFound", f'virtualmachineinstance.kubevirt.io "{name}" not found'
+                )
+            running = (vmi.get("status") or {}).get("phase") == "Running"
+            if action == "pause":
+                if not running:
+                    return _conflict(name, "VM is not running")
+                if _paused(vmi):
+                    return _conflict(name, "VMI is already paused")
+            else:
+                if not running:
+                    return _conflict(name, "VMI is not running")
+                if not _paused(vmi):
+                    return _conflict(name, "VMI is not paused")
+            if dry_run:
+                return web.Response(status=200)
+            status = dict(vmi.get("status") or {})
+            kept = [c for c in status.get("conditions") or [] if c.get("type") != "Paused"]
+            if action == "pause":
+                kept.append({**_PAUSED_CONDITION, "lastTransitionTime": _now(),
+                             "lastProbeTime": _now()})  # fmt: skip
+            await _vmi_status(api, vmi, {**status, "conditions": kept})
+            vm = await api.get(KUBEVIRT, "VirtualMachine", name, namespace)
+            if vm is not None:
+                await _vm_status(api, vm, "Paused" if action == "pause" else "Running", ready=True)
+        logging.getLogger(__name__).info(
+            "%s %s/%s for %s", action, namespace, name, request.headers.get("X-Remote-User")
+        )
+        return web.Response(status=200)
+
+    app = web.Application(middlewares=[_front_proxy_only])
+    app.router.add_get(f"/apis/{SUBRESOURCES}/v1", discovery)
+    app.router.add_put(
+        f"/apis/{SUBRESOURCES}/v1/namespaces/{{namespace}}/virtualmachineinstances/{{name}}"
+        "/{action:pause|unpause}",
+        act,
+    )
+    return app
+
+
+@web.middleware
+async def _front_proxy_only(request: web.Request, handler: Any) -> web.StreamResponse:
+    """Only the API server, by its front-proxy client certificate (the TLS handshake has
+    checked it against the front-proxy CA), may call: it has authenticated and authorized the
+    user it names in X-Remote-User."""
+    peer = request.transport.get_extra_info("peercert") if request.transport else None
+    names = [value for rdn in (peer or {}).get("subject", ()) for key, value in rdn
+             if key == "commonName"]  # fmt: skip
+    if _FRONT_PROXY_CLIENT not in names:
+        return _status_error(401, "Unauthorized", "Unauthorized")
+    response: web.StreamResponse = await handler(request)
+    return response
+
+
+async def serve_virt_api(api: client.Client, address: str) -> web.AppRunner:
+    """Serve the simulated virt-api at `address` (host:port) with the certificate in
+    $NIMBUS_VIRT_API_CERT_DIR, trusting clients of $NIMBUS_VIRT_API_CLIENT_CA."""
+    certs = os.environ["NIMBUS_VIRT_API_CERT_DIR"]
+    context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+    context.load_cert_chain(f"{certs}/tls.crt", f"{certs}/tls.key")
+    context.load_verify_locations(os.environ["NIMBUS_VIRT_API_CLIENT_CA"])
+    context.verify_mode = ssl.CERT_REQUIRED
+    runner = web.AppRunner(virt_api(api), access_log=None)
+    await runner.setup()
+    host, _colon, port = address.rpartition(":")
+    await web.TCPSite(runner, host, int(port), ssl_context=context).start()
+    return runner
 
 
 def run() -> None:

@@ -328,6 +328,20 @@ class Client:
         assert result is not None
         return result
 
+    async def put_subresource(
+        self,
+        group_version: str,
+        plural: str,
+        name: str,
+        namespace: str,
+        subresource: str,
+        body: dict[str, Any] | None = None,
+    ) -> None:
+        """PUT to a subresource an aggregated API serves, such as KubeVirt's
+        subresources.kubevirt.io/v1 virtualmachineinstances/<name>/pause."""
+        path = f"/apis/{group_version}/namespaces/{namespace}/{plural}/{name}/{subresource}"
+        await self._request("PUT", path, body=body if body is not None else {})
+
     async def event(
         self,
         involved: dict[str, Any],
