@@ -26,16 +26,19 @@ class Builds:
     (ports, cloud-init and VMs applied), the status reports that would compete with them for the
     API server wait their turn, as an API server's own priority levels put a controller's
     essential writes before its bookkeeping. A burst of a thousand new servers gets its VMs
-    first and its statuses after; a single server, with nothing to wait for, reports at once.
-    Reports are held `longest` seconds at most from when the builds began, so a stream of
-    builds that never ends does not silence them.
+    first and its statuses after; a single server, with nothing to wait for, reports at once
+    (`grace` seconds after its build: a burst's builds come in batches, and the gaps between
+    them do not end it). Reports are held `longest` seconds at most from when a burst began, so
+    a stream of builds that never ends does not silence them.
     """
 
-    def __init__(self, longest: float = 30.0) -> None:
+    def __init__(self, longest: float = 30.0, grace: float = 0.25) -> None:
         self.longest = longest
+        self.grace = grace
         self._under_way = 0
         self._quiet: asyncio.Event | None = None
         self._overdue: asyncio.TimerHandle | None = None
+        self._ending: asyncio.TimerHandle | None = None
 
     def _event(self) -> asyncio.Event:
         if self._quiet is None:  # made in the running loop (asyncio objects bind to one)
@@ -46,20 +49,27 @@ class Builds:
     @contextlib.asynccontextmanager
     async def building(self) -> AsyncIterator[None]:
         """Hold reports back while the body runs. The body must not report: it would wait for
-        itself."""
-        quiet = self._event()
+        itself (until `longest`)."""
+        quiet, loop = self._event(), asyncio.get_running_loop()
         self._under_way += 1
-        if self._under_way == 1:
+        if self._ending is not None:  # a gap in a burst: it goes on
+            self._ending.cancel()
+            self._ending = None
+        elif self._under_way == 1:  # a new burst
             quiet.clear()
-            self._overdue = asyncio.get_running_loop().call_later(self.longest, quiet.set)
+            self._overdue = loop.call_later(self.longest, quiet.set)
         try:
             yield
         finally:
             self._under_way -= 1
             if not self._under_way:
-                if self._overdue is not None:
-                    self._overdue.cancel()
-                quiet.set()
+                self._ending = loop.call_later(self.grace, self._end)
+
+    def _end(self) -> None:
+        self._ending = None
+        if self._overdue is not None:
+            self._overdue.cancel()
+        self._event().set()
 
     async def turn(self) -> None:
         """Return once no build is under way, or once builds have held reports long enough."""

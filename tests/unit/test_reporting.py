@@ -23,7 +23,7 @@ async def test_with_nothing_being_built_a_report_goes_at_once() -> None:
 
 
 async def test_a_report_waits_until_the_last_build_is_done() -> None:
-    builds = reporting.Builds()
+    builds = reporting.Builds(grace=0)
     first, second = asyncio.Event(), asyncio.Event()
 
     async def build(done: asyncio.Event) -> None:
@@ -42,7 +42,7 @@ async def test_a_report_waits_until_the_last_build_is_done() -> None:
 
 
 async def test_builds_that_never_end_hold_reports_only_so_long() -> None:
-    builds = reporting.Builds(longest=0.1)
+    builds = reporting.Builds(longest=0.1, grace=0)
     endless = asyncio.Event()
 
     async def build() -> None:
@@ -59,7 +59,7 @@ async def test_builds_that_never_end_hold_reports_only_so_long() -> None:
 
 
 async def test_a_failed_build_releases_the_reports() -> None:
-    builds = reporting.Builds()
+    builds = reporting.Builds(grace=0)
 
     async def failing() -> None:
         async with builds.building():
@@ -67,6 +67,21 @@ async def test_a_failed_build_releases_the_reports() -> None:
 
     await asyncio.gather(failing(), return_exceptions=True)
     assert not await _waits(builds)
+
+
+async def test_a_gap_shorter_than_the_grace_does_not_end_a_burst() -> None:
+    builds = reporting.Builds(grace=0.2)
+
+    async def build() -> None:
+        async with builds.building():
+            await asyncio.sleep(0.01)
+
+    await build()
+    assert await _waits(builds, 0.05)  # within the grace: the burst may go on
+    await build()  # it does
+    assert await _waits(builds, 0.1)
+    await asyncio.sleep(0.2)
+    assert not await _waits(builds)  # a grace with no build: the burst is over
 
 
 @pytest.mark.parametrize(

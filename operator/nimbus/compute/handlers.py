@@ -569,7 +569,11 @@ async def _build(
     extra = await _act(api_client, server_body, action, annotations, machine)
     if "operation" not in extra:
         vmi = view.get("virtualmachineinstances", inputs.name, inputs.namespace)
-        await _power(api_client, server_body, vmi)
+        try:
+            await _power(api_client, server_body, vmi)
+        except client.ApiError as error:  # virt-api away (a 503) or refusing: try again
+            logger.warning("server %s/%s: %s", inputs.namespace, inputs.name, error)
+            raise kopf.TemporaryError(str(error), delay=10) from None
     return vm, extra
 
 
