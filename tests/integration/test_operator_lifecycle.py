@@ -51,7 +51,9 @@ kind: Port
 metadata: {name: clash}
 spec: {network: net, fixedIPs: [{ipAddress: 10.9.0.50}]}
 """, ns)  # fmt: skip
-    port = wait_for(cloud, "ports.network.nimbus.dev", "fixed", ns, "{.status.status}", "DOWN")
+    # DOWN with its address (a port whose network its watch has not shown yet is DOWN without).
+    addressed = "{.status.status} {.status.fixedIPs[0].ipAddress}"
+    port = wait_for(cloud, "ports.network.nimbus.dev", "fixed", ns, addressed, "DOWN 10.9.0.50")
     assert port["status"]["fixedIPs"] == [{"subnet": "net-v4", "ipAddress": "10.9.0.50"}]
     # The same address twice: the second port waits, in Neutron's words.
     clash = wait_for(cloud, "ports.network.nimbus.dev", "clash", ns, READY, "False")

@@ -529,7 +529,13 @@ async def server(body: dict[str, Any], memo: kopf.Memo, view: cache.View) -> Non
         made.release()
         await _report_no_valid_host(api_client, server_body, refused.results)
         raise kopf.TemporaryError(status.NO_VALID_HOST, delay=60) from None  # a node may come
-    operation = await report_server(api_client, view, server_body, vm=vm, extra=extra)
+    # What was done to a server that ran before (a reboot, resize or rebuild) is recorded at
+    # once, not after a burst: a pass that found it unrecorded would do it again.
+    recorded = (server_body.get("status") or {}).get("built")
+    done = "operation" in extra or (recorded is not None and recorded != extra.get("built"))
+    operation = await report_server(
+        api_client, view, server_body, vm=vm, extra=extra, wait_turn=not done
+    )
     if operation is not None:  # look again until the new instance runs, whatever events say
         raise kopf.TemporaryError(f"{operation['type']} under way", delay=2)
 
@@ -716,10 +722,13 @@ async def report_server(
     *,
     vm: dict[str, Any] | None = None,
     extra: dict[str, Any] | None = None,
+    wait_turn: bool = True,
 ) -> dict[str, Any] | None:
     """The server's status from its VM and VMI (the indexes' copies, or the VM just applied);
-    returns the reboot, resize or rebuild still under way, if any."""
-    await reporting.BUILDS.turn()
+    returns the reboot, resize or rebuild still under way, if any. It waits for servers being
+    built unless told not to."""
+    if wait_turn:
+        await reporting.BUILDS.turn()
     key = (server_body["metadata"]["namespace"], server_body["metadata"]["name"])
     reports = _REPORTS.setdefault(key, _Reports())
     async with reports.lock:
