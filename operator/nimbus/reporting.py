@@ -36,21 +36,16 @@ class Builds:
         self.longest = longest
         self.grace = grace
         self._under_way = 0
-        self._quiet: asyncio.Event | None = None
+        self._quiet = asyncio.Event()  # set: no burst holds reports
+        self._quiet.set()
         self._overdue: asyncio.TimerHandle | None = None
         self._ending: asyncio.TimerHandle | None = None
-
-    def _event(self) -> asyncio.Event:
-        if self._quiet is None:  # made in the running loop (asyncio objects bind to one)
-            self._quiet = asyncio.Event()
-            self._quiet.set()
-        return self._quiet
 
     @contextlib.asynccontextmanager
     async def building(self) -> AsyncIterator[None]:
         """Hold reports back while the body runs. The body must not report: it would wait for
         itself (until `longest`)."""
-        quiet, loop = self._event(), asyncio.get_running_loop()
+        quiet, loop = self._quiet, asyncio.get_running_loop()
         self._under_way += 1
         if self._ending is not None:  # a gap in a burst: it goes on
             self._ending.cancel()
@@ -69,11 +64,11 @@ class Builds:
         self._ending = None
         if self._overdue is not None:
             self._overdue.cancel()
-        self._event().set()
+        self._quiet.set()
 
     async def turn(self) -> None:
         """Return once no build is under way, or once builds have held reports long enough."""
-        await self._event().wait()
+        await self._quiet.wait()
 
 
 BUILDS = Builds()

@@ -68,6 +68,17 @@ outputs:
 """
 
 
+# A subnet without its cidr: the second resource fails, after the first was made.
+FAILING = """
+heat_template_version: 2018-08-31
+resources:
+  net: {type: OS::Neutron::Net}
+  bad:
+    type: OS::Neutron::Subnet
+    properties: {network: {get_resource: net}}
+"""
+
+
 def _stack(name: str, template: str, **spec: Any) -> dict[str, Any]:
     return {"apiVersion": "orchestration.nimbus.dev/v1alpha1", "kind": "Stack",
             "metadata": {"name": name}, "spec": {"template": template, **spec}}  # fmt: skip
@@ -135,15 +146,7 @@ def test_a_bad_resource_fails_the_stack_with_heats_reason(
     cloud: Cloud, operator: pathlib.Path
 ) -> None:
     ns = cloud.namespace()
-    template = """
-heat_template_version: 2018-08-31
-resources:
-  net: {type: OS::Neutron::Net}
-  bad:
-    type: OS::Neutron::Subnet
-    properties: {network: {get_resource: net}}
-"""
-    cloud.apply_text(yaml.safe_dump(_stack("broken", template)), ns)
+    cloud.apply_text(yaml.safe_dump(_stack("broken", FAILING)), ns)
     stack = _status(cloud, "broken", ns, "CREATE_FAILED", timeout=60)
     assert stack["status"]["stackStatusReason"].startswith(
         "Resource CREATE failed: resources.bad: Property error: bad.properties: cidr"
@@ -238,15 +241,7 @@ def test_rollback_deletes_what_a_failed_create_made_and_undoes_a_failed_update(
     cloud: Cloud, operator: pathlib.Path
 ) -> None:
     ns = cloud.namespace()
-    failing = """
-heat_template_version: 2018-08-31
-resources:
-  net: {type: OS::Neutron::Net}
-  bad:
-    type: OS::Neutron::Subnet
-    properties: {network: {get_resource: net}}
-"""
-    cloud.apply_text(yaml.safe_dump(_stack("undone", failing, disableRollback=False)), ns)
+    cloud.apply_text(yaml.safe_dump(_stack("undone", FAILING, disableRollback=False)), ns)
     stack = _status(cloud, "undone", ns, "ROLLBACK_COMPLETE", timeout=90)
     assert stack["status"]["stackStatusReason"] == "Stack ROLLBACK completed successfully"
     names = cloud.kubectl("get", "networks.network.nimbus.dev", "-n", ns, "-o", "name")
