@@ -574,27 +574,25 @@ async def _build(
     vm = await api_client.apply(machine)
     extra = await _act(api_client, server_body, action, annotations, machine)
     if "operation" not in extra:
-        vmi = view.get("virtualmachineinstances", inputs.name, inputs.namespace)
         try:
-            await _power(api_client, server_body, vmi)
+            await _power(api_client, view, server_body)
         except client.ApiError as error:  # virt-api away (a 503) or refusing: try again
             logger.warning("server %s/%s: %s", inputs.namespace, inputs.name, error)
             raise kopf.TemporaryError(str(error), delay=10) from None
     return vm, extra
 
 
-async def _power(
-    api_client: client.Client, server_body: dict[str, Any], vmi: dict[str, Any] | None
-) -> None:
+async def _power(api_client: client.Client, view: cache.View, server_body: dict[str, Any]) -> None:
     """Pause or unpause the running instance as spec.powerState asks, through KubeVirt's
     virt-api (a pause lasts as long as the instance: a new one, after a reboot, is paused
     again). An instance that moved meanwhile (virt-api's 409) is left to its next event."""
+    name, namespace = server_body["metadata"]["name"], server_body["metadata"]["namespace"]
+    vmi = view.get("virtualmachineinstances", name, namespace)
     if (vmi or {}).get("status", {}).get("phase") != "Running":
         return
     wanted = server_body["spec"].get("powerState") == "Paused"
     if status.paused(vmi) == wanted:
         return
-    name, namespace = server_body["metadata"]["name"], server_body["metadata"]["namespace"]
     try:
         await api_client.put_subresource(
             "subresources.kubevirt.io/v1", "virtualmachineinstances", name, namespace,
@@ -679,9 +677,8 @@ async def machine_changed(body: kopf.Body, memo: kopf.Memo, **kwargs: Any) -> No
     view = cache.View.of(kwargs, memo)
     server_body = view.get("servers", name, namespace) if name else None
     if server_body is not None and not server_body["metadata"].get("deletionTimestamp"):
-        vmi = view.get("virtualmachineinstances", name, namespace)
         try:
-            await _power(memo.api, server_body, vmi)
+            await _power(memo.api, view, server_body)
         except client.ApiError as error:  # the status still follows the machine
             logger.warning("server %s/%s: %s", namespace, name, error)
         await report_server(memo.api, view, server_body)

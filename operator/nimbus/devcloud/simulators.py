@@ -40,6 +40,7 @@ import kopf
 import yaml
 from aiohttp import web
 
+from nimbus.devcloud import pki
 from nimbus.k8s import client
 
 CDI = "cdi.kubevirt.io/v1beta1"
@@ -562,7 +563,6 @@ _PAUSED_CONDITION = {
     "type": "Paused", "status": "True", "reason": "PausedByUser",
     "message": "VMI was paused by user",
 }  # fmt: skip
-_FRONT_PROXY_CLIENT = "front-proxy-client"  # the API server's --requestheader-allowed-names
 
 
 def _paused(vmi: dict[str, Any] | None) -> bool:
@@ -663,7 +663,7 @@ async def _front_proxy_only(request: web.Request, handler: Any) -> web.StreamRes
     peer = request.transport.get_extra_info("peercert") if request.transport else None
     names = [value for rdn in (peer or {}).get("subject", ()) for key, value in rdn
              if key == "commonName"]  # fmt: skip
-    if _FRONT_PROXY_CLIENT not in names:
+    if pki.FRONT_PROXY_CLIENT not in names:  # the API server's --requestheader-allowed-names
         return _status_error(401, "Unauthorized", "Unauthorized")
     response: web.StreamResponse = await handler(request)
     return response
