@@ -17,8 +17,12 @@ $(BIN)/pip:
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install --quiet --upgrade pip
 
-$(VENV)/.installed: pyproject.toml | $(BIN)/pip
-	$(BIN)/pip install --quiet -e '.[test]'
+# The venv is installed from the lock, never from what the registry serves today: the pinned
+# dependencies first, then Nimbus itself without resolving anything (`make lock` moves the pins).
+$(VENV)/.installed: pyproject.toml requirements.lock requirements-test.lock | $(BIN)/pip
+	$(BIN)/pip install --quiet --disable-pip-version-check -r requirements-test.lock
+	$(BIN)/pip install --quiet --disable-pip-version-check --no-deps -e .
+	$(BIN)/pip check
 	touch $@
 
 .PHONY: deps
@@ -102,10 +106,16 @@ e2e: ## end to end on kind: KubeVirt, CDI, Multus, the chart, a real VM booted (
 	bash e2e/run.sh
 
 .PHONY: lock
-lock: ## pin the image's dependencies: requirements.lock from a clean venv of the package
-	rm -rf .lock-venv && $(PYTHON) -m venv .lock-venv && .lock-venv/bin/pip install --quiet . && \
+lock: ## move the pins: requirements.lock (the image) and requirements-test.lock (the venv) from the registry
+	rm -rf .lock-venv && $(PYTHON) -m venv .lock-venv && \
+	.lock-venv/bin/pip install --quiet --disable-pip-version-check . && \
 	{ echo "# The image's Python dependencies, pinned: \`make lock\` (a clean venv of the package, frozen)."; \
-	  .lock-venv/bin/pip freeze --exclude nimbus; } > requirements.lock && rm -rf .lock-venv
+	  .lock-venv/bin/pip freeze --exclude nimbus; } > requirements.lock && \
+	.lock-venv/bin/pip install --quiet --disable-pip-version-check -c requirements.lock '.[test]' && \
+	{ echo "# The venv of make test and CI: requirements.lock's pins plus the test extra's, pinned by \`make lock\`."; \
+	  .lock-venv/bin/pip freeze --exclude nimbus; } > requirements-test.lock && \
+	.lock-venv/bin/pip check && rm -rf .lock-venv
+	@echo "pinned; make venv reinstalls .venv from the new locks (rm -rf .venv for a clean one)"
 
 .PHONY: demo-down
 demo-down: venv ## stop the local cloud, keeping its data
