@@ -88,12 +88,17 @@ for _id, (_group, _version, _plural) in INDEXED.items():
 async def _addresses(
     body: kopf.Body, **_: Any
 ) -> dict[tuple[str | None, str], tuple[str, set[str]]]:
-    """A port's addresses: asked for in its spec, or allocated in its status."""
+    """A port's addresses, IP and MAC: asked for in its spec, or allocated in its status."""
     held = {
         ip["ipAddress"]
         for source in (body.get("spec") or {}, body.get("status") or {})
         for ip in source.get("fixedIPs") or []
         if ip.get("ipAddress")
+    }
+    held |= {
+        str(source["macAddress"]).lower()
+        for source in (body.get("spec") or {}, body.get("status") or {})
+        if source.get("macAddress")
     }
     network = (body.get("spec") or {}).get("network", "")
     return {(body["metadata"].get("namespace"), network): (body["metadata"]["name"], held)}
@@ -133,7 +138,7 @@ class View:
         return sorted(found, key=lambda b: b["metadata"]["name"])
 
     def addresses(self, namespace: str, network: str) -> dict[str, set[str]]:
-        """The addresses each port on the network holds, by port name."""
+        """The addresses each port on the network holds, by port name: its IPs and its MAC."""
         store = self._addresses.get((namespace, network)) or ()
         return dict(store)
 

@@ -333,8 +333,8 @@ def _rbac() -> str:
 
 
 def _webhooks() -> str:
-    """The ValidatingWebhookConfiguration's webhooks, as kopf builds them for its handlers, with
-    the chart's Service, failure policy and timeout."""
+    """The Validating- and MutatingWebhookConfiguration's webhooks, as kopf builds them for its
+    handlers, with the chart's Service, failure policy and timeout."""
     import kopf
     from kopf._cogs.structs import references
     from kopf._core.engines import admission as kopf_admission
@@ -348,22 +348,28 @@ def _webhooks() -> str:
         for k in kinds.ALL
     ]  # fmt: skip
     handlers = registry._webhooks.get_all_handlers()
-    webhooks = kopf_admission.build_webhooks(
-        [h for h in handlers if h.reason == "validating"],
-        resources=resources,
-        name_suffix="nimbus-admission.nimbus.dev",
-        client_config={"service": {"name": "SERVICE", "namespace": "NAMESPACE", "port": 443}},
-    )
-    for webhook in webhooks:
-        webhook["failurePolicy"] = "FAILURE_POLICY"
-        webhook["timeoutSeconds"] = "TIMEOUT"
-        webhook["admissionReviewVersions"] = ["v1"]
-        if webhook.get("objectSelector") is None:
-            webhook.pop("objectSelector", None)
-    text = _dump({"webhooks": sorted(webhooks, key=lambda w: w["name"])})
-    for placeholder, value in _WEBHOOK_VALUES.items():
-        text = text.replace(placeholder, value)
-    return GENERATED + _WEBHOOK_HEAD.replace("LABELS", _LABELS) + text + "{{- end }}\n"
+    documents = []
+    for reason, kind in (("validating", "ValidatingWebhookConfiguration"),
+                         ("mutating", "MutatingWebhookConfiguration")):  # fmt: skip
+        webhooks = kopf_admission.build_webhooks(
+            [h for h in handlers if h.reason == reason],
+            resources=resources,
+            name_suffix="nimbus-admission.nimbus.dev",
+            client_config={"service": {"name": "SERVICE", "namespace": "NAMESPACE", "port": 443}},
+        )
+        for webhook in webhooks:
+            webhook["failurePolicy"] = "FAILURE_POLICY"
+            webhook["timeoutSeconds"] = "TIMEOUT"
+            webhook["admissionReviewVersions"] = ["v1"]
+            if webhook.get("objectSelector") is None:
+                webhook.pop("objectSelector", None)
+        text = _dump({"webhooks": sorted(webhooks, key=lambda w: w["name"])})
+        for placeholder, value in _WEBHOOK_VALUES.items():
+            text = text.replace(placeholder, value)
+        documents.append(
+            _WEBHOOK_HEAD.replace("KIND", kind).replace("LABELS", _LABELS) + text + "{{- end }}\n"
+        )
+    return GENERATED + "---\n".join(documents)
 
 
 _WEBHOOK_VALUES = {
@@ -376,7 +382,7 @@ _WEBHOOK_VALUES = {
 _WEBHOOK_HEAD = """\
 {{- if .Values.webhook.enabled }}
 apiVersion: admissionregistration.k8s.io/v1
-kind: ValidatingWebhookConfiguration
+kind: KIND
 metadata:
   name: {{ include "nimbus.fullname" . }}-admission
   {{- if .Values.webhook.certManager.enabled }}

@@ -10,7 +10,7 @@ from typing import Any, TypeVar
 
 import kopf
 
-from nimbus import cache, meta, metrics
+from nimbus import cache, meta, metrics, retrying
 
 Handler = TypeVar("Handler", bound=Callable[..., Any])
 
@@ -20,6 +20,9 @@ def _controller(plural: str) -> str:
     from nimbus import kinds
 
     return next((k.kind_name() for k in kinds.ALL if k.plural == plural), plural).lower()
+
+
+logger = logging.getLogger(__name__)
 
 
 def reconciler(
@@ -70,9 +73,6 @@ class Essences(kopf.AnnotationsDiffBaseStorage):
 
     def fetch(self, *, body: kopf.Body) -> kopf.BodyEssence | None:
         return super().fetch(body=body) if self._needed(body) else None
-
-
-logger = logging.getLogger(__name__)
 
 
 def watched(
@@ -188,9 +188,9 @@ def follows(group: str, version: str, plural: str) -> Callable[[Follower], Follo
                 for each in list(_FOLLOWERS[key]):
                     try:
                         await each(type=type, body=raw, memo=memo, view=view)
-                    except Exception:
-                        logger.exception("%s on %s %s failed", each.__name__, plural,
-                                         raw["metadata"].get("name"))  # fmt: skip
+                    except Exception as error:  # tried again later; the others run now
+                        arguments = {"type": type, "body": raw, "memo": memo, "view": view}
+                        retrying.again(each, arguments, error, 0)
 
         _FOLLOWERS[key].append(follower)
         return follower

@@ -5,6 +5,8 @@ per-project usage gauges, and the endpoint that serves them with /healthz.
   requeue_after (a reconciliation that waits for something and tries again);
 - `controller_runtime_reconcile_errors_total{controller}`;
 - `controller_runtime_reconcile_time_seconds{controller}` (a histogram);
+- `nimbus_handler_retries_total{handler}` and `nimbus_handler_failures_total{handler}`: an
+  event handler's failures tried again, and given up on after their retries;
 - `nimbus_project_usage{project, resource}` and `nimbus_project_quota{project, resource}`:
   vcpus, ram_mb, disk_gb (the servers' flavors), instances, volumes and gigabytes.
 
@@ -36,6 +38,16 @@ RECONCILE_TIME = prometheus_client.Histogram(
     "Length of time per reconciliation per controller",
     ["controller"],
     buckets=(0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60),
+)
+HANDLER_RETRIES = prometheus_client.Counter(
+    "nimbus_handler_retries_total",
+    "Event handlers' failures that were tried again (the API server away, a conflict)",
+    ["handler"],
+)
+HANDLER_FAILURES = prometheus_client.Counter(
+    "nimbus_handler_failures_total",
+    "Event handlers given up on after their retries",
+    ["handler"],
 )
 PROJECT_USAGE = prometheus_client.Gauge(
     "nimbus_project_usage", "What a project uses, per resource", ["project", "resource"]

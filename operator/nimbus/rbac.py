@@ -46,6 +46,11 @@ def operator_rules() -> list[dict[str, Any]]:
                                                               "patch", "delete"]},
         {"apiGroups": [""], "resources": ["persistentvolumeclaims"], "verbs": OWN},
         {"apiGroups": [""], "resources": ["nodes"], "verbs": READ},
+        # Whether a user may make what a Stack makes for them, or make an image public.
+        {"apiGroups": ["authorization.k8s.io"], "resources": ["subjectaccessreviews"],
+         "verbs": ["create"]},
+        {"apiGroups": ["authentication.k8s.io"], "resources": ["selfsubjectreviews"],
+         "verbs": ["create"]},
         {"apiGroups": [""], "resources": ["events"], "verbs": ["create", "patch"]},
         {"apiGroups": ["events.k8s.io"], "resources": ["events"], "verbs": ["create", "patch"]},
         # A Project's role bindings to the project roles; the Role and RoleBinding that let

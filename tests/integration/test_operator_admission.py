@@ -42,7 +42,7 @@ def project(cloud: Cloud, operator: pathlib.Path) -> Iterator[tuple[str, str]]:
     name, member = f"q-{uuid.uuid4().hex[:6]}", f"member-{uuid.uuid4().hex[:6]}"
     cloud.apply({"apiVersion": "identity.nimbus.dev/v1alpha1", "kind": "Project",
                  "metadata": {"name": name},
-                 "spec": {"members": [{"user": member, "role": "member"}],
+                 "spec": {"members": [{"user": member, "role": "member"}], "purge": True,
                           "quota": {"cores": 5, "instances": 30, "gigabytes": 10}}})  # fmt: skip
     wait_for(cloud, PROJECT, name, None, "{.status.status}", "ACTIVE")
     cloud.apply_text(flavors(("a1.tiny", 1, 256, 1), ("a1.small", 2, 512, 1),

@@ -137,7 +137,9 @@ def test_a_flavor_too_small_for_the_image_is_novas_error(
     cloud.apply_text(server("tiny", flavor="s1.nano"), ns)
     web = wait_for(cloud, "servers.compute.nimbus.dev", "tiny", ns, "{.status.status}", "ERROR",
                    timeout=90)  # fmt: skip
-    assert web["status"]["fault"]["message"] == "Flavor's memory is too small for requested image."
+    assert web["status"]["fault"]["message"].startswith(
+        "Flavor's memory is too small for requested image. (flavor s1.nano: "
+    )
 
 
 def _instance_uid(cloud: Cloud, name: str, ns: str) -> str:

@@ -47,14 +47,15 @@ def test_snapshot_then_a_volume_from_it_then_grow(cloud: Cloud, operator: pathli
     wait_for(cloud, "osvol", "data", ns, "{.status.status}/{.status.sizeGB}", "available/3")
 
 
-def test_a_snapshot_of_a_missing_volume_waits(cloud: Cloud, operator: pathlib.Path) -> None:
+def test_a_snapshot_of_a_missing_volume_is_an_error(cloud: Cloud, operator: pathlib.Path) -> None:
     ns = cloud.namespace()
     cloud.apply(snapshot_of(ns, "orphan", "ghost"))  # fmt: skip
     wait_for(cloud, "ossnap", "orphan", ns, "{.status.conditions[?(@.type=='Ready')].reason}",
              "VolumeNotFound")  # fmt: skip
     snapshot = cloud.get("ossnap", "orphan", ns)
     ready = next(c for c in snapshot["status"]["conditions"] if c["type"] == "Ready")
-    assert ready["message"] == 'spec.volume: volume "ghost" not found'
+    assert ready["message"] == "spec.volume: Volume ghost could not be found: nothing to snapshot"
+    assert snapshot["status"]["status"] == "error"
 
 
 def test_an_unreachable_image_is_killed_with_the_reason(

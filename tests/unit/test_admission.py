@@ -77,8 +77,9 @@ def test_an_image_too_big_for_the_flavor_in_novas_words() -> None:
         "spec": {"minRamMB": 128, "minDiskGB": 1},
         "status": {"virtualSize": 2 * 2**30},
     }
-    assert admission.image_too_big({"vcpus": 1, "ramMB": 64, "diskGB": 1}, image) == (
-        "Flavor's memory is too small for requested image."
+    assert admission.image_too_big({"vcpus": 1, "ramMB": 64, "diskGB": 1}, image, "m1") == (
+        "Flavor's memory is too small for requested image. (flavor m1: 64 MB of RAM; image i "
+        "needs minRamMB 128)"
     )
     assert "Flavor's disk is too small for requested image." in str(
         admission.image_too_big({"vcpus": 1, "ramMB": 256, "diskGB": 1}, image)

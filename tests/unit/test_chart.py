@@ -106,8 +106,14 @@ def test_defaults_a_secure_operator_with_a_webhook_and_its_generated_ca() -> Non
     assert bundles == {secret["data"]["ca.crt"]}  # one CA, made once per render
     assert base64.b64decode(secret["data"]["tls.crt"]).startswith(b"-----BEGIN CERTIFICATE")
     paths = {w["clientConfig"]["service"]["path"] for w in config["webhooks"]}
-    assert {"/servers", "/stacks", "/volumes"} <= paths
+    assert {"/servers", "/stacks", "/volumes", "/subnets", "/images", "/projects"} <= paths
     assert {w["failurePolicy"] for w in config["webhooks"]} == {"Fail"}
+    # the mutating step records who asked for a Stack (identity/authz.py), with the same CA
+    (mutating,) = find(docs, "MutatingWebhookConfiguration")
+    assert {w["clientConfig"]["service"]["path"] for w in mutating["webhooks"]} == {
+        "/stacks-requester"
+    }
+    assert {w["clientConfig"]["caBundle"] for w in mutating["webhooks"]} == bundles
     assert not find(docs, "Deployment", "nimbus-scheduler")
     assert len(find(docs, "CustomResourceDefinition")) == len(crdgen.rendered()) == 16
     (role,) = find(docs, "ClusterRole", "nimbus-operator")
@@ -152,6 +158,7 @@ def test_webhook_policy_and_timeout_and_off() -> None:
     }
     off = render("webhook.enabled=false")
     assert not find(off, "ValidatingWebhookConfiguration")
+    assert not find(off, "MutatingWebhookConfiguration")
     env = {e["name"] for e in find(off, "Deployment")[0]["spec"]["template"]["spec"]
            ["containers"][0]["env"]}  # fmt: skip
     assert "NIMBUS_WEBHOOK_ADDRESS" not in env
@@ -257,7 +264,8 @@ def test_argocd_health_checks_are_a_value() -> None:
 
 def test_every_namespaced_object_names_the_release_namespace() -> None:
     cluster_wide = {"ClusterRole", "ClusterRoleBinding", "CustomResourceDefinition",
-                    "ValidatingWebhookConfiguration", "ValidatingAdmissionPolicy",
+                    "ValidatingWebhookConfiguration", "MutatingWebhookConfiguration",
+                    "ValidatingAdmissionPolicy",
                     "ValidatingAdmissionPolicyBinding"}  # fmt: skip
     docs = render("placement.enabled=true", "argocd.healthChecks=true",
                   "operator.templates.a=b", namespace="nimbus-x")  # fmt: skip

@@ -4,7 +4,9 @@ from __future__ import annotations
 
 from typing import Any
 
+import hypothesis
 import pytest
+from hypothesis import strategies as st
 
 from nimbus.network import api, ipam
 
@@ -90,3 +92,49 @@ def test_ledger_holds_until_the_index_has_the_port() -> None:
     assert ledger.taken("p", "private", {}) == set()
     # other networks and projects are apart
     assert ledger.taken("q", "private", {}) == set()
+
+
+def test_ledger_holds_while_the_index_has_the_port_without_its_addresses() -> None:
+    """A port is in the index from its creation, before its status holds an address: the
+    reservation stands until the index shows the addresses themselves (ten ports applied in one
+    call once took two addresses between them)."""
+    ledger = ipam.Ledger()
+    ledger.reserve("p", "private", "a", {"10.0.0.2"})
+    created = {"a": set[str](), "b": set[str]()}  # both created, neither reported yet
+    assert ledger.taken("p", "private", created, excluding="b") == {"10.0.0.2"}
+    assert ledger.pending_on("p", "private") == [{"10.0.0.2"}]
+    # two addresses reserved, one reported so far (a status in two steps): still held
+    ledger.reserve("p", "private", "a", {"10.0.0.2", "10.0.1.2"})
+    assert ledger.taken("p", "private", {"a": {"10.0.0.2"}}, excluding="b") == {
+        "10.0.0.2",
+        "10.0.1.2",
+    }
+    assert ledger.pending_on("p", "private") == [{"10.0.0.2", "10.0.1.2"}]
+    ledger.taken("p", "private", {"a": {"10.0.0.2", "10.0.1.2"}})
+    assert ledger.pending_on("p", "private") == []
+
+
+@hypothesis.given(st.lists(st.sampled_from(["create", "allocate", "report"]), max_size=60))
+def test_no_two_ports_hold_one_address_whatever_the_order_of_events(steps: list[str]) -> None:
+    """Ports created, allocated and reported in any interleaving: every allocation is unique."""
+    subnets = {"a": api.SubnetSpec(network="private", cidr="10.0.0.0/28")}
+    ledger, indexed = ipam.Ledger(), dict[str, set[str]]()
+    allocated: dict[str, str] = {}
+    created: list[str] = []
+    for i, step in enumerate(steps):
+        if step == "create":
+            created.append(f"port-{i}")
+            indexed[created[-1]] = set()
+        waiting = [p for p in created if p not in allocated]
+        if step == "allocate" and waiting:
+            port = waiting[0]
+            taken = ledger.taken("p", "private", indexed, excluding=port)
+            got = ipam.allocate(subnets, [], taken, "private")
+            if isinstance(got, str):
+                continue  # the subnet is full: no address, no collision
+            allocated[port] = got[0]["ipAddress"]
+            ledger.reserve("p", "private", port, {allocated[port]})
+        reported = [p for p in allocated if not indexed[p]]
+        if step == "report" and reported:
+            indexed[reported[0]] = {allocated[reported[0]]}
+    assert len(set(allocated.values())) == len(allocated), allocated

@@ -27,6 +27,7 @@ CIRROS = render.ImageDisk(
     min_disk_gb=1,
     min_ram_mb=128,
     virtual_size=117_440_512,
+    name="cirros",
 )
 
 
@@ -64,18 +65,25 @@ def template_spec(vm: dict[str, Any]) -> dict[str, Any]:
 @pytest.mark.parametrize(
     ("flavor_fields", "image", "message"),
     [
-        ({"ramMB": 64}, CIRROS, "Flavor's memory is too small for requested image."),
+        (
+            {"ramMB": 64},
+            CIRROS,
+            "Flavor's memory is too small for requested image. (flavor m1.test: 64 MB of RAM; "
+            "image cirros needs minRamMB 128)",
+        ),
         (
             {"diskGB": 1},
             dataclasses.replace(CIRROS, min_disk_gb=2),
             "Flavor's disk is smaller than the minimum size specified in image metadata. "
-            "Flavor disk is 1073741824 bytes, minimum size is 2147483648 bytes.",
+            "Flavor disk is 1073741824 bytes, minimum size is 2147483648 bytes. "
+            "(flavor m1.test: 1 GiB of disk; image cirros has minDiskGB 2)",
         ),
         (
             {"diskGB": 1},
-            dataclasses.replace(CIRROS, virtual_size=2147483648, min_disk_gb=0),
+            dataclasses.replace(CIRROS, virtual_size=50 * 2**30, min_disk_gb=0),
             "Flavor's disk is too small for requested image. Flavor disk is 1073741824 bytes, "
-            "image is 2147483648 bytes.",
+            "image is 53687091200 bytes. (flavor m1.test: 1 GiB of disk; image cirros: 50 GiB; "
+            "choose a flavor with diskGB of at least 50)",
         ),
     ],
 )
@@ -83,7 +91,7 @@ def test_too_small_flavors_are_refused_in_novas_words(
     flavor_fields: dict[str, Any], image: render.ImageDisk, message: str
 ) -> None:
     with pytest.raises(render.BuildError) as refused:
-        render.check_flavor_fits_image(flavor(**flavor_fields), image)
+        render.check_flavor_fits_image(flavor(**flavor_fields), image, "m1.test")
     assert str(refused.value) == message
 
 

@@ -10,7 +10,7 @@ from typing import Any
 
 import kopf
 
-from nimbus import cache, handling, meta, reporting
+from nimbus import cache, handling, meta, reporting, retrying
 from nimbus.blockstorage import api, render, status
 from nimbus.conditions import Condition, WaitingError
 from nimbus.k8s import client
@@ -239,6 +239,7 @@ async def report_volume(
 
 @kopf.on.event("", "v1", "persistentvolumeclaims", labels={VOLUME_LABEL: kopf.PRESENT})
 @kopf.on.event("cdi.kubevirt.io", "v1beta1", "datavolumes", labels={VOLUME_LABEL: kopf.PRESENT})
+@retrying.retried
 async def volume_child_changed(body: kopf.Body, memo: kopf.Memo, **kwargs: Any) -> None:
     """The claim or DataVolume moved (bound, imported, resized): the volume's status follows."""
     namespace = body["metadata"].get("namespace")
@@ -274,13 +275,17 @@ async def volume_deleted(name: str, namespace: str | None, memo: kopf.Memo, **kw
     """A volume in use cannot be deleted, as in Cinder: detach it from its servers first."""
     assert namespace is not None, "volumes are namespaced"
     _VOLUME_REPORTS.pop((namespace, name), None)
-    attached = _attached_to(cache.View.of(kwargs, memo), namespace, name)
+    view = cache.View.of(kwargs, memo)
+    attached = _attached_to(view, namespace, name)
     if attached:
         raise kopf.TemporaryError(
             f"Invalid volume: volume {name} status must be available or error, but current "
             f"status is: in-use (attached to {', '.join(attached)}); detach it first",
             delay=5,
         )
+    snapshots = status.dependent_snapshots(view.list("snapshots", namespace), name)
+    if snapshots:  # its claim stays until they are gone: they were taken of it
+        raise kopf.TemporaryError(status.snapshots_refusal(name, snapshots), delay=5)
 
 
 @kopf.on.resume(api.GROUP, meta.VERSION, "snapshots")
@@ -292,6 +297,7 @@ async def snapshot(body: kopf.Body, memo: kopf.Memo, **_: Any) -> None:
 @kopf.on.event(
     "snapshot.storage.k8s.io", "v1", "volumesnapshots", labels={SNAPSHOT_LABEL: kopf.PRESENT}
 )
+@retrying.retried
 async def volume_snapshot(body: kopf.Body, memo: kopf.Memo, **_: Any) -> None:
     """The snapshot's VolumeSnapshot moved (ready, failed): its status follows."""
     name, namespace = body["metadata"]["labels"][SNAPSHOT_LABEL], body["metadata"]["namespace"]
@@ -305,23 +311,19 @@ async def reconcile_snapshot(api_client: client.Client, body: dict[str, Any]) ->
     name, namespace = body["metadata"]["name"], body["metadata"]["namespace"]
     spec = api.SnapshotSpec.model_validate(body["spec"])
     origin = await api_client.get(API_VERSION, "Volume", spec.volume, namespace)
-    if origin is None:
+    existing = await api_client.get(SNAPSHOTS, "VolumeSnapshot", name, namespace)
+    if origin is None and existing is None:
+        # Cinder refuses it (VolumeNotFound); here it may have got through without the webhook.
         condition = Condition(
             "VolumeFound",
             "False",
             "VolumeNotFound",
-            f'spec.volume: volume "{spec.volume}" not found',
+            f"spec.volume: Volume {spec.volume} could not be found: nothing to snapshot",
         )
-        await reporting.report(
-            api_client,
-            body,
-            fields={"status": "creating"},
-            wanted=[condition],
-            observed=False,
-        )
-        raise kopf.TemporaryError(condition.message, delay=5)
-    existing = await api_client.get(SNAPSHOTS, "VolumeSnapshot", name, namespace)
+        await reporting.report(api_client, body, fields={"status": "error"}, wanted=[condition])
+        raise kopf.TemporaryError(condition.message, delay=30)  # the volume may come yet
     if existing is None:
+        assert origin is not None
         if (origin.get("status") or {}).get("status") == "in-use" and not spec.force:
             condition = Condition(
                 "SnapshotTaken",

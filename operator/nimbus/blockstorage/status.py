@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable, Mapping
 from typing import Any
 
 _RESIZING = {"Resizing", "FileSystemResizePending", "ControllerResizeInProgress",
@@ -56,3 +57,22 @@ def snapshot_status(volume_snapshot: dict[str, Any] | None) -> tuple[str, int | 
     if status.get("readyToUse"):
         return "available", size_gb
     return "creating", size_gb
+
+
+def dependent_snapshots(snapshots: Iterable[Mapping[str, Any]], volume: str) -> list[str]:
+    """The snapshots taken of a volume (not being deleted): Cinder deletes no volume that has
+    them."""
+    return sorted(
+        s["metadata"]["name"]
+        for s in snapshots
+        if (s.get("spec") or {}).get("volume") == volume
+        and not s["metadata"].get("deletionTimestamp")
+    )
+
+
+def snapshots_refusal(volume: str, snapshots: list[str]) -> str:
+    """Cinder's refusal to delete a volume its snapshots depend on."""
+    return (
+        f"Invalid volume: Volume {volume} still has {len(snapshots)} dependent snapshots "
+        f"({', '.join(snapshots)}); delete them first"
+    )

@@ -319,6 +319,17 @@ ServerState = Literal[
 ]  # fmt: skip
 
 
+USER_DATA_SECRET_TYPE = "nimbus.dev/user-data"
+
+
+class UserDataSecret(meta.Model):
+    """User data kept in a Secret of type nimbus.dev/user-data, which the reader role cannot
+    read (docs/compute.md: who sees user data)."""
+
+    name: meta.Name
+    key: str = pydantic.Field(default="userdata", max_length=253, pattern=r"^[-._a-zA-Z0-9]+$")
+
+
 class ServerSpec(meta.Model):
     """A Nova server: boots from an image or a volume, on networks, sized by a flavor."""
 
@@ -327,6 +338,11 @@ class ServerSpec(meta.Model):
             meta.rule(
                 "has(self.image) != has(self.bootVolume)",
                 "a server boots from exactly one of image or bootVolume",
+            ),
+            meta.rule(
+                "!(has(self.userData) && has(self.userDataSecret))",
+                "give user data in one of userData (readable by whoever reads the server) or "
+                "userDataSecret (a Secret of type nimbus.dev/user-data), not both",
             ),
             meta.rule(
                 "!has(self.serverGroup) == !has(oldSelf.serverGroup)",
@@ -351,7 +367,22 @@ class ServerSpec(meta.Model):
     )
     key_name: meta.Name | None = None
     user_data: str | None = pydantic.Field(
-        default=None, max_length=65535, description="cloud-init user data, as plain text."
+        default=None,
+        max_length=65535,
+        description="cloud-init user data, as plain text.",
+        json_schema_extra=meta.validations(
+            meta.rule(
+                "!self.matches('[\\\\x00-\\\\x08\\\\x0b\\\\x0c\\\\x0e-\\\\x1f\\\\x7f]')",
+                "userData must be text (cloud-init user data): control characters other than "
+                "tab, newline and carriage return are refused, as YAML refuses them; carry "
+                "binary data base64-encoded (a write_files entry with encoding: b64)",
+            )
+        ),
+    )
+    user_data_secret: UserDataSecret | None = pydantic.Field(
+        default=None,
+        description="cloud-init user data from a Secret of type nimbus.dev/user-data, for user "
+        "data holding secrets: project readers see userData, but no Secret.",
     )
     metadata: dict[str, meta.Value] = pydantic.Field(
         default_factory=dict,

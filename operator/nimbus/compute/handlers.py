@@ -13,7 +13,7 @@ from typing import Any
 import kopf
 import yaml
 
-from nimbus import cache, handling, meta, reporting
+from nimbus import cache, handling, meta, reporting, retrying
 from nimbus.blockstorage import status as storage_status
 from nimbus.compute import api, keypairs, lifecycle, render, status
 from nimbus.conditions import Condition, WaitingError
@@ -184,6 +184,7 @@ def _image(view: cache.View, ref: api.ImageRef, namespace: str) -> render.ImageD
         min_ram_mb=image["spec"].get("minRamMB", 0),
         virtual_size=image["status"].get("virtualSize"),
         properties=image["spec"].get("properties", {}),
+        name=ref.name,
     )
 
 
@@ -201,6 +202,41 @@ def _volume_claim(view: cache.View, name: str, namespace: str, field: str) -> st
             f"{field}: volume {name} is {state or 'creating'}, not available",
         )
     return str(volume["status"].get("persistentVolumeClaim") or name)
+
+
+async def _secret_user_data(
+    api_client: client.Client, ref: api.UserDataSecret, namespace: str
+) -> str:
+    """spec.userDataSecret's text. Only a Secret of type nimbus.dev/user-data is read: a type
+    cannot change once a Secret exists, so a member who may write Secrets but not read them
+    cannot have a server boot with another Secret of the project (a key pair's private key)."""
+    field = "spec.userDataSecret"
+    secret = await api_client.get("v1", "Secret", ref.name, namespace)
+    if secret is None:
+        raise WaitingError(
+            "UserDataReady", "SecretNotFound", f"{field}.name: Secret {ref.name} not found"
+        )
+    if secret.get("type") != api.USER_DATA_SECRET_TYPE:
+        raise WaitingError(
+            "UserDataReady",
+            "SecretTypeRefused",
+            f"{field}.name: Secret {ref.name} is of type {secret.get('type') or 'Opaque'}; only "
+            f"a Secret of type {api.USER_DATA_SECRET_TYPE} is read as user data",
+        )
+    data = (secret.get("data") or {}).get(ref.key)
+    if data is None:
+        raise WaitingError(
+            "UserDataReady",
+            "SecretKeyNotFound",
+            f"{field}.key: Secret {ref.name} has no key {ref.key}; it has: "
+            f"{', '.join(sorted(secret.get('data') or {})) or 'none'}",
+        )
+    try:
+        return base64.b64decode(data).decode()
+    except (ValueError, UnicodeDecodeError):
+        raise WaitingError(
+            "UserDataReady", "SecretNotText", f"{field}: key {ref.key} of {ref.name} is not text"
+        ) from None
 
 
 def _public_key(view: cache.View, name: str, namespace: str) -> str:
@@ -309,6 +345,16 @@ def _interfaces(
                     "PortNotFound",
                     f"spec.networks[{index}].port: Port {entry.port} could not be found.",
                 )
+            user = network_handlers.device_of(view, port, namespace)
+            if user not in (None, name) or any(
+                other.port == entry.port for other in spec.networks[:index]
+            ):
+                by = f"server {user}" if user not in (None, name) else "another interface"
+                raise WaitingError(
+                    "NetworksReady",
+                    "PortInUse",
+                    f"spec.networks[{index}].port: Port {entry.port} is still in use (by {by}).",
+                )
             network = port["spec"]["network"]
             fixed = (port.get("status") or {}).get("fixedIPs") or []
             mac = (port.get("status") or {}).get("macAddress")
@@ -402,6 +448,11 @@ async def _inputs(
         (v.volume, _volume_claim(view, v.volume, namespace, "spec.volumes")) for v in spec.volumes
     )
     await _security_groups(api_client, view, spec.security_groups, namespace)
+    secret_user_data = (
+        await _secret_user_data(api_client, spec.user_data_secret, namespace)
+        if spec.user_data_secret
+        else None
+    )
     interfaces = _interfaces(view, server, spec, namespace, made)
     return render.ServerInputs(
         name=name,
@@ -417,6 +468,7 @@ async def _inputs(
         placement=placement_enabled(),
         owner=client.owner_reference(server),
         root_generation=action.root_generation,
+        secret_user_data=secret_user_data,
     )
 
 
@@ -572,6 +624,7 @@ async def _build(
     if failed is not None:
         raise failed
     vm = await api_client.apply(machine)
+    await _delete_on_termination(api_client, view, server_body)
     extra = await _act(api_client, server_body, action, annotations, machine)
     if "operation" not in extra:
         try:
@@ -580,6 +633,53 @@ async def _build(
             logger.warning("server %s/%s: %s", inputs.namespace, inputs.name, error)
             raise kopf.TemporaryError(str(error), delay=10) from None
     return vm, extra
+
+
+TERMINATION_MANAGER = "nimbus-delete-on-termination"
+# The conditions a build waits on (WaitingError), as they read once the build got past them.
+RESOLVED = {
+    "FlavorFound": Condition("FlavorFound", "True", "FlavorFound"),
+    "ImageReady": Condition("ImageReady", "True", "ImageActive"),
+    "VolumesReady": Condition("VolumesReady", "True", "VolumesAvailable"),
+    "KeyPairFound": Condition("KeyPairFound", "True", "KeyPairFound"),
+    "SecurityGroupsFound": Condition("SecurityGroupsFound", "True", "SecurityGroupsFound"),
+    "NetworksReady": Condition("NetworksReady", "True", "PortsReady"),
+    "UserDataReady": Condition("UserDataReady", "True", "UserDataRead"),
+    "Built": Condition("Built", "True", "Built"),
+}
+
+
+async def _delete_on_termination(
+    api_client: client.Client, view: cache.View, server_body: dict[str, Any]
+) -> None:
+    """Nova's delete_on_termination: a volume so marked is owned by its server (an
+    ownerReference that is not its controller), so Kubernetes' garbage collector deletes it once
+    the server is gone, whether the operator saw the server go or not. A volume not marked (or
+    no longer) is not owned by it and stays. The reference is applied under a field manager of
+    its own, so that nothing else of the volume (a Stack's spec) changes hands."""
+    namespace, uid = server_body["metadata"]["namespace"], server_body["metadata"]["uid"]
+    spec = server_body.get("spec") or {}
+    marked = {v["volume"] for v in spec.get("volumes") or [] if v.get("deleteOnTermination")}
+    boot = spec.get("bootVolume") or {}
+    if boot.get("deleteOnTermination"):
+        marked.add(boot["name"])
+    for volume in view.list("volumes", namespace):
+        name = volume["metadata"]["name"]
+        owned = any(o.get("uid") == uid for o in volume["metadata"].get("ownerReferences") or [])
+        if (name in marked) == owned or volume["metadata"].get("deletionTimestamp"):
+            continue
+        references = (
+            [{**client.owner_reference(server_body), "controller": False,
+              "blockOwnerDeletion": False}]
+            if name in marked
+            else []
+        )  # fmt: skip
+        await api_client.apply(
+            {"apiVersion": STORAGE, "kind": "Volume",
+             "metadata": {"name": name, "namespace": namespace,
+                          "ownerReferences": references}},
+            field_manager=TERMINATION_MANAGER,
+        )  # fmt: skip
 
 
 async def _power(api_client: client.Client, view: cache.View, server_body: dict[str, Any]) -> None:
@@ -670,6 +770,7 @@ async def _grow_root_disk(
     "virtualmachineinstances",
     labels={"app.kubernetes.io/managed-by": "nimbus"},
 )
+@retrying.retried
 async def machine_changed(body: kopf.Body, memo: kopf.Memo, **kwargs: Any) -> None:
     """The VM or its instance moved: the server's status follows."""
     name = body["metadata"].get("labels", {}).get("compute.nimbus.dev/server")
@@ -841,5 +942,12 @@ async def _report_server(
         wanted.append(Condition("Resized", "False", "ResizeRefused", refused))
     elif any(c["type"] == "Resized" for c in current.get("conditions") or []):
         wanted.append(Condition("Resized", "True", "Resized", f"on flavor {built.get('flavor')}"))
+    # What the build waited on is there now: every condition is brought up to date, so an
+    # ACTIVE server never keeps an old "image cirros is saving, not active".
+    wanted += [
+        RESOLVED[c["type"]]
+        for c in current.get("conditions") or []
+        if c["type"] in RESOLVED and c.get("status") != "True"
+    ]
     written = await reporting.report(api_client, server_body, fields=fields, wanted=wanted)
     return operation, written

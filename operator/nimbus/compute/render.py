@@ -67,6 +67,7 @@ class ImageDisk:
     min_ram_mb: int = 0
     virtual_size: int | None = None  # bytes, once the image is active
     properties: dict[str, str] = dataclasses.field(default_factory=dict)
+    name: str = ""  # the Image's, for messages
 
 
 @dataclasses.dataclass(frozen=True)
@@ -86,19 +87,41 @@ class ServerInputs:
     placement: bool = False
     owner: dict[str, Any] | None = None  # the ownerReference to the Server
     root_generation: int = 0  # rebuilds so far: the root disk's generation
+    secret_user_data: str | None = None  # spec.userDataSecret's text, read by the handler
 
 
-def check_flavor_fits_image(flavor: api.FlavorSpec, image: ImageDisk) -> None:
-    """Refuse, in Nova's words, a flavor too small for the image (skipped when diskGB is 0)."""
+def _gib(size: int) -> str:
+    return f"{size / GIB:g} GiB"
+
+
+def check_flavor_fits_image(
+    flavor: api.FlavorSpec, image: ImageDisk, flavor_name: str = ""
+) -> None:
+    """Refuse, in Nova's words, a flavor too small for the image (skipped when diskGB is 0);
+    then which flavor and image, in GiB."""
+    which_flavor = f"flavor {flavor_name}" if flavor_name else "the flavor"
+    which_image = f"image {image.name}" if image.name else "the image"
     if flavor.ram_mb < image.min_ram_mb:
-        raise BuildError(MEMORY_TOO_SMALL)
+        raise BuildError(
+            f"{MEMORY_TOO_SMALL} ({which_flavor}: {flavor.ram_mb} MB of RAM; {which_image} "
+            f"needs minRamMB {image.min_ram_mb})"
+        )
     if flavor.disk_gb == 0:
         return
     flavor_bytes = flavor.disk_gb * GIB
     if image.virtual_size is not None and image.virtual_size > flavor_bytes:
-        raise BuildError(DISK_TOO_SMALL.format(flavor=flavor_bytes, image=image.virtual_size))
+        raise BuildError(
+            DISK_TOO_SMALL.format(flavor=flavor_bytes, image=image.virtual_size)
+            + f" ({which_flavor}: {_gib(flavor_bytes)} of disk; {which_image}: "
+            f"{_gib(image.virtual_size)}; choose a flavor with diskGB of at least "
+            f"{math.ceil(image.virtual_size / GIB)})"
+        )
     if image.min_disk_gb * GIB > flavor_bytes:
-        raise BuildError(DISK_BELOW_MIN.format(flavor=flavor_bytes, image=image.min_disk_gb * GIB))
+        raise BuildError(
+            DISK_BELOW_MIN.format(flavor=flavor_bytes, image=image.min_disk_gb * GIB)
+            + f" ({which_flavor}: {_gib(flavor_bytes)} of disk; {which_image} has minDiskGB "
+            f"{image.min_disk_gb})"
+        )
 
 
 def root_disk_gb(flavor: api.FlavorSpec, image: ImageDisk) -> int:
@@ -258,7 +281,11 @@ def render_cloud_init_secret(inputs: ServerInputs) -> dict[str, Any]:
         namespace=inputs.namespace,
         labels={"app.kubernetes.io/managed-by": "nimbus", f"{LABEL}/server": inputs.name},
         owner=[inputs.owner] if inputs.owner else [],
-        user_data=user_data(inputs.spec.user_data, inputs.public_keys, hostname),
+        user_data=user_data(
+            inputs.spec.user_data if inputs.secret_user_data is None else inputs.secret_user_data,
+            inputs.public_keys,
+            hostname,
+        ),
         network_data=network_data(inputs.interfaces),
     )
 
@@ -272,7 +299,7 @@ def render_virtual_machine(inputs: ServerInputs) -> dict[str, Any]:
     volumes: list[dict[str, Any]] = []
     data_volume_templates: list[dict[str, Any]] = []
     if inputs.image is not None:
-        check_flavor_fits_image(flavor, inputs.image)
+        check_flavor_fits_image(flavor, inputs.image, inputs.flavor_name)
         root = root_volume_name(inputs.name, inputs.root_generation)
         volumes.append({"name": "root", "dataVolume": {"name": root}})
         data_volume_templates.append(

@@ -322,6 +322,23 @@ class DevCloud:
             "--bind-address=127.0.0.1", f"--secure-port={ports['nimbus-scheduler']}", "--v=1",
         ])  # fmt: skip
 
+    def restart_apiserver(self) -> float:
+        """Stop kube-apiserver and start it again on the same port and etcd, as an upgrade or
+        a crash would; return the seconds it was away (until /readyz answered again)."""
+        state = self._state()
+        binaries = build.ensure(log=False)
+        started = time.monotonic()
+        pid = state["pids"].pop("kube-apiserver", None)
+        if pid is not None and _alive(pid, "kube-apiserver"):
+            _stop(pid)
+        self._start(
+            state,
+            "kube-apiserver",
+            [str(binaries["kube-apiserver"]), *self._apiserver_args(state["ports"])],
+        )
+        self._wait(f"https://127.0.0.1:{state['ports']['apiserver']}/readyz", "kube-apiserver")
+        return time.monotonic() - started
+
     def down(self) -> None:
         """Stop every component (etcd data, PKI and logs stay in the run directory)."""
         state = self._state()

@@ -40,6 +40,7 @@ import kopf
 import yaml
 from aiohttp import web
 
+from nimbus import retrying
 from nimbus.devcloud import pki
 from nimbus.k8s import client
 
@@ -86,6 +87,7 @@ def _storage_request(spec: dict[str, Any]) -> str:
 
 
 @kopf.on.event("cdi.kubevirt.io", "v1beta1", "datavolumes")
+@retrying.retried
 async def data_volume(body: kopf.Body, memo: kopf.Memo, **_: Any) -> None:
     api: client.Client = memo.api
     dv = dict(body)
@@ -198,6 +200,7 @@ _PROVISIONED: set[str] = set()  # the volumes made, by name (a claim's uid in it
 
 
 @kopf.on.event("", "v1", "persistentvolumeclaims")
+@retrying.retried
 async def claim(body: kopf.Body, memo: kopf.Memo, **_: Any) -> None:
     api: client.Client = memo.api
     pvc = dict(body)
@@ -267,6 +270,7 @@ def _volume(pvc: dict[str, Any], name: str, size: str) -> dict[str, Any]:
 
 
 @kopf.on.event("", "v1", "persistentvolumes", labels={"simulator.nimbus.dev/provisioned": "true"})
+@retrying.retried
 async def released_volume(body: kopf.Body, memo: kopf.Memo, **_: Any) -> None:
     """A simulated volume whose claim is gone is deleted, as a Delete reclaim policy would."""
     if (body.get("status") or {}).get("phase") == "Released":
@@ -277,6 +281,7 @@ async def released_volume(body: kopf.Body, memo: kopf.Memo, **_: Any) -> None:
 
 
 @kopf.on.event("snapshot.storage.k8s.io", "v1", "volumesnapshots")
+@retrying.retried
 async def volume_snapshot(body: kopf.Body, memo: kopf.Memo, **_: Any) -> None:
     api: client.Client = memo.api
     metadata, status = body["metadata"], body.get("status") or {}
@@ -319,6 +324,7 @@ _SEEN_GENERATIONS: dict[str, int] = {}
 
 
 @kopf.on.event("kubevirt.io", "v1", "virtualmachines")
+@retrying.retried
 async def virtual_machine(body: kopf.Body, type: str | None, memo: kopf.Memo, **_: Any) -> None:
     uid, generation = body["metadata"]["uid"], body["metadata"].get("generation", 0)
     if type == "DELETED":
@@ -331,6 +337,7 @@ async def virtual_machine(body: kopf.Body, type: str | None, memo: kopf.Memo, **
 
 
 @kopf.on.event("", "v1", "pods", labels={"kubevirt.io": "virt-launcher"})
+@retrying.retried
 async def launcher_pod(body: kopf.Body, memo: kopf.Memo, **_: Any) -> None:
     """A launcher pod moved (scheduled, running, unschedulable): its VM's status follows."""
     vm_name = body["metadata"]["labels"].get("vm.kubevirt.io/name")
@@ -340,6 +347,7 @@ async def launcher_pod(body: kopf.Body, memo: kopf.Memo, **_: Any) -> None:
 
 
 @kopf.on.event("kubevirt.io", "v1", "virtualmachineinstances")
+@retrying.retried
 async def instance(body: kopf.Body, type: str | None, memo: kopf.Memo, **_: Any) -> None:
     """An instance deleted while its VM should run (a restart) is made again."""
     if type != "DELETED":

@@ -25,6 +25,7 @@ admission step refused it). Dry runs reserve nothing.
 from __future__ import annotations
 
 import dataclasses
+import ipaddress
 import time
 from collections.abc import Callable, Iterable, Mapping
 from typing import Any
@@ -32,9 +33,10 @@ from typing import Any
 import kopf
 
 from nimbus import cache, kinds
+from nimbus.blockstorage import status as storage_status
 from nimbus.compute import api as compute_api
 from nimbus.compute import render as compute_render
-from nimbus.identity import api, render
+from nimbus.identity import api, authz, render, roles
 from nimbus.orchestration import handlers as orchestration
 from nimbus.orchestration import hot
 
@@ -222,7 +224,72 @@ def attached_to(view: cache.View, namespace: str, volume: str, besides: str) -> 
     return sorted(out)
 
 
-def image_too_big(flavor: Mapping[str, Any], image: Mapping[str, Any]) -> str | None:
+# Ports named by servers admitted a moment ago, before the index holds them:
+# (namespace, port) -> (server, expiry).
+PORTS_NAMED: dict[tuple[str, str], tuple[str, float]] = {}
+
+
+def port_in_use(
+    view: cache.View,
+    port: Mapping[str, Any],
+    namespace: str,
+    server: str,
+    networks: list[Mapping[str, Any]],
+    index: int,
+) -> str | None:
+    """Nova's PortInUse: a port serves one interface of one server. Another server naming it,
+    owning it (an implicit port), or admitted naming it a moment ago holds it."""
+    name = port["metadata"]["name"]
+    if any(n.get("port") == name for n in networks[:index]):
+        return f"Port {name} is still in use (by another interface of this server)."
+    users = {
+        o["name"]
+        for o in port["metadata"].get("ownerReferences") or []
+        if o.get("kind") == "Server" and o["name"] != server
+    }
+    for other in view.list("servers", namespace):
+        if other["metadata"]["name"] == server or other["metadata"].get("deletionTimestamp"):
+            continue
+        if any(n.get("port") == name for n in (other.get("spec") or {}).get("networks") or []):
+            users.add(other["metadata"]["name"])
+    held, now = PORTS_NAMED.get((namespace, name)), time.monotonic()
+    admitted = held is not None and held[0] != server and held[1] > now
+    if held is not None and admitted and view.get("servers", held[0], namespace) is None:
+        users.add(held[0])  # admitted a moment ago, not in the index yet
+    if users:
+        return f"Port {name} is still in use (by server {', '.join(sorted(users))})."
+    return None
+
+
+def overlapping(subnet: Mapping[str, Any], others: Iterable[Mapping[str, Any]]) -> str | None:
+    """Neutron's refusal of a subnet whose cidr overlaps another of its network's."""
+    spec = subnet.get("spec") or {}
+    try:
+        cidr = ipaddress.ip_network(str(spec.get("cidr")), strict=False)
+    except ValueError:
+        return None  # the schema says what is wrong with it
+    for other in others:
+        other_spec = other.get("spec") or {}
+        if other["metadata"]["name"] == subnet["metadata"]["name"]:
+            continue
+        if other_spec.get("network") != spec.get("network"):
+            continue
+        try:
+            theirs = ipaddress.ip_network(str(other_spec.get("cidr")), strict=False)
+        except ValueError:
+            continue
+        if theirs.version == cidr.version and cidr.overlaps(theirs):
+            return (
+                f"spec.cidr: Invalid input for operation: Requested subnet with cidr: {cidr} for "
+                f"network: {spec.get('network')} overlaps with another subnet "
+                f"({other['metadata']['name']}, {theirs})."
+            )
+    return None
+
+
+def image_too_big(
+    flavor: Mapping[str, Any], image: Mapping[str, Any], flavor_name: str = ""
+) -> str | None:
     """Nova's "flavor too small" texts, as the render refuses them."""
     spec = image.get("spec") or {}
     status = image.get("status") or {}
@@ -232,9 +299,12 @@ def image_too_big(flavor: Mapping[str, Any], image: Mapping[str, Any]) -> str | 
         min_disk_gb=int(spec.get("minDiskGB", 0)),
         min_ram_mb=int(spec.get("minRamMB", 0)),
         virtual_size=status.get("virtualSize"),
+        name=image["metadata"]["name"],
     )
     try:
-        compute_render.check_flavor_fits_image(compute_api.FlavorSpec.model_validate(flavor), disk)
+        compute_render.check_flavor_fits_image(
+            compute_api.FlavorSpec.model_validate(flavor), disk, flavor_name
+        )
     except compute_render.BuildError as error:
         return str(error)
     return None
@@ -278,7 +348,9 @@ async def validate_server(body: kopf.Body, dryrun: bool, memo: kopf.Memo, **kwar
         project = image_ref.get("project") or namespace
         field = "spec.image" if project == namespace else f"spec.image (project {project})"
         image = await _refer(view, api, "images", "image", field, image_ref["name"], project)
-        why = image_refusal(image, namespace) or image_too_big(flavor.get("spec") or {}, image)
+        why = image_refusal(image, namespace) or image_too_big(
+            flavor.get("spec") or {}, image, spec["flavor"]
+        )
         if why:
             raise kopf.AdmissionError(why)
     if spec.get("keyName"):
@@ -291,8 +363,11 @@ async def validate_server(body: kopf.Body, dryrun: bool, memo: kopf.Memo, **kwar
             await _refer(view, api, "networks", "network", f"spec.networks[{i}].network",
                          entry["network"], namespace)  # fmt: skip
         if entry.get("port"):
-            await _refer(view, api, "ports", "port", f"spec.networks[{i}].port", entry["port"],
-                         namespace)  # fmt: skip
+            field = f"spec.networks[{i}].port"
+            port = await _refer(view, api, "ports", "port", field, entry["port"], namespace)
+            why = port_in_use(view, port, namespace, name, spec.get("networks") or [], i)
+            if why:
+                raise kopf.AdmissionError(f"{field}: {why}", code=409)
     volumes = [("spec.bootVolume.name", (spec.get("bootVolume") or {}).get("name"))]
     volumes += [(f"spec.volumes[{i}].volume", v.get("volume"))
                 for i, v in enumerate(spec.get("volumes") or [])]  # fmt: skip
@@ -311,6 +386,11 @@ async def validate_server(body: kopf.Body, dryrun: bool, memo: kopf.Memo, **kwar
     if operation == "CREATE" or old_flavor != spec["flavor"]:
         check_server_quota(view, namespace, name, flavor.get("spec") or {},
                            dry_run=dryrun or operation != "CREATE")  # fmt: skip
+    if not dryrun:  # admitted: its ports are held until the index has the server
+        until = time.monotonic() + ASSUME_SECONDS
+        for entry in spec.get("networks") or []:
+            if entry.get("port"):
+                PORTS_NAMED[(namespace, entry["port"])] = (name, until)
 
 
 @kopf.on.validate("blockstorage.nimbus.dev", "v1alpha1", "volumes", id="volumes",
@@ -330,6 +410,9 @@ async def validate_volume(body: kopf.Body, dryrun: bool, memo: kopf.Memo, **kwar
                 f"Invalid volume: volume {name} status must be available or error, but current "
                 f"status is: in-use (attached to {', '.join(others)}); detach it first"
             )
+        snapshots = storage_status.dependent_snapshots(view.list("snapshots", namespace), name)
+        if snapshots:
+            raise kopf.AdmissionError(storage_status.snapshots_refusal(name, snapshots))
         return
     if not _changed(operation, old, new or dict(body)):
         return
@@ -341,11 +424,41 @@ async def validate_volume(body: kopf.Body, dryrun: bool, memo: kopf.Memo, **kwar
         check_volume_quota(view, namespace, name, size, dry_run=True)
 
 
+async def _operator_user(memo: kopf.Memo) -> str:
+    if memo.get("operator_user") is None:
+        memo.operator_user = await authz.whoami(memo.api)
+    return str(memo.operator_user)
+
+
+@kopf.on.mutate("orchestration.nimbus.dev", "v1alpha1", "stacks", id="stacks-requester",
+                operations=["CREATE", "UPDATE"])  # fmt: skip
+async def record_requester(
+    body: kopf.Body, patch: kopf.Patch, userinfo: kopf.UserInfo, memo: kopf.Memo, **kwargs: Any
+) -> None:
+    """Who asked for a Stack (or its change of spec), from the API server's own account, so its
+    controller makes only what that user may. The annotation is the webhook's alone: set on a
+    create and a change of spec, kept as it was on any other update."""
+    operation, old = kwargs.get("operation", ""), kwargs.get("old")
+    annotations = dict(body["metadata"].get("annotations") or {})
+    given = annotations.get(authz.REQUESTER)
+    if given and userinfo.get("username") == await _operator_user(memo):
+        return  # the operator makes a nested stack for its parent's requester
+    if operation == "CREATE" or (old or {}).get("spec") != body.get("spec"):
+        wanted: str | None = authz.Requester.of(userinfo).annotation()
+    else:
+        wanted = ((old or {}).get("metadata", {}).get("annotations") or {}).get(authz.REQUESTER)
+    if wanted != given:
+        patch.metadata.setdefault("annotations", {})[authz.REQUESTER] = wanted
+
+
 @kopf.on.validate("orchestration.nimbus.dev", "v1alpha1", "stacks", id="stacks",
                   operations=["CREATE", "UPDATE"])  # fmt: skip
-async def validate_stack(body: kopf.Body, dryrun: bool, memo: kopf.Memo, **kwargs: Any) -> None:
+async def validate_stack(
+    body: kopf.Body, dryrun: bool, userinfo: kopf.UserInfo, memo: kopf.Memo, **kwargs: Any
+) -> None:
     """A Stack whose template, parameters or resource types Heat would refuse is refused here,
-    with Heat's reason, before anything is made."""
+    with Heat's reason, before anything is made; so is one making what its user may not make
+    (a SubjectAccessReview per kind and namespace: the operator's rights are not theirs)."""
     operation, old, new = kwargs.get("operation", ""), kwargs.get("old"), kwargs.get("new")
     view = cache.View.of(kwargs, memo)
     namespace = str(body["metadata"].get("namespace"))
@@ -354,6 +467,93 @@ async def validate_stack(body: kopf.Body, dryrun: bool, memo: kopf.Memo, **kwarg
     stack = {**dict(body), "metadata": {**dict(body["metadata"]), "uid":
                                         body["metadata"].get("uid") or "validating"}}  # fmt: skip
     try:
-        orchestration.Plan(stack, view)
+        plan = orchestration.Plan(stack, view)
     except hot.HotError as error:
         raise kopf.AdmissionError(f"spec.template: {error}") from None
+    if userinfo.get("username") == await _operator_user(memo):
+        return  # a nested stack: its parent was checked for its requester
+    refusal = await plan.refusal(memo.api, authz.Requester.of(userinfo))
+    if refusal is not None:
+        raise kopf.AdmissionError(f"spec.template: {refusal}", code=403)
+
+
+@kopf.on.validate("network.nimbus.dev", "v1alpha1", "subnets", id="subnets",
+                  operations=["CREATE"])  # fmt: skip
+async def validate_subnet(body: kopf.Body, memo: kopf.Memo, **kwargs: Any) -> None:
+    """Neutron refuses overlapping subnets on one network: ports would take addresses from the
+    wider one, the other's gateway and DNS server among them. Read from the API server, not
+    the index, so a subnet made a moment ago counts."""
+    namespace = str(body["metadata"].get("namespace"))
+    others = await memo.api.list("network.nimbus.dev/v1alpha1", "Subnet", namespace)
+    why = overlapping(dict(body), others)
+    if why:
+        raise kopf.AdmissionError(why, code=400)
+
+
+@kopf.on.validate("image.nimbus.dev", "v1alpha1", "images", id="images",
+                  operations=["CREATE", "UPDATE"])  # fmt: skip
+async def validate_image(
+    body: kopf.Body, userinfo: kopf.UserInfo, memo: kopf.Memo, **kwargs: Any
+) -> None:
+    """Glance's publicize_image: only an admin makes an image public, since every project then
+    sees it. Here: whoever may `publicize` images cluster-wide (cluster admins, and those bound
+    to the ClusterRole nimbus-image-publisher)."""
+    old = kwargs.get("old") or {}
+    if (body.get("spec") or {}).get("visibility") != "public":
+        return
+    if (old.get("spec") or {}).get("visibility") == "public":
+        return  # it was public already
+    access = authz.Access("publicize", "image.nimbus.dev", "images")
+    if await authz.denied(memo.api, authz.Requester.of(userinfo), [access]):
+        raise kopf.AdmissionError(
+            "spec.visibility: public: Forbidden: You are not authorized to complete "
+            "publicize_image action. Only an admin may make an image public (the verb "
+            f"publicize on images.image.nimbus.dev, in the ClusterRole "
+            f"{roles.IMAGE_PUBLISHER}); use visibility: shared with members to give it to some "
+            "projects",
+            code=403,
+        )
+
+
+@kopf.on.validate("identity.nimbus.dev", "v1alpha1", "projects", id="projects",
+                  operations=["CREATE", "DELETE"])  # fmt: skip
+async def validate_project(body: kopf.Body, memo: kopf.Memo, **kwargs: Any) -> None:
+    """A project's namespace is its own: one that exists already and is not this project's
+    (kube-system, an application's, the operator's) is never adopted. A project holding
+    volumes is deleted only when its spec says purge."""
+    if kwargs.get("operation") == "DELETE":
+        old = kwargs.get("old") or dict(body)
+        spec = api.ProjectSpec.model_validate(old.get("spec") or {})
+        if spec.purge:
+            return
+        project = str(old["metadata"]["name"])
+        view, namespace = cache.View.of(kwargs, memo), render.namespace_of(project, spec)
+        why = render.volumes_kept(project, {p: view.names(p, namespace) for p in render.DATA})
+        if why:
+            raise kopf.AdmissionError(why, code=409)
+        return
+    name = str(body["metadata"].get("name", ""))
+    namespace = render.namespace_of(name, api.ProjectSpec.model_validate(body.get("spec") or {}))
+    existing = await memo.api.get("v1", "Namespace", namespace)
+    if existing is None:
+        return
+    owner = (existing["metadata"].get("labels") or {}).get(render.PROJECT_LABEL)
+    if owner != name:
+        whose = f"project {owner}'s" if owner else "not a project's"
+        raise kopf.AdmissionError(
+            f"spec.namespace: namespace {namespace} exists and is {whose}; a project makes its "
+            "own namespace and never takes one over: choose another name or spec.namespace",
+            code=409,
+        )
+
+
+@kopf.on.validate("blockstorage.nimbus.dev", "v1alpha1", "snapshots", id="snapshots",
+                  operations=["CREATE"])  # fmt: skip
+async def validate_snapshot(body: kopf.Body, memo: kopf.Memo, **kwargs: Any) -> None:
+    """Cinder snapshots only a volume that exists."""
+    view = cache.View.of(kwargs, memo)
+    namespace = str(body["metadata"].get("namespace"))
+    if project_of(view, namespace) is None:
+        return
+    volume = str((body.get("spec") or {}).get("volume") or "")
+    await _refer(view, memo.api, "volumes", "volume", "spec.volume", volume, namespace)

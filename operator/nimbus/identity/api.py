@@ -85,6 +85,14 @@ class ProjectSpec(meta.Model):
         default_factory=list, max_length=256, json_schema_extra=meta.LIST_ATOMIC
     )
     deletion_protection: bool = False
+    purge: bool = pydantic.Field(
+        default=False,
+        description=(
+            "Deleting the project deletes the volumes and snapshots it holds too, as `openstack "
+            "project purge`. Without it, a project that holds any is not deleted: its data is "
+            "never lost to a deletion that did not say so."
+        ),
+    )
 
 
 class Usage(meta.Model):
@@ -122,6 +130,13 @@ class Project(meta.Resource):
             f"self.metadata.name.matches('{DNS_LABEL}'))",
             "metadata.name: a project's name becomes its namespace, so it must be a DNS label "
             "(at most 63 lowercase letters, digits and '-'); or set spec.namespace",
+        ),
+        meta.rule(
+            "!(has(self.spec.namespace) ? self.spec.namespace : self.metadata.name)"
+            ".startsWith('kube-') && (has(self.spec.namespace) ? self.spec.namespace : "
+            "self.metadata.name) != 'default'",
+            "spec.namespace: default and kube-* are Kubernetes' own namespaces and never a "
+            "project's; choose another name or spec.namespace",
         ),
     )
 

@@ -69,8 +69,10 @@ async def project(body: kopf.Body, memo: kopf.Memo, **kwargs: Any) -> None:
     namespace = render.namespace_of(name, spec)
     existing = await api_client.get("v1", "Namespace", namespace)
     owner = ((existing or {}).get("metadata", {}).get("labels") or {}).get(render.PROJECT_LABEL)
-    if owner not in (None, name):
-        message = f"spec.namespace: namespace {namespace} belongs to project {owner}"
+    if existing is not None and owner != name:
+        # Never adopt a namespace: kube-system, an application's, another project's.
+        whose = f"belongs to project {owner}" if owner else "exists and is not a project's"
+        message = f"spec.namespace: namespace {namespace} {whose}; it is left as it is"
         await reporting.report(
             api_client, dict(body), fields={"status": "ERROR", "namespace": None},
             wanted=[Condition("NamespaceReady", "False", "NamespaceTaken", message)],
@@ -141,14 +143,28 @@ async def project_usage_timer(body: kopf.Body, memo: kopf.Memo, **kwargs: Any) -
 
 @kopf.on.delete(api.GROUP, meta.VERSION, "projects")
 async def drain(body: kopf.Body, memo: kopf.Memo, **kwargs: Any) -> None:
-    """Delete what the project holds, in order: stacks, servers, then volumes and snapshots,
+    """Delete what the project holds, in order: stacks, servers, snapshots, then volumes,
     then ports, networks and the rest; then its namespace. Each step waits for the last one
     to be gone, and the status says what is left."""
     api_client: client.Client = memo.api
     spec = api.ProjectSpec.model_validate(body["spec"])
     namespace = render.namespace_of(body["metadata"]["name"], spec)
+    existing = await api_client.get("v1", "Namespace", namespace)
+    labels = ((existing or {}).get("metadata") or {}).get("labels") or {}
+    if existing is None or labels.get(render.PROJECT_LABEL) != body["metadata"]["name"]:
+        metrics.forget_project(body["metadata"]["name"])
+        return  # not the project's namespace (it was never adopted): nothing of it is touched
     view = cache.View.of(kwargs, memo)
     for step in render.DRAIN_ORDER:
+        if not spec.purge and set(step) & set(render.DATA):
+            held = {plural: view.names(plural, namespace) for plural in render.DATA}
+            kept = render.volumes_kept(body["metadata"]["name"], held)
+            if kept:  # got past the webhook (or came with it away): the data stays
+                await reporting.report(
+                    api_client, dict(body), fields={"status": "DELETING"},
+                    wanted=[Condition("Drained", "False", "VolumesKept", kept)], observed=False,
+                )  # fmt: skip
+                raise kopf.TemporaryError(kept, delay=10)
         left = {plural: view.list(plural, namespace) for plural in step}
         counts = {plural: len(objects) for plural, objects in left.items()}
         if not any(counts.values()):

@@ -186,10 +186,25 @@ def volume_gb(volume: Mapping[str, Any]) -> int:
 DRAIN_ORDER: tuple[tuple[str, ...], ...] = (
     ("stacks",),
     ("servers",),
-    ("volumes", "snapshots"),
+    ("snapshots",),  # before their volumes: Cinder deletes no volume that has snapshots
+    ("volumes",),
     ("ports", "subnets", "networks", "securitygroups", "servergroups", "keypairs", "images"),
 )
 KINDS = {k.plural: k for k in kinds.ALL if k.scope == "Namespaced"}
+DATA = ("volumes", "snapshots")  # what a project's deletion takes only when told to purge
+
+
+def volumes_kept(project: str, held: Mapping[str, Sequence[str]]) -> str | None:
+    """Why a project that holds volumes or snapshots (by kind) is not deleted without
+    spec.purge."""
+    if not any(held.values()):
+        return None
+    listed = "; ".join(f"{plural} {', '.join(names)}" for plural, names in held.items() if names)
+    return (
+        f"project {project} holds {listed}: deleting it would delete their data. Set "
+        "spec.purge: true to delete them with the project (openstack project purge), or move "
+        "or delete them first"
+    )
 
 
 def drain_progress(left: Mapping[str, int]) -> str:

@@ -3,12 +3,15 @@ bound to, the one that lets everyone read flavors and volume types, and the admi
 that refuses to delete a protected project.
 
 - `nimbus-project-reader`: get, list and watch every Nimbus kind of the project;
-- `nimbus-project-member`: also create, update, patch and delete them;
+- `nimbus-project-member`: also create, update, patch and delete them, and write (not read)
+  the project's Secrets, so that user data holding secrets stays out of readers' sight;
 - `nimbus-project-admin`: also the project's Secrets (a generated private key is one) and its
   Events.
 
 They aggregate into Kubernetes' view, edit and admin roles. No role grants Projects, Flavors or
-VolumeTypes beyond reading: only a cluster admin edits them.
+VolumeTypes beyond reading: only a cluster admin edits them. `nimbus-image-publisher` holds the
+verb `publicize` on images (Glance's publicize_image): bound cluster-wide, it lets a user make an
+image public; cluster admins hold it already.
 """
 
 from __future__ import annotations
@@ -21,6 +24,8 @@ READ = ["get", "list", "watch"]
 WRITE = ["create", "update", "patch", "delete", "deletecollection"]
 AGGREGATE = {"reader": "view", "member": "edit", "admin": "admin"}
 PUBLIC_READER = "nimbus-public-reader"
+# Glance's publicize_image: bound cluster-wide to whoever may make an image public.
+IMAGE_PUBLISHER = "nimbus-image-publisher"
 DELETION_PROTECTION = "nimbus-project-deletion-protection"
 
 
@@ -38,7 +43,15 @@ def _nimbus_rules(verbs: list[str]) -> list[dict[str, Any]]:
 def cluster_roles() -> list[dict[str, Any]]:
     rules = {
         "reader": _nimbus_rules(READ),
-        "member": _nimbus_rules(READ + WRITE),
+        "member": [
+            *_nimbus_rules(READ + WRITE),
+            # user data that holds secrets (a server's userDataSecret): written, never read
+            {
+                "apiGroups": [""],
+                "resources": ["secrets"],
+                "verbs": ["create", "update", "patch", "delete"],
+            },
+        ],
         "admin": [
             *_nimbus_rules(READ + WRITE),
             {"apiGroups": [""], "resources": ["secrets"], "verbs": READ + WRITE},
@@ -61,6 +74,14 @@ def cluster_roles() -> list[dict[str, Any]]:
         }
         for role in ("reader", "member", "admin")
     ]
+    roles.append({
+        "apiVersion": "rbac.authorization.k8s.io/v1",
+        "kind": "ClusterRole",
+        "metadata": {"name": IMAGE_PUBLISHER,
+                     "labels": {"app.kubernetes.io/managed-by": "nimbus"}},
+        "rules": [{"apiGroups": ["image.nimbus.dev"], "resources": ["images"],
+                   "verbs": ["publicize"]}],
+    })  # fmt: skip
     public = [k for k in kinds.ALL if k.plural in ("flavors", "volumetypes")]
     roles.append({
         "apiVersion": "rbac.authorization.k8s.io/v1",

@@ -14,7 +14,19 @@ _DATA_IMMUTABLE = "an image's data cannot change once uploaded, as in Glance; cr
 
 
 class HttpSource(meta.Model):
-    url: str = pydantic.Field(max_length=2048, pattern=r"^https?://[^\s]+$")
+    url: str = pydantic.Field(
+        max_length=2048,
+        description="An http:// or https:// URL: CDI's http importer fetches it.",
+        json_schema_extra=meta.validations(
+            meta.rule(
+                "self.matches('^https?://[^\\\\s]+$')",
+                "url: only http:// and https:// URLs are imported (CDI's http importer "
+                "downloads them, and checks checksum); ftp://, file:// and others are not, as "
+                "Glance's web-download takes only http(s); for a container disk use "
+                "source.registry with a docker:// URL",
+            )
+        ),
+    )
     checksum: str | None = pydantic.Field(
         default=None,
         max_length=71,

@@ -6,7 +6,7 @@ from typing import Any
 
 import kopf
 
-from nimbus import handling, reporting
+from nimbus import handling, reporting, retrying
 from nimbus.blockstorage import status as storage_status
 from nimbus.conditions import Condition
 from nimbus.image import api, render, status
@@ -24,6 +24,7 @@ async def image(body: kopf.Body, memo: kopf.Memo, **_: Any) -> None:
 
 
 @kopf.on.event(CDI_GROUP, "v1beta1", "datavolumes", labels={LABEL: kopf.PRESENT})
+@retrying.retried
 async def image_data_volume(body: kopf.Body, memo: kopf.Memo, **_: Any) -> None:
     """The image's DataVolume moved (imported further, succeeded, failed): its status follows."""
     name, namespace = body["metadata"]["labels"][LABEL], body["metadata"]["namespace"]

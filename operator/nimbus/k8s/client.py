@@ -40,6 +40,8 @@ RESOURCES: dict[tuple[str, str], Resource] = {
     ("v1", "ServiceAccount"): Resource("serviceaccounts", True),
     ("storage.k8s.io/v1", "StorageClass"): Resource("storageclasses", False),
     ("kopf.dev/v1", "ClusterKopfPeering"): Resource("clusterkopfpeerings", False),
+    ("authorization.k8s.io/v1", "SubjectAccessReview"): Resource("subjectaccessreviews", False),
+    ("authentication.k8s.io/v1", "SelfSubjectReview"): Resource("selfsubjectreviews", False),
     ("apiextensions.k8s.io/v1", "CustomResourceDefinition"): Resource(
         "customresourcedefinitions", False
     ),

@@ -352,7 +352,9 @@ class SecurityGroupRule(meta.Model):
             meta.rule(
                 "!has(self.remoteIPPrefix) || !isCIDR(self.remoteIPPrefix) || "
                 "cidr(self.remoteIPPrefix).ip().family() == (self.ethertype == 'IPv4' ? 4 : 6)",
-                "remoteIPPrefix does not match ethertype: an IPv6 prefix needs ethertype IPv6",
+                "remoteIPPrefix does not match ethertype (Neutron's \"Conflicting value "
+                'ethertype"): an IPv4 prefix goes with ethertype IPv4 and an IPv6 prefix with '
+                "ethertype IPv6",
                 field_path=".remoteIPPrefix",
             ),
         )

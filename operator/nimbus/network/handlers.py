@@ -30,9 +30,13 @@ async def reconcile_network(
         for s in view.list("subnets", namespace)
         if s["spec"]["network"] == name and not s["metadata"].get("deletionTimestamp")
     ]
-    held = set().union(
-        *view.addresses(namespace, name).values(), *ipam.LEDGER.pending_on(namespace, name)
-    )
+    held = {
+        address
+        for address in set().union(
+            *view.addresses(namespace, name).values(), *ipam.LEDGER.pending_on(namespace, name)
+        )
+        if ipam.is_ip(address)  # the ledger holds MACs too
+    }
     spec = api.NetworkSpec.model_validate(network["spec"])
     inputs = render.NetworkInputs(
         name=name,
@@ -163,24 +167,40 @@ def subnets_of(view: cache.View, namespace: str, network: str) -> dict[str, api.
 
 def port_addresses(
     view: cache.View, port: dict[str, Any], namespace: str
-) -> tuple[list[dict[str, str]], str | None]:
-    """The port's fixed IPs: kept in its status once allocated, else allocated now (and held in
-    the ledger until the status says so), or why they cannot be."""
-    recorded = (port.get("status") or {}).get("fixedIPs") or []
-    if recorded:
-        return recorded, None
+) -> tuple[list[dict[str, str]], str, str | None]:
+    """The port's fixed IPs and MAC: kept in its status once allocated, else allocated now (and
+    held in the ledger until the index shows them), or why they cannot be. No two ports of a
+    network hold one address or one MAC, whatever order their events come in."""
+    status = port.get("status") or {}
+    recorded, recorded_mac = status.get("fixedIPs") or [], status.get("macAddress")
+    if recorded and recorded_mac:
+        return recorded, recorded_mac, None
     spec = api.PortSpec.model_validate(port["spec"])
     name = port["metadata"]["name"]
     taken = ipam.LEDGER.taken(
         namespace, spec.network, view.addresses(namespace, spec.network), excluding=name
     )
-    allocated = ipam.allocate(
+    mac = recorded_mac or spec.mac_address or render.mac_address(namespace, name)
+    if mac.lower() in taken:
+        if spec.mac_address:
+            return (
+                [],
+                mac,
+                (
+                    f"MacAddressInUse: Unable to complete operation for network {spec.network}. "
+                    f"The mac address {mac} is in use."
+                ),
+            )
+        mac = ipam.free_mac(namespace, name, taken)
+    allocated = recorded or ipam.allocate(
         subnets_of(view, namespace, spec.network), spec.fixed_ips, taken, spec.network
     )
     if isinstance(allocated, str):
-        return [], allocated
-    ipam.LEDGER.reserve(namespace, spec.network, name, {a["ipAddress"] for a in allocated})
-    return allocated, None
+        return [], mac, allocated
+    ipam.LEDGER.reserve(
+        namespace, spec.network, name, {a["ipAddress"] for a in allocated} | {mac.lower()}
+    )
+    return allocated, mac, None
 
 
 @handling.watched(api.GROUP, "ports", "Port")
@@ -206,18 +226,22 @@ async def reconcile_port(
             observed=False,
         )
         raise kopf.TemporaryError(message, delay=5)
-    fixed_ips, problem = port_addresses(view, body, namespace)
+    fixed_ips, mac, problem = port_addresses(view, body, namespace)
     if problem is not None:
+        reason = (
+            "MacAddressInUse"
+            if problem.startswith("MacAddressInUse")
+            else ("IpAddressNotAvailable")
+        )
         await reporting.report(
             api_client,
             body,
             fields={"status": "DOWN"},
-            wanted=[Condition("AddressAllocated", "False", "IpAddressNotAvailable", problem)],
+            wanted=[Condition("AddressAllocated", "False", reason, problem)],
             observed=False,
         )
         raise kopf.TemporaryError(problem, delay=10)
     device = device_of(view, body, namespace)
-    mac = body["spec"].get("macAddress") or render.mac_address(namespace, name)
     fields = {
         "status": "ACTIVE" if device else "DOWN",
         "macAddress": mac,
@@ -242,17 +266,26 @@ async def reconcile_port(
 
 
 def device_of(view: cache.View, port: dict[str, Any], namespace: str) -> str | None:
-    """The server using the port: its owner (Nova's implicit port) or a server naming it."""
+    """The server using the port: its owner (Nova's implicit port), else the first server to
+    name it (the oldest, then by name), which keeps it until it lets it go. Any other server
+    naming it waits with PortInUse, as Nova refuses it."""
     for owner in port["metadata"].get("ownerReferences", []):
         if owner["kind"] == "Server":
             return str(owner["name"])
     name = port["metadata"]["name"]
-    for server in view.list("servers", namespace):
-        if server["metadata"].get("deletionTimestamp"):
-            continue
-        if any(entry.get("port") == name for entry in server["spec"].get("networks", [])):
-            return str(server["metadata"]["name"])
-    return None
+    naming = [
+        server
+        for server in view.list("servers", namespace)
+        if not server["metadata"].get("deletionTimestamp")
+        and any(entry.get("port") == name for entry in server["spec"].get("networks", []))
+    ]
+    if not naming:
+        return None
+    first = min(
+        naming,
+        key=lambda s: (s["metadata"].get("creationTimestamp") or "", s["metadata"]["name"]),
+    )
+    return str(first["metadata"]["name"])
 
 
 @handling.follows(SERVERS_GROUP, meta.VERSION, "servers")

@@ -19,8 +19,11 @@ from nimbus.network import api, render
 class Ledger:
     """Allocations the index may not show yet: (namespace, network) -> port -> addresses.
 
-    An entry stands until the port's own watch event reaches the index (the index is then the
-    record), or until the write that would have made the port failed."""
+    An entry stands until the index holds the port with every address of the entry (its status
+    was written and watched: the index is then the record), or until the write that would have
+    recorded it failed. A port is in the index from its creation on, before any address is
+    written, so its name alone says nothing: dropping the entry then let two ports take one
+    address."""
 
     pending: dict[tuple[str, str], dict[str, set[str]]] = dataclasses.field(default_factory=dict)
 
@@ -34,7 +37,7 @@ class Ledger:
     ) -> set[str]:
         """Addresses held on the network by any port but `excluding`."""
         pending = self.pending.get((namespace, network), {})
-        for port in [p for p in pending if p in indexed]:
+        for port in [p for p, held in pending.items() if held <= indexed.get(p, set())]:
             del pending[port]  # the index has it now
         held: set[str] = set()
         for source in (indexed, pending):
@@ -116,6 +119,21 @@ def _as_int(address: str) -> int | None:
         return int(ipaddress.ip_address(address))
     except ValueError:
         return None
+
+
+def is_ip(address: str) -> bool:
+    """Whether a held address is an IP (the ledger and the index hold MACs beside them)."""
+    return _as_int(address) is not None
+
+
+def free_mac(namespace: str, port: str, taken: set[str]) -> str:
+    """A generated MAC no other port of the network holds: the port's own hash, drawn again
+    with a counter on the rare collision."""
+    for attempt in range(1, 1 << 16):
+        mac = render.mac_address(namespace, f"{port}/{attempt}")
+        if mac not in taken:
+            return mac
+    raise AssertionError("no free MAC in 65,535 draws")  # 2**40 addresses: cannot happen
 
 
 LEDGER = Ledger()  # the operator process's one ledger

@@ -19,10 +19,16 @@ import yaml
 
 from nimbus import cache, handling, kinds, meta, reporting
 from nimbus.conditions import Condition
+from nimbus.identity import authz
 from nimbus.k8s import client
 from nimbus.orchestration import api, hot, parameters, resources
 
 _KIND = {k.kind_name(): k for k in kinds.ALL}
+# The object an appending type changes (OS::Neutron::SecurityGroupRule, VolumeAttachment).
+_APPENDS_TO = {
+    "OS::Neutron::SecurityGroupRule": "SecurityGroup",
+    "OS::Cinder::VolumeAttachment": "Server",
+}
 # While a stack is in progress, the next pass comes this soon (seconds): each wave waits for
 # the one before, so this is paid once per wave. A pass reads indexes and writes only changes.
 AGAIN = 0.5
@@ -117,6 +123,44 @@ class Plan:
         self.graph = hot.graph(definitions)
         self.waves = hot.order(self.graph)
 
+    def accesses(self) -> dict[str, set[authz.Access]]:
+        """What each resource asks of the cloud, by resource: creating (and so changing and
+        deleting) its kind, changing the object it appends to, reading an external one."""
+        namespace = self.stack.namespace
+        out: dict[str, set[authz.Access]] = {}
+        for name, definition in self.definitions.items():
+            kind_type = definition["type"]
+            if kind_type == resources.GROUP:
+                continue  # its members are listed themselves
+            if kind_type in self.files:
+                kind_type = resources.NESTED
+            wanted: set[authz.Access] = set()
+            if kind_type in resources.KINDS:
+                kind = _KIND[resources.KINDS[kind_type]]
+                where = namespace if kind.scope == "Namespaced" else None
+                verb = "get" if definition.get("external_id") is not None else "create"
+                wanted.add(authz.Access(verb, kind.group, kind.plural, where))
+            if kind_type in _APPENDS_TO:
+                kind = _KIND[_APPENDS_TO[kind_type]]
+                wanted.add(authz.Access("patch", kind.group, kind.plural, namespace))
+            if wanted:
+                out[name] = wanted
+        return out
+
+    async def refusal(self, api_client: client.Client, requester: authz.Requester) -> str | None:
+        """Heat's words for the first resource whose type the requester may not use, or None."""
+        wanted = self.accesses()
+        denied = set(await authz.denied(api_client, requester, set().union(*wanted.values())))
+        for name, accesses in sorted(wanted.items()):
+            refused = sorted(accesses & denied)
+            if refused:
+                return (
+                    f"You are not authorized to use {self.definitions[name]['type']}. "
+                    f"(resources.{name}: user {requester.username} may not "
+                    f"{'; '.join(map(str, refused))})"
+                )
+        return None
+
     def context(self, refs: Mapping[str, Any], attrs: Mapping[str, Any]) -> hot.Context:
         def attribute(name: str, attr: str | None) -> Any:
             definition = self.definitions.get(name, {})
@@ -141,6 +185,9 @@ class Plan:
 def _owned(manifest: dict[str, Any], body: Mapping[str, Any], retain: bool) -> dict[str, Any]:
     if not retain and manifest["metadata"].get("namespace"):
         manifest["metadata"]["ownerReferences"] = [client.owner_reference(dict(body))]
+    requester = ((body.get("metadata") or {}).get("annotations") or {}).get(authz.REQUESTER)
+    if manifest["kind"] == "Stack" and requester:  # a nested stack acts for the same user
+        manifest["metadata"].setdefault("annotations", {})[authz.REQUESTER] = requester
     return manifest
 
 
@@ -439,6 +486,20 @@ async def stack(body: kopf.Body, memo: kopf.Memo, **kwargs: Any) -> None:
         await _report(api_client, body, f"{action}_FAILED", str(error), [], [], observed=True)
         raise kopf.PermanentError(str(error)) from None
 
+    # The stack makes its objects with the operator's rights, so only what the user who last
+    # changed it may make themselves (recorded by the admission webhook; checked here again,
+    # since rights change and a webhook can be bypassed).
+    requester = authz.Requester.recorded(body)
+    refusal = (
+        "the stack records no requester (nimbus.dev/requester): it was made without the "
+        "admission webhook, which records who asked; Nimbus makes nothing for an unknown user"
+        if requester is None
+        else await plan.refusal(api_client, requester)
+    )
+    if refusal is not None:
+        message = f"Resource {action} failed: Forbidden: {refusal}"
+        await _report(api_client, body, f"{action}_FAILED", message, [], [], observed=True)
+        raise kopf.TemporaryError(message, delay=60)  # rights may be granted later
     store = await Store.load(api_client, body)
     run = await _converge(api_client, view, body, plan, action, store)
     listed = _listed(plan, run)
