@@ -112,8 +112,10 @@ def watched(
                 retries.pop(uid, None)
                 try:
                     fresh = await memo.api.get(api_version, kind, name, namespace)
-                except Exception:  # the API server busy or away: the retry must not be lost
-                    logger.exception("%s %s could not be read; trying again in 10s", kind, name)
+                except Exception as error:  # the API server busy or away: the retry stays
+                    metrics.HANDLER_RETRIES.labels(controller).inc()
+                    logger.warning("%s %s could not be read (%s); trying again in 10s", kind,
+                                   name, error.__class__.__name__)  # fmt: skip
                     again(memo, view, body, 10)
                     return
                 if fresh is not None and fresh["metadata"]["uid"] == uid:

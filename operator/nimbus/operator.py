@@ -11,6 +11,7 @@ import secrets
 from typing import Any
 
 import kopf
+from aiohttp import web
 
 from nimbus import handling, metrics
 from nimbus.k8s import client
@@ -32,6 +33,22 @@ HANDLER_MODULES = (
 )
 
 
+# The largest admission review the webhook reads: an update carries the object twice, and the
+# API server takes requests of up to 3 MiB. aiohttp's default of 1 MiB answered a large Stack
+# with a bare 413 before the webhook could say what the limit is.
+MAX_REVIEW_BYTES = 8 * 1024 * 1024
+
+
+class WebhookServer(kopf.WebhookServer):
+    """kopf's webhook server, reading admission reviews up to MAX_REVIEW_BYTES."""
+
+    @staticmethod
+    async def _serve(fn: Any, request: web.Request) -> web.Response:
+        request._client_max_size = MAX_REVIEW_BYTES
+        response: web.Response = await kopf.WebhookServer._serve(fn, request)
+        return response
+
+
 @kopf.on.startup()
 async def configure(settings: kopf.OperatorSettings, memo: kopf.Memo, **_: Any) -> None:
     # Kopf keeps its own state in annotations: the structural status schemas would prune a
@@ -50,7 +67,7 @@ async def configure(settings: kopf.OperatorSettings, memo: kopf.Memo, **_: Any) 
     if webhook:  # the admission webhook (identity/admission.py), over TLS
         certs = pathlib.Path(os.environ.get("NIMBUS_WEBHOOK_CERT_DIR", "/etc/nimbus/webhook"))
         host, _colon, port = webhook.rpartition(":")
-        settings.admission.server = kopf.WebhookServer(
+        settings.admission.server = WebhookServer(
             addr=host, port=int(port), host=host, certfile=certs / "tls.crt",
             pkeyfile=certs / "tls.key", cafile=certs / "ca.crt",
         )  # fmt: skip

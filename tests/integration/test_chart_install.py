@@ -176,7 +176,16 @@ def test_the_operator_needs_no_more_than_the_charts_role(
         # Deleting works too: the stack, then the project, drained of everything it holds.
         devcloud.kubectl("delete", "stacks.orchestration.nimbus.dev", "--all", "-n", "demo",
                          "--timeout=100s")  # fmt: skip
-        devcloud.kubectl("delete", "projects.identity.nimbus.dev", "demo", "--timeout=100s")
+        # The webhook is away here (failurePolicy Ignore): the drain itself keeps the volumes
+        # until the project says purge.
+        devcloud.kubectl("delete", "projects.identity.nimbus.dev", "demo", "--wait=false")
+        _wait(devcloud, "projects.identity.nimbus.dev/demo",
+              "{.status.conditions[?(@.type=='Drained')].reason}", "VolumesKept")  # fmt: skip
+        devcloud.kubectl("get", "volumes.blockstorage.nimbus.dev", "data-1", "-n", "demo")
+        devcloud.kubectl("patch", "projects.identity.nimbus.dev", "demo", "--type=merge",
+                         "-p", '{"spec": {"purge": true}}')  # fmt: skip
+        devcloud.kubectl("wait", "--for=delete", "projects.identity.nimbus.dev/demo",
+                         "--timeout=100s")  # fmt: skip
         gone = devcloud.kubectl("get", "namespace", "demo", "-o",
                                 "jsonpath={.metadata.deletionTimestamp}", check=False)  # fmt: skip
         assert gone.returncode != 0 or gone.stdout, "the project's namespace goes with it"

@@ -426,3 +426,20 @@ def test_user_data_from_a_secret_reaches_the_guest_and_no_reader(
                    "SecretTypeRefused")  # fmt: skip
     assert waiting["status"]["status"] == "BUILD"
     cloud.kubectl("delete", PROJECT, name, "--wait=false")
+
+
+# -- a Stack too big is refused with the limit and why -----------------------------------------
+
+
+@pytest.mark.parametrize("megabytes", [0.6, 2.0])
+def test_a_stack_too_big_is_refused_with_heats_limit(
+    cloud: Cloud, project: tuple[str, str], megabytes: float
+) -> None:
+    ns, member = project
+    padding = "x" * int(megabytes * 1024 * 1024)
+    template = f"heat_template_version: wallaby\ndescription: {padding}\nresources: {{}}\n"
+    ok, why = as_user(cloud, member, "create", _stack("big", ns, template))
+    assert not ok
+    assert "status code 413" not in why
+    assert "spec.template: Template size (" in why
+    assert "exceeds maximum allowed size (524288 bytes): Heat's max_template_size" in why

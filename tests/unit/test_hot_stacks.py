@@ -9,6 +9,7 @@ from typing import Any
 import pytest
 
 from nimbus import cache
+from nimbus.identity import authz
 from nimbus.orchestration import handlers, hot, resources
 
 STACK = resources.Stack(name="web", namespace="demo", uid="0b7a5c8e-0000-4000-8000-000000000002")
@@ -206,3 +207,20 @@ def test_a_nested_stacks_outputs_are_its_attributes() -> None:
     attrs = resources.attributes("server.yaml", stack)
     assert attrs["ip"] == "10.0.0.5"
     assert attrs["outputs"] == {"ip": "10.0.0.5"}
+
+
+@pytest.mark.parametrize(
+    ("access", "allowed"),
+    [
+        (authz.Access("create", "compute.nimbus.dev", "servers", "demo"), True),
+        (authz.Access("patch", "network.nimbus.dev", "securitygroups", "demo"), True),
+        (authz.Access("create", "compute.nimbus.dev", "servers", "other"), False),
+        (authz.Access("create", "compute.nimbus.dev", "flavors", None), False),
+        (authz.Access("get", "compute.nimbus.dev", "flavors", None), True),
+        (authz.Access("create", "", "secrets", "demo"), False),
+    ],
+)
+def test_a_stack_without_a_requester_does_only_what_a_member_may(
+    access: authz.Access, allowed: bool
+) -> None:
+    assert handlers._a_member_may(access, "demo") is allowed

@@ -26,6 +26,7 @@ from __future__ import annotations
 
 import dataclasses
 import ipaddress
+import json
 import time
 from collections.abc import Callable, Iterable, Mapping
 from typing import Any
@@ -424,6 +425,37 @@ async def validate_volume(body: kopf.Body, dryrun: bool, memo: kopf.Memo, **kwar
         check_volume_quota(view, namespace, name, size, dry_run=True)
 
 
+# Heat's max_template_size; and what a Stack may hold in all, well inside etcd's 1.5 MiB for
+# one object (the API server stores a Stack whole, with its status).
+MAX_TEMPLATE_BYTES = 524288
+MAX_STACK_BYTES = 1024 * 1024
+
+
+def _size(value: Any) -> int:
+    return len(value.encode()) if isinstance(value, str) else len(json.dumps(value).encode())
+
+
+def stack_too_big(spec: Mapping[str, Any]) -> str | None:
+    """Heat's refusal of a template over max_template_size, and ours of a Stack too big to be
+    kept as one object."""
+    template = _size(spec.get("template"))
+    if template > MAX_TEMPLATE_BYTES:
+        return (
+            f"spec.template: Template size ({template} bytes) exceeds maximum allowed size "
+            f"({MAX_TEMPLATE_BYTES} bytes): Heat's max_template_size. Split it into nested "
+            "stacks (OS::Heat::Stack, or template resources in spec.files)"
+        )
+    total = sum(_size(spec.get(k) or {}) for k in ("template", "files", "environment",
+                                                   "parameters"))  # fmt: skip
+    if total > MAX_STACK_BYTES:
+        return (
+            f"spec: the Stack's template, files, environment and parameters are {total} bytes; "
+            f"at most {MAX_STACK_BYTES} bytes are taken, since the API server keeps a Stack as "
+            "one object in etcd (1.5 MiB at most, status included). Split it into nested stacks"
+        )
+    return None
+
+
 async def _operator_user(memo: kopf.Memo) -> str:
     if memo.get("operator_user") is None:
         memo.operator_user = await authz.whoami(memo.api)
@@ -462,7 +494,12 @@ async def validate_stack(
     operation, old, new = kwargs.get("operation", ""), kwargs.get("old"), kwargs.get("new")
     view = cache.View.of(kwargs, memo)
     namespace = str(body["metadata"].get("namespace"))
-    if not _changed(operation, old, new or dict(body)) or project_of(view, namespace) is None:
+    if not _changed(operation, old, new or dict(body)):
+        return
+    too_big = stack_too_big(body.get("spec") or {})
+    if too_big:
+        raise kopf.AdmissionError(too_big, code=413)
+    if project_of(view, namespace) is None:
         return
     stack = {**dict(body), "metadata": {**dict(body["metadata"]), "uid":
                                         body["metadata"].get("uid") or "validating"}}  # fmt: skip

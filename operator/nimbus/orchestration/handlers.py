@@ -11,6 +11,7 @@ from __future__ import annotations
 import base64
 import dataclasses
 import json
+import os
 from collections.abc import Mapping
 from typing import Any
 
@@ -29,6 +30,8 @@ _APPENDS_TO = {
     "OS::Neutron::SecurityGroupRule": "SecurityGroup",
     "OS::Cinder::VolumeAttachment": "Server",
 }
+# Whether this operator serves the admission webhook that records a Stack's requester.
+_RECORDED = bool(os.environ.get("NIMBUS_WEBHOOK_ADDRESS"))
 # While a stack is in progress, the next pass comes this soon (seconds): each wave waits for
 # the one before, so this is paid once per wave. A pass reads indexes and writes only changes.
 AGAIN = 0.5
@@ -40,6 +43,17 @@ _CONSTRAINTS = {
     "nova.keypair": ("keypairs", True, "The Key ({}) could not be found."),
     "cinder.volume": ("volumes", True, "The Volume ({}) could not be found."),
 }
+
+
+_PUBLIC = {"flavors", "volumetypes"}  # read by every signed-in user (nimbus-public-reader)
+
+
+def _a_member_may(access: authz.Access, namespace: str) -> bool:
+    """What the nimbus-project-member role grants in `namespace`: every Nimbus kind there, and
+    reading the public kinds."""
+    if access.namespace is None:
+        return access.verb == "get" and access.resource in _PUBLIC
+    return access.namespace == namespace and access.group.endswith(".nimbus.dev")
 
 
 class Plan:
@@ -147,17 +161,29 @@ class Plan:
                 out[name] = wanted
         return out
 
-    async def refusal(self, api_client: client.Client, requester: authz.Requester) -> str | None:
-        """Heat's words for the first resource whose type the requester may not use, or None."""
+    async def refusal(
+        self, api_client: client.Client, requester: authz.Requester | None
+    ) -> str | None:
+        """Heat's words for the first resource whose type the requester may not use, or None.
+
+        With no requester (a stack made while no admission webhook recorded one), only what
+        every member of the project may do is done: Nimbus objects in the stack's own
+        namespace, and reading the public flavors and volume types."""
         wanted = self.accesses()
-        denied = set(await authz.denied(api_client, requester, set().union(*wanted.values())))
+        every = set().union(*wanted.values())
+        if requester is not None:
+            denied = set(await authz.denied(api_client, requester, every))
+            who = f"user {requester.username} may not"
+        else:
+            denied = {a for a in every if not _a_member_may(a, self.stack.namespace)}
+            who = "the stack records no requester (it was made with no admission webhook to "
+            who += "record one), so it does only what any project member may; not"
         for name, accesses in sorted(wanted.items()):
             refused = sorted(accesses & denied)
             if refused:
                 return (
                     f"You are not authorized to use {self.definitions[name]['type']}. "
-                    f"(resources.{name}: user {requester.username} may not "
-                    f"{'; '.join(map(str, refused))})"
+                    f"(resources.{name}: {who} {'; '.join(map(str, refused))})"
                 )
         return None
 
@@ -489,13 +515,9 @@ async def stack(body: kopf.Body, memo: kopf.Memo, **kwargs: Any) -> None:
     # The stack makes its objects with the operator's rights, so only what the user who last
     # changed it may make themselves (recorded by the admission webhook; checked here again,
     # since rights change and a webhook can be bypassed).
-    requester = authz.Requester.recorded(body)
-    refusal = (
-        "the stack records no requester (nimbus.dev/requester): it was made without the "
-        "admission webhook, which records who asked; Nimbus makes nothing for an unknown user"
-        if requester is None
-        else await plan.refusal(api_client, requester)
-    )
+    # The record is the webhook's, so it is trusted only where this operator serves one.
+    requester = authz.Requester.recorded(body) if _RECORDED else None
+    refusal = await plan.refusal(api_client, requester)
     if refusal is not None:
         message = f"Resource {action} failed: Forbidden: {refusal}"
         await _report(api_client, body, f"{action}_FAILED", message, [], [], observed=True)
