@@ -30,7 +30,8 @@ import yaml
 from nimbus import cache, kinds
 from nimbus.devcloud import cluster
 from nimbus.k8s import client
-from nimbus.orchestration import handlers, hot, resources
+from nimbus.orchestration import hot, resources
+from nimbus.orchestration import plan as plan_module
 
 STACKS = "orchestration.nimbus.dev/v1alpha1"
 FLAVOR = {
@@ -76,7 +77,7 @@ def direct_manifests(raw: dict[str, Any], namespace: str) -> list[dict[str, Any]
     view = cache.View({**{i: {} for i in cache.INDEXED}, cache.ADDRESSES: {}})
     body = {"metadata": {"name": "bench", "namespace": namespace, "uid": "direct"},
             "spec": {"template": raw}}  # fmt: skip
-    plan = handlers.Plan(body, view)
+    plan = plan_module.Plan(body, view)
     refs = {name: resources.physical_name("bench", name) for name in plan.definitions}
     out = []
     for name, definition in plan.definitions.items():
@@ -158,12 +159,12 @@ async def run_stack(api: client.Client, raw: dict[str, Any], namespace: str) -> 
 
 async def bench(devcloud: cluster.DevCloud, servers: int, limit: float) -> None:
     raw = template(servers)
-    count = len(handlers.Plan(
+    count = len(plan_module.Plan(
         {"metadata": {"name": "bench", "namespace": "x", "uid": "u"}, "spec": {"template": raw}},
         cache.View({**{i: {} for i in cache.INDEXED}, cache.ADDRESSES: {}}),
     ).definitions)  # fmt: skip
     credentials = client.load_credentials(str(devcloud.kubeconfig))
-    async with client.Client(credentials) as api:
+    async with client.Client(credentials, kinds=kinds.table()) as api:
         await api.apply(FLAVOR)
         direct = [await asyncio.wait_for(run_direct(api, devcloud, raw, "direct-1"), limit)]
         stack = [await asyncio.wait_for(run_stack(api, raw, "stack-1"), limit)]

@@ -13,6 +13,7 @@
 
 from __future__ import annotations
 
+import importlib
 import json
 import pathlib
 import textwrap
@@ -339,7 +340,10 @@ def _webhooks() -> str:
     from kopf._cogs.structs import references
     from kopf._core.engines import admission as kopf_admission
 
-    from nimbus.identity import admission  # noqa: F401 (importing it registers the handlers)
+    from nimbus import operator
+
+    for module in operator.ADMISSION_MODULES:  # importing them registers the handlers
+        importlib.import_module(module)
 
     registry = kopf.get_default_registry()
     resources = [

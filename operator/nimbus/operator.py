@@ -13,7 +13,7 @@ from typing import Any
 import kopf
 from aiohttp import web
 
-from nimbus import handling, metrics
+from nimbus import handling, kinds, metrics
 from nimbus.k8s import client
 
 # Where /metrics and /healthz are served (host:port), when `nimbus run` is asked to.
@@ -49,6 +49,17 @@ class WebhookServer(kopf.WebhookServer):
         return response
 
 
+# Each service's admission (importing one registers its webhook handlers).
+ADMISSION_MODULES = (
+    "nimbus.identity.admission",
+    "nimbus.compute.admission",
+    "nimbus.blockstorage.admission",
+    "nimbus.network.admission",
+    "nimbus.image.admission",
+    "nimbus.orchestration.admission",
+)
+
+
 @kopf.on.startup()
 async def configure(settings: kopf.OperatorSettings, memo: kopf.Memo, **_: Any) -> None:
     # Kopf keeps its own state in annotations: the structural status schemas would prune a
@@ -62,9 +73,9 @@ async def configure(settings: kopf.OperatorSettings, memo: kopf.Memo, **_: Any) 
     # take a burst (our own status write and kopf's bookkeeping) as one, short enough not to
     # hold a hundred new servers back.
     settings.batching.batch_window = 0.02
-    memo.api = client.Client(client.load_credentials())
+    memo.api = client.Client(client.load_credentials(), kinds=kinds.table())
     webhook = os.environ.get("NIMBUS_WEBHOOK_ADDRESS")
-    if webhook:  # the admission webhook (identity/admission.py), over TLS
+    if webhook:  # the admission webhooks (each service's admission.py), over TLS
         certs = pathlib.Path(os.environ.get("NIMBUS_WEBHOOK_CERT_DIR", "/etc/nimbus/webhook"))
         host, _colon, port = webhook.rpartition(":")
         settings.admission.server = WebhookServer(
@@ -98,7 +109,8 @@ def load_handlers() -> None:
     for module in HANDLER_MODULES:
         importlib.import_module(module)
     if os.environ.get("NIMBUS_WEBHOOK_ADDRESS"):
-        importlib.import_module("nimbus.identity.admission")
+        for module in ADMISSION_MODULES:
+            importlib.import_module(module)
 
 
 def run(

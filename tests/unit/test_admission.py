@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import pytest
 
+from nimbus.compute import admission as compute_admission
 from nimbus.identity import admission
 
 
@@ -59,8 +60,8 @@ def test_glance_visibility_decides_who_boots_an_image(
 ) -> None:
     image = {"metadata": {"name": "cirros", "namespace": "theirs"},
              "spec": {"visibility": visibility, "members": members}}  # fmt: skip
-    assert admission.image_refusal(image, "mine") == refusal
-    assert admission.image_refusal({**image, "metadata": {"name": "cirros",
+    assert compute_admission.image_refusal(image, "mine") == refusal
+    assert compute_admission.image_refusal({**image, "metadata": {"name": "cirros",
                                     "namespace": "mine"}}, "mine") is None  # fmt: skip
 
 
@@ -77,11 +78,11 @@ def test_an_image_too_big_for_the_flavor_in_novas_words() -> None:
         "spec": {"minRamMB": 128, "minDiskGB": 1},
         "status": {"virtualSize": 2 * 2**30},
     }
-    assert admission.image_too_big({"vcpus": 1, "ramMB": 64, "diskGB": 1}, image, "m1") == (
+    assert compute_admission.image_too_big({"vcpus": 1, "ramMB": 64, "diskGB": 1}, image, "m1") == (
         "Flavor's memory is too small for requested image. (flavor m1: 64 MB of RAM; image i "
         "needs minRamMB 128)"
     )
     assert "Flavor's disk is too small for requested image." in str(
-        admission.image_too_big({"vcpus": 1, "ramMB": 256, "diskGB": 1}, image)
+        compute_admission.image_too_big({"vcpus": 1, "ramMB": 256, "diskGB": 1}, image)
     )
-    assert admission.image_too_big({"vcpus": 1, "ramMB": 256, "diskGB": 5}, image) is None
+    assert compute_admission.image_too_big({"vcpus": 1, "ramMB": 256, "diskGB": 5}, image) is None

@@ -10,7 +10,8 @@ import pytest
 
 from nimbus import cache
 from nimbus.identity import authz
-from nimbus.orchestration import handlers, hot, resources
+from nimbus.orchestration import hot, resources
+from nimbus.orchestration import plan as planning
 
 STACK = resources.Stack(name="web", namespace="demo", uid="0b7a5c8e-0000-4000-8000-000000000002")
 SERVER_YAML = """
@@ -27,13 +28,13 @@ outputs:
 """
 
 
-def plan(template: dict[str, Any], **spec: Any) -> handlers.Plan:
+def plan(template: dict[str, Any], **spec: Any) -> planning.Plan:
     view = cache.View({**{i: {} for i in cache.INDEXED}, cache.ADDRESSES: {}})
     body = {
         "metadata": {"name": STACK.name, "namespace": STACK.namespace, "uid": STACK.uid},
         "spec": {"template": {"heat_template_version": "2018-08-31", **template}, **spec},
     }
-    return handlers.Plan(body, view)
+    return planning.Plan(body, view)
 
 
 def test_the_resource_registry_maps_types_to_types_and_to_templates() -> None:
@@ -223,4 +224,4 @@ def test_a_nested_stacks_outputs_are_its_attributes() -> None:
 def test_a_stack_without_a_requester_does_only_what_a_member_may(
     access: authz.Access, allowed: bool
 ) -> None:
-    assert handlers._a_member_may(access, "demo") is allowed
+    assert planning.a_member_may(access, "demo") is allowed

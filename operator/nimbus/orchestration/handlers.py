@@ -16,196 +16,20 @@ from collections.abc import Mapping
 from typing import Any
 
 import kopf
-import yaml
 
 from nimbus import cache, handling, kinds, meta, reporting
 from nimbus.conditions import Condition
 from nimbus.identity import authz
 from nimbus.k8s import client
-from nimbus.orchestration import api, hot, parameters, resources
+from nimbus.orchestration import api, hot, resources
+from nimbus.orchestration import plan as plan_
+from nimbus.orchestration.plan import Plan
 
-_KIND = {k.kind_name(): k for k in kinds.ALL}
-# The object an appending type changes (OS::Neutron::SecurityGroupRule, VolumeAttachment).
-_APPENDS_TO = {
-    "OS::Neutron::SecurityGroupRule": "SecurityGroup",
-    "OS::Cinder::VolumeAttachment": "Server",
-}
 # Whether this operator serves the admission webhook that records a Stack's requester.
 _RECORDED = bool(os.environ.get("NIMBUS_WEBHOOK_ADDRESS"))
 # While a stack is in progress, the next pass comes this soon (seconds): each wave waits for
 # the one before, so this is paid once per wave. A pass reads indexes and writes only changes.
 AGAIN = 0.5
-# Heat's custom constraints: the index each looks in, and Heat's message when it is not there.
-_CONSTRAINTS = {
-    "nova.flavor": ("flavors", False, "The Flavor ({}) could not be found."),
-    "glance.image": ("images", True, "The Image ({}) could not be found."),
-    "neutron.network": ("networks", True, "The Network ({}) could not be found."),
-    "nova.keypair": ("keypairs", True, "The Key ({}) could not be found."),
-    "cinder.volume": ("volumes", True, "The Volume ({}) could not be found."),
-}
-
-
-_PUBLIC = {"flavors", "volumetypes"}  # read by every signed-in user (nimbus-public-reader)
-
-
-def _a_member_may(access: authz.Access, namespace: str) -> bool:
-    """What the nimbus-project-member role grants in `namespace`: every Nimbus kind there, and
-    reading the public kinds."""
-    if access.namespace is None:
-        return access.verb == "get" and access.resource in _PUBLIC
-    return access.namespace == namespace and access.group.endswith(".nimbus.dev")
-
-
-class Plan:
-    """A stack's template, evaluated as far as it can be without the cloud."""
-
-    def __init__(self, body: Mapping[str, Any], view: cache.View) -> None:
-        spec = body["spec"]
-        metadata = body["metadata"]
-        self.stack = resources.Stack(metadata["name"], metadata["namespace"], metadata["uid"])
-        self.template = hot.load(spec["template"])
-        environment = spec.get("environment") or {}
-        if isinstance(environment, str):
-            environment = yaml.safe_load(environment) or {}
-        if not isinstance(environment, dict):
-            raise hot.HotError("The environment is not a YAML mapping.")
-        self.environment: dict[str, Any] = environment
-        registry = environment.get("resource_registry") or {}
-        # Per-resource entries (`resources:`) and hooks are Heat's; a type mapping is a string.
-        self.registry = {k: v for k, v in registry.items() if isinstance(v, str)}
-        given = {
-            **(environment.get("parameter_defaults") or {}),
-            **(environment.get("parameters") or {}),
-            **(spec.get("parameters") or {}),
-        }
-        given = {k: v for k, v in given.items() if k in self.template.parameters}
-        namespace = self.stack.namespace
-
-        def lookup(constraint: str, value: str) -> str | None:
-            plural, namespaced, message = _CONSTRAINTS[constraint]
-            found = view.get(plural, value, namespace if namespaced else None)
-            return None if found is not None else message.format(value)
-
-        self.parameters = parameters.resolve(
-            self.template,
-            given,
-            stack_name=self.stack.name,
-            stack_id=self.stack.uid,
-            project_id=namespace,
-            lookup=lookup,
-        )
-        self.files = dict(spec.get("files") or {})
-        ctx = hot.Context(self.template.version, self.parameters, self.files)
-        self.conditions = hot.evaluate_conditions(self.template, ctx)
-        definitions: dict[str, dict[str, Any]] = {}
-        self.definitions = definitions  # filled below; a group's count is read with context()
-        self.group_of: dict[str, str] = {}  # a group's member -> the group
-        for name, resource in self.template.resources.items():
-            condition = resource.get("condition")
-            if condition is not None and not hot.evaluate_condition(
-                condition,
-                hot.Context(self.template.version, self.parameters, self.files, self.conditions),
-            ):
-                continue
-            kind = resources.resolve_type(resource["type"], self.registry)
-            if kind == resources.GROUP:
-                props = hot.evaluate(resource.get("properties") or {}, self.context({}, {}))
-                members = resources.expand_group(name, props)
-                for member, definition in members.items():
-                    definition["type"] = resources.resolve_type(definition["type"], self.registry)
-                    self.group_of[member] = name
-                definitions.update(members)
-                definitions[name] = {
-                    "type": resources.GROUP,
-                    "properties": {},
-                    "members": list(members),
-                    "update_policy": hot.evaluate(
-                        resource.get("update_policy") or {}, self.context({}, {})
-                    ),
-                }
-                continue
-            definitions[name] = {**resource, "type": kind}
-        resources.check_types(definitions, self.files)
-        for name, definition in definitions.items():
-            if definition["type"] in self.files:  # a template resource's template is checked too
-                try:
-                    hot.load(self.files[definition["type"]])
-                except hot.HotError as error:
-                    raise hot.HotError(
-                        f"Resource {name}: the template {definition['type']}: {error}"
-                    ) from None
-        self.graph = hot.graph(definitions)
-        self.waves = hot.order(self.graph)
-
-    def accesses(self) -> dict[str, set[authz.Access]]:
-        """What each resource asks of the cloud, by resource: creating (and so changing and
-        deleting) its kind, changing the object it appends to, reading an external one."""
-        namespace = self.stack.namespace
-        out: dict[str, set[authz.Access]] = {}
-        for name, definition in self.definitions.items():
-            kind_type = definition["type"]
-            if kind_type == resources.GROUP:
-                continue  # its members are listed themselves
-            if kind_type in self.files:
-                kind_type = resources.NESTED
-            wanted: set[authz.Access] = set()
-            if kind_type in resources.KINDS:
-                kind = _KIND[resources.KINDS[kind_type]]
-                where = namespace if kind.scope == "Namespaced" else None
-                verb = "get" if definition.get("external_id") is not None else "create"
-                wanted.add(authz.Access(verb, kind.group, kind.plural, where))
-            if kind_type in _APPENDS_TO:
-                kind = _KIND[_APPENDS_TO[kind_type]]
-                wanted.add(authz.Access("patch", kind.group, kind.plural, namespace))
-            if wanted:
-                out[name] = wanted
-        return out
-
-    async def refusal(
-        self, api_client: client.Client, requester: authz.Requester | None
-    ) -> str | None:
-        """Heat's words for the first resource whose type the requester may not use, or None.
-
-        With no requester (a stack made while no admission webhook recorded one), only what
-        every member of the project may do is done: Nimbus objects in the stack's own
-        namespace, and reading the public flavors and volume types."""
-        wanted = self.accesses()
-        every = set().union(*wanted.values())
-        if requester is not None:
-            denied = set(await authz.denied(api_client, requester, every))
-            who = f"user {requester.username} may not"
-        else:
-            denied = {a for a in every if not _a_member_may(a, self.stack.namespace)}
-            who = "the stack records no requester (it was made with no admission webhook to "
-            who += "record one), so it does only what any project member may; not"
-        for name, accesses in sorted(wanted.items()):
-            refused = sorted(accesses & denied)
-            if refused:
-                return (
-                    f"You are not authorized to use {self.definitions[name]['type']}. "
-                    f"(resources.{name}: {who} {'; '.join(map(str, refused))})"
-                )
-        return None
-
-    def context(self, refs: Mapping[str, Any], attrs: Mapping[str, Any]) -> hot.Context:
-        def attribute(name: str, attr: str | None) -> Any:
-            definition = self.definitions.get(name, {})
-            if definition.get("type") == resources.GROUP:
-                members = definition["members"]
-                values = {m: {**attrs.get(m, {}), "_ref": refs.get(m)} for m in members}
-                return resources.group_attribute(members, values, [] if attr is None else [attr])
-            found = attrs.get(name) or {}
-            return found if attr is None else found.get(attr)
-
-        return hot.Context(
-            self.template.version,
-            self.parameters,
-            self.files,
-            self.conditions,
-            resource=lambda n: refs.get(n),
-            attribute=attribute,
-            resources=frozenset(self.definitions),
-        )
 
 
 def _owned(manifest: dict[str, Any], body: Mapping[str, Any], retain: bool) -> dict[str, Any]:
@@ -283,7 +107,7 @@ class Store:
 async def _append(
     api_client: client.Client, namespace: str, made: resources.Append
 ) -> dict[str, Any] | None:
-    kind = _KIND[made.kind]
+    kind = plan_.KIND[made.kind]
     target = await api_client.get(kind.api_version_name(), made.kind, made.name, namespace)
     if target is None:
         return None
@@ -298,7 +122,7 @@ async def _append(
 
 async def _unappend(api_client: client.Client, namespace: str, record: Mapping[str, Any]) -> None:
     """Take out an item a resource added (a volume attachment, a rule), if it is still there."""
-    kind = _KIND[record["kind"]]
+    kind = plan_.KIND[record["kind"]]
     version = kind.api_version_name()
     target = await api_client.get(version, record["kind"], record["name"], namespace)
     if target is None or target["metadata"].get("deletionTimestamp"):
@@ -401,7 +225,7 @@ async def _converge(
             assert isinstance(made, resources.Apply)
             manifest = _owned(made.manifest, body, _retained(definition))
             meta_ = manifest["metadata"]
-            plural = _KIND[manifest["kind"]].plural
+            plural = plan_.KIND[manifest["kind"]].plural
             current = view.get(plural, meta_["name"], meta_.get("namespace"))
             physical = meta_["name"]
             if current is not None and current["metadata"].get("deletionTimestamp"):
@@ -454,7 +278,7 @@ def _external(
     if kind_name is None:
         run.set(name, f"{action}_FAILED", f"external_id is not supported for {kind}")
         return
-    found_kind = _KIND[kind_name]
+    found_kind = plan_.KIND[kind_name]
     namespace = plan.stack.namespace if found_kind.scope == "Namespaced" else None
     found = view.get(found_kind.plural, external, namespace)
     if found is None:
