@@ -43,10 +43,11 @@ generate: venv ## write crds/ and the chart's generated files from the models
 	$(NIMBUS) generate
 
 .PHONY: lint
-lint: venv ## ruff (lint and format check) and mypy strict
+lint: venv ## ruff (lint and format check), mypy strict, and the layers' import contracts
 	$(BIN)/ruff check operator tests bench
 	$(BIN)/ruff format --check operator tests bench
 	$(BIN)/mypy
+	$(BIN)/lint-imports
 
 .PHONY: format
 format: venv ## apply ruff's fixes and formatting
@@ -105,16 +106,22 @@ docs: venv ## the documentation site (mkdocs-material), built strict into site/
 e2e: ## end to end on kind: KubeVirt, CDI, Multus, the chart, a real VM booted (needs Docker)
 	bash e2e/run.sh
 
+# `make lock` pins what pyproject.toml added and keeps every other pin (the old locks are its
+# constraints); `make lock UPGRADE=1` moves them all to what the registry serves today.
+KEEP_PINS = $(if $(UPGRADE),,-c requirements-test.lock)
+
 .PHONY: lock
-lock: ## move the pins: requirements.lock (the image) and requirements-test.lock (the venv) from the registry
+lock: ## pin new dependencies, keeping the others (UPGRADE=1 moves them all): both locks
 	rm -rf .lock-venv && $(PYTHON) -m venv .lock-venv && \
-	.lock-venv/bin/pip install --quiet --disable-pip-version-check . && \
+	.lock-venv/bin/pip install --quiet --disable-pip-version-check $(KEEP_PINS) . && \
 	{ echo "# The image's Python dependencies, pinned: \`make lock\` (a clean venv of the package, frozen)."; \
-	  .lock-venv/bin/pip freeze --exclude nimbus; } > requirements.lock && \
-	.lock-venv/bin/pip install --quiet --disable-pip-version-check -c requirements.lock '.[test]' && \
+	  .lock-venv/bin/pip freeze --exclude nimbus; } > requirements.lock.new && \
+	.lock-venv/bin/pip install --quiet --disable-pip-version-check -c requirements.lock.new \
+	  $(KEEP_PINS) '.[test]' && \
 	{ echo "# The venv of make test and CI: requirements.lock's pins plus the test extra's, pinned by \`make lock\`."; \
-	  .lock-venv/bin/pip freeze --exclude nimbus; } > requirements-test.lock && \
-	.lock-venv/bin/pip check && rm -rf .lock-venv
+	  .lock-venv/bin/pip freeze --exclude nimbus; } > requirements-test.lock.new && \
+	.lock-venv/bin/pip check && rm -rf .lock-venv && \
+	mv requirements.lock.new requirements.lock && mv requirements-test.lock.new requirements-test.lock
 	@echo "pinned; make venv reinstalls .venv from the new locks (rm -rf .venv for a clean one)"
 
 .PHONY: demo-down

@@ -23,6 +23,7 @@ from typing import Any
 
 import cloud  # bench/cloud.py, beside this script
 
+from nimbus import kinds
 from nimbus.devcloud import cluster
 from nimbus.k8s import client
 
@@ -117,7 +118,7 @@ async def bench(
     devcloud: cluster.DevCloud, servers: int, limit: float, pids: dict[str, int]
 ) -> None:
     credentials = client.load_credentials(str(devcloud.kubeconfig))
-    async with client.Client(credentials) as api:
+    async with client.Client(credentials, kinds=kinds.table()) as api:
         await api.apply({"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": "bench"}})
         for obj in SETUP:
             await api.apply(obj)

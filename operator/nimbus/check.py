@@ -21,7 +21,7 @@ CRDS = "apiextensions.k8s.io/v1"
 
 async def _check(namespace: str, webhook: bool) -> list[str]:
     problems: list[str] = []
-    async with client.Client(client.load_credentials()) as api:
+    async with client.Client(client.load_credentials(), kinds=kinds.table()) as api:
         for kind in kinds.ALL:
             name = f"{kind.plural}.{kind.group}"
             crd = await api.get(CRDS, "CustomResourceDefinition", name)

@@ -26,3 +26,9 @@ ALL: tuple[type[meta.Resource], ...] = (
     blockstorage.Snapshot,
     orchestration.Stack,
 )
+
+
+def table() -> list[tuple[str, str, str, bool]]:
+    """(apiVersion, kind, plural, namespaced) of every kind: what an API client is given to
+    address them (nimbus.k8s.client knows no service of its own)."""
+    return [(k.api_version_name(), k.kind_name(), k.plural, k.scope == "Namespaced") for k in ALL]

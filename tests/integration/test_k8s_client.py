@@ -6,13 +6,15 @@ from collections.abc import AsyncIterator
 
 import pytest
 
+from nimbus import kinds
 from nimbus.k8s import client
 from tests.integration.conftest import Cloud
 
 
 @pytest.fixture
 async def api(cloud: Cloud) -> AsyncIterator[client.Client]:
-    async with client.Client(client.load_credentials(str(cloud.devcloud.kubeconfig))) as api:
+    credentials = client.load_credentials(str(cloud.devcloud.kubeconfig))
+    async with client.Client(credentials, kinds=kinds.table()) as api:
         yield api
 
 
@@ -73,8 +75,11 @@ def test_paths_for_core_group_and_cluster_scoped_kinds() -> None:
     assert client.Client.path("storage.k8s.io/v1", "StorageClass", None, "fast") == (
         "/apis/storage.k8s.io/v1/storageclasses/fast"
     )
-    assert client.Client.path("compute.nimbus.dev/v1alpha1", "Flavor", None) == (
+    nimbus = {(a, k): client.Resource(p, n) for a, k, p, n in kinds.table()}
+    assert client.Client.path("compute.nimbus.dev/v1alpha1", "Flavor", None, table=nimbus) == (
         "/apis/compute.nimbus.dev/v1alpha1/flavors"
     )
+    with pytest.raises(KeyError):  # the client knows no Nimbus kind unless it is given them
+        client.Client.path("compute.nimbus.dev/v1alpha1", "Flavor", None)
     with pytest.raises(ValueError, match="namespaced"):
         client.Client.path("kubevirt.io/v1", "VirtualMachine", None, "vm")

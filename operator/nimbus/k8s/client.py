@@ -8,12 +8,10 @@ import dataclasses
 import datetime
 import json
 import ssl
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Iterable
 from typing import Any
 
 import aiohttp
-
-from nimbus import kinds
 
 FIELD_MANAGER = "nimbus"
 
@@ -64,13 +62,10 @@ RESOURCES: dict[tuple[str, str], Resource] = {
     ),
     ("snapshot.storage.k8s.io/v1", "VolumeSnapshot"): Resource("volumesnapshots", True),
     ("snapshot.storage.k8s.io/v1", "VolumeSnapshotClass"): Resource("volumesnapshotclasses", False),
-    **{
-        (kind.api_version_name(), kind.kind_name()): Resource(
-            kind.plural, kind.scope == "Namespaced"
-        )
-        for kind in kinds.ALL
-    },
 }
+
+# (apiVersion, kind, plural, namespaced): the kinds a client is given besides RESOURCES.
+Kinds = Iterable[tuple[str, str, str, bool]]
 
 
 class ApiError(RuntimeError):
@@ -115,8 +110,13 @@ def load_credentials(kubeconfig: str | None = None) -> Credentials:
 class Client:
     """An API client for one API server; one aiohttp session, reused."""
 
-    def __init__(self, credentials: Credentials, *, impersonate: str | None = None) -> None:
+    def __init__(
+        self, credentials: Credentials, *, kinds: Kinds = (), impersonate: str | None = None
+    ) -> None:
+        """`kinds`: what it addresses besides Kubernetes' own (Nimbus's: nimbus.kinds.table());
+        the client knows no service of its own."""
         self.credentials = credentials
+        self.resources = {**RESOURCES, **{(a, k): Resource(p, n) for a, k, p, n in kinds}}
         headers = {"Accept": "application/json"}
         if credentials.token:
             headers["Authorization"] = f"Bearer {credentials.token}"
@@ -140,13 +140,25 @@ class Client:
             )
         return self._session
 
+    def _at(
+        self, api_version: str, kind: str, namespace: str | None, name: str | None = None
+    ) -> str:
+        return self.path(api_version, kind, namespace, name, table=self.resources)
+
     async def close(self) -> None:
         if self._session is not None:
             await self._session.close()
 
     @staticmethod
-    def path(api_version: str, kind: str, namespace: str | None, name: str | None = None) -> str:
-        resource = RESOURCES[(api_version, kind)]
+    def path(
+        api_version: str,
+        kind: str,
+        namespace: str | None,
+        name: str | None = None,
+        *,
+        table: dict[tuple[str, str], Resource] = RESOURCES,
+    ) -> str:
+        resource = table[(api_version, kind)]
         prefix = "/api/v1" if api_version == "v1" else f"/apis/{api_version}"
         if resource.namespaced and namespace:
             prefix += f"/namespaces/{namespace}"
@@ -190,9 +202,7 @@ class Client:
         """Server-side apply `obj` under a field manager (Nimbus's unless said); return what the
         server holds."""
         metadata = obj["metadata"]
-        path = self.path(
-            obj["apiVersion"], obj["kind"], metadata.get("namespace"), metadata["name"]
-        )
+        path = self._at(obj["apiVersion"], obj["kind"], metadata.get("namespace"), metadata["name"])
         params = {"fieldManager": field_manager, "force": "true" if force else "false"}
         result = await self._request(
             "PATCH", path, body=obj, content_type="application/apply-patch+yaml", params=params
@@ -203,7 +213,7 @@ class Client:
     async def create(self, obj: dict[str, Any], *, dry_run: bool = False) -> dict[str, Any]:
         """POST `obj` (with dry_run, the API server admits it and stores nothing)."""
         metadata = obj["metadata"]
-        path = self.path(obj["apiVersion"], obj["kind"], metadata.get("namespace"))
+        path = self._at(obj["apiVersion"], obj["kind"], metadata.get("namespace"))
         params = {"dryRun": "All"} if dry_run else None
         result = await self._request("POST", path, body=obj, params=params)
         assert result is not None
@@ -213,7 +223,7 @@ class Client:
         self, api_version: str, kind: str, name: str, namespace: str | None = None
     ) -> dict[str, Any] | None:
         """The object, or None when it does not exist."""
-        return await self._request("GET", self.path(api_version, kind, namespace, name))
+        return await self._request("GET", self._at(api_version, kind, namespace, name))
 
     async def list(
         self,
@@ -238,8 +248,8 @@ class Client:
     ) -> tuple[builtins.list[dict[str, Any]], str]:
         """The objects and the list's resourceVersion, where a watch that misses nothing
         starts (an informer's list)."""
-        resource = RESOURCES[(api_version, kind)]
-        path = self.path(api_version, kind, namespace if resource.namespaced else None)
+        resource = self.resources[(api_version, kind)]
+        path = self._at(api_version, kind, namespace if resource.namespaced else None)
         params = {"labelSelector": label_selector} if label_selector else None
         result = await self._request("GET", path, params=params) or {}
         items: list[dict[str, Any]] = result.get("items", [])
@@ -249,8 +259,8 @@ class Client:
         self, api_version: str, kind: str, namespace: str | None = None
     ) -> str:
         """The collection's resourceVersion now: where a watch that misses nothing starts."""
-        resource = RESOURCES[(api_version, kind)]
-        path = self.path(api_version, kind, namespace if resource.namespaced else None)
+        resource = self.resources[(api_version, kind)]
+        path = self._at(api_version, kind, namespace if resource.namespaced else None)
         result = await self._request("GET", path, params={"limit": "1"})
         return str((result or {}).get("metadata", {}).get("resourceVersion", ""))
 
@@ -265,8 +275,8 @@ class Client:
     ) -> AsyncIterator[tuple[str, dict[str, Any]]]:
         """(type, object) for each change after `resource_version` (from now when None), until
         the server ends the watch."""
-        resource = RESOURCES[(api_version, kind)]
-        path = self.path(api_version, kind, namespace if resource.namespaced else None)
+        resource = self.resources[(api_version, kind)]
+        path = self._at(api_version, kind, namespace if resource.namespaced else None)
         params = {"watch": "true", "allowWatchBookmarks": "true"}
         if resource_version:
             params["resourceVersion"] = resource_version
@@ -289,7 +299,7 @@ class Client:
         """Delete the object (in the background); False when it did not exist."""
         result = await self._request(
             "DELETE",
-            self.path(api_version, kind, namespace, name),
+            self._at(api_version, kind, namespace, name),
             body={"propagationPolicy": "Background"},
         )
         return result is not None
@@ -305,7 +315,7 @@ class Client:
         """Merge-patch the object: for a field another manager owns, such as a claim's size."""
         result = await self._request(
             "PATCH",
-            self.path(api_version, kind, namespace, name),
+            self._at(api_version, kind, namespace, name),
             body=patch,
             content_type="application/merge-patch+json",
         )
@@ -323,7 +333,7 @@ class Client:
         """Merge-patch the status subresource (a list such as conditions is replaced whole)."""
         result = await self._request(
             "PATCH",
-            self.path(api_version, kind, namespace, name) + "/status",
+            self._at(api_version, kind, namespace, name) + "/status",
             body={"status": status},
             content_type="application/merge-patch+json",
         )
@@ -376,7 +386,7 @@ class Client:
             "lastTimestamp": now,
             "count": 1,
         }
-        await self._request("POST", self.path("v1", "Event", namespace), body=event)
+        await self._request("POST", self._at("v1", "Event", namespace), body=event)
 
 
 def owner_reference(obj: dict[str, Any]) -> dict[str, Any]:

@@ -26,6 +26,7 @@ from typing import Any
 import yaml
 from aiohttp import web
 
+from nimbus import kinds
 from nimbus.k8s import client
 from nimbus.placement import config as placement_config
 from nimbus.placement import engine
@@ -218,7 +219,7 @@ class Extender:
 
 async def serve(host: str, port: int, config_path: pathlib.Path | None) -> None:
     credentials = client.load_credentials()
-    async with client.Client(credentials) as api:
+    async with client.Client(credentials, kinds=kinds.table()) as api:
         extender = Extender(api, Settings(config_path))
         extender.start()
         runner = web.AppRunner(extender.app(), access_log=None)
