@@ -165,6 +165,8 @@ def watched(
 
 Follower = Callable[..., Awaitable[None]]
 _FOLLOWERS: dict[tuple[str, str, str], list[Follower]] = {}
+# The one kopf handler of each followed kind, as registered (what a test drives).
+DISPATCHERS: dict[tuple[str, str, str], Any] = {}
 
 
 def follows(group: str, version: str, plural: str) -> Callable[[Follower], Follower]:
@@ -193,6 +195,8 @@ def follows(group: str, version: str, plural: str) -> Callable[[Follower], Follo
                     except Exception as error:  # tried again later; the others run now
                         arguments = {"type": type, "body": raw, "memo": memo, "view": view}
                         retrying.again(each, arguments, error, 0)
+
+            DISPATCHERS[key] = dispatch
 
         _FOLLOWERS[key].append(follower)
         return follower

@@ -114,12 +114,7 @@ def operator(cloud: Cloud, tmp_path_factory: pytest.TempPathFactory) -> Iterator
     with log.open("wb") as out:
         process = subprocess.Popen(argv, stdout=out, stderr=subprocess.STDOUT, env=env)
     try:
-        deadline = time.monotonic() + 60
-        while "Handler" not in log.read_text() and "Resuming" not in log.read_text():
-            assert process.poll() is None, log.read_text()
-            if time.monotonic() > deadline:
-                break
-            time.sleep(0.5)
+        _wait_for_webhooks(cloud, process, log)
         yield log
     finally:
         process.terminate()
@@ -128,6 +123,21 @@ def operator(cloud: Cloud, tmp_path_factory: pytest.TempPathFactory) -> Iterator
         except subprocess.TimeoutExpired:
             process.kill()
             process.wait()
+
+
+def _wait_for_webhooks(cloud: Cloud, process: subprocess.Popen[bytes], log: pathlib.Path) -> None:
+    """Until the operator serves its admission webhooks (kopf writes their configuration once
+    it listens): a test may count on refusals from its first create. Fails, with the log, if the
+    operator dies or never gets there."""
+    deadline = time.monotonic() + 60
+    while True:
+        assert process.poll() is None, f"the operator exited:\n{log.read_text()[-4000:]}"
+        got = cloud.kubectl("get", "validatingwebhookconfigurations,mutatingwebhookconfigurations",
+                            "-o", "name", check=False).stdout  # fmt: skip
+        if got.count("nimbus-admission") == 2:
+            return
+        assert time.monotonic() < deadline, f"no webhooks after 60 s:\n{log.read_text()[-4000:]}"
+        time.sleep(0.5)
 
 
 def wait_for(
