@@ -138,3 +138,51 @@ def test_no_two_ports_hold_one_address_whatever_the_order_of_events(steps: list[
         if step == "report" and reported:
             indexed[reported[0]] = {allocated[reported[0]]}
     assert len(set(allocated.values())) == len(allocated), allocated
+
+
+def _port(name: str, created: str, ip: str, **extra: Any) -> dict[str, Any]:
+    return {"metadata": {"name": name, "namespace": "p", "creationTimestamp": created, **extra},
+            "spec": {"network": "net", "fixedIPs": [{"ipAddress": ip}]}, "status": {}}  # fmt: skip
+
+
+@pytest.mark.parametrize(
+    ("other", "holds"),
+    [
+        (_port("older", "2026-12-06T10:00:00Z", "10.0.0.5"), True),  # asked first: it waits for it
+        (_port("same", "2026-12-06T10:00:01Z", "10.0.0.5"), False),  # same second: the ledger says
+        (_port("younger", "2026-12-06T10:00:02Z", "10.0.0.5"), False),
+        (
+            {
+                **_port(
+                    "given", "2026-12-06T10:00:02Z", "10.0.0.5"
+                ),  # allocated: its status holds it
+                "status": {"fixedIPs": [{"ipAddress": "10.0.0.5"}]},
+            },
+            True,
+        ),
+        (
+            _port(
+                "implicit",
+                "2026-12-06T10:00:02Z",
+                "10.0.0.5",  # a server's: allocated already
+                ownerReferences=[{"kind": "Server", "name": "web"}],
+            ),
+            True,
+        ),
+    ],
+)
+def test_two_ports_asking_for_one_address_never_wait_on_each_other(
+    other: dict[str, Any], holds: bool
+) -> None:
+    """The port made first (or allocated first) has the address; one made no sooner and not yet
+    allocated does not hold it against this one."""
+    from nimbus import cache
+    from nimbus.network import handlers
+
+    mine = _port("mine", "2026-12-06T10:00:01Z", "10.0.0.5")
+    ports = {("p", p["metadata"]["name"]): [p] for p in (mine, other)}
+    addresses = {("p", "net"): [(p["metadata"]["name"], {"10.0.0.5"}) for p in (mine, other)]}
+    view = cache.View({**{i: {} for i in cache.INDEXED}, cache.ADDRESSES: addresses})
+    view._indexes["ports"] = ports
+    claims = handlers.claims(view, mine, "p", "net")
+    assert ("10.0.0.5" in claims[other["metadata"]["name"]]) is holds

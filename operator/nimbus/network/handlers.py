@@ -165,6 +165,33 @@ def subnets_of(view: cache.View, namespace: str, network: str) -> dict[str, api.
     }
 
 
+def claims(
+    view: cache.View, port: dict[str, Any], namespace: str, network: str
+) -> dict[str, set[str]]:
+    """What each other port of the network holds, as `port` must respect it: its status's
+    addresses, a server's implicit port's, the ledger's, and what an older port asks for in its
+    spec. A port asking for the same fixed IP no sooner than this one, and not allocated yet,
+    does not hold it: the first to be allocated has it (the ledger decides between two made
+    in the same second), and two ports asking for one address never both wait on each other."""
+    held = dict(view.addresses(namespace, network))
+    mine = port["metadata"].get("creationTimestamp") or ""
+    for other in view.list("ports", namespace):
+        metadata = other["metadata"]
+        name = metadata["name"]
+        if name == port["metadata"]["name"] or (other.get("spec") or {}).get("network") != network:
+            continue
+        if (other.get("status") or {}).get("fixedIPs") or (
+            metadata.get("creationTimestamp") or ""
+        ) < mine:
+            continue
+        if any(o.get("kind") == "Server" for o in metadata.get("ownerReferences") or []):
+            continue  # an implicit port's spec holds what the operator allocated for it
+        if ipam.LEDGER.holds(namespace, network, name):
+            continue
+        held[name] = {a for a in held.get(name, set()) if not ipam.is_ip(a)}  # its MAC stays
+    return held
+
+
 def port_addresses(
     view: cache.View, port: dict[str, Any], namespace: str
 ) -> tuple[list[dict[str, str]], str, str | None]:
@@ -178,7 +205,7 @@ def port_addresses(
     spec = api.PortSpec.model_validate(port["spec"])
     name = port["metadata"]["name"]
     taken = ipam.LEDGER.taken(
-        namespace, spec.network, view.addresses(namespace, spec.network), excluding=name
+        namespace, spec.network, claims(view, port, namespace, spec.network), excluding=name
     )
     mac = recorded_mac or spec.mac_address or render.mac_address(namespace, name)
     if mac.lower() in taken:

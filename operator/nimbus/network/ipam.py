@@ -49,6 +49,9 @@ class Ledger:
     def reserve(self, namespace: str, network: str, port: str, addresses: set[str]) -> None:
         self.pending.setdefault((namespace, network), {})[port] = set(addresses)
 
+    def holds(self, namespace: str, network: str, port: str) -> bool:
+        return port in self.pending.get((namespace, network), {})
+
     def pending_on(self, namespace: str, network: str) -> list[set[str]]:
         return list(self.pending.get((namespace, network), {}).values())
 
