@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 import functools
 import logging
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Mapping
 from typing import Any, TypeVar
 
 import kopf
@@ -202,3 +202,20 @@ def follows(group: str, version: str, plural: str) -> Callable[[Follower], Follo
         return follower
 
     return register
+
+
+async def owner_of(
+    api: Any, child: Mapping[str, Any], label: str, api_version: str, kind: str
+) -> dict[str, Any] | None:
+    """The Nimbus object a child's label names (a Snapshot's VolumeSnapshot, an Image's
+    DataVolume), read afresh; None when it is gone or going. A child's event calls its owner's
+    reconciliation with it."""
+    name = (child["metadata"].get("labels") or {}).get(label)
+    if not name:
+        return None
+    found: dict[str, Any] | None = await api.get(
+        api_version, kind, name, child["metadata"].get("namespace")
+    )
+    if found is None or found["metadata"].get("deletionTimestamp"):
+        return None
+    return found

@@ -15,7 +15,7 @@ from nimbus.compute import api, render
 from nimbus.placement import config as placement_config
 from nimbus.placement import engine, hosts
 from nimbus.scheduler import configuration, extender, inventory, request
-from tests.unit.test_render_server import inputs
+from tests.unit.test_render_server import CIRROS, inputs
 
 
 def node(name: str, zone: str = "zone-a", vcpus: int = 16, memory_mb: int = 65536,
@@ -356,14 +356,40 @@ def test_the_configuration_file_is_read_again_when_it_changes(tmp_path: Any) -> 
     assert settings.config.ram_weight_multiplier == 2.0
 
 
+def _asks(**changes: Any) -> engine.RequestSpec:
+    return request.server_request(inputs(name="a", namespace="demo", placement=True, **changes))
+
+
 def test_preflight_finds_a_server_no_empty_node_could_take() -> None:
     nodes = [node("n1", memory_mb=4096), node("n2", memory_mb=8192)]
-    assert inventory.preflight(nodes, pod("a", flavor=flavor(ram_mb=8192)), CONFIG) is None
-    huge = pod("a", flavor=flavor(ram_mb=16384))
+    assert inventory.preflight(nodes, _asks(flavor=flavor(ram_mb=8192)), CONFIG) is None
+    huge = _asks(flavor=flavor(ram_mb=16384))
     assert inventory.preflight(nodes, huge, CONFIG) == ["RamFilter: (start: 2, end: 0)"]
-    elsewhere = pod("a", spec=spec(availabilityZone="zone-z"))
+    elsewhere = _asks(spec=spec(availabilityZone="zone-z"))
     assert inventory.preflight(nodes, elsewhere, CONFIG) == [
         "AvailabilityZoneFilter: (start: 2, end: 0)"
     ]
-    # Usage does not count: full nodes may empty; a missing node never comes by waiting.
-    assert inventory.preflight(nodes, pod("a", "n1", "Running"), CONFIG) is None
+
+
+@pytest.mark.parametrize(
+    "changes",
+    [
+        {},
+        {"flavor": flavor(4, 8192, 40, ephemeralGB=10, swapMB=1536,
+                          extraSpecs={"hw:cpu_policy": "dedicated", "trait:HW_CPU_X86_AVX2":
+                                      "required"})},
+        {"spec": spec(availabilityZone="zone-a",
+                      schedulerHints={"sameHost": ["web-1"], "differentHost": ["db"],
+                                      "query": '[">=", "$free_ram_mb", 1024]',
+                                      "buildNearHostIP": "10.0.0.5", "cidr": "/24"})},
+        {"image": dataclasses.replace(CIRROS, properties={"hw_disk_bus": "scsi",
+                                                           "os_type": "linux"})},
+        {"spec": spec(bootVolume={"name": "root"}, image=None), "image": None,
+         "boot_claim": "root"},
+    ],
+)  # fmt: skip
+def test_the_server_s_own_request_is_what_its_pod_asks(changes: dict[str, Any]) -> None:
+    """The pre-flight reads the Server directly; the extender reads its pod: one request."""
+    given = inputs(name="a", namespace="demo", placement=True, **changes)
+    from_pod = cloud().request_spec(pod("a", **changes))
+    assert request.server_request(given) == from_pod

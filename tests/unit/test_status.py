@@ -277,3 +277,51 @@ def test_progress_is_a_normal_event_and_trouble_a_warning(
     reason: str, status: conditions.Status, event: str
 ) -> None:
     assert reporting.event_type(conditions.Condition("Ready", status, reason)) == event
+
+
+def _state(word: str, host: str | None = "node-1", fault: str | None = None) -> compute.ServerState:
+    return compute.ServerState(status=word, task_state=None, power_state="RUNNING", host=host,
+                              fault={"code": 500, "message": fault} if fault else None)  # fmt: skip
+
+
+@pytest.mark.parametrize(
+    ("state", "kwargs", "expected"),
+    [
+        (_state("ACTIVE"), {}, [("Scheduled", "True", "Scheduled"), ("Running", "True", "Active")]),
+        (_state("BUILD", host=None), {},
+         [("Scheduled", "False", "Scheduling"), ("Running", "False", "Build")]),
+        (_state("SHUTOFF", host=None), {}, [("Running", "True", "Shutoff")]),
+        (_state("PAUSED"), {}, [("Scheduled", "True", "Scheduled"), ("Running", "True", "Paused")]),
+        (_state("ERROR", host=None, fault="No valid host was found."), {},
+         [("Running", "False", "Error")]),
+        (_state("REBOOT"), {"operation": True}, [("Running", "False", "Rebooting")]),
+        (_state("RESIZE"), {"operation": True}, [("Running", "False", "Resizing")]),
+        (_state("ACTIVE"), {"resize_refused": "Resize error: Unable to resize disk down."},
+         [("Scheduled", "True", "Scheduled"), ("Running", "True", "Active"),
+          ("Resized", "False", "ResizeRefused")]),
+        (_state("ACTIVE"), {"built_flavor": "m1.small",
+                            "current": [{"type": "Resized", "status": "False"}]},
+         [("Scheduled", "True", "Scheduled"), ("Running", "True", "Active"),
+          ("Resized", "True", "Resized")]),
+        # what the build waited on is brought up to date; what was True already is left
+        (_state("ACTIVE"), {"current": [{"type": "ImageReady", "status": "False"},
+                                        {"type": "NetworksReady", "status": "True"},
+                                        {"type": "Unrelated", "status": "False"}]},
+         [("Scheduled", "True", "Scheduled"), ("Running", "True", "Active"),
+          ("ImageReady", "True", "ImageActive")]),
+    ],
+)  # fmt: skip
+def test_server_conditions(
+    state: compute.ServerState, kwargs: dict[str, Any], expected: list[tuple[str, str, str]]
+) -> None:
+    got = compute.server_conditions("web-1", state, **kwargs)
+    assert [(c.type, c.status, c.reason) for c in got] == expected
+
+
+def test_server_conditions_messages() -> None:
+    (running,) = compute.server_conditions("web-1", _state("ERROR", None, "No valid host"))
+    assert running.message == "No valid host"
+    rebooting = compute.server_conditions("web-1", _state("HARD_REBOOT"), operation=True)
+    assert rebooting[0].message == "server web-1 is rebooting"
+    scheduled, _ = compute.server_conditions("web-1", _state("ACTIVE"))
+    assert scheduled.message == "on node-1"

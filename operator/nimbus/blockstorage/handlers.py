@@ -300,9 +300,8 @@ async def snapshot(body: kopf.Body, memo: kopf.Memo, **_: Any) -> None:
 @retrying.retried
 async def volume_snapshot(body: kopf.Body, memo: kopf.Memo, **_: Any) -> None:
     """The snapshot's VolumeSnapshot moved (ready, failed): its status follows."""
-    name, namespace = body["metadata"]["labels"][SNAPSHOT_LABEL], body["metadata"]["namespace"]
-    found = await memo.api.get(API_VERSION, "Snapshot", name, namespace)
-    if found is not None and not found["metadata"].get("deletionTimestamp"):
+    found = await handling.owner_of(memo.api, body, SNAPSHOT_LABEL, API_VERSION, "Snapshot")
+    if found is not None:
         await reconcile_snapshot(memo.api, found)
 
 

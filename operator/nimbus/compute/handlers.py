@@ -25,6 +25,7 @@ from nimbus.network import render as network_render
 from nimbus.placement import config as placement_config
 from nimbus.placement import engine, hosts
 from nimbus.scheduler import inventory
+from nimbus.scheduler import request as scheduler_request
 
 logger = logging.getLogger(__name__)
 
@@ -476,16 +477,13 @@ def flavor_disks(view: cache.View) -> dict[str, int]:
     return {f["metadata"]["name"]: int(f["spec"].get("diskGB", 0)) for f in view.list("flavors")}
 
 
-def _no_valid_host(view: cache.View, machine: dict[str, Any]) -> list[str] | None:
+def _no_valid_host(view: cache.View, inputs: render.ServerInputs) -> list[str] | None:
     """Placement's pre-flight: Nova's filter results when no node could ever take the server
-    (its flavor bigger than every node, say), else None."""
-    template = machine["spec"]["template"]
-    pod = {
-        "metadata": {**template["metadata"], "namespace": machine["metadata"]["namespace"]},
-        "spec": {"nodeSelector": template["spec"].get("nodeSelector") or {}},
-    }
+    (its flavor bigger than every node, say), else None. The request is the server's own."""
     config, defaults = placement_settings()
-    return inventory.preflight(view.list("nodes"), pod, config, defaults)
+    return inventory.preflight(
+        view.list("nodes"), scheduler_request.server_request(inputs), config, defaults
+    )
 
 
 def placement_settings() -> tuple[engine.Config, hosts.Defaults]:
@@ -607,7 +605,7 @@ async def _build(
     secret = render.render_cloud_init_secret(inputs)
     machine = render.render_virtual_machine(inputs)
     if inputs.placement and view.get("virtualmachines", inputs.name, inputs.namespace) is None:
-        filter_results = _no_valid_host(view, machine)
+        filter_results = _no_valid_host(view, inputs)
         if filter_results is not None:
             raise _NoValidHostError(filter_results)
     results = await asyncio.gather(
@@ -636,17 +634,6 @@ async def _build(
 
 
 TERMINATION_MANAGER = "nimbus-delete-on-termination"
-# The conditions a build waits on (WaitingError), as they read once the build got past them.
-RESOLVED = {
-    "FlavorFound": Condition("FlavorFound", "True", "FlavorFound"),
-    "ImageReady": Condition("ImageReady", "True", "ImageActive"),
-    "VolumesReady": Condition("VolumesReady", "True", "VolumesAvailable"),
-    "KeyPairFound": Condition("KeyPairFound", "True", "KeyPairFound"),
-    "SecurityGroupsFound": Condition("SecurityGroupsFound", "True", "SecurityGroupsFound"),
-    "NetworksReady": Condition("NetworksReady", "True", "PortsReady"),
-    "UserDataReady": Condition("UserDataReady", "True", "UserDataRead"),
-    "Built": Condition("Built", "True", "Built"),
-}
 
 
 async def _delete_on_termination(
@@ -911,26 +898,6 @@ async def _report_server(
         fields["fault"] = {**state.fault, "created": reporting.now()}
     if state.status == "ACTIVE" and not current.get("launchedAt"):
         fields["launchedAt"] = reporting.now()
-    scheduled = (
-        Condition("Scheduled", "True", "Scheduled", f"on {state.host}")
-        if state.host
-        else Condition("Scheduled", "False", "Scheduling", "waiting for a host")
-    )
-    running = {
-        "ACTIVE": Condition("Running", "True", "Active"),
-        "SHUTOFF": Condition("Running", "True", "Shutoff", "stopped, as asked"),
-        "PAUSED": Condition("Running", "True", "Paused", "paused, as asked"),
-        "ERROR": Condition("Running", "False", "Error", (state.fault or {}).get("message", "")),
-        "REBOOT": Condition("Running", "False", "Rebooting", f"server {name} is rebooting"),
-        "HARD_REBOOT": Condition("Running", "False", "Rebooting", f"server {name} is rebooting"),
-        "RESIZE": Condition("Running", "False", "Resizing", f"server {name} is resizing"),
-        "REBUILD": Condition("Running", "False", "Rebuilding", f"server {name} is rebuilding"),
-    }.get(
-        state.status,
-        Condition("Running", "False", state.status.title(), f"server {name} is {state.status}"),
-    )
-    quiet = state.status in ("SHUTOFF", "ERROR") or operation  # no host to wait for
-    wanted = [running] if quiet else [scheduled, running]
     built = fields.get("built") or current.get("built") or {}
     refused = lifecycle.plan(
         server_body["spec"],
@@ -938,16 +905,13 @@ async def _report_server(
         {**current, "built": built},
         flavor_disks(view),
     ).refused
-    if refused:
-        wanted.append(Condition("Resized", "False", "ResizeRefused", refused))
-    elif any(c["type"] == "Resized" for c in current.get("conditions") or []):
-        wanted.append(Condition("Resized", "True", "Resized", f"on flavor {built.get('flavor')}"))
-    # What the build waited on is there now: every condition is brought up to date, so an
-    # ACTIVE server never keeps an old "image cirros is saving, not active".
-    wanted += [
-        RESOLVED[c["type"]]
-        for c in current.get("conditions") or []
-        if c["type"] in RESOLVED and c.get("status") != "True"
-    ]
+    wanted = status.server_conditions(
+        name,
+        state,
+        operation=bool(operation),
+        resize_refused=refused,
+        built_flavor=built.get("flavor"),
+        current=current.get("conditions") or [],
+    )
     written = await reporting.report(api_client, server_body, fields=fields, wanted=wanted)
     return operation, written

@@ -12,7 +12,7 @@ from typing import Any
 import yaml
 
 from nimbus import templating
-from nimbus.compute import api
+from nimbus.compute import api, scheduling
 from nimbus.network import render as network_render
 
 GIB = 1024**3
@@ -230,15 +230,15 @@ def pod_labels(inputs: ServerInputs) -> dict[str, str]:
     spec, flavor = inputs.spec, inputs.flavor
     out = {
         "app.kubernetes.io/managed-by": "nimbus",
-        f"{LABEL}/server": inputs.name,
-        "identity.nimbus.dev/project": inputs.namespace,
-        f"{LABEL}/flavor": inputs.flavor_name,
-        f"{LABEL}/vcpus": str(flavor.vcpus),
-        f"{LABEL}/memory-mb": str(flavor.ram_mb),
-        f"{LABEL}/disk-gb": str(disk_request_gb(flavor, boot_from_volume=inputs.image is None)),
+        scheduling.SERVER: inputs.name,
+        scheduling.PROJECT: inputs.namespace,
+        scheduling.FLAVOR: inputs.flavor_name,
+        scheduling.VCPUS: str(flavor.vcpus),
+        scheduling.MEMORY_MB: str(flavor.ram_mb),
+        scheduling.DISK_GB: str(disk_request_gb(flavor, boot_from_volume=inputs.image is None)),
     }
     if spec.server_group:
-        out[f"{LABEL}/server-group"] = spec.server_group
+        out[scheduling.SERVER_GROUP] = spec.server_group
     for group in spec.security_groups:
         out[network_render.security_group_label(group)] = "true"
     return out
@@ -253,13 +253,13 @@ def disk_request_gb(flavor: api.FlavorSpec, *, boot_from_volume: bool) -> int:
 
 def pod_annotations(inputs: ServerInputs) -> dict[str, str]:
     hints = inputs.spec.scheduler_hints
-    out = {f"{LABEL}/flavor-spec": json.dumps(inputs.flavor.to_api(), sort_keys=True)}
+    out = {scheduling.FLAVOR_SPEC: json.dumps(inputs.flavor.to_api(), sort_keys=True)}
     if inputs.spec.image is not None:
-        out[f"{LABEL}/image"] = inputs.spec.image.name
+        out[scheduling.IMAGE] = inputs.spec.image.name
     if hints is not None:
-        out[f"{LABEL}/scheduler-hints"] = json.dumps(hints.to_api(), sort_keys=True)
+        out[scheduling.SCHEDULER_HINTS] = json.dumps(hints.to_api(), sort_keys=True)
     if inputs.image is not None and inputs.image.properties:
-        out[f"{LABEL}/image-properties"] = json.dumps(inputs.image.properties, sort_keys=True)
+        out[scheduling.IMAGE_PROPERTIES] = json.dumps(inputs.image.properties, sort_keys=True)
     return out
 
 

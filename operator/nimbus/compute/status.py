@@ -5,6 +5,8 @@ from __future__ import annotations
 import dataclasses
 from typing import Any
 
+from nimbus.conditions import Condition, Status
+
 NO_VALID_HOST = "No valid host was found. There are not enough hosts available."
 
 
@@ -118,3 +120,64 @@ def paused(vmi: dict[str, Any] | None) -> bool:
     """The instance is paused: KubeVirt's Paused condition."""
     conditions = ((vmi or {}).get("status") or {}).get("conditions") or []
     return any(c.get("type") == "Paused" and c.get("status") == "True" for c in conditions)
+
+
+# The conditions a build waits on (the handler's WaitingError), as they read once past them.
+RESOLVED = {
+    "FlavorFound": Condition("FlavorFound", "True", "FlavorFound"),
+    "ImageReady": Condition("ImageReady", "True", "ImageActive"),
+    "VolumesReady": Condition("VolumesReady", "True", "VolumesAvailable"),
+    "KeyPairFound": Condition("KeyPairFound", "True", "KeyPairFound"),
+    "SecurityGroupsFound": Condition("SecurityGroupsFound", "True", "SecurityGroupsFound"),
+    "NetworksReady": Condition("NetworksReady", "True", "PortsReady"),
+    "UserDataReady": Condition("UserDataReady", "True", "UserDataRead"),
+    "Built": Condition("Built", "True", "Built"),
+}
+_RUNNING: dict[str, tuple[Status, str, str]] = {
+    "ACTIVE": ("True", "Active", ""),
+    "SHUTOFF": ("True", "Shutoff", "stopped, as asked"),
+    "PAUSED": ("True", "Paused", "paused, as asked"),
+    "REBOOT": ("False", "Rebooting", "server {name} is rebooting"),
+    "HARD_REBOOT": ("False", "Rebooting", "server {name} is rebooting"),
+    "RESIZE": ("False", "Resizing", "server {name} is resizing"),
+    "REBUILD": ("False", "Rebuilding", "server {name} is rebuilding"),
+}
+
+
+def server_conditions(
+    name: str,
+    state: ServerState,
+    *,
+    operation: bool = False,
+    resize_refused: str | None = None,
+    built_flavor: str | None = None,
+    current: list[dict[str, Any]] | tuple[dict[str, Any], ...] = (),
+) -> list[Condition]:
+    """A server's conditions from its state: Scheduled (but while stopped, in error or in an
+    operation: no host to wait for), Running, Resized once a resize was refused, and every
+    condition the build waited on brought up to date (an ACTIVE server keeps no "image cirros
+    is saving, not active")."""
+    if state.status == "ERROR":
+        running = Condition("Running", "False", "Error", (state.fault or {}).get("message", ""))
+    elif state.status in _RUNNING:
+        word, reason, message = _RUNNING[state.status]
+        running = Condition("Running", word, reason, message.format(name=name))
+    else:
+        running = Condition(
+            "Running", "False", state.status.title(), f"server {name} is {state.status}"
+        )
+    scheduled = (
+        Condition("Scheduled", "True", "Scheduled", f"on {state.host}")
+        if state.host
+        else Condition("Scheduled", "False", "Scheduling", "waiting for a host")
+    )
+    quiet = state.status in ("SHUTOFF", "ERROR") or operation
+    wanted = [running] if quiet else [scheduled, running]
+    if resize_refused:
+        wanted.append(Condition("Resized", "False", "ResizeRefused", resize_refused))
+    elif any(c["type"] == "Resized" for c in current):
+        wanted.append(Condition("Resized", "True", "Resized", f"on flavor {built_flavor}"))
+    wanted += [
+        RESOLVED[c["type"]] for c in current if c["type"] in RESOLVED and c.get("status") != "True"
+    ]
+    return wanted

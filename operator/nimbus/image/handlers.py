@@ -27,9 +27,8 @@ async def image(body: kopf.Body, memo: kopf.Memo, **_: Any) -> None:
 @retrying.retried
 async def image_data_volume(body: kopf.Body, memo: kopf.Memo, **_: Any) -> None:
     """The image's DataVolume moved (imported further, succeeded, failed): its status follows."""
-    name, namespace = body["metadata"]["labels"][LABEL], body["metadata"]["namespace"]
-    found = await memo.api.get(IMAGES, "Image", name, namespace)
-    if found is not None and not found["metadata"].get("deletionTimestamp"):
+    found = await handling.owner_of(memo.api, body, LABEL, IMAGES, "Image")
+    if found is not None:
         await reconcile_image(memo.api, found)
 
 

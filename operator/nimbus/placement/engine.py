@@ -22,6 +22,12 @@ from typing import Any
 # -- host and request ----------------------------------------------------------------------
 
 
+# Nova's initial allocation ratios today (cpu, ram, disk): a host's, unless its node says.
+CPU_ALLOCATION_RATIO = 4.0
+RAM_ALLOCATION_RATIO = 1.0
+DISK_ALLOCATION_RATIO = 1.0
+
+
 @dataclasses.dataclass(frozen=True)
 class HostState:
     """What Nova's HostState knows of a compute host (a Node, for us)."""
@@ -33,9 +39,9 @@ class HostState:
     vcpus_used: float = 0
     memory_mb_used: int = 0
     disk_gb_used: int = 0
-    cpu_allocation_ratio: float = 4.0
-    ram_allocation_ratio: float = 1.0
-    disk_allocation_ratio: float = 1.0
+    cpu_allocation_ratio: float = CPU_ALLOCATION_RATIO
+    ram_allocation_ratio: float = RAM_ALLOCATION_RATIO
+    disk_allocation_ratio: float = DISK_ALLOCATION_RATIO
     reserved_vcpus: int = 0
     reserved_memory_mb: int = 0
     reserved_disk_gb: int = 0

@@ -36,9 +36,9 @@ ZONE = "topology.kubernetes.io/zone"
 class Defaults:
     """Configuration: allocation ratios (Nova's initial ones today) and reserved resources."""
 
-    cpu_allocation_ratio: float = 4.0
-    ram_allocation_ratio: float = 1.0
-    disk_allocation_ratio: float = 1.0
+    cpu_allocation_ratio: float = engine.CPU_ALLOCATION_RATIO
+    ram_allocation_ratio: float = engine.RAM_ALLOCATION_RATIO
+    disk_allocation_ratio: float = engine.DISK_ALLOCATION_RATIO
     reserved_vcpus: int = 0
     reserved_memory_mb: int = 0
     reserved_disk_gb: int = 0

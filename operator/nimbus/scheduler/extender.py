@@ -27,6 +27,7 @@ import yaml
 from aiohttp import web
 
 from nimbus import kinds
+from nimbus.compute import scheduling
 from nimbus.k8s import client
 from nimbus.placement import config as placement_config
 from nimbus.placement import engine
@@ -35,7 +36,7 @@ from nimbus.scheduler import inventory, request
 log = logging.getLogger("nimbus.extender")
 
 # The pods placement serves; others are never sent to it (and pass through if they are).
-POD_SELECTOR = f"app.kubernetes.io/managed-by=nimbus,{request.SERVER}"
+POD_SELECTOR = f"app.kubernetes.io/managed-by=nimbus,{scheduling.SERVER}"
 
 
 class Settings:

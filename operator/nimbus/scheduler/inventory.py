@@ -295,16 +295,18 @@ class Inventory:
 
 def preflight(
     nodes: Iterable[Mapping[str, Any]],
-    pod: Mapping[str, Any],
+    spec: engine.RequestSpec,
     config: engine.Config,
     defaults: hosts.Defaults | None = None,
 ) -> list[str] | None:
-    """None when some node could take the pod were it empty; else Nova's filter results for
-    a request no host can ever pass (a flavor bigger than every node, a zone with no node)."""
+    """None when some node could take the request were it empty; else Nova's filter results
+    for a request no host can ever pass (a flavor bigger than every node, a zone with no node).
+    The request comes from the Server itself (request.server_request), not from a pod."""
     empty = Inventory(defaults)
     empty.replace_nodes(nodes)
     names = sorted(empty.nodes)
-    verdict = empty.decide(pod, names, config)
-    if verdict.decision is None or verdict.passed:
+    states = [state for name in names if (state := empty.host(name)) is not None]
+    decision = engine.schedule(states, spec, config)
+    if decision.weighed:
         return None
-    return filter_results(len(names), verdict.decision, config)
+    return filter_results(len(names), decision, config)

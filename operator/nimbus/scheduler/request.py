@@ -1,11 +1,6 @@
 """What placement asks, read from a virt-launcher pod (or a VirtualMachine's template): the
-labels and annotations the compute render puts there. Pure: no client, no kopf.
-
-- labels `compute.nimbus.dev/server`, `vcpus`, `memory-mb`, `disk-gb`, `server-group`, and
-  `identity.nimbus.dev/project`;
-- annotations `compute.nimbus.dev/flavor-spec` (extra specs), `scheduler-hints`,
-  `image-properties` and `image`;
-- the zone from the pod's node selector `topology.kubernetes.io/zone`.
+labels and annotations the compute render puts there (their names: compute/scheduling.py), and
+the zone from the pod's node selector `topology.kubernetes.io/zone`. Pure: no client, no kopf.
 """
 
 from __future__ import annotations
@@ -15,12 +10,9 @@ import json
 from collections.abc import Mapping
 from typing import Any
 
+from nimbus.compute import render, scheduling
 from nimbus.placement import engine, hosts
 
-LABEL = "compute.nimbus.dev"
-SERVER = f"{LABEL}/server"
-GROUP = f"{LABEL}/server-group"
-PROJECT = "identity.nimbus.dev/project"
 # KubeVirt labels the target pod of a live migration with its migration's uid.
 MIGRATION = "kubevirt.io/migrationJobUID"
 
@@ -36,9 +28,9 @@ class GroupPolicy:
 def server(metadata: Mapping[str, Any]) -> str | None:
     """`namespace/name` of the Server a pod runs, or None when it is not a Nimbus pod."""
     labels = metadata.get("labels") or {}
-    if labels.get("app.kubernetes.io/managed-by") != "nimbus" or SERVER not in labels:
+    if labels.get("app.kubernetes.io/managed-by") != "nimbus" or scheduling.SERVER not in labels:
         return None
-    return f"{metadata.get('namespace')}/{labels[SERVER]}"
+    return f"{metadata.get('namespace')}/{labels[scheduling.SERVER]}"
 
 
 def served(pod: Mapping[str, Any]) -> bool:
@@ -50,7 +42,7 @@ def served(pod: Mapping[str, Any]) -> bool:
 
 def _json(annotations: Mapping[str, str], key: str) -> dict[str, Any]:
     try:
-        value = json.loads(annotations.get(f"{LABEL}/{key}") or "{}")
+        value = json.loads(annotations.get(key) or "{}")
     except ValueError:
         return {}
     return value if isinstance(value, dict) else {}
@@ -58,7 +50,7 @@ def _json(annotations: Mapping[str, str], key: str) -> dict[str, Any]:
 
 def _int(labels: Mapping[str, str], key: str) -> int:
     try:
-        return int(labels.get(f"{LABEL}/{key}", "0"))
+        return int(labels.get(key, "0"))
     except ValueError:
         return 0
 
@@ -71,13 +63,15 @@ def placed(pod: Mapping[str, Any]) -> hosts.Placed | None:
     if name is None or phase in ("Succeeded", "Failed"):
         return None
     labels = metadata.get("labels") or {}
-    extra_specs = _json(metadata.get("annotations") or {}, "flavor-spec").get("extraSpecs") or {}
+    extra_specs = (
+        _json(metadata.get("annotations") or {}, scheduling.FLAVOR_SPEC).get("extraSpecs") or {}
+    )
     spec = engine.RequestSpec(vcpus=0, memory_mb=0, disk_gb=0, extra_specs=extra_specs)
     return hosts.Placed(
         name=name,
-        vcpus=_int(labels, "vcpus"),
-        memory_mb=_int(labels, "memory-mb"),
-        disk_gb=_int(labels, "disk-gb"),
+        vcpus=_int(labels, scheduling.VCPUS),
+        memory_mb=_int(labels, scheduling.MEMORY_MB),
+        disk_gb=_int(labels, scheduling.DISK_GB),
         busy=phase != "Running",  # building: Nova's I/O operation
         devices=engine.pci_requests(spec),
     )
@@ -87,6 +81,41 @@ def _namespaced(namespace: str, names: Any) -> list[str]:
     if isinstance(names, str):
         names = [names]
     return [n if "/" in n else f"{namespace}/{n}" for n in names or []]
+
+
+def nova_hints(namespace: str, given: Mapping[str, Any]) -> dict[str, Any]:
+    """A Server's schedulerHints (its API names) as Nova's scheduler hints."""
+    hints: dict[str, Any] = {}
+    if given.get("sameHost"):
+        hints["same_host"] = _namespaced(namespace, given["sameHost"])
+    if given.get("differentHost"):
+        hints["different_host"] = _namespaced(namespace, given["differentHost"])
+    if given.get("query"):
+        hints["query"] = given["query"]
+    if given.get("buildNearHostIP"):
+        hints["build_near_host_ip"] = given["buildNearHostIP"]
+        hints["cidr"] = given.get("cidr", "/24")
+    return hints
+
+
+def server_request(inputs: render.ServerInputs) -> engine.RequestSpec:
+    """The RequestSpec of a Server about to be built, read from its inputs directly (no pod):
+    what its pod will ask once it exists, without its server group's members (the pre-flight
+    asks of empty nodes)."""
+    flavor, hints = inputs.flavor, inputs.spec.scheduler_hints
+    return engine.RequestSpec(
+        vcpus=flavor.vcpus,
+        memory_mb=flavor.ram_mb,
+        disk_gb=render.disk_request_gb(flavor, boot_from_volume=inputs.image is None),
+        extra_specs={str(k): str(v) for k, v in flavor.extra_specs.items()},
+        image_properties={
+            str(k): str(v) for k, v in (inputs.image.properties if inputs.image else {}).items()
+        },
+        hints=nova_hints(inputs.namespace, hints.to_api() if hints is not None else {}),
+        availability_zone=inputs.spec.availability_zone,
+        project_id=inputs.namespace,
+        image=inputs.spec.image.name if inputs.spec.image is not None else None,
+    )
 
 
 def request_spec(
@@ -100,18 +129,8 @@ def request_spec(
     namespace = str(metadata.get("namespace"))
     labels = metadata.get("labels") or {}
     annotations = metadata.get("annotations") or {}
-    flavor = _json(annotations, "flavor-spec")
-    given = _json(annotations, "scheduler-hints")
-    hints: dict[str, Any] = {}
-    if given.get("sameHost"):
-        hints["same_host"] = _namespaced(namespace, given["sameHost"])
-    if given.get("differentHost"):
-        hints["different_host"] = _namespaced(namespace, given["differentHost"])
-    if given.get("query"):
-        hints["query"] = given["query"]
-    if given.get("buildNearHostIP"):
-        hints["build_near_host_ip"] = given["buildNearHostIP"]
-        hints["cidr"] = given.get("cidr", "/24")
+    flavor = _json(annotations, scheduling.FLAVOR_SPEC)
+    hints = nova_hints(namespace, _json(annotations, scheduling.SCHEDULER_HINTS))
     server_group = None
     if group is not None:
         members = dict(members or {})
@@ -122,24 +141,24 @@ def request_spec(
             rules=dict(group.rules),
         )
     return engine.RequestSpec(
-        vcpus=_int(labels, "vcpus"),
-        memory_mb=_int(labels, "memory-mb"),
-        disk_gb=_int(labels, "disk-gb"),
+        vcpus=_int(labels, scheduling.VCPUS),
+        memory_mb=_int(labels, scheduling.MEMORY_MB),
+        disk_gb=_int(labels, scheduling.DISK_GB),
         extra_specs={str(k): str(v) for k, v in (flavor.get("extraSpecs") or {}).items()},
         image_properties={
-            str(k): str(v) for k, v in _json(annotations, "image-properties").items()
+            str(k): str(v) for k, v in _json(annotations, scheduling.IMAGE_PROPERTIES).items()
         },
         hints=hints,
         availability_zone=(node_selector or {}).get(hosts.ZONE),
-        project_id=str(labels.get(PROJECT, namespace)),
+        project_id=str(labels.get(scheduling.PROJECT, namespace)),
         server_group=server_group,
-        image=annotations.get(f"{LABEL}/image"),
+        image=annotations.get(scheduling.IMAGE),
     )
 
 
 def group_of(metadata: Mapping[str, Any]) -> tuple[str, str] | None:
     """(namespace, name) of the ServerGroup a Server's pod belongs to."""
-    name = (metadata.get("labels") or {}).get(GROUP)
+    name = (metadata.get("labels") or {}).get(scheduling.SERVER_GROUP)
     return (str(metadata.get("namespace")), name) if name else None
 
 
