@@ -184,5 +184,5 @@ def test_two_ports_asking_for_one_address_never_wait_on_each_other(
     addresses = {("p", "net"): [(p["metadata"]["name"], {"10.0.0.5"}) for p in (mine, other)]}
     view = cache.View({**{i: {} for i in cache.INDEXED}, cache.ADDRESSES: addresses})
     view._indexes["ports"] = ports
-    claims = handlers.claims(view, mine, "p", "net")
+    claims = handlers.claims(view, mine, "p", api.PortSpec.model_validate(mine["spec"]))
     assert ("10.0.0.5" in claims[other["metadata"]["name"]]) is holds

@@ -166,38 +166,43 @@ def subnets_of(view: cache.View, namespace: str, network: str) -> dict[str, api.
 
 
 def claims(
-    view: cache.View, port: dict[str, Any], namespace: str, network: str
+    view: cache.View, port: dict[str, Any], namespace: str, spec: api.PortSpec
 ) -> dict[str, set[str]]:
-    """What each other port of the network holds, as `port` must respect it: its status's
-    addresses, a server's implicit port's, the ledger's, and what an older port asks for in its
-    spec. A port asking for the same fixed IP no sooner than this one, and not allocated yet,
-    does not hold it: the first to be allocated has it (the ledger decides between two made
-    in the same second), and two ports asking for one address never both wait on each other."""
-    held = dict(view.addresses(namespace, network))
+    """What each other port of the network holds, as `port` must respect it: the index's
+    addresses (status and spec), less what `port` asks for by address in its spec and a port
+    made no sooner, not allocated yet, asks for too. Then the first to be allocated has it (the
+    ledger decides between two made in the same second), and two ports asking for one address
+    never both wait on each other. A server's implicit port holds its spec: the operator
+    allocated it."""
+    held = view.addresses(namespace, spec.network)
+    asked = {f.ip_address for f in spec.fixed_ips if f.ip_address}
+    owners = port["metadata"].get("ownerReferences") or []
+    if not asked or any(o.get("kind") == "Server" for o in owners):
+        return held
     mine = port["metadata"].get("creationTimestamp") or ""
     for other in view.list("ports", namespace):
         metadata = other["metadata"]
         name = metadata["name"]
-        if name == port["metadata"]["name"] or (other.get("spec") or {}).get("network") != network:
+        if name == port["metadata"]["name"] or not held.get(name, set()) & asked:
             continue
         if (other.get("status") or {}).get("fixedIPs") or (
             metadata.get("creationTimestamp") or ""
         ) < mine:
             continue
         if any(o.get("kind") == "Server" for o in metadata.get("ownerReferences") or []):
-            continue  # an implicit port's spec holds what the operator allocated for it
-        if ipam.LEDGER.holds(namespace, network, name):
             continue
-        held[name] = {a for a in held.get(name, set()) if not ipam.is_ip(a)}  # its MAC stays
+        if not ipam.LEDGER.holds(namespace, spec.network, name):
+            held[name] = held[name] - asked
     return held
 
 
 def port_addresses(
     view: cache.View, port: dict[str, Any], namespace: str
-) -> tuple[list[dict[str, str]], str, str | None]:
+) -> tuple[list[dict[str, str]], str, tuple[str, str] | None]:
     """The port's fixed IPs and MAC: kept in its status once allocated, else allocated now (and
-    held in the ledger until the index shows them), or why they cannot be. No two ports of a
-    network hold one address or one MAC, whatever order their events come in."""
+    held in the ledger until the index shows them), or why they cannot be (reason, message).
+    No two ports of a network hold one address or one MAC, whatever order their events come
+    in."""
     status = port.get("status") or {}
     recorded, recorded_mac = status.get("fixedIPs") or [], status.get("macAddress")
     if recorded and recorded_mac:
@@ -205,25 +210,21 @@ def port_addresses(
     spec = api.PortSpec.model_validate(port["spec"])
     name = port["metadata"]["name"]
     taken = ipam.LEDGER.taken(
-        namespace, spec.network, claims(view, port, namespace, spec.network), excluding=name
+        namespace, spec.network, claims(view, port, namespace, spec), excluding=name
     )
     mac = recorded_mac or spec.mac_address or render.mac_address(namespace, name)
     if mac.lower() in taken:
         if spec.mac_address:
-            return (
-                [],
-                mac,
-                (
-                    f"MacAddressInUse: Unable to complete operation for network {spec.network}. "
-                    f"The mac address {mac} is in use."
-                ),
-            )
+            return [], mac, ("MacAddressInUse", (
+                f"MacAddressInUse: Unable to complete operation for network {spec.network}. "
+                f"The mac address {mac} is in use."
+            ))  # fmt: skip
         mac = ipam.free_mac(namespace, name, taken)
     allocated = recorded or ipam.allocate(
         subnets_of(view, namespace, spec.network), spec.fixed_ips, taken, spec.network
     )
     if isinstance(allocated, str):
-        return [], mac, allocated
+        return [], mac, ("IpAddressNotAvailable", allocated)
     ipam.LEDGER.reserve(
         namespace, spec.network, name, {a["ipAddress"] for a in allocated} | {mac.lower()}
     )
@@ -255,19 +256,15 @@ async def reconcile_port(
         raise kopf.TemporaryError(message, delay=5)
     fixed_ips, mac, problem = port_addresses(view, body, namespace)
     if problem is not None:
-        reason = (
-            "MacAddressInUse"
-            if problem.startswith("MacAddressInUse")
-            else ("IpAddressNotAvailable")
-        )
+        reason, message = problem
         await reporting.report(
             api_client,
             body,
             fields={"status": "DOWN"},
-            wanted=[Condition("AddressAllocated", "False", reason, problem)],
+            wanted=[Condition("AddressAllocated", "False", reason, message)],
             observed=False,
         )
-        raise kopf.TemporaryError(problem, delay=10)
+        raise kopf.TemporaryError(message, delay=10)
     device = device_of(view, body, namespace)
     fields = {
         "status": "ACTIVE" if device else "DOWN",

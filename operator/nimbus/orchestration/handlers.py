@@ -12,6 +12,7 @@ import base64
 import dataclasses
 import json
 import os
+import time
 from collections.abc import Mapping
 from typing import Any
 
@@ -27,6 +28,10 @@ from nimbus.orchestration.plan import Plan
 
 # Whether this operator serves the admission webhook that records a Stack's requester.
 _RECORDED = bool(os.environ.get("NIMBUS_WEBHOOK_ADDRESS"))
+# A requester's rights are asked again at most this often (seconds): a stack in progress passes
+# every AGAIN seconds, and each pass would ask the API server a SubjectAccessReview per kind.
+RIGHTS_SECONDS = 30.0
+_RIGHTS: dict[tuple[str, Any, str | None], tuple[float, str | None]] = {}
 # While a stack is in progress, the next pass comes this soon (seconds): each wave waits for
 # the one before, so this is paid once per wave. A pass reads indexes and writes only changes.
 AGAIN = 0.5
@@ -336,12 +341,7 @@ async def stack(body: kopf.Body, memo: kopf.Memo, **kwargs: Any) -> None:
         await _report(api_client, body, f"{action}_FAILED", str(error), [], [], observed=True)
         raise kopf.PermanentError(str(error)) from None
 
-    # The stack makes its objects with the operator's rights, so only what the user who last
-    # changed it may make themselves (recorded by the admission webhook; checked here again,
-    # since rights change and a webhook can be bypassed).
-    # The record is the webhook's, so it is trusted only where this operator serves one.
-    requester = authz.Requester.recorded(body) if _RECORDED else None
-    refusal = await plan.refusal(api_client, requester)
+    refusal = await _refusal(api_client, body, plan)
     if refusal is not None:
         message = f"Resource {action} failed: Forbidden: {refusal}"
         await _report(api_client, body, f"{action}_FAILED", message, [], [], observed=True)
@@ -378,6 +378,27 @@ async def stack(body: kopf.Body, memo: kopf.Memo, **kwargs: Any) -> None:
         _outputs(plan, run),
         observed=True,
     )
+
+
+async def _refusal(api_client: client.Client, body: Mapping[str, Any], plan: Plan) -> str | None:
+    """Whether the stack's requester may make what it makes: the stack makes its objects with
+    the operator's rights, so only what the user who last changed it may make themselves. The
+    admission webhook asked already; asked again here since rights change and a webhook can be
+    bypassed, at most every RIGHTS_SECONDS for one spec and requester. The record is the
+    webhook's, so it is trusted only where this operator serves one."""
+    metadata = body["metadata"]
+    annotation = (metadata.get("annotations") or {}).get(authz.REQUESTER)
+    key = (metadata["uid"], metadata.get("generation"), annotation)
+    now = time.monotonic()
+    cached = _RIGHTS.get(key)
+    if cached is not None and cached[0] > now:
+        return cached[1]
+    requester = authz.Requester.recorded(body) if _RECORDED else None
+    refusal = await plan.refusal(api_client, requester)
+    for stale in [k for k, (until, _) in _RIGHTS.items() if until <= now]:
+        del _RIGHTS[stale]
+    _RIGHTS[key] = (now + RIGHTS_SECONDS, refusal)
+    return refusal
 
 
 _REPLAYED = ("template", "parameters", "files", "environment")  # what a rollback goes back to
