@@ -23,7 +23,7 @@ from typing import Any
 
 import cloud  # bench/cloud.py, beside this script
 
-from nimbus import kinds
+from nimbus.api import kinds
 from nimbus.devcloud import cluster
 from nimbus.k8s import client
 

@@ -27,11 +27,12 @@ from typing import Any
 import cloud  # bench/cloud.py, beside this script
 import yaml
 
-from nimbus import cache, kinds
+from nimbus.api import kinds
 from nimbus.devcloud import cluster
 from nimbus.k8s import client
 from nimbus.orchestration import hot, resources
 from nimbus.orchestration import plan as plan_module
+from nimbus.runtime import cache
 
 STACKS = "orchestration.nimbus.dev/v1alpha1"
 FLAVOR = {

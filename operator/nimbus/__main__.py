@@ -7,13 +7,13 @@ import os
 import pathlib
 import sys
 
-from nimbus import crdgen
+from nimbus.generate import crdgen
 
 REPO = pathlib.Path(__file__).resolve().parents[2]
 
 
 def _generate(args: argparse.Namespace) -> int:
-    from nimbus import chart, docgen
+    from nimbus.generate import chart, docgen
 
     directory = pathlib.Path(args.output)
     charted = pathlib.Path(args.chart)

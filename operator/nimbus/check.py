@@ -13,7 +13,7 @@ from __future__ import annotations
 import asyncio
 import sys
 
-from nimbus import kinds
+from nimbus.api import kinds
 from nimbus.k8s import client
 
 CRDS = "apiextensions.k8s.io/v1"

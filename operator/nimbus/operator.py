@@ -13,8 +13,9 @@ from typing import Any
 import kopf
 from aiohttp import web
 
-from nimbus import handling, kinds, metrics
+from nimbus.api import kinds
 from nimbus.k8s import client
+from nimbus.runtime import handling, metrics
 
 # Where /metrics and /healthz are served (host:port), when `nimbus run` is asked to.
 METRICS_ADDRESS: str | None = None
@@ -24,6 +25,7 @@ WEBHOOK_CONFIGURATION = "nimbus-admission.nimbus.dev"
 GC_ALLOCATIONS = 50_000  # net allocations between two passes of the young generation
 
 HANDLER_MODULES = (
+    "nimbus.runtime.indexing",  # the indexes every handler and admission reads
     "nimbus.identity.handlers",
     "nimbus.compute.handlers",
     "nimbus.network.handlers",

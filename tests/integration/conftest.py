@@ -15,7 +15,7 @@ from typing import Any
 import pytest
 import yaml
 
-from nimbus import kinds
+from nimbus.api import kinds
 from nimbus.devcloud import cluster
 
 CLUSTER_KINDS = {k.kind_name() for k in kinds.ALL if k.scope == "Cluster"} | {"Namespace"}

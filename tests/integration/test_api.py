@@ -8,7 +8,7 @@ import pathlib
 import pytest
 import yaml
 
-from nimbus import kinds
+from nimbus.api import kinds
 from tests.conftest import EXAMPLES
 from tests.integration.conftest import Cloud
 

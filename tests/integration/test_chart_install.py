@@ -20,8 +20,9 @@ from typing import Any
 import pytest
 import yaml
 
-from nimbus import chart, kinds
+from nimbus.api import kinds
 from nimbus.devcloud import build, cluster
+from nimbus.generate import chart
 
 pytestmark = pytest.mark.timeout(600)
 REPO = pathlib.Path(__file__).parents[2]

@@ -12,8 +12,9 @@ from typing import Any
 
 import yaml
 
-from nimbus import chart, crdgen, kinds, rbac
+from nimbus.api import kinds
 from nimbus.devcloud import build
+from nimbus.generate import chart, crdgen, rbac
 
 CHART = chart.CHART
 
@@ -252,7 +253,7 @@ def test_rendered_objects_have_the_charts_labels() -> None:
 
 
 def test_argocd_health_checks_are_a_value() -> None:
-    from nimbus import argocd
+    from nimbus.generate import argocd
 
     assert not find(render(), "ConfigMap", "nimbus-argocd-health")
     (config,) = find(render("argocd.healthChecks=true"), "ConfigMap", "nimbus-argocd-health")

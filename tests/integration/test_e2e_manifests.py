@@ -18,8 +18,8 @@ from typing import Any
 import pytest
 import yaml
 
-from nimbus import chart
 from nimbus.devcloud import build
+from nimbus.generate import chart
 from tests.integration.conftest import Cloud, wait_for
 
 REPO = pathlib.Path(__file__).parents[2]

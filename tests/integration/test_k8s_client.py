@@ -6,7 +6,7 @@ from collections.abc import AsyncIterator
 
 import pytest
 
-from nimbus import kinds
+from nimbus.api import kinds
 from nimbus.k8s import client
 from tests.integration.conftest import Cloud
 

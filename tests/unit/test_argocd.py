@@ -8,7 +8,8 @@ from typing import Any
 import lupa  # type: ignore[import-untyped]
 import pytest
 
-from nimbus import argocd, kinds
+from nimbus.api import kinds
+from nimbus.generate import argocd
 
 LUA = lupa.LuaRuntime(unpack_returned_tuples=True)
 KINDS = [k.kind_name() for k in kinds.ALL]

@@ -10,7 +10,8 @@ import yaml
 from hypothesis import given
 from hypothesis import strategies as st
 
-from nimbus import crdgen, kinds, meta
+from nimbus.api import kinds, meta
+from nimbus.generate import crdgen
 from tests.conftest import CRDS
 
 

@@ -10,7 +10,8 @@ import sys
 
 import yaml
 
-from nimbus import docgen, kinds
+from nimbus.api import kinds
+from nimbus.generate import docgen
 
 REPO = pathlib.Path(__file__).parents[2]
 

@@ -7,11 +7,14 @@ from typing import Any
 
 def test_only_nimbus_kinds_kopf_reconciles_get_an_essence() -> None:
     """kopf's per-event essence (a deep copy) is built only where create/update handlers use it."""
-    from nimbus import handling
-    from nimbus.compute import handlers  # noqa: F401 - registers the watched kinds
+    from nimbus.compute import handlers as compute  # registers the watched kinds
+    from nimbus.network import handlers as network
+    from nimbus.runtime import handling
 
     def needed(api_version: str, kind: str) -> bool:
         return handling.Essences._needed({"apiVersion": api_version, "kind": kind})  # type: ignore[arg-type]
+
+    assert compute.server and network.port  # registered when their modules were imported
 
     assert needed("compute.nimbus.dev/v1alpha1", "Flavor")
     assert needed("blockstorage.nimbus.dev/v1alpha1", "Volume")
@@ -25,7 +28,7 @@ async def test_the_followers_of_a_kind_share_one_kopf_handler_and_each_runs() ->
     """A kind's followers run in turn on each event, one failing without stopping the next."""
     import kopf
 
-    from nimbus import handling
+    from nimbus.runtime import handling
 
     seen: list[str] = []
 
@@ -48,6 +51,6 @@ async def test_the_followers_of_a_kind_share_one_kopf_handler_and_each_runs() ->
 
 def _indexes() -> dict[str, Any]:
     """Empty stand-ins for the indexes kopf passes to every handler."""
-    from nimbus import cache
+    from nimbus.runtime import cache
 
     return {name: {} for name in [*cache.INDEXED, cache.ADDRESSES]}

@@ -8,10 +8,10 @@ from typing import Any
 
 import pytest
 
-from nimbus import cache
 from nimbus.identity import authz
 from nimbus.orchestration import hot, resources
 from nimbus.orchestration import plan as planning
+from nimbus.runtime import cache
 
 STACK = resources.Stack(name="web", namespace="demo", uid="0b7a5c8e-0000-4000-8000-000000000002")
 SERVER_YAML = """

@@ -141,7 +141,8 @@ def test_no_two_ports_hold_one_address_whatever_the_order_of_events(steps: list[
 
 
 def _port(name: str, created: str, ip: str, **extra: Any) -> dict[str, Any]:
-    return {"metadata": {"name": name, "namespace": "p", "creationTimestamp": created, **extra},
+    return {"kind": "Port",
+            "metadata": {"name": name, "namespace": "p", "creationTimestamp": created, **extra},
             "spec": {"network": "net", "fixedIPs": [{"ipAddress": ip}]}, "status": {}}  # fmt: skip
 
 
@@ -176,13 +177,10 @@ def test_two_ports_asking_for_one_address_never_wait_on_each_other(
 ) -> None:
     """The port made first (or allocated first) has the address; one made no sooner and not yet
     allocated does not hold it against this one."""
-    from nimbus import cache
-    from nimbus.network import handlers
+    from nimbus.network import addressing
+    from nimbus.runtime import cache
 
     mine = _port("mine", "2026-12-06T10:00:01Z", "10.0.0.5")
-    ports = {("p", p["metadata"]["name"]): [p] for p in (mine, other)}
-    addresses = {("p", "net"): [(p["metadata"]["name"], {"10.0.0.5"}) for p in (mine, other)]}
-    view = cache.View({**{i: {} for i in cache.INDEXED}, cache.ADDRESSES: addresses})
-    view._indexes["ports"] = ports
-    claims = handlers.claims(view, mine, "p", api.PortSpec.model_validate(mine["spec"]))
+    view = cache.View.of_objects([mine, other])
+    claims = addressing.claims(view, mine, "p", api.PortSpec.model_validate(mine["spec"]))
     assert ("10.0.0.5" in claims[other["metadata"]["name"]]) is holds

@@ -6,7 +6,7 @@ import kopf
 import prometheus_client
 import pytest
 
-from nimbus import metrics
+from nimbus.runtime import metrics
 
 
 def value(name: str, **labels: str) -> float:

@@ -7,7 +7,7 @@ import pathlib
 import pytest
 import yaml
 
-from nimbus import kinds
+from nimbus.api import kinds
 from nimbus.compute import api as compute
 from tests.conftest import EXAMPLES
 

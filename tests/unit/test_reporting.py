@@ -6,7 +6,7 @@ import asyncio
 
 import pytest
 
-from nimbus import reporting
+from nimbus.runtime import reporting
 
 
 async def _waits(builds: reporting.Builds, seconds: float = 0.05) -> bool:

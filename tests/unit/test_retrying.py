@@ -7,7 +7,7 @@ from typing import Any
 
 import pytest
 
-from nimbus import metrics, retrying
+from nimbus.runtime import metrics, retrying
 
 
 @pytest.mark.parametrize(

@@ -6,10 +6,10 @@ from typing import Any
 
 import pytest
 
-from nimbus import conditions, reporting
 from nimbus.blockstorage import status as storage
 from nimbus.compute import status as compute
 from nimbus.image import status as image
+from nimbus.runtime import conditions, reporting
 
 
 def vm(printable: str) -> dict[str, Any]:

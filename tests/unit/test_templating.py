@@ -11,7 +11,7 @@ import pytest
 import yaml
 from hypothesis import strategies as st
 
-from nimbus import templating
+from nimbus.runtime import templating
 
 
 def test_values_cannot_become_yaml_structure() -> None:

@@ -8,9 +8,9 @@ from typing import Any
 
 import kopf
 
-from nimbus import cache
 from nimbus.blockstorage import status as storage_status
 from nimbus.identity.admission import changed, check_volume_quota, project_of, refer
+from nimbus.runtime import cache
 
 
 def attached_to(view: cache.View, namespace: str, volume: str, besides: str) -> list[str]:

@@ -10,13 +10,14 @@ from typing import Any
 
 import kopf
 
-from nimbus import cache, handling, meta, reporting, retrying
+from nimbus.api import meta
 from nimbus.blockstorage import api, render, status
-from nimbus.conditions import Condition, WaitingError
 from nimbus.k8s import client
+from nimbus.runtime import cache, handling, reporting, retrying
+from nimbus.runtime.conditions import Condition, WaitingError
 
 
-@handling.reconciler(api.GROUP, "volumetypes")
+@handling.reconciler(api.VolumeType)
 async def volume_type(body: kopf.Body, name: str, memo: kopf.Memo, **_: Any) -> None:
     """A StorageClass (and VolumeSnapshotClass) for a provisioner; an existing class is used
     as it is, once it is there."""
@@ -139,7 +140,7 @@ async def _volume_inputs(
     )
 
 
-@handling.reconciler(api.GROUP, "volumes")
+@handling.reconciler(api.Volume)
 async def volume(
     body: kopf.Body, name: str, namespace: str | None, memo: kopf.Memo, **kwargs: Any
 ) -> None:

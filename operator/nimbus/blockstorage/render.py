@@ -6,8 +6,8 @@ from __future__ import annotations
 import dataclasses
 from typing import Any
 
-from nimbus import templating
 from nimbus.blockstorage import api
+from nimbus.runtime import templating
 
 MANAGED = {"app.kubernetes.io/managed-by": "nimbus"}
 

@@ -10,11 +10,11 @@ from typing import Any
 
 import kopf
 
-from nimbus import cache
 from nimbus.blockstorage.admission import attached_to
 from nimbus.compute import api as compute_api
 from nimbus.compute import render as compute_render
 from nimbus.identity.admission import ASSUME_SECONDS, changed, check_server_quota, project_of, refer
+from nimbus.runtime import cache
 
 
 def image_refusal(image: Mapping[str, Any], namespace: str) -> str | None:

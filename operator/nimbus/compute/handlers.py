@@ -13,24 +13,24 @@ from typing import Any
 import kopf
 import yaml
 
-from nimbus import cache, handling, meta, reporting, retrying
+from nimbus.api import meta
 from nimbus.blockstorage import status as storage_status
 from nimbus.compute import api, keypairs, lifecycle, render, status
-from nimbus.conditions import Condition, WaitingError
 from nimbus.k8s import client
+from nimbus.network import addressing, ipam
 from nimbus.network import api as api_network
-from nimbus.network import handlers as network_handlers
-from nimbus.network import ipam
 from nimbus.network import render as network_render
 from nimbus.placement import config as placement_config
 from nimbus.placement import engine, hosts
+from nimbus.runtime import cache, handling, reporting, retrying
+from nimbus.runtime.conditions import Condition, WaitingError
 from nimbus.scheduler import inventory
 from nimbus.scheduler import request as scheduler_request
 
 logger = logging.getLogger(__name__)
 
 
-@handling.reconciler(api.GROUP, "flavors")
+@handling.reconciler(api.Flavor)
 async def flavor(body: kopf.Body, memo: kopf.Memo, **_: Any) -> None:
     """A flavor is data: it is ready as soon as the API server has accepted it."""
     await reporting.report(memo.api, dict(body), wanted=[])
@@ -52,7 +52,7 @@ async def _report_group(api_client: client.Client, view: cache.View, body: dict[
         await reporting.report(api_client, body, fields=fields, wanted=[])
 
 
-@handling.reconciler(api.GROUP, "servergroups")
+@handling.reconciler(api.ServerGroup)
 async def server_group(body: kopf.Body, memo: kopf.Memo, **kwargs: Any) -> None:
     """A server group is a policy placement enforces; its status lists members and hosts."""
     await _report_group(memo.api, cache.View.of(kwargs, memo), dict(body))
@@ -76,7 +76,7 @@ def private_key_secret_name(keypair: str) -> str:
     return f"{keypair}-private-key"
 
 
-@handling.reconciler(api.GROUP, "keypairs")
+@handling.reconciler(api.KeyPair)
 async def keypair(body: kopf.Body, memo: kopf.Memo, **_: Any) -> None:
     """Nova's fingerprint of an imported key; or a generated key, its private half in a Secret."""
     resource = api.KeyPair.model_validate(dict(body))
@@ -293,7 +293,7 @@ def _interface(
     mac: str,
     fixed_ips: list[dict[str, str]],
 ) -> render.Interface:
-    subnets = network_handlers.subnets_of(view, namespace, network)
+    subnets = addressing.subnets_of(view, namespace, network)
     addresses, gateway, dns, routes = [], None, [], []
     for ip in fixed_ips:
         subnet = subnets.get(ip["subnet"])
@@ -346,7 +346,7 @@ def _interfaces(
                     "PortNotFound",
                     f"spec.networks[{index}].port: Port {entry.port} could not be found.",
                 )
-            user = network_handlers.device_of(view, port, namespace)
+            user = addressing.device_of(view, port, namespace)
             if user not in (None, name) or any(
                 other.port == entry.port for other in spec.networks[:index]
             ):
@@ -388,7 +388,7 @@ def _interfaces(
                 excluding=port_name,
             )
             allocated = ipam.allocate(
-                network_handlers.subnets_of(view, namespace, entry.network),
+                addressing.subnets_of(view, namespace, entry.network),
                 wanted,
                 taken,
                 entry.network,
@@ -541,7 +541,7 @@ class _NoValidHostError(Exception):
         self.results = results
 
 
-@handling.watched(api.GROUP, "servers", "Server", wants=_reboot_asked)
+@handling.watched(api.Server, wants=_reboot_asked)
 async def server(body: dict[str, Any], memo: kopf.Memo, view: cache.View) -> None:
     """Resolve what the server references (from the indexes), render its ports, VM and
     cloud-init, and apply them all at once; then report."""

@@ -11,9 +11,9 @@ from typing import Any
 
 import yaml
 
-from nimbus import templating
 from nimbus.compute import api, scheduling
 from nimbus.network import render as network_render
+from nimbus.runtime import templating
 
 GIB = 1024**3
 LABEL = "compute.nimbus.dev"

@@ -5,7 +5,7 @@ from __future__ import annotations
 import dataclasses
 from typing import Any
 
-from nimbus.conditions import Condition, Status
+from nimbus.runtime.conditions import Condition, Status
 
 NO_VALID_HOST = "No valid host was found. There are not enough hosts available."
 

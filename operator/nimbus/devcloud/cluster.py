@@ -21,8 +21,8 @@ from typing import Any
 
 import yaml
 
-from nimbus import crdgen
 from nimbus.devcloud import build, pki
+from nimbus.generate import crdgen
 from nimbus.scheduler import configuration
 
 UPSTREAM_CRDS = pathlib.Path(__file__).parent / "upstream"

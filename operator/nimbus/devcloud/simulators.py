@@ -40,9 +40,9 @@ import kopf
 import yaml
 from aiohttp import web
 
-from nimbus import retrying
 from nimbus.devcloud import pki
 from nimbus.k8s import client
+from nimbus.runtime import retrying
 
 CDI = "cdi.kubevirt.io/v1beta1"
 KUBEVIRT = "kubevirt.io/v1"

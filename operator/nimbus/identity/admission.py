@@ -26,8 +26,9 @@ from typing import Any
 
 import kopf
 
-from nimbus import cache, kinds
+from nimbus.api import kinds
 from nimbus.identity import api, render
+from nimbus.runtime import cache
 
 ASSUME_SECONDS = 30.0
 

@@ -9,10 +9,11 @@ from typing import Any
 
 import kopf
 
-from nimbus import cache, handling, meta, metrics, reporting
-from nimbus.conditions import Condition
+from nimbus.api import meta
 from nimbus.identity import api, render, roles
 from nimbus.k8s import client
+from nimbus.runtime import cache, handling, metrics, reporting
+from nimbus.runtime.conditions import Condition
 
 PROJECTS = f"{api.GROUP}/{meta.VERSION}"
 RBAC = "rbac.authorization.k8s.io/v1"
@@ -58,7 +59,7 @@ def project_usage(
     return usage
 
 
-@handling.reconciler(api.GROUP, "projects")
+@handling.reconciler(api.Project)
 async def project(body: kopf.Body, memo: kopf.Memo, **kwargs: Any) -> None:
     """Apply the project's namespace, quota, isolation and role bindings; report ACTIVE."""
     if body["metadata"].get("deletionTimestamp"):

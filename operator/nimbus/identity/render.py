@@ -7,7 +7,7 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from nimbus import kinds
+from nimbus.api import kinds
 from nimbus.identity import api
 
 PROJECT_LABEL = "identity.nimbus.dev/project"

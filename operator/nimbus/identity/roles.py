@@ -18,7 +18,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from nimbus import kinds
+from nimbus.api import kinds
 
 READ = ["get", "list", "watch"]
 WRITE = ["create", "update", "patch", "delete", "deletecollection"]

@@ -6,11 +6,11 @@ from typing import Any
 
 import kopf
 
-from nimbus import handling, reporting, retrying
 from nimbus.blockstorage import status as storage_status
-from nimbus.conditions import Condition
 from nimbus.image import api, render, status
 from nimbus.k8s import client
+from nimbus.runtime import handling, reporting, retrying
+from nimbus.runtime.conditions import Condition
 
 CDI_GROUP = "cdi.kubevirt.io"
 CDI = f"{CDI_GROUP}/v1beta1"
@@ -18,7 +18,7 @@ IMAGES = f"{api.GROUP}/v1alpha1"
 LABEL = "image.nimbus.dev/image"  # on the image's DataVolume: the image's name
 
 
-@handling.reconciler(api.GROUP, "images")
+@handling.reconciler(api.Image)
 async def image(body: kopf.Body, memo: kopf.Memo, **_: Any) -> None:
     await reconcile_image(memo.api, dict(body))
 

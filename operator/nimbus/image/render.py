@@ -5,8 +5,8 @@ from __future__ import annotations
 import dataclasses
 from typing import Any
 
-from nimbus import templating
 from nimbus.image import api
+from nimbus.runtime import templating
 
 DEFAULT_SIZE_GB = 10
 """An image's DataVolume size when the image names no minDiskGB (Glance stores no size first)."""

@@ -113,7 +113,7 @@ class Client:
     def __init__(
         self, credentials: Credentials, *, kinds: Kinds = (), impersonate: str | None = None
     ) -> None:
-        """`kinds`: what it addresses besides Kubernetes' own (Nimbus's: nimbus.kinds.table());
+        """`kinds`: what it addresses besides Kubernetes' own (Nimbus's: nimbus.api.kinds.table());
         the client knows no service of its own."""
         self.credentials = credentials
         self.resources = {**RESOURCES, **{(a, k): Resource(p, n) for a, k, p, n in kinds}}

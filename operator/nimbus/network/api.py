@@ -6,7 +6,7 @@ from typing import Annotated, ClassVar, Literal
 
 import pydantic
 
-from nimbus import meta
+from nimbus.api import meta
 
 GROUP = "network.nimbus.dev"
 

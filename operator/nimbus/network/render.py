@@ -8,8 +8,8 @@ import ipaddress
 import json
 from typing import Any
 
-from nimbus import templating
 from nimbus.network import api
+from nimbus.runtime import templating
 
 SG_LABEL = "sg.network.nimbus.dev"
 

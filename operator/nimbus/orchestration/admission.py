@@ -10,11 +10,11 @@ from typing import Any
 
 import kopf
 
-from nimbus import cache
 from nimbus.identity import authz
 from nimbus.identity.admission import changed, project_of
 from nimbus.orchestration import hot
 from nimbus.orchestration import plan as orchestration
+from nimbus.runtime import cache
 
 # Heat's max_template_size; and what a Stack may hold in all, well inside etcd's 1.5 MiB for
 # one object (the API server stores a Stack whole, with its status).

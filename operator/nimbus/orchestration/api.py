@@ -6,7 +6,7 @@ from typing import Any, ClassVar
 
 import pydantic
 
-from nimbus import meta
+from nimbus.api import meta
 
 GROUP = "orchestration.nimbus.dev"
 

@@ -18,13 +18,14 @@ from typing import Any
 
 import kopf
 
-from nimbus import cache, handling, kinds, meta, reporting
-from nimbus.conditions import Condition
+from nimbus.api import kinds, meta
 from nimbus.identity import authz
 from nimbus.k8s import client
 from nimbus.orchestration import api, hot, resources
 from nimbus.orchestration import plan as plan_
 from nimbus.orchestration.plan import Plan
+from nimbus.runtime import cache, handling, reporting
+from nimbus.runtime.conditions import Condition
 
 # Whether this operator serves the admission webhook that records a Stack's requester.
 _RECORDED = bool(os.environ.get("NIMBUS_WEBHOOK_ADDRESS"))
@@ -320,7 +321,7 @@ def _failure(run: Pass, action: str) -> str:
     return f"Resource {action} failed: resources.{name}: {reason}"
 
 
-@handling.reconciler(api.GROUP, "stacks")
+@handling.reconciler(api.Stack)
 async def stack(body: kopf.Body, memo: kopf.Memo, **kwargs: Any) -> None:
     if body["metadata"].get("deletionTimestamp"):
         return

@@ -9,9 +9,10 @@ from typing import Any
 
 import yaml
 
-from nimbus import cache, kinds
+from nimbus.api import kinds
 from nimbus.identity import authz
 from nimbus.orchestration import hot, parameters, resources
+from nimbus.runtime import cache
 
 KIND = {k.kind_name(): k for k in kinds.ALL}
 # The object an appending type changes (OS::Neutron::SecurityGroupRule, VolumeAttachment).

@@ -20,7 +20,7 @@ from typing import Any
 import pydantic
 import yaml
 
-from nimbus import kinds
+from nimbus.api import kinds
 from nimbus.orchestration import hot
 from nimbus.orchestration.hot import HotError
 

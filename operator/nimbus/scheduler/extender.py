@@ -26,7 +26,7 @@ from typing import Any
 import yaml
 from aiohttp import web
 
-from nimbus import kinds
+from nimbus.api import kinds
 from nimbus.compute import scheduling
 from nimbus.k8s import client
 from nimbus.placement import config as placement_config

@@ -1,4 +1,6 @@
-"""The operator's view of the cluster: kopf indexes of every kind a reconciliation reads.
+"""The operator's view of the cluster: what the kopf indexes of every kind a reconciliation reads
+hold, and the reads over them (registered with kopf by nimbus.runtime.indexing; this module
+imports no kopf, so pure planners may read a View).
 
 A reconciliation resolves its references (a server's flavor, image, networks, ports, key pair,
 volumes) from these in-memory indexes, fed by kopf's watches, instead of asking the API server
@@ -9,10 +11,8 @@ yet". What a handler writes is done with the API server; only reads come from he
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from typing import Any
-
-import kopf
 
 Body = dict[str, Any]
 Bodies = list[dict[str, Any]]  # (View.list shadows `list` in its class)
@@ -45,63 +45,49 @@ ADDRESSES = "addresses_index"
 _SLIM = {"virtualmachines", "virtualmachineinstances", "nodes"}
 
 
-def _key(body: kopf.Body) -> tuple[str | None, str]:
+def _key(body: Mapping[str, Any]) -> tuple[str | None, str]:
     return body["metadata"].get("namespace"), body["metadata"]["name"]
 
 
-def _register(index_id: str, group: str, version: str, plural: str) -> None:
-    slim = plural in _SLIM
-
-    async def index(body: kopf.Body, **_: Any) -> dict[tuple[str | None, str], Body]:
-        if slim:
-            meta = body["metadata"]
-            value = {
-                "metadata": {
-                    "name": meta["name"],
-                    "namespace": meta.get("namespace"),
-                    "uid": meta.get("uid"),
-                    "resourceVersion": meta.get("resourceVersion"),
-                    "labels": dict(meta.get("labels") or {}),
-                },
-                "status": dict(body.get("status") or {}),
-            }
-            if plural == "nodes":  # a cordoned node is Nova's disabled host
-                value["spec"] = {"unschedulable": bool(body.get("spec", {}).get("unschedulable"))}
-            return {_key(body): value}
-        # A copy two levels deep: kopf gives each event a freshly decoded body, so what lies
-        # deeper is never changed under the index (and a deep copy of every event costs more
-        # than the rest of a reconciliation).
-        return {_key(body): {k: dict(v) if isinstance(v, dict) else v for k, v in body.items()}}
-
-    index.__name__ = index_id
-    if group:
-        kopf.index(group, version, plural, id=index_id)(index)
-    else:
-        kopf.index(version, plural, id=index_id)(index)
+def entry(plural: str, body: Mapping[str, Any]) -> dict[tuple[str | None, str], Body]:
+    """What the index of `plural` keeps of one object, under its (namespace, name)."""
+    if plural in _SLIM:
+        meta = body["metadata"]
+        value: Body = {
+            "metadata": {
+                "name": meta["name"],
+                "namespace": meta.get("namespace"),
+                "uid": meta.get("uid"),
+                "resourceVersion": meta.get("resourceVersion"),
+                "labels": dict(meta.get("labels") or {}),
+            },
+            "status": dict(body.get("status") or {}),
+        }
+        if plural == "nodes":  # a cordoned node is Nova's disabled host
+            value["spec"] = {"unschedulable": bool(body.get("spec", {}).get("unschedulable"))}
+        return {_key(body): value}
+    # A copy two levels deep: kopf gives each event a freshly decoded body, so what lies
+    # deeper is never changed under the index (and a deep copy of every event costs more
+    # than the rest of a reconciliation).
+    return {_key(body): {k: dict(v) if isinstance(v, dict) else v for k, v in body.items()}}
 
 
-for _id, (_group, _version, _plural) in INDEXED.items():
-    _register(_id, _group, _version, _plural)
-
-
-@kopf.index("network.nimbus.dev", "v1alpha1", "ports", id=ADDRESSES)
-async def _addresses(
-    body: kopf.Body, **_: Any
-) -> dict[tuple[str | None, str], tuple[str, set[str]]]:
-    """A port's addresses, IP and MAC: asked for in its spec, or allocated in its status."""
-    held = {
+def held(body: Mapping[str, Any]) -> dict[tuple[str | None, str], tuple[str, set[str]]]:
+    """A port's addresses, IP and MAC: asked for in its spec, or allocated in its status;
+    under (namespace, network)."""
+    addresses = {
         ip["ipAddress"]
         for source in (body.get("spec") or {}, body.get("status") or {})
         for ip in source.get("fixedIPs") or []
         if ip.get("ipAddress")
     }
-    held |= {
+    addresses |= {
         str(source["macAddress"]).lower()
         for source in (body.get("spec") or {}, body.get("status") or {})
         if source.get("macAddress")
     }
     network = (body.get("spec") or {}).get("network", "")
-    return {(body["metadata"].get("namespace"), network): (body["metadata"]["name"], held)}
+    return {(body["metadata"].get("namespace"), network): (body["metadata"]["name"], addresses)}
 
 
 class View:
@@ -110,6 +96,22 @@ class View:
     def __init__(self, indexes: Mapping[str, Any]) -> None:
         self._indexes = {plural: indexes[i] for i, (_, _, plural) in INDEXED.items()}
         self._addresses = indexes[ADDRESSES]
+
+    @classmethod
+    def of_objects(cls, objects: Iterable[Mapping[str, Any]]) -> View:
+        """A view of these objects, indexed as kopf's watches would index them (each body's
+        `kind` says its index): what a handler test gives a handler."""
+        plurals = {plural[:-1]: plural for (_, _, plural) in INDEXED.values()}
+        indexes: dict[str, dict[Any, list[Any]]] = {i: {} for i in [*INDEXED, ADDRESSES]}
+        for body in objects:
+            plural = plurals[str(body["kind"]).lower()]
+            index_id = next(i for i, (_, _, p) in INDEXED.items() if p == plural)
+            for key, value in entry(plural, body).items():
+                indexes[index_id].setdefault(key, []).append(value)
+            if plural == "ports":
+                for key, port in held(body).items():
+                    indexes[ADDRESSES].setdefault(key, []).append(port)
+        return cls(indexes)
 
     @classmethod
     def of(cls, kwargs: Mapping[str, Any], memo: Any = None) -> View:

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from nimbus import kinds
+from nimbus.api import kinds
 from nimbus.identity import roles
 
 READ = ["get", "list", "watch"]

@@ -10,29 +10,24 @@ from typing import Any, TypeVar
 
 import kopf
 
-from nimbus import cache, meta, metrics, retrying
+from nimbus.api import meta
+from nimbus.runtime import cache, metrics, retrying
 
 Handler = TypeVar("Handler", bound=Callable[..., Any])
-
-
-def _controller(plural: str) -> str:
-    """controller-runtime's name for a kind's controller: the kind in lower case."""
-    from nimbus import kinds
-
-    return next((k.kind_name() for k in kinds.ALL if k.plural == plural), plural).lower()
 
 
 logger = logging.getLogger(__name__)
 
 
 def reconciler(
-    group: str, plural: str, *, poll: float | None = None
+    kind: type[meta.Resource], *, poll: float | None = None
 ) -> Callable[[Handler], Handler]:
     """Run the handler when the operator starts (resume), on create and on every update; with
     `poll`, also every `poll` seconds while the object is quiet, to follow children that send
     the object no event of their own."""
 
-    controller = _controller(plural)
+    group, plural = kind.group, kind.plural
+    controller = kind.kind_name().lower()  # controller-runtime's name for a kind's controller
 
     def register(handler: Handler) -> Handler:
         @functools.wraps(handler)
@@ -76,7 +71,7 @@ class Essences(kopf.AnnotationsDiffBaseStorage):
 
 
 def watched(
-    group: str, plural: str, kind: str, *, wants: Callable[[dict[str, Any]], Any] = lambda _: None
+    resource: type[meta.Resource], *, wants: Callable[[dict[str, Any]], Any] = lambda _: None
 ) -> Callable[[Reconcile], Reconcile]:
     """Run the handler as a controller-runtime reconciler runs, on kopf's watch alone: for each
     object once when the operator starts, then whenever its generation (or what `wants` picks
@@ -87,7 +82,8 @@ def watched(
     The handler is called as `handler(body=..., memo=..., view=...)`. A `kopf.TemporaryError`
     tries it again after its delay (with the object read afresh), a `kopf.PermanentError` gives
     up until the object changes, anything else is logged and tried again after 10 s."""
-    api_version = f"{group}/{meta.VERSION}"
+    group, plural, kind = resource.group, resource.plural, resource.kind_name()
+    api_version = resource.api_version_name()
     WATCHED_KINDS.add(kind)
     controller = kind.lower()
 

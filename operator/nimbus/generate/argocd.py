@@ -15,7 +15,7 @@ renders them with `argocd.healthChecks`; docs/argocd.md has the snippet).
 
 from __future__ import annotations
 
-from nimbus import kinds
+from nimbus.api import kinds
 
 # Per kind: its status field, and the words that mean it failed.
 DEGRADED: dict[str, tuple[str, frozenset[str]]] = {

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from nimbus import meta
+from nimbus.api import meta
 from nimbus.blockstorage import api as blockstorage
 from nimbus.compute import api as compute
 from nimbus.identity import api as identity

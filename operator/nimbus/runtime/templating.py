@@ -21,7 +21,7 @@ import yaml
 
 _LOADER = getattr(yaml, "CSafeLoader", yaml.SafeLoader)  # libyaml's, when PyYAML has it
 
-BUILTIN = pathlib.Path(__file__).parent / "templates"
+BUILTIN = pathlib.Path(__file__).parent.parent / "templates"
 
 # `{{ x }}` without a filter, or with any last filter but tojson, would let a value's text
 # become YAML structure (a name of "a: b" would add a key). Every expression ends in tojson.

@@ -10,8 +10,8 @@ import re
 from collections.abc import AsyncIterator
 from typing import Any
 
-from nimbus import conditions
 from nimbus.k8s import client
+from nimbus.runtime import conditions
 
 # Reasons that mean "on its way", not "something is wrong": their events are Normal.
 PROGRESS = frozenset({

@@ -12,7 +12,7 @@ import logging
 from collections.abc import Callable
 from typing import Any, TypeVar
 
-from nimbus import metrics
+from nimbus.runtime import metrics
 
 Handler = TypeVar("Handler", bound=Callable[..., Any])
 

@@ -1,0 +1,1 @@
+"""The kinds' model machinery and their registry."""

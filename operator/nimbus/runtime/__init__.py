@@ -1,0 +1,1 @@
+"""The operator's runtime: handler registration, indexes, status reports, templating, metrics."""
