@@ -141,7 +141,7 @@ def test_no_two_ports_hold_one_address_whatever_the_order_of_events(steps: list[
 
 
 def _port(name: str, created: str, ip: str, **extra: Any) -> dict[str, Any]:
-    return {"kind": "Port",
+    return {"apiVersion": "network.nimbus.dev/v1alpha1", "kind": "Port",
             "metadata": {"name": name, "namespace": "p", "creationTimestamp": created, **extra},
             "spec": {"network": "net", "fixedIPs": [{"ipAddress": ip}]}, "status": {}}  # fmt: skip
 

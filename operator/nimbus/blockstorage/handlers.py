@@ -295,17 +295,9 @@ async def snapshot(body: kopf.Body, memo: kopf.Memo, **_: Any) -> None:
     await reconcile_snapshot(memo.api, dict(body))
 
 
-@kopf.on.event(
-    "snapshot.storage.k8s.io", "v1", "volumesnapshots", labels={SNAPSHOT_LABEL: kopf.PRESENT}
+@handling.children(
+    "snapshot.storage.k8s.io", "v1", "volumesnapshots", label=SNAPSHOT_LABEL, owner=api.Snapshot
 )
-@retrying.retried
-async def volume_snapshot(body: kopf.Body, memo: kopf.Memo, **_: Any) -> None:
-    """The snapshot's VolumeSnapshot moved (ready, failed): its status follows."""
-    found = await handling.owner_of(memo.api, body, SNAPSHOT_LABEL, API_VERSION, "Snapshot")
-    if found is not None:
-        await reconcile_snapshot(memo.api, found)
-
-
 async def reconcile_snapshot(api_client: client.Client, body: dict[str, Any]) -> None:
     """A CSI VolumeSnapshot of the volume's claim; in-use volumes only with force, as Cinder."""
     name, namespace = body["metadata"]["name"], body["metadata"]["namespace"]

@@ -9,7 +9,7 @@ import kopf
 from nimbus.blockstorage import status as storage_status
 from nimbus.image import api, render, status
 from nimbus.k8s import client
-from nimbus.runtime import handling, reporting, retrying
+from nimbus.runtime import handling, reporting
 from nimbus.runtime.conditions import Condition
 
 CDI_GROUP = "cdi.kubevirt.io"
@@ -23,15 +23,7 @@ async def image(body: kopf.Body, memo: kopf.Memo, **_: Any) -> None:
     await reconcile_image(memo.api, dict(body))
 
 
-@kopf.on.event(CDI_GROUP, "v1beta1", "datavolumes", labels={LABEL: kopf.PRESENT})
-@retrying.retried
-async def image_data_volume(body: kopf.Body, memo: kopf.Memo, **_: Any) -> None:
-    """The image's DataVolume moved (imported further, succeeded, failed): its status follows."""
-    found = await handling.owner_of(memo.api, body, LABEL, IMAGES, "Image")
-    if found is not None:
-        await reconcile_image(memo.api, found)
-
-
+@handling.children(CDI_GROUP, "v1beta1", "datavolumes", label=LABEL, owner=api.Image)
 async def reconcile_image(api_client: client.Client, body: dict[str, Any]) -> None:
     name, namespace = body["metadata"]["name"], body["metadata"]["namespace"]
     inputs = render.ImageInputs(

@@ -57,13 +57,12 @@ async def reconcile_network(
         "networkAttachmentDefinition": attachment["metadata"]["name"],
         "mtu": spec.mtu,
     }
-    if not reporting.unchanged(network, fields):
-        await reporting.report(
-            api_client,
-            network,
-            fields=fields,
-            wanted=[Condition("AttachmentReady", "True", "AttachmentApplied")],
-        )
+    await reporting.report_changed(
+        api_client,
+        network,
+        fields=fields,
+        wanted=[Condition("AttachmentReady", "True", "AttachmentApplied")],
+    )
     for subnet, subnet_inputs in zip(subnets, inputs.subnets, strict=True):
         pools = subnet_inputs.spec.allocation_pools
         subnet_fields = {
@@ -75,13 +74,12 @@ async def reconcile_network(
                 await api_client.get(API_VERSION, "Subnet", subnet["metadata"]["name"], namespace)
                 or subnet
             )
-            if not reporting.unchanged(subnet, subnet_fields):
-                await reporting.report(
-                    api_client,
-                    subnet,
-                    fields=subnet_fields,
-                    wanted=[Condition("NetworkFound", "True", "NetworkFound")],
-                )
+            await reporting.report_changed(
+                api_client,
+                subnet,
+                fields=subnet_fields,
+                wanted=[Condition("NetworkFound", "True", "NetworkFound")],
+            )
 
 
 # Networks whose attachment is to be rendered again soon: many ports coming at once (a

@@ -45,6 +45,15 @@ ADDRESSES = "addresses_index"
 _SLIM = {"virtualmachines", "virtualmachineinstances", "nodes"}
 
 
+def index_of(api_version: str, kind: str) -> str | None:
+    """The id of the index that holds objects of this kind, if one does."""
+    group = api_version.rpartition("/")[0]
+    for index_id, (g, _version, plural) in INDEXED.items():
+        if g == group and plural == f"{kind.lower()}s":
+            return index_id
+    return None
+
+
 def _key(body: Mapping[str, Any]) -> tuple[str | None, str]:
     return body["metadata"].get("namespace"), body["metadata"]["name"]
 
@@ -90,6 +99,23 @@ def held(body: Mapping[str, Any]) -> dict[tuple[str | None, str], tuple[str, set
     return {(body["metadata"].get("namespace"), network): (body["metadata"]["name"], addresses)}
 
 
+def indexes_of(objects: Iterable[Mapping[str, Any]]) -> dict[str, dict[Any, list[Any]]]:
+    """The indexes, by id, as kopf's watches would fill them from these objects (an object of
+    a kind no index holds is left out): what kopf passes a handler as keyword arguments."""
+    indexes: dict[str, dict[Any, list[Any]]] = {i: {} for i in [*INDEXED, ADDRESSES]}
+    for body in objects:
+        index_id = index_of(str(body.get("apiVersion", "")), str(body.get("kind", "")))
+        if index_id is None:
+            continue
+        plural = INDEXED[index_id][2]
+        for key, value in entry(plural, body).items():
+            indexes[index_id].setdefault(key, []).append(value)
+        if plural == "ports":
+            for key, port in held(body).items():
+                indexes[ADDRESSES].setdefault(key, []).append(port)
+    return indexes
+
+
 class View:
     """Reads over the indexes a handler was given (kopf passes them as keyword arguments)."""
 
@@ -99,19 +125,9 @@ class View:
 
     @classmethod
     def of_objects(cls, objects: Iterable[Mapping[str, Any]]) -> View:
-        """A view of these objects, indexed as kopf's watches would index them (each body's
-        `kind` says its index): what a handler test gives a handler."""
-        plurals = {plural[:-1]: plural for (_, _, plural) in INDEXED.values()}
-        indexes: dict[str, dict[Any, list[Any]]] = {i: {} for i in [*INDEXED, ADDRESSES]}
-        for body in objects:
-            plural = plurals[str(body["kind"]).lower()]
-            index_id = next(i for i, (_, _, p) in INDEXED.items() if p == plural)
-            for key, value in entry(plural, body).items():
-                indexes[index_id].setdefault(key, []).append(value)
-            if plural == "ports":
-                for key, port in held(body).items():
-                    indexes[ADDRESSES].setdefault(key, []).append(port)
-        return cls(indexes)
+        """A view of these objects, indexed as kopf's watches would index them: what a handler
+        test gives a handler."""
+        return cls(indexes_of(objects))
 
     @classmethod
     def of(cls, kwargs: Mapping[str, Any], memo: Any = None) -> View:

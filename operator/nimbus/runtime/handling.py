@@ -200,6 +200,32 @@ def follows(group: str, version: str, plural: str) -> Callable[[Follower], Follo
     return register
 
 
+OwnerReconcile = Callable[[Any, dict[str, Any]], Awaitable[None]]
+
+
+def children(
+    group: str, version: str, plural: str, *, label: str, owner: type[meta.Resource]
+) -> Callable[[OwnerReconcile], OwnerReconcile]:
+    """Run `reconcile(api, owner_body)` on every event of a child of the kind (a DataVolume, a
+    VolumeSnapshot) whose `label` names its owner: the owner read afresh, skipped when gone or
+    going. A failure is tried again (nimbus.runtime.retrying)."""
+
+    def register(reconcile: OwnerReconcile) -> OwnerReconcile:
+        async def child_changed(body: kopf.Body, memo: kopf.Memo, **_: Any) -> None:
+            found = await owner_of(
+                memo.api, body, label, owner.api_version_name(), owner.kind_name()
+            )
+            if found is not None:
+                await reconcile(memo.api, found)
+
+        child_changed.__name__ = f"{plural}_of_{owner.plural}"
+        kopf.on.event(group, version, plural, labels={label: kopf.PRESENT},
+                      id=child_changed.__name__)(retrying.retried(child_changed))  # fmt: skip
+        return reconcile
+
+    return register
+
+
 async def owner_of(
     api: Any, child: Mapping[str, Any], label: str, api_version: str, kind: str
 ) -> dict[str, Any] | None:

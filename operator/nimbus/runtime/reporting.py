@@ -137,3 +137,17 @@ async def report(
             message=f"{body['kind']} {metadata['name']} is {word}",
         )
     return patched
+
+
+async def report_changed(
+    api: client.Client,
+    body: dict[str, Any],
+    *,
+    fields: dict[str, Any],
+    wanted: list[conditions.Condition],
+) -> dict[str, Any] | None:
+    """`report`, unless the status already says `fields` for the current generation: then
+    nothing is written and no Event posted (None)."""
+    if unchanged(body, fields):
+        return None
+    return await report(api, body, fields=fields, wanted=wanted)
