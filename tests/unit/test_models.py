@@ -7,7 +7,7 @@ import pathlib
 import pytest
 import yaml
 
-from nimbus.api import kinds
+from nimbus.api import kinds, meta
 from nimbus.compute import api as compute
 from tests.conftest import EXAMPLES
 
@@ -109,3 +109,16 @@ def test_every_kind_module_is_in_kinds() -> None:
         if isinstance(cls, type) and hasattr(cls, "plural") and cls.__module__.endswith(".api")
     }
     assert declared == set(KINDS)
+
+
+@pytest.mark.parametrize("kind", kinds.ALL, ids=lambda k: k.kind_name())
+def test_every_kind_is_found_by_its_plural_and_its_name(kind: type[meta.Resource]) -> None:
+    assert kinds.by_plural(kind.plural) is kind
+    assert kinds.by_kind(kind.kind_name()) is kind
+
+
+def test_an_unknown_kind_is_refused_with_the_names_known() -> None:
+    with pytest.raises(KeyError, match=r"no Nimbus kind has the plural 'virtualmachines'.*servers"):
+        kinds.by_plural("virtualmachines")
+    with pytest.raises(KeyError, match=r"no Nimbus kind is named 'Pod'.*'Server'"):
+        kinds.by_kind("Pod")

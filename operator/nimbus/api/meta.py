@@ -76,7 +76,10 @@ Name = Annotated[
 ]
 
 
-class Condition(Model):
+# The schema of status.conditions in every CRD. Code never builds one: a handler says what it
+# wants with nimbus.runtime.conditions.Condition, the one Condition type the code uses, and
+# conditions.apply writes it in this shape.
+class StoredCondition(Model):
     """The metav1.Condition shape: one aspect of an object's state."""
 
     type: str = pydantic.Field(max_length=316, pattern=r"^([a-z0-9.-]+/)?[A-Za-z0-9_.-]+$")
@@ -101,7 +104,7 @@ class Fault(Model):
 class Status(Model):
     """What the operator reports on every kind."""
 
-    conditions: list[Condition] = pydantic.Field(
+    conditions: list[StoredCondition] = pydantic.Field(
         default_factory=list, max_length=32, json_schema_extra=list_map("type")
     )
     observed_generation: int | None = pydantic.Field(default=None, ge=0)

@@ -175,7 +175,7 @@ async def lookup(
     found = view.get(plural, name, namespace)
     if found is not None:
         return found
-    kind = next(k for k in kinds.ALL if k.plural == plural)
+    kind = kinds.by_plural(plural)
     got: dict[str, Any] | None = await api.get(
         kind.api_version_name(), kind.kind_name(), name, namespace
     )
