@@ -30,8 +30,9 @@ import yaml
 from nimbus.api import kinds
 from nimbus.devcloud import cluster
 from nimbus.k8s import client
-from nimbus.orchestration import hot, resources
+from nimbus.orchestration import observed, resources
 from nimbus.orchestration import plan as plan_module
+from nimbus.orchestration.hot import functions
 from nimbus.runtime import cache
 
 STACKS = "orchestration.nimbus.dev/v1alpha1"
@@ -75,14 +76,14 @@ def image(namespace: str) -> dict[str, Any]:
 def direct_manifests(raw: dict[str, Any], namespace: str) -> list[dict[str, Any]]:
     """The objects the stack makes, rendered by the operator's own code from the same template,
     with every reference resolved to its object's name: what someone would kubectl apply."""
-    view = cache.View({**{i: {} for i in cache.INDEXED}, cache.ADDRESSES: {}})
+    view = cache.View.of_objects([])
     body = {"metadata": {"name": "bench", "namespace": namespace, "uid": "direct"},
             "spec": {"template": raw}}  # fmt: skip
     plan = plan_module.Plan(body, view)
     refs = {name: resources.physical_name("bench", name) for name in plan.definitions}
     out = []
     for name, definition in plan.definitions.items():
-        properties = hot.evaluate(definition.get("properties") or {}, plan.context(refs, {}))
+        properties = functions.evaluate(definition.get("properties") or {}, plan.context(refs, {}))
         made = resources.render(definition["type"], name, properties, plan.stack)
         assert isinstance(made, resources.Apply)
         del made.manifest["metadata"]["labels"]  # not the stack's
@@ -97,13 +98,13 @@ async def until(api: client.Client, namespace: str, wanted: dict[str, set[str]])
         left = set(names)
         version = await api.resource_version(api_version, kind, namespace)
         for obj in await api.list(api_version, kind, namespace):
-            if resources.ready(obj) is True:
+            if observed.ready(obj) is True:
                 left.discard(obj["metadata"]["name"])
         while left:
             async for _type, obj in api.watch(api_version, kind, namespace,
                                               resource_version=version):  # fmt: skip
                 version = obj["metadata"].get("resourceVersion", version)
-                if resources.ready(obj) is True:
+                if observed.ready(obj) is True:
                     left.discard(obj["metadata"]["name"])
                 if not left:
                     return
@@ -162,7 +163,7 @@ async def bench(devcloud: cluster.DevCloud, servers: int, limit: float) -> None:
     raw = template(servers)
     count = len(plan_module.Plan(
         {"metadata": {"name": "bench", "namespace": "x", "uid": "u"}, "spec": {"template": raw}},
-        cache.View({**{i: {} for i in cache.INDEXED}, cache.ADDRESSES: {}}),
+        cache.View.of_objects([]),
     ).definitions)  # fmt: skip
     credentials = client.load_credentials(str(devcloud.kubeconfig))
     async with client.Client(credentials, kinds=kinds.table()) as api:

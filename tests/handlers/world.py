@@ -86,6 +86,10 @@ class World:
                 return copy.deepcopy(body)
         raise KeyError(f"no {kind} {namespace}/{name}; the world holds {sorted(self.names())}")
 
+    def body(self, kind: str, name: str, namespace: str | None = None) -> kopf.Body:
+        """The object as kopf gives it to a handler registered with kopf's causes."""
+        return kopf.Body(typing.cast(kopf.RawBody, self.find(kind, name, namespace)))
+
     def names(self) -> list[str]:
         return [f"{k}/{n}" for (_, k, _ns, n) in self.objects]
 

@@ -10,20 +10,21 @@ from typing import Any
 
 import pytest
 
-from nimbus.orchestration import hot
+from nimbus.orchestration.hot import functions, graph
+from nimbus.orchestration.hot import template as hot_template
 
 FIXTURES = pathlib.Path(__file__).parents[1] / "fixtures" / "heat-templates"
 LATEST = "2021-04-16"
 
 
-def refused(message: str) -> pytest.RaisesExc[hot.HotError]:
+def refused(message: str) -> pytest.RaisesExc[hot_template.HotError]:
     """The HotError saying `message` (a plain text, not a pattern)."""
-    return pytest.raises(hot.HotError, match=re.escape(message))
+    return pytest.raises(hot_template.HotError, match=re.escape(message))
 
 
 def ev(node: Any, version: str = LATEST, **context: Any) -> Any:
-    ctx = hot.Context(version=version, **context)
-    return hot.evaluate(node, ctx)
+    ctx = functions.Context(version=version, **context)
+    return functions.evaluate(node, ctx)
 
 
 # -- versions ----------------------------------------------------------------------------------
@@ -34,15 +35,15 @@ def ev(node: Any, version: str = LATEST, **context: Any) -> Any:
     ("newton", "2016-10-14"), ("pike", "2017-09-01"), ("wallaby", "2021-04-16"),
 ])  # fmt: skip
 def test_versions_and_their_aliases(given: str, version: str) -> None:
-    assert hot.version_of({"heat_template_version": given}) == version
+    assert hot_template.version_of({"heat_template_version": given}) == version
 
 
 def test_an_unknown_version_names_those_that_exist() -> None:
     with refused('"heat_template_version: 2019-01-01". '
                        '"heat_template_version" should be one of: 2013-05-23, '):  # fmt: skip
-        hot.version_of({"heat_template_version": "2019-01-01"})
+        hot_template.version_of({"heat_template_version": "2019-01-01"})
     with refused("Template format version not found."):
-        hot.version_of({})
+        hot_template.version_of({})
 
 
 @pytest.mark.parametrize(("function", "first"), [
@@ -53,8 +54,8 @@ def test_an_unknown_version_names_those_that_exist() -> None:
     ("str_replace_vstrict", "2017-09-01"), ("list_concat_unique", "2017-09-01"),
 ])  # fmt: skip
 def test_each_version_allows_exactly_its_functions(function: str, first: str) -> None:
-    for version in hot.VERSIONS:
-        assert (function in hot.functions(version)) == (version >= first), version
+    for version in hot_template.VERSIONS:
+        assert (function in hot_template.functions(version)) == (version >= first), version
 
 
 def test_a_function_a_version_lacks_is_an_error_naming_the_version() -> None:
@@ -66,7 +67,7 @@ def test_a_function_a_version_lacks_is_an_error_naming_the_version() -> None:
     }
     with refused('The function "str_split" is not supported in '
                        "heat_template_version 2014-10-16: it came in 2015-10-15"):  # fmt: skip
-        hot.load(template)
+        hot_template.load(template)
     with refused(
         '"Fn::Select" is not supported in heat_template_version 2015-10-15: it was '
         "removed after 2015-04-30"
@@ -77,15 +78,15 @@ def test_a_function_a_version_lacks_is_an_error_naming_the_version() -> None:
 def test_the_shape_of_a_template_is_checked() -> None:
     base = {"heat_template_version": "2013-05-23"}
     with refused('"conditions" is not a valid template section'):
-        hot.load({**base, "conditions": {}})  # conditions came in 2016-10-14
+        hot_template.load({**base, "conditions": {}})  # conditions came in 2016-10-14
     with refused('Resource a is missing "type"'):
-        hot.load({**base, "resources": {"a": {"properties": {}}}})
+        hot_template.load({**base, "resources": {"a": {"properties": {}}}})
     with refused('"propertys" is not a valid keyword inside a resource'):
-        hot.load({**base, "resources": {"a": {"type": "T", "propertys": {}}}})
+        hot_template.load({**base, "resources": {"a": {"type": "T", "propertys": {}}}})
     with refused('Invalid deletion policy "retain"'):
-        hot.load({**base, "resources": {"a": {"type": "T", "deletion_policy": "retain"}}})
-    hot.load({"heat_template_version": "2016-10-14",
-              "resources": {"a": {"type": "T", "deletion_policy": "retain"}}})  # fmt: skip
+        hot_template.load({**base, "resources": {"a": {"type": "T", "deletion_policy": "retain"}}})
+    hot_template.load({"heat_template_version": "2016-10-14",
+                       "resources": {"a": {"type": "T", "deletion_policy": "retain"}}})  # fmt: skip
 
 
 # -- functions ---------------------------------------------------------------------------------
@@ -194,7 +195,7 @@ def test_yaql_is_named_as_not_supported() -> None:
 
 
 def test_conditions_evaluate_with_each_other_and_parameters() -> None:
-    template = hot.load({
+    template = hot_template.load({
         "heat_template_version": "2017-09-01",
         "conditions": {
             "prod": {"equals": [{"get_param": "env"}, "prod"]},
@@ -202,26 +203,29 @@ def test_conditions_evaluate_with_each_other_and_parameters() -> None:
             "either": {"or": ["big", {"contains": [{"get_param": "env"}, ["qa", "dev"]]}]},
         },
     })  # fmt: skip
-    ctx = hot.Context(version=template.version, parameters={"env": "prod", "size": 3})
-    assert hot.evaluate_conditions(template, ctx) == {"prod": True, "big": True, "either": True}
+    ctx = functions.Context(version=template.version, parameters={"env": "prod", "size": 3})
+    values = functions.evaluate_conditions(template, ctx)
+    assert values == {"prod": True, "big": True, "either": True}
 
 
 def test_conditions_refuse_functions_they_may_not_use_and_cycles() -> None:
     with refused('The function "str_split" is not allowed in '
                        "conditions"):  # fmt: skip
-        hot.load({"heat_template_version": "2017-09-01",
-                  "conditions": {"c": {"str_split": [",", "a"]}}})  # fmt: skip
-    template = hot.load({"heat_template_version": "2016-10-14",
-                         "conditions": {"a": {"not": "b"}, "b": {"not": "a"}}})  # fmt: skip
+        hot_template.load({"heat_template_version": "2017-09-01",
+                           "conditions": {"c": {"str_split": [",", "a"]}}})  # fmt: skip
+    template = hot_template.load({
+        "heat_template_version": "2016-10-14",
+        "conditions": {"a": {"not": "b"}, "b": {"not": "a"}},
+    })  # fmt: skip
     with refused('Circular definition for condition "a"'):
-        hot.evaluate_conditions(template, hot.Context(version=template.version))
+        functions.evaluate_conditions(template, functions.Context(version=template.version))
 
 
 # -- dependencies ------------------------------------------------------------------------------
 
 
 def test_dependencies_come_in_waves_from_references_and_depends_on() -> None:
-    template = hot.load({
+    template = hot_template.load({
         "heat_template_version": "2016-10-14",
         "resources": {
             "net": {"type": "OS::Neutron::Net"},
@@ -233,18 +237,20 @@ def test_dependencies_come_in_waves_from_references_and_depends_on() -> None:
                    "properties": {"value": {"get_attr": ["server", "first_address"]}}},
         },
     })  # fmt: skip
-    assert hot.order(hot.dependencies(template)) == [["net"], ["subnet"], ["server"], ["ip"]]
+    assert graph.order(graph.dependencies(template)) == [["net"], ["subnet"], ["server"], ["ip"]]
 
 
 def test_a_cycle_or_an_unknown_reference_is_refused() -> None:
-    def template(resources: dict[str, Any]) -> hot.Template:
-        return hot.load({"heat_template_version": "2016-10-14", "resources": resources})
+    def template(resources: dict[str, Any]) -> hot_template.Template:
+        return hot_template.load({"heat_template_version": "2016-10-14", "resources": resources})
 
     with refused("Circular Dependency Found: a, b"):
-        hot.dependencies(template({"a": {"type": "T", "depends_on": "b"},
-                                   "b": {"type": "T", "depends_on": ["a"]}}))  # fmt: skip
+        graph.dependencies(template({"a": {"type": "T", "depends_on": "b"},
+                                     "b": {"type": "T", "depends_on": ["a"]}}))  # fmt: skip
     with refused('The specified reference "c" (in a) is incorrect.'):
-        hot.dependencies(template({"a": {"type": "T", "properties": {"x": {"get_resource": "c"}}}}))
+        graph.dependencies(
+            template({"a": {"type": "T", "properties": {"x": {"get_resource": "c"}}}})
+        )
 
 
 # -- real templates ----------------------------------------------------------------------------
@@ -252,6 +258,6 @@ def test_a_cycle_or_an_unknown_reference_is_refused() -> None:
 
 @pytest.mark.parametrize("path", sorted(FIXTURES.glob("*.yaml")), ids=lambda p: p.stem)
 def test_every_real_heat_template_parses_with_its_dependencies(path: pathlib.Path) -> None:
-    template = hot.load(path.read_text())
-    waves = hot.order(hot.dependencies(template))
+    template = hot_template.load(path.read_text())
+    waves = graph.order(graph.dependencies(template))
     assert sorted(n for wave in waves for n in wave) == sorted(template.resources)

@@ -8,14 +8,15 @@ from typing import Any
 
 import pytest
 
-from nimbus.orchestration import hot, parameters
+from nimbus.orchestration import parameters
+from nimbus.orchestration.hot import template as hot_template
 
 
-def template(params: dict[str, Any], groups: list[Any] | None = None) -> hot.Template:
+def template(params: dict[str, Any], groups: list[Any] | None = None) -> hot_template.Template:
     raw: dict[str, Any] = {"heat_template_version": "2018-08-31", "parameters": params}
     if groups is not None:
         raw["parameter_groups"] = groups
-    return hot.load(raw)
+    return hot_template.load(raw)
 
 
 def resolve(params: dict[str, Any], given: dict[str, Any], **kwargs: Any) -> dict[str, Any]:
@@ -23,8 +24,8 @@ def resolve(params: dict[str, Any], given: dict[str, Any], **kwargs: Any) -> dic
                               project_id="demo", **kwargs)  # fmt: skip
 
 
-def refused(message: str) -> pytest.RaisesExc[hot.HotError]:
-    return pytest.raises(hot.HotError, match=re.escape(message))
+def refused(message: str) -> pytest.RaisesExc[hot_template.HotError]:
+    return pytest.raises(hot_template.HotError, match=re.escape(message))
 
 
 @pytest.mark.parametrize(("kind", "given", "value"), [

@@ -10,7 +10,8 @@ from typing import Any
 
 import pytest
 
-from nimbus.orchestration import hot, resources
+from nimbus.orchestration import observed, resources
+from nimbus.orchestration.hot import template as hot_template
 
 STACK = resources.Stack(name="web", namespace="demo", uid="0b7a5c8e-0000-4000-8000-000000000001")
 FIXTURES = pathlib.Path(__file__).parents[1] / "fixtures" / "heat-templates"
@@ -165,7 +166,9 @@ def test_a_flavor_is_cluster_scoped_and_keeps_its_name() -> None:
 
 
 def test_what_a_kind_refuses_is_a_property_error_naming_the_field() -> None:
-    with pytest.raises(hot.HotError, match=re.escape("Property error: sub.properties: cidr")):
+    with pytest.raises(
+        hot_template.HotError, match=re.escape("Property error: sub.properties: cidr")
+    ):
         resources.render("OS::Neutron::Subnet", "sub", {"network": "n"}, STACK)
 
 
@@ -231,7 +234,7 @@ def test_routers_are_accepted_but_not_supported_yet() -> None:
 
 def test_unknown_types_are_refused_listing_the_supported() -> None:
     with pytest.raises(
-        hot.HotError,
+        hot_template.HotError,
         match='Resource w: the resource type "OS::Heat::WaitCondition"'
         " is not supported; supported are OS::Cinder::Volume",
     ):
@@ -247,7 +250,7 @@ def test_attributes_have_heats_names() -> None:
             }
         },
     }
-    attrs = resources.attributes("OS::Nova::Server", server)
+    attrs = observed.attributes("OS::Nova::Server", server)
     assert attrs["first_address"] == "10.0.0.5"
     assert attrs["networks"] == {"private": ["10.0.0.5", "fd00::5"]}
     port = {
@@ -258,11 +261,11 @@ def test_attributes_have_heats_names() -> None:
             "fixedIPs": [{"subnet": "s", "ipAddress": "10.0.0.9"}],
         },
     }
-    assert resources.attributes("OS::Neutron::Port", port)["fixed_ips"] == [
+    assert observed.attributes("OS::Neutron::Port", port)["fixed_ips"] == [
         {"subnet_id": "s", "ip_address": "10.0.0.9"}
     ]
     volume = {"metadata": {"name": "v"}, "spec": {"sizeGB": 10}, "status": {"status": "available"}}
-    assert resources.attributes("OS::Cinder::Volume", volume)["size"] == 10
+    assert observed.attributes("OS::Cinder::Volume", volume)["size"] == 10
 
 
 @pytest.mark.parametrize(
@@ -279,7 +282,7 @@ def test_attributes_have_heats_names() -> None:
     ],
 )
 def test_a_resource_is_done_when_its_child_is(status: dict[str, Any], done: Any) -> None:
-    assert resources.ready({"status": status}) == done
+    assert observed.ready({"status": status}) == done
 
 
 def test_a_resource_group_expands_into_indexed_members() -> None:
@@ -297,15 +300,15 @@ def test_a_resource_group_expands_into_indexed_members() -> None:
         m: {"_ref": f"web-{m}", "first_address": f"10.0.0.{i}"} for i, m in enumerate(members)
     }
     names = list(members)
-    assert resources.group_attribute(names, values, ["first_address"]) == [
+    assert observed.group_attribute(names, values, ["first_address"]) == [
         "10.0.0.0",
         "10.0.0.1",
         "10.0.0.2",
     ]
-    assert resources.group_attribute(names, values, ["refs"])[0] == "web-servers-0"
-    assert resources.group_attribute(names, values, ["resource.1", "first_address"]) == "10.0.0.1"
-    assert resources.group_attribute(names, values, ["resource.2.first_address"]) == "10.0.0.2"
-    assert resources.group_attribute(names, values, ["attributes", "first_address"]) == {
+    assert observed.group_attribute(names, values, ["refs"])[0] == "web-servers-0"
+    assert observed.group_attribute(names, values, ["resource.1", "first_address"]) == "10.0.0.1"
+    assert observed.group_attribute(names, values, ["resource.2.first_address"]) == "10.0.0.2"
+    assert observed.group_attribute(names, values, ["attributes", "first_address"]) == {
         "0": "10.0.0.0",
         "1": "10.0.0.1",
         "2": "10.0.0.2",
@@ -341,7 +344,7 @@ NEEDS = {
 
 @pytest.mark.parametrize("path", sorted(FIXTURES.glob("*.yaml")), ids=lambda p: p.stem)
 def test_real_templates_use_supported_types_or_are_refused_by_name(path: pathlib.Path) -> None:
-    template = hot.load(path.read_text())
+    template = hot_template.load(path.read_text())
     used = {r["type"] for r in template.resources.values()}
     missing = {
         t
@@ -350,7 +353,7 @@ def test_real_templates_use_supported_types_or_are_refused_by_name(path: pathlib
     }
     assert missing <= NEEDS, missing
     if missing:
-        with pytest.raises(hot.HotError, match="is not supported; supported are"):
+        with pytest.raises(hot_template.HotError, match="is not supported; supported are"):
             resources.check_types(template.resources)
     else:
         resources.check_types(template.resources, {t: "" for t in used if t.endswith(".yaml")})

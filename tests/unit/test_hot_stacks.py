@@ -9,8 +9,9 @@ from typing import Any
 import pytest
 
 from nimbus.identity import authz
-from nimbus.orchestration import hot, resources
+from nimbus.orchestration import observed, resources
 from nimbus.orchestration import plan as planning
+from nimbus.orchestration.hot import template as hot_template
 from nimbus.runtime import cache
 
 STACK = resources.Stack(name="web", namespace="demo", uid="0b7a5c8e-0000-4000-8000-000000000002")
@@ -29,7 +30,7 @@ outputs:
 
 
 def plan(template: dict[str, Any], **spec: Any) -> planning.Plan:
-    view = cache.View({**{i: {} for i in cache.INDEXED}, cache.ADDRESSES: {}})
+    view = cache.View.of_objects([])
     body = {
         "metadata": {"name": STACK.name, "namespace": STACK.namespace, "uid": STACK.uid},
         "spec": {"template": {"heat_template_version": "2018-08-31", **template}, **spec},
@@ -48,7 +49,7 @@ def test_the_resource_registry_maps_types_to_types_and_to_templates() -> None:
     )  # fmt: skip
     assert made.definitions["a"]["type"] == "server.yaml"
     assert made.definitions["b"]["type"] == "OS::Heat::Value"
-    with pytest.raises(hot.HotError, match='"A::B" in a circle'):
+    with pytest.raises(hot_template.HotError, match='"A::B" in a circle'):
         resources.resolve_type("A::B", {"A::B": "C::D", "C::D": "A::B"})
     assert resources.resolve_type("OS::Nova::Server", {"OS::Nova::Server": "OS::Nova::Server"}) == (
         "OS::Nova::Server"
@@ -65,19 +66,21 @@ def test_a_template_resource_is_a_nested_stack_of_its_file() -> None:
     assert manifest["metadata"]["name"] == "web-app"
     assert manifest["spec"] == {"template": SERVER_YAML, "parameters": {"flavor": "m1.tiny"},
                                 "files": files, "environment": registry}  # fmt: skip
-    with pytest.raises(hot.HotError, match=r"app.properties: Unknown Property size"):
+    with pytest.raises(hot_template.HotError, match=r"app.properties: Unknown Property size"):
         resources.render("server.yaml", "app", {"size": 1}, STACK, files)
     nested = resources.render(
         "OS::Heat::Stack", "inner", {"template": SERVER_YAML, "parameters": {"flavor": "x"}}, STACK
     )
     assert isinstance(nested, resources.Apply)
     assert nested.manifest["spec"]["parameters"] == {"flavor": "x"}
-    with pytest.raises(hot.HotError, match="Property template not assigned"):
+    with pytest.raises(hot_template.HotError, match="Property template not assigned"):
         resources.render("OS::Heat::Stack", "inner", {}, STACK)
 
 
 def test_a_template_resource_with_a_broken_template_is_refused_by_the_plan() -> None:
-    with pytest.raises(hot.HotError, match=r"Resource a: the template bad.yaml: .*not a valid"):
+    with pytest.raises(
+        hot_template.HotError, match=r"Resource a: the template bad.yaml: .*not a valid"
+    ):
         plan(
             {"resources": {"a": {"type": "bad.yaml"}}},
             files={"bad.yaml": "heat_template_version: 2018-08-31\nbogus: {}\n"},
@@ -115,7 +118,7 @@ def test_an_update_policy_heat_does_not_know_is_refused(
     resource: dict[str, Any], message: str
 ) -> None:
     expected = f"Resource r: update_policy: Unknown Property {message}"
-    with pytest.raises(hot.HotError, match=expected):
+    with pytest.raises(hot_template.HotError, match=expected):
         plan({"resources": {"r": resource}})
 
 
@@ -171,7 +174,7 @@ def test_what_cannot_change_in_place_replaces_the_resource(
     kind: str, wanted: dict[str, Any], live: dict[str, Any], replaced: list[str]
 ) -> None:
     manifest = {"kind": kind, "spec": wanted}
-    assert resources.needs_replacement(manifest, _live(kind, live)) == replaced
+    assert observed.needs_replacement(manifest, _live(kind, live)) == replaced
 
 
 @pytest.mark.parametrize(
@@ -191,21 +194,21 @@ def test_a_nested_stack_is_done_when_it_completes(
     status: dict[str, Any], generation: int, done: Any
 ) -> None:
     stack = {"kind": "Stack", "metadata": {"generation": generation}, "status": status}
-    assert resources.ready(stack) == done
+    assert observed.ready(stack) == done
 
 
 def test_a_resource_is_not_done_before_its_controller_saw_the_change() -> None:
     server: dict[str, Any] = {"metadata": {"generation": 3},
                               "status": {"status": "ACTIVE", "observedGeneration": 2}}  # fmt: skip
-    assert resources.ready(server) is False
+    assert observed.ready(server) is False
     server["status"]["observedGeneration"] = 3
-    assert resources.ready(server) is True
+    assert observed.ready(server) is True
 
 
 def test_a_nested_stacks_outputs_are_its_attributes() -> None:
     stack = {"kind": "Stack", "metadata": {"name": "web-app"},
              "status": {"outputs": [{"outputKey": "ip", "outputValue": "10.0.0.5"}]}}  # fmt: skip
-    attrs = resources.attributes("server.yaml", stack)
+    attrs = observed.attributes("server.yaml", stack)
     assert attrs["ip"] == "10.0.0.5"
     assert attrs["outputs"] == {"ip": "10.0.0.5"}
 

@@ -12,8 +12,8 @@ import kopf
 
 from nimbus.identity import authz
 from nimbus.identity.admission import changed, project_of
-from nimbus.orchestration import hot
 from nimbus.orchestration import plan as orchestration
+from nimbus.orchestration.hot import template as hot_template
 from nimbus.runtime import cache
 
 # Heat's max_template_size; and what a Stack may hold in all, well inside etcd's 1.5 MiB for
@@ -96,7 +96,7 @@ async def validate_stack(
                                         body["metadata"].get("uid") or "validating"}}  # fmt: skip
     try:
         plan = orchestration.Plan(stack, view)
-    except hot.HotError as error:
+    except hot_template.HotError as error:
         raise kopf.AdmissionError(f"spec.template: {error}") from None
     if userinfo.get("username") == await _operator_user(memo):
         return  # a nested stack: its parent was checked for its requester

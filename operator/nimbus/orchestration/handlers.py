@@ -21,8 +21,10 @@ import kopf
 from nimbus.api import kinds, meta
 from nimbus.identity import authz
 from nimbus.k8s import client
-from nimbus.orchestration import api, hot, resources
+from nimbus.orchestration import api, observed, resources
 from nimbus.orchestration import plan as plan_
+from nimbus.orchestration.hot import functions
+from nimbus.orchestration.hot import template as hot_template
 from nimbus.orchestration.plan import Plan
 from nimbus.runtime import cache, handling, reporting
 from nimbus.runtime.conditions import Condition
@@ -193,8 +195,8 @@ async def _converge(
                 continue
             ctx = plan.context(run.refs, run.attrs)
             try:
-                properties = hot.evaluate(definition.get("properties") or {}, ctx)
-                external = hot.evaluate(definition.get("external_id"), ctx)
+                properties = functions.evaluate(definition.get("properties") or {}, ctx)
+                external = functions.evaluate(definition.get("external_id"), ctx)
                 made = (
                     None
                     if external is not None
@@ -202,7 +204,7 @@ async def _converge(
                         kind, name, properties, plan.stack, plan.files, plan.environment
                     )
                 )
-            except hot.HotError as error:
+            except hot_template.HotError as error:
                 run.set(name, f"{action}_FAILED", str(error))
                 continue
             if external is not None:  # an existing object, adopted by name, never changed
@@ -239,7 +241,7 @@ async def _converge(
                 continue
             changed = current is None or not _subset(manifest["spec"], current.get("spec"))
             replaced = (
-                resources.needs_replacement(manifest, current)
+                observed.needs_replacement(manifest, current)
                 if changed and current is not None
                 else []
             )
@@ -263,8 +265,8 @@ async def _converge(
                 current = await api_client.apply(manifest)
             assert current is not None
             run.refs[name] = physical
-            run.attrs[name] = resources.attributes(kind, current)
-            outcome = resources.ready(current)
+            run.attrs[name] = observed.attributes(kind, current)
+            outcome = observed.ready(current)
             if outcome is True:
                 run.complete(name, action, physical)
             elif isinstance(outcome, str):
@@ -292,7 +294,7 @@ def _external(
         run.set(name, f"{action}_FAILED", reason)
         return
     run.refs[name] = external
-    run.attrs[name] = resources.attributes(kind, found)
+    run.attrs[name] = observed.attributes(kind, found)
     run.complete(name, action, external)
 
 
@@ -338,7 +340,7 @@ async def stack(body: kopf.Body, memo: kopf.Memo, **kwargs: Any) -> None:
     action = "UPDATE" if updating else "CREATE"
     try:
         plan = Plan(body, view)
-    except hot.HotError as error:
+    except hot_template.HotError as error:
         await _report(api_client, body, f"{action}_FAILED", str(error), [], [], observed=True)
         raise kopf.PermanentError(str(error)) from None
 
@@ -413,7 +415,7 @@ async def _rollback(api_client: client.Client, view: cache.View, body: kopf.Body
     if store.complete is None:
         try:
             plan: Plan | None = Plan(body, view)
-        except hot.HotError:
+        except hot_template.HotError:
             plan = None
         left = await _delete_made(api_client, view, body, plan, store)
         if left:
@@ -459,12 +461,12 @@ def _outputs(plan: Plan, run: Pass) -> list[Any]:
     ctx = plan.context(run.refs, run.attrs)
     for key, output in sorted(plan.template.outputs.items()):
         condition = output.get("condition")
-        if condition is not None and not hot.evaluate_condition(condition, ctx):
+        if condition is not None and not functions.evaluate_condition(condition, ctx):
             continue
         entry: dict[str, Any] = {"outputKey": key, "description": output.get("description")}
         try:
-            entry["outputValue"] = hot.evaluate(output.get("value"), ctx)
-        except hot.HotError as error:
+            entry["outputValue"] = functions.evaluate(output.get("value"), ctx)
+        except hot_template.HotError as error:
             entry["outputError"] = str(error)
         out.append({k: v for k, v in entry.items() if v is not None})
     return out
@@ -576,7 +578,7 @@ async def delete_stack(body: kopf.Body, memo: kopf.Memo, **kwargs: Any) -> None:
     view = cache.View.of(kwargs, memo)
     try:
         plan: Plan | None = Plan(body, view)
-    except hot.HotError:
+    except hot_template.HotError:
         plan = None
     store = await Store.load(api_client, body)
     left = await _delete_made(api_client, view, body, plan, store)

@@ -10,7 +10,7 @@ import re
 from collections.abc import Callable, Mapping
 from typing import Any
 
-from nimbus.orchestration.hot import HotError, Template
+from nimbus.orchestration.hot.template import HotError, Template
 
 TYPES = ("string", "number", "json", "comma_delimited_list", "boolean")
 SCHEMA_KEYS = {"type", "label", "description", "default", "hidden", "constraints",

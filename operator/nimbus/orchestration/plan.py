@@ -11,10 +11,12 @@ import yaml
 
 from nimbus.api import kinds
 from nimbus.identity import authz
-from nimbus.orchestration import hot, parameters, resources
+from nimbus.orchestration import observed, parameters, resources
+from nimbus.orchestration.hot import functions, graph
+from nimbus.orchestration.hot import template as hot_template
 from nimbus.runtime import cache
 
-KIND = {k.kind_name(): k for k in kinds.ALL}
+KIND = kinds.BY_KIND
 # The object an appending type changes (OS::Neutron::SecurityGroupRule, VolumeAttachment).
 _APPENDS_TO = {
     "OS::Neutron::SecurityGroupRule": "SecurityGroup",
@@ -48,12 +50,12 @@ class Plan:
         spec = body["spec"]
         metadata = body["metadata"]
         self.stack = resources.Stack(metadata["name"], metadata["namespace"], metadata["uid"])
-        self.template = hot.load(spec["template"])
+        self.template = hot_template.load(spec["template"])
         environment = spec.get("environment") or {}
         if isinstance(environment, str):
             environment = yaml.safe_load(environment) or {}
         if not isinstance(environment, dict):
-            raise hot.HotError("The environment is not a YAML mapping.")
+            raise hot_template.HotError("The environment is not a YAML mapping.")
         self.environment: dict[str, Any] = environment
         registry = environment.get("resource_registry") or {}
         # Per-resource entries (`resources:`) and hooks are Heat's; a type mapping is a string.
@@ -80,21 +82,23 @@ class Plan:
             lookup=lookup,
         )
         self.files = dict(spec.get("files") or {})
-        ctx = hot.Context(self.template.version, self.parameters, self.files)
-        self.conditions = hot.evaluate_conditions(self.template, ctx)
+        ctx = functions.Context(self.template.version, self.parameters, self.files)
+        self.conditions = functions.evaluate_conditions(self.template, ctx)
         definitions: dict[str, dict[str, Any]] = {}
         self.definitions = definitions  # filled below; a group's count is read with context()
         self.group_of: dict[str, str] = {}  # a group's member -> the group
         for name, resource in self.template.resources.items():
             condition = resource.get("condition")
-            if condition is not None and not hot.evaluate_condition(
+            if condition is not None and not functions.evaluate_condition(
                 condition,
-                hot.Context(self.template.version, self.parameters, self.files, self.conditions),
+                functions.Context(
+                    self.template.version, self.parameters, self.files, self.conditions
+                ),
             ):
                 continue
             kind = resources.resolve_type(resource["type"], self.registry)
             if kind == resources.GROUP:
-                props = hot.evaluate(resource.get("properties") or {}, self.context({}, {}))
+                props = functions.evaluate(resource.get("properties") or {}, self.context({}, {}))
                 members = resources.expand_group(name, props)
                 for member, definition in members.items():
                     definition["type"] = resources.resolve_type(definition["type"], self.registry)
@@ -104,7 +108,7 @@ class Plan:
                     "type": resources.GROUP,
                     "properties": {},
                     "members": list(members),
-                    "update_policy": hot.evaluate(
+                    "update_policy": functions.evaluate(
                         resource.get("update_policy") or {}, self.context({}, {})
                     ),
                 }
@@ -114,13 +118,13 @@ class Plan:
         for name, definition in definitions.items():
             if definition["type"] in self.files:  # a template resource's template is checked too
                 try:
-                    hot.load(self.files[definition["type"]])
-                except hot.HotError as error:
-                    raise hot.HotError(
+                    hot_template.load(self.files[definition["type"]])
+                except hot_template.HotError as error:
+                    raise hot_template.HotError(
                         f"Resource {name}: the template {definition['type']}: {error}"
                     ) from None
-        self.graph = hot.graph(definitions)
-        self.waves = hot.order(self.graph)
+        self.graph = graph.graph(definitions)
+        self.waves = graph.order(self.graph)
 
     def accesses(self) -> dict[str, set[authz.Access]]:
         """What each resource asks of the cloud, by resource: creating (and so changing and
@@ -170,17 +174,17 @@ class Plan:
                 )
         return None
 
-    def context(self, refs: Mapping[str, Any], attrs: Mapping[str, Any]) -> hot.Context:
+    def context(self, refs: Mapping[str, Any], attrs: Mapping[str, Any]) -> functions.Context:
         def attribute(name: str, attr: str | None) -> Any:
             definition = self.definitions.get(name, {})
             if definition.get("type") == resources.GROUP:
                 members = definition["members"]
                 values = {m: {**attrs.get(m, {}), "_ref": refs.get(m)} for m in members}
-                return resources.group_attribute(members, values, [] if attr is None else [attr])
+                return observed.group_attribute(members, values, [] if attr is None else [attr])
             found = attrs.get(name) or {}
             return found if attr is None else found.get(attr)
 
-        return hot.Context(
+        return functions.Context(
             self.template.version,
             self.parameters,
             self.files,

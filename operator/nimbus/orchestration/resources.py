@@ -1,7 +1,7 @@
 """Heat resource types as Nimbus resources, pure: each type's properties (already evaluated)
 become the manifest of a Nimbus kind, a change to another resource (a volume attachment, a
-security group rule), or a value of Heat's own; and each type's attributes are read, with
-Heat's names, from the live object's status.
+security group rule), or a value of Heat's own; a ResourceGroup becomes its members. What the
+live objects say back (attributes, completion) is read in observed.py.
 
 A resource's physical name is `<stack>-<resource>`, made a DNS label, as Heat names what it
 creates after the stack and the resource.
@@ -10,7 +10,6 @@ creates after the stack and the resource.
 from __future__ import annotations
 
 import dataclasses
-import functools
 import re
 import secrets
 import string
@@ -21,8 +20,8 @@ import pydantic
 import yaml
 
 from nimbus.api import kinds
-from nimbus.orchestration import hot
-from nimbus.orchestration.hot import HotError
+from nimbus.orchestration.hot import template as hot_template
+from nimbus.orchestration.hot.template import HotError
 
 STACK_LABEL = "orchestration.nimbus.dev/stack"
 RESOURCE_LABEL = "orchestration.nimbus.dev/resource"
@@ -81,7 +80,7 @@ def _manifest(
     *,
     namespaced: bool = True,
 ) -> dict[str, Any]:
-    kind = next(k for k in kinds.ALL if k.kind_name() == kind_name)
+    kind = kinds.by_kind(kind_name)
     clean = {k: v for k, v in spec.items() if v is not None}
     try:  # the kind's own model: what its CRD would refuse is refused here, by field
         kind.model_fields["spec"].annotation.model_validate(clean)  # type: ignore[union-attr]
@@ -505,7 +504,7 @@ def template_resource(
 ) -> Made:
     """A template resource: a nested Stack of the file's template, its properties as the
     nested template's parameters (an unknown one refused, as Heat does)."""
-    template = hot.load(source)
+    template = hot_template.load(source)
     for key in properties or {}:
         if key not in template.parameters:
             raise HotError(f"Property error: {resource}.properties: Unknown Property {key}")
@@ -543,136 +542,6 @@ def _stack_manifest(
     return Apply(_manifest("Stack", physical_name(stack.name, resource), stack, resource, spec))
 
 
-@functools.cache
-def immutable_fields(kind_name: str) -> frozenset[str]:
-    """The spec fields of a kind that cannot change once set (its CRD refuses the change): a
-    change to one of them is one Heat makes by replacing the resource."""
-    kind = next(k for k in kinds.ALL if k.kind_name() == kind_name)
-    spec = kind.model_fields["spec"].annotation
-    out = set()
-    for name, field in spec.model_fields.items():  # type: ignore[union-attr]
-        extra = field.json_schema_extra if isinstance(field.json_schema_extra, dict) else {}
-        rules = extra.get("x-kubernetes-validations") or []
-        if any(r.get("rule") == "self == oldSelf" for r in rules):
-            out.add(field.alias or name)
-    return frozenset(out)
-
-
-def needs_replacement(manifest: Mapping[str, Any], current: Mapping[str, Any]) -> list[str]:
-    """The immutable fields the wanted spec changes on the live object (with the kind's
-    defaults applied to both): a non-empty list means Heat's UpdateReplace."""
-    kind_name = manifest["kind"]
-    kind = next(k for k in kinds.ALL if k.kind_name() == kind_name)
-    model = kind.model_fields["spec"].annotation
-
-    def full(spec: Any) -> dict[str, Any]:
-        try:
-            return model.model_validate(spec).model_dump(  # type: ignore[no-any-return,union-attr]
-                by_alias=True, mode="json", exclude_none=True
-            )
-        except pydantic.ValidationError:
-            return dict(spec)
-
-    wanted, live = full(manifest["spec"]), full(current.get("spec") or {})
-    return sorted(
-        field
-        for field in immutable_fields(kind_name)
-        if wanted.get(field) != live.get(field) and (field in wanted or field in live)
-    )
-
-
-# -- attributes ---------------------------------------------------------------------------------
-
-
-def attributes(kind: str, obj: Mapping[str, Any]) -> dict[str, Any]:
-    """The resource's attributes, Heat's names, from its Nimbus object's status."""
-    status = obj.get("status") or {}
-    spec = obj.get("spec") or {}
-    name = obj.get("metadata", {}).get("name")
-    if kind == "OS::Nova::Server":
-        addresses = status.get("addresses") or {}
-        first = next(
-            (a["addr"] for entries in addresses.values() for a in entries if a.get("version") == 4),
-            None,
-        )
-        return {
-            "name": name,
-            "first_address": first or "",
-            "addresses": addresses,
-            "networks": {net: [a["addr"] for a in entries] for net, entries in addresses.items()},
-            "accessIPv4": first or "",
-            "instance_name": name,
-            "show": status,
-        }
-    if kind == "OS::Neutron::Port":
-        return {
-            "fixed_ips": [
-                {"subnet_id": f.get("subnet"), "ip_address": f.get("ipAddress")}
-                for f in status.get("fixedIPs") or []
-            ],
-            "mac_address": status.get("macAddress"),
-            "name": name,
-            "network_id": spec.get("network"),
-            "status": status.get("status"),
-            "show": status,
-        }
-    if kind == "OS::Neutron::Net":
-        return {"name": name, "status": status.get("status"), "show": status}
-    if kind == "OS::Neutron::Subnet":
-        return {
-            "name": name,
-            "cidr": spec.get("cidr"),
-            "gateway_ip": status.get("gatewayIP") or spec.get("gatewayIP"),
-            "network_id": spec.get("network"),
-            "show": status,
-        }
-    if kind == "OS::Cinder::Volume":
-        return {
-            "size": status.get("sizeGB") or spec.get("sizeGB"),
-            "status": status.get("status"),
-            "attachments": status.get("attachments") or [],
-            "show": status,
-        }
-    if kind == "OS::Nova::KeyPair":
-        return {"public_key": status.get("publicKey"), "name": name, "show": status}
-    if kind in ("OS::Glance::WebImage", "OS::Glance::Image"):
-        return {"name": name, "status": status.get("status"), "show": status}
-    if obj.get("kind") == "Stack":  # a nested stack: its outputs are its attributes
-        outputs = {o["outputKey"]: o.get("outputValue") for o in status.get("outputs") or []}
-        return {**outputs, "outputs": outputs, "name": name, "show": status}
-    return {"name": name, "show": status}
-
-
-# Whether a resource is done: its child ACTIVE or available, as Heat waits for it.
-READY_WORDS = {"ACTIVE", "active", "available", "in-use", "DOWN"}
-
-
-def ready(obj: Mapping[str, Any]) -> bool | str:
-    """True when done; a reason (str) when failed; False while in progress."""
-    status = obj.get("status") or {}
-    if obj.get("kind") == "Stack":  # a nested stack is done when it is, failed when it failed
-        stack_status = str(status.get("stackStatus") or "")
-        generation = (obj.get("metadata") or {}).get("generation")
-        if status.get("observedGeneration") != generation:
-            return False
-        if stack_status.endswith("FAILED") or stack_status.startswith("ROLLBACK"):
-            return str(status.get("stackStatusReason") or stack_status)
-        return stack_status in ("CREATE_COMPLETE", "UPDATE_COMPLETE")
-    word = status.get("status")
-    if word in ("ERROR", "error", "killed"):
-        fault = status.get("fault") or {}
-        return str(fault.get("message") or f"the resource is {word}")
-    generation = (obj.get("metadata") or {}).get("generation")
-    if status.get("observedGeneration", generation) != generation:
-        return False  # its controller has not yet seen the change (a resize, say)
-    if word in READY_WORDS:
-        return True
-    conditions = {c["type"]: c for c in status.get("conditions") or []}
-    ready_condition = conditions.get("Ready")
-    # Kinds without a status word (flavors, key pairs, groups) are done once Ready.
-    return word is None and ready_condition is not None and ready_condition.get("status") == "True"
-
-
 # -- ResourceGroup ------------------------------------------------------------------------------
 
 
@@ -708,25 +577,3 @@ def expand_group(name: str, properties: Mapping[str, Any]) -> dict[str, dict[str
             }
         index += 1
     return members
-
-
-def group_attribute(members: list[str], values: Mapping[str, Any], path: list[Any]) -> Any:
-    """get_attr on a ResourceGroup: `refs` (the members' references), `resource.<i>.<attr>`,
-    `attributes <attr>` (index -> value), or `<attr>` (a list, one per member). `values` maps a
-    member's name to its attributes (and `_ref`, its reference)."""
-    if not path:
-        return {"refs": [values[m].get("_ref") for m in members]}
-    first = str(path[0])
-    if first == "refs":
-        return [values[m].get("_ref") for m in members]
-    if first.startswith("resource."):
-        parts = first.split(".", 2)
-        member = members[int(parts[1])] if int(parts[1]) < len(members) else None
-        if member is None:
-            return None
-        attrs = values[member]
-        rest = ([parts[2]] if len(parts) > 2 else []) + list(path[1:])
-        return attrs.get(rest[0]) if rest else attrs.get("_ref")
-    if first == "attributes" and len(path) > 1:
-        return {str(i): values[m].get(str(path[1])) for i, m in enumerate(members)}
-    return [values[m].get(first) for m in members]

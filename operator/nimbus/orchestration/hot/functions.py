@@ -1,10 +1,7 @@
-"""Heat Orchestration Templates, pure: the versions and the functions each allows, the
-sections, resources, outputs and conditions, and the evaluation of intrinsic functions. No kopf,
-no client: what the template needs of the cloud (a resource's name, an attribute) comes through
-a Context.
-
-Versions and functions follow Heat's heat/engine/hot/template.py: each version allows exactly
-its own functions, and a function of another version is an error naming the version.
+"""Intrinsic functions and conditions, pure: a template's snippets evaluated as Heat evaluates
+them (get_param, get_resource, get_attr, str_replace, list_join, ..., with Heat's quirks), and
+the conditions' values. What a template needs of the cloud (a resource's reference, an
+attribute) comes through a Context.
 """
 
 from __future__ import annotations
@@ -16,190 +13,15 @@ import urllib.parse
 from collections.abc import Callable, Mapping
 from typing import Any
 
-import yaml
-
-# -- versions ---------------------------------------------------------------------------------
-
-VERSIONS = (
-    "2013-05-23", "2014-10-16", "2015-04-30", "2015-10-15", "2016-04-08", "2016-10-14",
-    "2017-02-24", "2017-09-01", "2018-03-02", "2018-08-31", "2021-04-16",
-)  # fmt: skip
-ALIASES = {
-    "juno": "2014-10-16", "kilo": "2015-04-30", "liberty": "2015-10-15", "mitaka": "2016-04-08",
-    "newton": "2016-10-14", "ocata": "2017-02-24", "pike": "2017-09-01", "queens": "2018-03-02",
-    "rocky": "2018-08-31", "wallaby": "2021-04-16",
-}  # fmt: skip
-
-# The version each function came in (and, for the CFN-style ones, went).
-_ADDED = {
-    "get_attr": "2013-05-23", "get_file": "2013-05-23", "get_param": "2013-05-23",
-    "get_resource": "2013-05-23", "list_join": "2013-05-23", "str_replace": "2013-05-23",
-    "resource_facade": "2013-05-23",
-    "digest": "2015-04-30", "repeat": "2015-04-30",
-    "str_split": "2015-10-15",
-    "map_merge": "2016-04-08",
-    "yaql": "2016-10-14", "map_replace": "2016-10-14", "if": "2016-10-14",
-    "filter": "2017-02-24", "str_replace_strict": "2017-02-24",
-    "make_url": "2017-09-01", "list_concat": "2017-09-01", "str_replace_vstrict": "2017-09-01",
-    "list_concat_unique": "2017-09-01", "contains": "2017-09-01",
-}  # fmt: skip
-_CFN = {  # name -> the last version that has it
-    "Fn::GetAZs": "2013-05-23", "Fn::Join": "2013-05-23", "Fn::Split": "2013-05-23",
-    "Fn::Replace": "2013-05-23", "Fn::Base64": "2013-05-23", "Fn::MemberListToMap": "2013-05-23",
-    "Fn::ResourceFacade": "2013-05-23", "Ref": "2013-05-23", "Fn::Select": "2015-04-30",
-}  # fmt: skip
-_CONDITION_ADDED = {
-    "get_param": "2016-10-14", "equals": "2016-10-14", "not": "2016-10-14", "and": "2016-10-14",
-    "or": "2016-10-14", "yaql": "2017-09-01", "contains": "2017-09-01",
-}  # fmt: skip
-SECTIONS = {"heat_template_version", "description", "parameter_groups", "parameters",
-            "resources", "outputs"}  # fmt: skip
-RESOURCE_KEYS = {"type", "properties", "metadata", "depends_on", "deletion_policy",
-                 "update_policy"}  # fmt: skip
-DELETION_POLICIES = {"Delete", "Retain", "Snapshot"}
-
-
-class HotError(ValueError):
-    """A template Heat would refuse; the message is Heat's where Heat has one."""
-
-
-def version_of(template: Mapping[str, Any]) -> str:
-    raw = template.get("heat_template_version")
-    if raw is None:
-        raise HotError("Template format version not found.")
-    version = ALIASES.get(str(raw), str(raw))
-    if version not in VERSIONS:
-        known = ", ".join([*VERSIONS, *ALIASES])
-        raise HotError(
-            f'"heat_template_version: {raw}". "heat_template_version" should be one of: {known}'
-        )
-    return version
-
-
-def functions(version: str) -> set[str]:
-    """The functions `version` allows."""
-    names = {name for name, since in _ADDED.items() if since <= version}
-    return names | {name for name, until in _CFN.items() if version <= until}
-
-
-def condition_functions(version: str) -> set[str]:
-    names = {name for name, since in _CONDITION_ADDED.items() if since <= version}
-    return names | ({"if"} if version >= "2021-04-16" else set())
-
-
-def _function_error(name: str, version: str) -> HotError:
-    if name in _ADDED and _ADDED[name] > version:
-        return HotError(f'The function "{name}" is not supported in heat_template_version '
-                        f"{version}: it came in {_ADDED[name]}")  # fmt: skip
-    return HotError(f'The function "{name}" is not supported in heat_template_version '
-                    f"{version}: it was removed after {_CFN.get(name, version)}")  # fmt: skip
-
-
-# -- the template --------------------------------------------------------------------------------
-
-
-@dataclasses.dataclass(frozen=True)
-class Template:
-    version: str
-    raw: dict[str, Any]
-
-    @property
-    def parameters(self) -> dict[str, Any]:
-        return dict(self.raw.get("parameters") or {})
-
-    @property
-    def resources(self) -> dict[str, Any]:
-        return dict(self.raw.get("resources") or {})
-
-    @property
-    def outputs(self) -> dict[str, Any]:
-        return dict(self.raw.get("outputs") or {})
-
-    @property
-    def conditions(self) -> dict[str, Any]:
-        return dict(self.raw.get("conditions") or {})
-
-
-def load(source: str | Mapping[str, Any]) -> Template:
-    """A template from YAML (or JSON) text or an object, checked as Heat checks its shape."""
-    if isinstance(source, str):
-        try:
-            raw = yaml.safe_load(source)
-        except yaml.YAMLError as error:
-            raise HotError(f"Error parsing template: {error}") from None
-    else:
-        raw = dict(source)
-    if not isinstance(raw, dict):
-        raise HotError("The template is not a JSON object or YAML mapping.")
-    version = version_of(raw)
-    allowed = SECTIONS | ({"conditions"} if version >= "2016-10-14" else set())
-    for section in raw:
-        if section not in allowed:
-            raise HotError(f'"{section}" is not a valid template section')
-    keys = RESOURCE_KEYS | ({"condition", "external_id"} if version >= "2016-10-14" else set())
-    for name, resource in (raw.get("resources") or {}).items():
-        if not isinstance(resource, dict) or "type" not in resource:
-            raise HotError(f'Resource {name} is missing "type"')
-        for key in resource:
-            if key not in keys:
-                raise HotError(f'"{key}" is not a valid keyword inside a resource definition')
-        policy = resource.get("deletion_policy")
-        policies = DELETION_POLICIES | (
-            {p.lower() for p in DELETION_POLICIES} if version >= "2016-10-14" else set()
-        )
-        if isinstance(policy, str) and policy not in policies:
-            raise HotError(f'Invalid deletion policy "{policy}"')
-    output_keys = {"value", "description"} | ({"condition"} if version >= "2016-10-14" else set())
-    for name, output in (raw.get("outputs") or {}).items():
-        if not isinstance(output, dict):
-            raise HotError(f'"outputs" must contain a map of output maps, not {output!r} ({name})')
-        for key in output:
-            if key not in output_keys:
-                raise HotError(f'"{key}" is not a valid keyword inside a output definition')
-    template = Template(version, raw)
-    check_functions(template)
-    return template
-
-
-def check_functions(template: Template) -> None:
-    """Every function used is one of the version's; conditions use condition functions."""
-    allowed = functions(template.version)
-    known = set(_ADDED) | set(_CFN)
-
-    def walk(node: Any, names: set[str]) -> None:
-        if isinstance(node, dict):
-            if len(node) == 1:
-                (key,) = node
-                if key in known and key not in names:
-                    raise _function_error(key, template.version)
-            for value in node.values():
-                walk(value, names)
-        elif isinstance(node, list):
-            for value in node:
-                walk(value, names)
-
-    for section in ("resources", "outputs"):
-        walk(template.raw.get(section), allowed)
-    cond_allowed = condition_functions(template.version)
-    for name, definition in template.conditions.items():
-        _check_condition(definition, cond_allowed, allowed, template.version, name)
-
-
-def _check_condition(
-    node: Any, allowed: set[str], functions_: set[str], version: str, name: str
-) -> None:
-    if isinstance(node, dict) and len(node) == 1:
-        (key,) = node
-        if key not in allowed:
-            if key in functions_ or key in _ADDED:
-                raise HotError(f'The function "{key}" is not allowed in conditions ({name}) in '
-                               f"heat_template_version {version}")  # fmt: skip
-        else:
-            args = node[key]
-            for arg in args if isinstance(args, list) else [args]:
-                if key != "get_param":
-                    _check_condition(arg, allowed, functions_, version, name)
-
+from .template import (
+    ADDED,
+    CFN,
+    HotError,
+    Template,
+    condition_functions,
+    function_error,
+    functions,
+)
 
 # -- evaluation ----------------------------------------------------------------------------------
 
@@ -266,8 +88,8 @@ def evaluate(node: Any, ctx: Context) -> Any:
         allowed = functions(ctx.version)
         if key in allowed:
             return FUNCTIONS[key](node[key], ctx)
-        if key in _ADDED or key in _CFN:
-            raise _function_error(key, ctx.version)
+        if key in ADDED or key in CFN:
+            raise function_error(key, ctx.version)
     out = {}
     for key, value in node.items():
         got = evaluate(value, ctx)
@@ -573,7 +395,7 @@ FUNCTIONS: dict[str, Callable[[Any, Context], Any]] = {
     "filter": _filter,
     "yaql": _yaql,
     "resource_facade": _resource_facade,
-    **{name: _removed(name) for name in _CFN},
+    **{name: _removed(name) for name in CFN},
 }
 
 
@@ -641,105 +463,3 @@ def evaluate_conditions(template: Template, ctx: Context) -> dict[str, bool]:
     for name in definitions:
         value(name)
     return values
-
-
-# -- dependencies --------------------------------------------------------------------------------
-
-
-def references(node: Any) -> set[str]:
-    """The resources a snippet refers to with get_resource or get_attr."""
-    found: set[str] = set()
-    if isinstance(node, list):
-        for value in node:
-            found |= references(value)
-    elif isinstance(node, dict):
-        if len(node) == 1 and "get_resource" in node and isinstance(node["get_resource"], str):
-            found.add(node["get_resource"])
-        elif len(node) == 1 and "get_attr" in node and isinstance(node["get_attr"], list):
-            if node["get_attr"] and isinstance(node["get_attr"][0], str):
-                found.add(node["get_attr"][0])
-            found |= references(node["get_attr"][1:])
-        else:
-            for value in node.values():
-                found |= references(value)
-    return found
-
-
-def dependencies(template: Template) -> dict[str, set[str]]:
-    """Each resource's dependencies: its get_resource and get_attr references, and depends_on."""
-    return graph(template.resources)
-
-
-def _network_key(properties: Any) -> str | None:
-    network = (properties or {}).get("network") or (properties or {}).get("network_id")
-    return None if network is None else json.dumps(network, sort_keys=True)
-
-
-def _implicit(definitions: Mapping[str, Mapping[str, Any]]) -> dict[str, set[str]]:
-    """The edges Heat adds itself: a Port, and a Server on a network (not a port), depend on
-    the Subnets of that network, so that they get an address (Heat's add_dependencies)."""
-    subnets: dict[str, set[str]] = {}
-    for name, resource in definitions.items():
-        if resource.get("type") == "OS::Neutron::Subnet":
-            key = _network_key(resource.get("properties"))
-            if key is not None:
-                subnets.setdefault(key, set()).add(name)
-    out: dict[str, set[str]] = {}
-    for name, resource in definitions.items():
-        properties = resource.get("properties") or {}
-        if not isinstance(properties, dict):
-            continue
-        if resource.get("type") == "OS::Neutron::Port":
-            keys = [_network_key(properties)]
-        elif resource.get("type") == "OS::Nova::Server":
-            networks = properties.get("networks")
-            keys = [
-                _network_key(net)
-                for net in (networks if isinstance(networks, list) else [])
-                if isinstance(net, dict) and not net.get("port")
-            ]
-        else:
-            continue
-        for key in keys:
-            if key is not None:
-                out.setdefault(name, set()).update(subnets.get(key, set()) - {name})
-    return out
-
-
-def graph(definitions: Mapping[str, Mapping[str, Any]]) -> dict[str, set[str]]:
-    """The dependencies of resource definitions (a template's, or a stack's with its groups
-    expanded: a group's `members` are its dependencies too); refused when a reference is
-    unknown or the dependencies go round."""
-    names = set(definitions)
-    implicit = _implicit(definitions)
-    out: dict[str, set[str]] = {}
-    for name, resource in definitions.items():
-        needs = references(resource.get("properties")) | references(resource.get("metadata"))
-        depends = resource.get("depends_on") or []
-        needs |= {depends} if isinstance(depends, str) else set(depends)
-        needs |= set(resource.get("members") or [])
-        needs |= implicit.get(name, set())
-        unknown = needs - names
-        if unknown:
-            bad = sorted(unknown)[0]
-            raise HotError(f'The specified reference "{bad}" (in {name}) is incorrect.')
-        out[name] = needs
-    order(out)
-    return out
-
-
-def order(graph: Mapping[str, set[str]]) -> list[list[str]]:
-    """Waves of resources: each wave's dependencies are all in earlier waves."""
-    left = {name: set(needs) for name, needs in graph.items()}
-    waves: list[list[str]] = []
-    done: set[str] = set()
-    while left:
-        wave = sorted(name for name, needs in left.items() if needs <= done)
-        if not wave:
-            cycle = ", ".join(sorted(left))
-            raise HotError(f"Circular Dependency Found: {cycle}")
-        waves.append(wave)
-        done |= set(wave)
-        for name in wave:
-            del left[name]
-    return waves
