@@ -12,7 +12,7 @@ import urllib.request
 import pytest
 
 from nimbus.compute import render as compute
-from nimbus.devcloud import simulators
+from nimbus.devcloud.simulators import kubevirt
 from tests.integration.conftest import Cloud, wait_for
 from tests.unit import test_render_server as servers
 
@@ -93,7 +93,7 @@ def test_a_vm_runs_on_a_kwok_node_with_its_addresses_then_stops(cloud: Cloud) ->
         {"name": "net0", "mac": "02:00:00:00:00:50", "ipAddress": "10.0.0.50",
          "ipAddresses": ["10.0.0.50"]}
     ]  # fmt: skip
-    pod = cloud.get("pod", simulators.launcher_pod_name("web-1"), ns)
+    pod = cloud.get("pod", kubevirt.launcher_pod_name("web-1"), ns)
     assert pod["metadata"]["labels"]["compute.nimbus.dev/vcpus"] == "1"
     assert pod["spec"]["containers"][0]["resources"]["requests"]["cpu"] == "100m"
     assert cloud.get("pvc", "web-1-root", ns)["status"]["phase"] == "Bound"

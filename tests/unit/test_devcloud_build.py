@@ -6,7 +6,7 @@ import pathlib
 
 import pytest
 
-from nimbus.devcloud import build, cluster
+from nimbus.devcloud import build, components
 
 GO = pathlib.Path(build.__file__).parent / "go"
 
@@ -54,15 +54,16 @@ def test_cache_is_keyed_by_version(monkeypatch: pytest.MonkeyPatch, tmp_path: pa
 
 
 def test_control_plane_listens_on_loopback_only(tmp_path: pathlib.Path) -> None:
-    cloud = cluster.DevCloud(tmp_path)
+    kubeconfig, pki_dir = tmp_path / "kubeconfig", tmp_path / "pki"
     ports = {"etcd": 1, "etcd-peer": 2, "apiserver": 3, "controller-manager": 4, "scheduler": 5,
-             "kwok": 6}  # fmt: skip
+             "kwok": 6, "nimbus-scheduler": 7}  # fmt: skip
     args = [
-        *cloud._etcd_args(ports),
-        *cloud._apiserver_args(ports),
-        *cloud._controller_manager_args(ports),
-        *cloud._scheduler_args(ports),
-        *cloud._kwok_args(ports),
+        *components.etcd_args(tmp_path / "etcd", ports),
+        *components.apiserver_args(pki_dir, ports, profiling=False),
+        *components.controller_manager_args(kubeconfig, pki_dir, ports),
+        *components.scheduler_args(kubeconfig, ports),
+        *components.kwok_args(kubeconfig, ports, tmp_path / "stages.yaml"),
+        *components.nimbus_scheduler_args(tmp_path / "nimbus-scheduler.yaml", kubeconfig, ports),
     ]
     urls = [a.split("=", 1)[1] for a in args if "-url" in a or "address=" in a]
     assert urls

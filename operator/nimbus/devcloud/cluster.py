@@ -1,4 +1,6 @@
-"""The local control plane: etcd, kube-apiserver, kube-controller-manager, kube-scheduler, KWOK."""
+"""The local control plane: etcd, kube-apiserver, kube-controller-manager, kube-scheduler, KWOK,
+and Nimbus's own processes beside it. This module supervises them (start in order, wait until
+ready, restart, stop, logs, ports); what each runs, with which flags, is in components.py."""
 
 from __future__ import annotations
 
@@ -13,7 +15,6 @@ import signal
 import socket
 import ssl
 import subprocess
-import sys
 import time
 import urllib.error
 import urllib.request
@@ -21,26 +22,17 @@ from typing import Any
 
 import yaml
 
-from nimbus.devcloud import build, pki
+from nimbus.devcloud import build, components, pki
 from nimbus.generate import crdgen
-from nimbus.scheduler import configuration
 
 UPSTREAM_CRDS = pathlib.Path(__file__).parent / "upstream"
 
 # Start order; stopped in reverse.
 CONTROL_PLANE = ("etcd", "kube-apiserver", "kube-controller-manager", "kube-scheduler", "kwok")
-# Nimbus's own processes: the simulators, the placement extender, and the operator (optional:
-# tests run their own).
-PYTHON_COMPONENTS = {
-    "simulators": ("devcloud", "simulate"),
-    "extender": ("extender",),
-    "operator": ("run",),
-}
 # The nimbus-scheduler: a second kube-scheduler, calling the extender (after the extender).
 PLACEMENT = ("extender", "nimbus-scheduler")
+# Every component, as `status` lists them; `down` stops them in reverse.
 COMPONENTS = (*CONTROL_PLANE, "simulators", *PLACEMENT, "operator")
-# Components that run a binary of another name.
-BINARIES = {"nimbus-scheduler": "kube-scheduler"}
 
 # The simulated nodes: capacity as node labels, as placement reads them.
 NODES = (
@@ -50,7 +42,7 @@ NODES = (
 )
 
 
-# The default storage, served by the simulated CSI driver (simulators.py).
+# The default storage, served by the simulated CSI driver (simulators/csi.py).
 SIMULATED_DRIVER = "simulated.csi.nimbus.dev"
 STORAGE = (
     {
@@ -76,17 +68,6 @@ STORAGE = (
         "deletionPolicy": "Delete",
     },
 )
-
-# The names the simulated virt-api's certificate is for: the API server checks the one of the
-# APIService's Service (<service>.<namespace>.svc).
-VIRT_API_NAMES = ("virt-api.kubevirt.svc", "localhost")
-
-PLACEMENT_CONFIG = """\
-# Placement's configuration, in nova.conf's option names (docs/placement.md). The extender
-# reads this file again when it changes. Unset options are Nova's defaults.
-filter_scheduler: {}
-compute: {}
-"""
 
 
 class DevCloudError(RuntimeError):
@@ -131,14 +112,15 @@ def _alive(pid: int, name: str) -> bool:
     stat = _stat(pid)
     if stat is None or stat[1] == "Z":
         return False
-    if name in PYTHON_COMPONENTS:
+    if name in components.PYTHON_COMPONENTS:
         try:
             argv = pathlib.Path(f"/proc/{pid}/cmdline").read_bytes().split(b"\0")
         except OSError:
             return False
         words = [w.decode(errors="replace") for w in argv]
-        return "nimbus" in words and " ".join(PYTHON_COMPONENTS[name]) in " ".join(words)
-    return stat[0] == BINARIES.get(name, name)[:15]
+        python_command = " ".join(components.PYTHON_COMPONENTS[name])
+        return "nimbus" in words and python_command in " ".join(words)
+    return stat[0] == components.BINARIES.get(name, name)[:15]
 
 
 class DevCloud:
@@ -196,23 +178,23 @@ class DevCloud:
         if not (self.pki_dir / "ca.crt").exists():
             pki.write_control_plane_pki(self.pki_dir)
         pki.write_front_proxy_pki(self.pki_dir)
-        pki.write_serving_pki(self.virt_api_pki, "virt-api", VIRT_API_NAMES, ("127.0.0.1",))
+        pki.write_serving_pki(
+            self.virt_api_pki, "virt-api", components.VIRT_API_NAMES, ("127.0.0.1",)
+        )
         self.log_dir.mkdir(parents=True, exist_ok=True)
         state = self._state()
-        names = ("etcd", "etcd-peer", "apiserver", "controller-manager", "scheduler", "kwok",
-                 "extender", "nimbus-scheduler", "webhook", "virt-api")  # fmt: skip
-        state["ports"] = dict(zip(names, _free_ports(len(names)), strict=True))
+        free = _free_ports(len(components.PORTS))
+        state["ports"] = dict(zip(components.PORTS, free, strict=True))
         state["pids"] = {}
         self._save(state)
         ports = state["ports"]
 
         self.admin_token()  # before the API server, which reads it
         started = time.monotonic()
-        self._start(state, "etcd", [str(binaries["etcd"]), *self._etcd_args(ports)])
+        etcd_args = components.etcd_args(self.run_dir / "etcd", ports)
+        self._start(state, "etcd", [str(binaries["etcd"]), *etcd_args])
         self._wait(f"http://127.0.0.1:{ports['etcd']}/health", "etcd", tls=False)
-        self._start(
-            state, "kube-apiserver", [str(binaries["kube-apiserver"]), *self._apiserver_args(ports)]
-        )
+        self._start(state, "kube-apiserver", self._apiserver(binaries["kube-apiserver"], ports))
         self._wait(f"https://127.0.0.1:{ports['apiserver']}/readyz", "kube-apiserver")
         ready_after = time.monotonic() - started
         self._write_kubeconfig(ports["apiserver"])
@@ -223,16 +205,22 @@ class DevCloud:
         # The simulators before the controllers: their virt-api serves an aggregated API, and
         # a controller that discovers it unavailable says so (and the namespace controller
         # waits for it).
-        self._start_python(state, "simulators", env=self._virt_api_env(ports["virt-api"]))
+        virt_api_env = components.virt_api_env(
+            ports["virt-api"], self.virt_api_pki, self.pki_dir / "front-proxy-ca.crt"
+        )
+        self._start_python(state, "simulators", env=virt_api_env)
+        controller_manager_args = components.controller_manager_args(
+            self.kubeconfig, self.pki_dir, ports
+        )
         self._start(
             state,
             "kube-controller-manager",
-            [str(binaries["kube-controller-manager"]), *self._controller_manager_args(ports)],
+            [str(binaries["kube-controller-manager"]), *controller_manager_args],
         )
-        self._start(
-            state, "kube-scheduler", [str(binaries["kube-scheduler"]), *self._scheduler_args(ports)]
-        )
-        self._start(state, "kwok", [str(binaries["kwok"]), *self._kwok_args(ports)])
+        scheduler_args = components.scheduler_args(self.kubeconfig, ports)
+        self._start(state, "kube-scheduler", [str(binaries["kube-scheduler"]), *scheduler_args])
+        kwok_args = components.kwok_args(self.kubeconfig, ports, build.kwok_stages())
+        self._start(state, "kwok", [str(binaries["kwok"]), *kwok_args])
         self._start_placement(state, binaries["kube-scheduler"])
         if operator:
             self._start_python(state, "operator", env=self.operator_env(ports["webhook"]))
@@ -245,7 +233,7 @@ class DevCloud:
         args: tuple[str, ...] = (),
         env: dict[str, str] | None = None,
     ) -> None:
-        argv = [sys.executable, "-m", "nimbus", *PYTHON_COMPONENTS[name], *args]
+        argv = components.python_argv(name, args)
         self._start(state, name, argv, env={"KUBECONFIG": str(self.kubeconfig), **(env or {})})
 
     def operator_env(self, webhook_port: int) -> dict[str, str]:
@@ -253,26 +241,11 @@ class DevCloud:
         127.0.0.1 with a self-signed CA of its own (made once, in `webhook/`)."""
         certs = self.run_dir / "webhook"
         pki.write_webhook_pki(certs)
-        return {
-            "KUBECONFIG": str(self.kubeconfig),
-            "NIMBUS_PLACEMENT": "true",
-            "NIMBUS_PLACEMENT_CONFIG": str(self.placement_config),
-            "NIMBUS_WEBHOOK_ADDRESS": f"127.0.0.1:{webhook_port}",
-            "NIMBUS_WEBHOOK_CERT_DIR": str(certs),
-        }
+        return components.operator_env(self.kubeconfig, self.placement_config, webhook_port, certs)
 
     @property
     def virt_api_pki(self) -> pathlib.Path:
         return self.run_dir / "virt-api"
-
-    def _virt_api_env(self, port: int) -> dict[str, str]:
-        """Where the simulated virt-api listens, with its certificate and the CA it trusts the
-        API server's proxied requests by."""
-        return {
-            "NIMBUS_VIRT_API_ADDRESS": f"127.0.0.1:{port}",
-            "NIMBUS_VIRT_API_CERT_DIR": str(self.virt_api_pki),
-            "NIMBUS_VIRT_API_CLIENT_CA": str(self.pki_dir / "front-proxy-ca.crt"),
-        }
 
     def _virt_api_objects(self) -> list[dict[str, Any]]:
         """KubeVirt's aggregated API (subresources.kubevirt.io: pause, unpause), served by the
@@ -305,22 +278,16 @@ class DevCloud:
         """The extender, then the nimbus-scheduler calling it."""
         ports = state["ports"]
         if not self.placement_config.exists():
-            self.placement_config.write_text(PLACEMENT_CONFIG)
+            self.placement_config.write_text(components.PLACEMENT_CONFIG)
         listen = f"127.0.0.1:{ports['extender']}"
         self._start_python(
-            state, "extender", ("--listen", listen, "--config", str(self.placement_config))
+            state, "extender", components.extender_args(listen, self.placement_config)
         )
         self._wait(f"http://{listen}/readyz", "extender", tls=False)
         config = self.run_dir / "nimbus-scheduler.yaml"
-        config.write_text(yaml.safe_dump(configuration.kube_scheduler_configuration(
-            f"http://{listen}/", kubeconfig=str(self.kubeconfig), leader_elect=False,
-        )))  # fmt: skip
-        self._start(state, "nimbus-scheduler", [
-            str(kube_scheduler), f"--config={config}",
-            f"--authentication-kubeconfig={self.kubeconfig}",
-            f"--authorization-kubeconfig={self.kubeconfig}",
-            "--bind-address=127.0.0.1", f"--secure-port={ports['nimbus-scheduler']}", "--v=1",
-        ])  # fmt: skip
+        config.write_text(components.nimbus_scheduler_config(f"http://{listen}/", self.kubeconfig))
+        scheduler_args = components.nimbus_scheduler_args(config, self.kubeconfig, ports)
+        self._start(state, "nimbus-scheduler", [str(kube_scheduler), *scheduler_args])
 
     def restart_apiserver(self) -> float:
         """Stop kube-apiserver and start it again on the same port and etcd, as an upgrade or
@@ -332,9 +299,7 @@ class DevCloud:
         if pid is not None and _alive(pid, "kube-apiserver"):
             _stop(pid)
         self._start(
-            state,
-            "kube-apiserver",
-            [str(binaries["kube-apiserver"]), *self._apiserver_args(state["ports"])],
+            state, "kube-apiserver", self._apiserver(binaries["kube-apiserver"], state["ports"])
         )
         self._wait(f"https://127.0.0.1:{state['ports']['apiserver']}/readyz", "kube-apiserver")
         return time.monotonic() - started
@@ -415,94 +380,11 @@ class DevCloud:
             f"{name} not ready after {timeout:.0f}s ({last}); see {self.log_dir / (name + '.log')}"
         )
 
-    # -- flags -------------------------------------------------------------------------------
-
-    def _etcd_args(self, ports: dict[str, int]) -> list[str]:
-        client = f"http://127.0.0.1:{ports['etcd']}"
-        peer = f"http://127.0.0.1:{ports['etcd-peer']}"
-        return [
-            "--name=nimbus",
-            f"--data-dir={self.run_dir / 'etcd'}",
-            f"--listen-client-urls={client}",
-            f"--advertise-client-urls={client}",
-            f"--listen-peer-urls={peer}",
-            f"--initial-advertise-peer-urls={peer}",
-            f"--initial-cluster=nimbus={peer}",
-            "--unsafe-no-fsync",  # a throw-away dev cloud: speed over durability
-            "--quota-backend-bytes=4294967296",
-            "--log-level=warn",
-        ]
-
-    def _apiserver_args(self, ports: dict[str, int]) -> list[str]:
-        pki_dir = self.pki_dir
-        return [
-            f"--etcd-servers=http://127.0.0.1:{ports['etcd']}",
-            "--bind-address=127.0.0.1",
-            "--advertise-address=127.0.0.1",
-            f"--secure-port={ports['apiserver']}",
-            "--endpoint-reconciler-type=none",
-            f"--tls-cert-file={pki_dir / 'apiserver.crt'}",
-            f"--tls-private-key-file={pki_dir / 'apiserver.key'}",
-            f"--client-ca-file={pki_dir / 'ca.crt'}",
-            "--authorization-mode=RBAC",
-            f"--token-auth-file={self.pki_dir / 'tokens.csv'}",
-            "--service-account-issuer=https://kubernetes.default.svc.cluster.local",
-            f"--service-account-key-file={pki_dir / 'sa.pub'}",
-            f"--service-account-signing-key-file={pki_dir / 'sa.key'}",
-            "--api-audiences=https://kubernetes.default.svc.cluster.local",
-            "--service-cluster-ip-range=10.96.0.0/16",
-            "--allow-privileged=true",
-            # The aggregation layer: the API server proxies KubeVirt's subresources to the
-            # simulated virt-api, presenting the front-proxy client certificate.
-            f"--requestheader-client-ca-file={pki_dir / 'front-proxy-ca.crt'}",
-            f"--requestheader-allowed-names={pki.FRONT_PROXY_CLIENT}",
-            "--requestheader-username-headers=X-Remote-User",
-            "--requestheader-group-headers=X-Remote-Group",
-            "--requestheader-extra-headers-prefix=X-Remote-Extra-",
-            f"--proxy-client-cert-file={pki_dir / 'front-proxy-client.crt'}",
-            f"--proxy-client-key-file={pki_dir / 'front-proxy-client.key'}",
-            "--profiling=" + ("true" if os.environ.get("NIMBUS_PROFILING") else "false"),
-            # Debian's etcd 3.4 lacks RequestWatchProgress, which streaming lists need: served,
-            # they fail mid-stream and a client such as KWOK retries them forever instead of
-            # falling back to a plain list. Not served, every client lists.
-            "--feature-gates=WatchList=false",
-            "--v=1",
-        ]
-
-    def _component_kubeconfig_args(self) -> list[str]:
-        return [
-            f"--kubeconfig={self.kubeconfig}",
-            f"--authentication-kubeconfig={self.kubeconfig}",
-            f"--authorization-kubeconfig={self.kubeconfig}",
-            "--bind-address=127.0.0.1",
-            "--leader-elect=false",
-        ]
-
-    def _controller_manager_args(self, ports: dict[str, int]) -> list[str]:
-        return [
-            *self._component_kubeconfig_args(),
-            f"--secure-port={ports['controller-manager']}",
-            f"--service-account-private-key-file={self.pki_dir / 'sa.key'}",
-            f"--root-ca-file={self.pki_dir / 'ca.crt'}",
-            f"--cluster-signing-cert-file={self.pki_dir / 'ca.crt'}",
-            f"--cluster-signing-key-file={self.pki_dir / 'ca.key'}",
-            "--use-service-account-credentials=false",
-            "--v=1",
-        ]
-
-    def _scheduler_args(self, ports: dict[str, int]) -> list[str]:
-        return [*self._component_kubeconfig_args(), f"--secure-port={ports['scheduler']}", "--v=1"]
-
-    def _kwok_args(self, ports: dict[str, int]) -> list[str]:
-        return [
-            f"--kubeconfig={self.kubeconfig}",
-            "--manage-all-nodes=false",
-            "--manage-nodes-with-annotation-selector=kwok.x-k8s.io/node=fake",
-            f"--server-address=127.0.0.1:{ports['kwok']}",
-            "--node-ip=127.0.0.1",
-            f"--config={build.kwok_stages()}",
-            "--node-lease-duration-seconds=40",
-        ]
+    def _apiserver(self, binary: pathlib.Path, ports: dict[str, int]) -> list[str]:
+        """kube-apiserver's command line, the same at its start and at a restart;
+        $NIMBUS_PROFILING serves /debug/pprof."""
+        profiling = bool(os.environ.get("NIMBUS_PROFILING"))
+        return [str(binary), *components.apiserver_args(self.pki_dir, ports, profiling=profiling)]
 
     def admin_token(self) -> str:
         """The admin's bearer token, made once (tokens.csv). Clients use it rather than the
@@ -517,38 +399,8 @@ class DevCloud:
         return tokens.read_text().split(",", 1)[0]
 
     def _write_kubeconfig(self, port: int) -> None:
-        def b64(name: str) -> str:
-            return base64.b64encode((self.pki_dir / name).read_bytes()).decode()
-
-        config = {
-            "apiVersion": "v1",
-            "kind": "Config",
-            "clusters": [
-                {
-                    "name": "nimbus-devcloud",
-                    "cluster": {
-                        "server": f"https://127.0.0.1:{port}",
-                        "certificate-authority-data": b64("ca.crt"),
-                    },
-                }
-            ],
-            "users": [
-                {
-                    "name": "nimbus-admin",
-                    "user": {
-                        "token": self.admin_token(),
-                    },
-                }
-            ],
-            "contexts": [
-                {
-                    "name": "nimbus-devcloud",
-                    "context": {"cluster": "nimbus-devcloud", "user": "nimbus-admin"},
-                }
-            ],
-            "current-context": "nimbus-devcloud",
-        }
-        self.kubeconfig.write_text(yaml.safe_dump(config))
+        ca = (self.pki_dir / "ca.crt").read_bytes()
+        self.kubeconfig.write_text(components.kubeconfig(port, ca, self.admin_token()))
         self.kubeconfig.chmod(0o600)
 
     # -- what the cloud holds ----------------------------------------------------------------
