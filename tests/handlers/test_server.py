@@ -10,7 +10,7 @@ from typing import Any
 import kopf
 import pytest
 
-from nimbus.compute import handlers, reports
+from nimbus.compute import handlers, lifecycle, reports
 from tests.handlers.world import World
 
 NS = "demo"
@@ -233,3 +233,35 @@ async def test_two_servers_built_at_once_get_distinct_addresses() -> None:
     addresses = {world.find("Port", f"{n}-port-0", NS)["spec"]["fixedIPs"][0]["ipAddress"]
                  for n in ("web", "db")}  # fmt: skip
     assert addresses == {"10.0.0.10", "10.0.0.11"}
+
+
+async def test_a_report_from_a_newer_copy_plans_for_what_that_copy_asks() -> None:
+    """A pass planned a refused resize (down); by the time its report is written the server
+    asks for its old flavor again (a newer generation, which the report starts from). The
+    report follows the newer copy: Ready, not the refusal it planned for."""
+    small = {"apiVersion": "compute.nimbus.dev/v1alpha1", "kind": "Flavor",
+             "metadata": {"name": "m1.small"},
+             "spec": {"vcpus": 1, "ramMB": 1024, "diskGB": 2}}  # fmt: skip
+    world = World(*_objects(flavor="m1.small"), small)
+    await _pass(world)
+    vm = world.find("VirtualMachine", "web", NS)
+    world.put({**vm, "status": {"printableStatus": "Running", "ready": True}})
+    world.put({"apiVersion": "kubevirt.io/v1", "kind": "VirtualMachineInstance",
+               "metadata": {"name": "web", "namespace": NS},
+               "status": {"phase": "Running", "nodeName": "node-1"}})  # fmt: skip
+    await reports.report_server(world.api, world.view(), world.find("Server", "web", NS))
+    server = world.find("Server", "web", NS)
+    down = {**server, "spec": {**server["spec"], "flavor": "m1.tiny"},
+            "metadata": {**server["metadata"], "generation": 2}}  # fmt: skip
+    world.put(down)
+    planned = world.find("Server", "web", NS)
+    action = lifecycle.plan(planned["spec"], {}, planned["status"], {"m1.tiny": 1, "m1.small": 2})
+    assert action.refused == "Resize error: Unable to resize disk down."
+    back = {**planned, "spec": {**planned["spec"], "flavor": "m1.small"},
+            "metadata": {**planned["metadata"], "generation": 3}}  # fmt: skip
+    world.put(back)
+    built = reports.Built(None, {}, action, reports.asked(planned))
+    await reports.report_server(world.api, world.view(), planned, built)
+    status = world.find("Server", "web", NS)["status"]
+    ready = next(c for c in status["conditions"] if c["type"] == "Ready")
+    assert (status["observedGeneration"], ready["status"]) == (3, "True"), ready

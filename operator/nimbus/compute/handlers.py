@@ -170,7 +170,11 @@ async def server(body: dict[str, Any], memo: kopf.Memo, view: cache.View) -> Non
     recorded = (server_body.get("status") or {}).get("built")
     done = "operation" in extra or (recorded is not None and recorded != extra.get("built"))
     operation = await reports.report_server(
-        api_client, view, server_body, reports.Built(vm, extra, action), wait_turn=not done
+        api_client,
+        view,
+        server_body,
+        reports.Built(vm, extra, action, reports.asked(server_body)),
+        wait_turn=not done,
     )
     if operation is not None:  # look again until the new instance runs, whatever events say
         raise kopf.TemporaryError(f"{operation['type']} under way", delay=2)
