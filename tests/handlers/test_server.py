@@ -260,7 +260,7 @@ async def test_a_report_from_a_newer_copy_plans_for_what_that_copy_asks() -> Non
     back = {**planned, "spec": {**planned["spec"], "flavor": "m1.small"},
             "metadata": {**planned["metadata"], "generation": 3}}  # fmt: skip
     world.put(back)
-    built = reports.Built(None, {}, action, reports.asked(planned))
+    built = reports.Built(None, {}, action, lifecycle.asked(planned))
     await reports.report_server(world.api, world.view(), planned, built)
     status = world.find("Server", "web", NS)["status"]
     ready = next(c for c in status["conditions"] if c["type"] == "Ready")

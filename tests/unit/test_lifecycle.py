@@ -80,3 +80,19 @@ def test_finished(
     operation: dict[str, Any] | None, instance: dict[str, Any] | None, done: bool
 ) -> None:
     assert lifecycle.finished(operation, instance) is done
+
+
+@pytest.mark.parametrize(
+    ("metadata", "asked"),
+    [
+        ({"generation": 3}, (3, None)),
+        ({"generation": 3, "annotations": {}}, (3, None)),
+        ({"generation": 4, "annotations": {lifecycle.REBOOT: "2026-12-06T10:00:00Z"}},
+         (4, "2026-12-06T10:00:00Z")),
+    ],
+)  # fmt: skip
+def test_what_an_action_is_planned_from_is_the_generation_and_the_reboot_asked(
+    metadata: dict[str, Any], asked: tuple[Any, str | None]
+) -> None:
+    assert lifecycle.asked({"metadata": metadata}) == asked
+    assert lifecycle.reboot_asked({"metadata": metadata}) == asked[1]

@@ -123,11 +123,7 @@ async def _generated_key(
     return public_key, secret_name
 
 
-def _reboot_asked(body: dict[str, Any]) -> str | None:
-    return (body["metadata"].get("annotations") or {}).get(lifecycle.REBOOT)
-
-
-@handling.watched(api.Server, wants=_reboot_asked)
+@handling.watched(api.Server, wants=lifecycle.reboot_asked)
 async def server(body: dict[str, Any], memo: kopf.Memo, view: cache.View) -> None:
     """Resolve what the server references (from the indexes), render its ports, VM and
     cloud-init, and apply them all at once; then report."""
@@ -173,7 +169,7 @@ async def server(body: dict[str, Any], memo: kopf.Memo, view: cache.View) -> Non
         api_client,
         view,
         server_body,
-        reports.Built(vm, extra, action, reports.asked(server_body)),
+        reports.Built(vm, extra, action, lifecycle.asked(server_body)),
         wait_turn=not done,
     )
     if operation is not None:  # look again until the new instance runs, whatever events say

@@ -43,6 +43,17 @@ class Action:
     refused: str | None = None  # why the asked-for change is not made
 
 
+def reboot_asked(server: dict[str, Any]) -> str | None:
+    """The reboot the server asks for: its annotation's value (no generation counts it)."""
+    return (server["metadata"].get("annotations") or {}).get(REBOOT)
+
+
+def asked(server: dict[str, Any]) -> tuple[Any, str | None]:
+    """What an action is planned from, besides the status: the spec's generation and the
+    reboot asked for."""
+    return server["metadata"].get("generation"), reboot_asked(server)
+
+
 def image_key(image: dict[str, Any] | None) -> str | None:
     if not image:
         return None

@@ -72,19 +72,13 @@ class _Reports:
 _REPORTS: dict[tuple[str, str], _Reports] = {}
 
 
-def asked(server_body: dict[str, Any]) -> tuple[Any, Any]:
-    """What an action is planned from, besides the status: the spec's generation and the
-    reboot asked for (an annotation, which no generation counts)."""
-    metadata = server_body["metadata"]
-    return metadata.get("generation"), (metadata.get("annotations") or {}).get(lifecycle.REBOOT)
-
-
 @dataclasses.dataclass(frozen=True)
 class Built:
     """What a pass of the server's handler built: the VM as applied, the status fields that
-    record the build, and the action it planned for what the server asked then (`asked`). A
-    report after a VM's event has none; nor is it used when the report starts from a copy of
-    the server that asks something else (a newer spec): the report plans it itself then."""
+    record the build, and the action it planned for what the server asked then
+    (`lifecycle.asked`). A report after a VM's event has none; nor is it used when the report
+    starts from a copy of the server that asks something else (a newer spec): the report plans
+    it itself then."""
 
     vm: dict[str, Any] | None = None
     fields: dict[str, Any] = dataclasses.field(default_factory=dict)
@@ -185,7 +179,7 @@ async def _report_server(
     if state.status == "ACTIVE" and not current.get("launchedAt"):
         fields["launchedAt"] = reporting.now()
     recorded = fields.get("built") or current.get("built") or {}
-    action = built.action if built.asked == asked(server_body) else None
+    action = built.action if built.asked == lifecycle.asked(server_body) else None
     if action is None:  # what the server's change asks, against what it was built
         action = lifecycle.plan(
             server_body["spec"],
