@@ -39,8 +39,9 @@ deps: ## install system packages the tests need (Debian's etcd-server and shellc
 venv: $(VENV)/.installed ## create .venv with Nimbus and its test tools
 
 .PHONY: generate
-generate: venv ## write crds/ and the chart's generated files from the models
+generate: build ## write crds/, the chart's generated files, the docs' reference and upstream CRDs
 	$(NIMBUS) generate
+	$(NIMBUS) devcloud upstream
 
 .PHONY: lint
 lint: venv ## ruff (lint and format check), mypy strict, and the layers' import contracts

@@ -41,6 +41,10 @@ def _generate(args: argparse.Namespace) -> int:
     return 0
 
 
+DEVCLOUD_ACTIONS = ["build", "up", "down", "destroy", "status", "kubeconfig", "kubectl",
+                    "simulate", "upstream"]  # fmt: skip
+
+
 def _devcloud(args: argparse.Namespace) -> int:
     from nimbus.devcloud import build, cluster
 
@@ -48,6 +52,11 @@ def _devcloud(args: argparse.Namespace) -> int:
     if args.action == "build":
         for name, path in build.ensure().items():
             print(f"{name}: {path}")
+    elif args.action == "upstream":
+        from nimbus.devcloud import manifests
+
+        for path in manifests.write():
+            print(path)
     elif args.action == "simulate":
         from nimbus.devcloud import simulators
 
@@ -144,7 +153,7 @@ def parser() -> argparse.ArgumentParser:
     devcloud = commands.add_parser("devcloud", help="the local control plane")
     devcloud.add_argument(
         "action",
-        choices=["build", "up", "down", "destroy", "status", "kubeconfig", "kubectl", "simulate"],
+        choices=DEVCLOUD_ACTIONS,
     )
     devcloud.add_argument(
         "--no-operator", action="store_true", help="with up: start no operator (tests run theirs)"

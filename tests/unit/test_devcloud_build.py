@@ -68,3 +68,23 @@ def test_control_plane_listens_on_loopback_only(tmp_path: pathlib.Path) -> None:
     urls = [a.split("=", 1)[1] for a in args if "-url" in a or "address=" in a]
     assert urls
     assert all("127.0.0.1" in url for url in urls), urls
+
+
+def test_kubevirt_and_cdi_are_pinned_once_with_the_kind_end_to_end() -> None:
+    """go.mod pins what the local cloud builds; e2e/versions.env names the same releases, so
+    the local cloud and kind run the same KubeVirt and CDI."""
+    versions = dict(
+        line.split("=", 1)
+        for line in (GO.parents[3] / "e2e" / "versions.env").read_text().splitlines()
+        if line and not line.startswith("#")
+    )
+    assert versions["KUBEVIRT_VERSION"] == build.KUBEVIRT_VERSION == "v1.8.2"
+    assert versions["VIRTCTL_VERSION"] == build.KUBEVIRT_VERSION
+    assert versions["CDI_VERSION"] == build.CDI_VERSION == "v1.65.0"
+    assert build.COMPONENTS["virt-api"].key == "kubevirt-v1.8.2"
+    assert build.COMPONENTS["cdi-controller"].key == "cdi-v1.65.0"
+
+
+def test_a_go_mod_without_the_requirement_says_which() -> None:
+    with pytest.raises(LookupError, match=r"requires no example\.com/absent"):
+        build.required("kubevirt", "example.com/absent")

@@ -16,6 +16,20 @@ KWOK_VERSION = "v0.8.0"
 HELM_VERSION = "v4.3.1"
 
 
+def required(module: str, path: str) -> str:
+    """The version of `path` that devcloud/go/<module>/go.mod requires: where KubeVirt and CDI
+    are pinned (e2e/versions.env names the same, a test holds it so)."""
+    text = (HERE / "go" / module / "go.mod").read_text()
+    match = re.search(rf"^(?:require\s+|\t){re.escape(path)} (v\S+)$", text, re.MULTILINE)
+    if match is None:
+        raise LookupError(f"devcloud/go/{module}/go.mod requires no {path}")
+    return match.group(1)
+
+
+KUBEVIRT_VERSION = required("kubevirt", "kubevirt.io/kubevirt")
+CDI_VERSION = required("cdi", "kubevirt.io/containerized-data-importer")
+
+
 @dataclasses.dataclass(frozen=True)
 class Component:
     """One binary, built from one of the pinned Go modules in devcloud/go/."""
@@ -45,6 +59,7 @@ def _kubernetes_ldflags(version: str) -> str:
 
 
 _K8S_LDFLAGS = _kubernetes_ldflags(KUBERNETES_VERSION)
+_KUBEVIRT_LDFLAGS = f"-s -w -X kubevirt.io/client-go/version.gitVersion={KUBEVIRT_VERSION}"
 
 COMPONENTS = {
     c.name: c
@@ -84,6 +99,22 @@ COMPONENTS = {
             "helm.sh/helm/v4/cmd/helm",
             HELM_VERSION,
             f"-s -w -X helm.sh/helm/v4/internal/version.version={HELM_VERSION}",
+        ),
+        # KubeVirt's control plane, and what virt-operator would install (printed by KubeVirt's
+        # own generators); the node side (virt-handler, virt-launcher) is simulated.
+        *(
+            Component(name, "kubevirt", package, KUBEVIRT_VERSION, _KUBEVIRT_LDFLAGS)
+            for name, package in (
+                ("virt-api", "kubevirt.io/kubevirt/cmd/virt-api"),
+                ("virt-controller", "kubevirt.io/kubevirt/cmd/virt-controller"),
+                ("kubevirt-manifests", "nimbus.dev/devcloud/kubevirt/cmd/kubevirt-manifests"),
+            )
+        ),
+        # CDI's, through small mains of ours (a port and paths of our choosing); its importer,
+        # cloner and upload pods are finished by KWOK stages.
+        *(
+            Component(name, "cdi", f"nimbus.dev/devcloud/cdi/cmd/{name}", CDI_VERSION)
+            for name in ("cdi-apiserver", "cdi-controller", "cdi-manifests")
         ),
     )
 }
