@@ -8,7 +8,7 @@ import sys
 
 import pytest
 
-from nimbus.devcloud import cluster
+from nimbus.devcloud import cluster, components, manifests
 from tests.integration.conftest import Cloud
 
 
@@ -21,12 +21,33 @@ def _nimbus(*args: str) -> subprocess.CompletedProcess[str]:
 def test_session_cloud_started_quickly_and_fully(cloud: Cloud) -> None:
     assert cloud.ready_after > 0  # started by this session; how fast is a figure, not a test
     status = cloud.devcloud.status()
-    assert all(status[c].startswith("running") for c in (*cluster.CONTROL_PLANE, "simulators"))
+    running = (*cluster.CONTROL_PLANE, *cluster.KUBEVIRT, "simulators")
+    assert all(status[c].startswith("running") for c in running)
     assert status["operator"] == "stopped"  # the tests run their own
     nodes = cloud.kubectl("get", "nodes", "-o", "name").stdout.split()
     assert nodes == [f"node/{n['name']}" for n in cluster.NODES]
     version = cloud.kubectl("version", "-o", "json").stdout
     assert '"gitVersion": "v1.36.3"' in version
+
+
+def test_kubevirt_and_cdi_crds_are_what_their_pinned_generators_print() -> None:
+    """upstream/kubevirt and upstream/containerized-data-importer are written by `make generate`
+    from KubeVirt's and CDI's own generators at the pinned versions, never by hand."""
+    assert manifests.stale() == [], "run `make generate`"
+
+
+def test_kubevirt_and_cdi_run_as_their_service_accounts(cloud: Cloud) -> None:
+    """Their processes authenticate as the service accounts virt-operator and cdi-operator
+    would run them as, and are held to the RBAC KubeVirt's and CDI's generators print."""
+    for component, (namespace, account) in components.IDENTITIES.items():
+        kubeconfig = cloud.devcloud.identity_kubeconfig(component)
+        who = cloud.kubectl(f"--kubeconfig={kubeconfig}", "auth", "whoami", "-o",
+                            "jsonpath={.status.userInfo.username}").stdout  # fmt: skip
+        assert who == f"system:serviceaccount:{namespace}:{account}"
+    handler = cloud.devcloud.identity_kubeconfig("virt-handler")
+    denied = cloud.kubectl(f"--kubeconfig={handler}", "auth", "can-i", "delete", "nodes",
+                           check=False).stdout.strip()  # fmt: skip
+    assert denied == "no"
 
 
 def test_simulated_nodes_carry_capacity_labels(cloud: Cloud) -> None:

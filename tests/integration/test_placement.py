@@ -20,8 +20,8 @@ pytestmark = pytest.mark.timeout(300)
 
 # Three nodes in zone-p, each with 16 GiB of which Nova may use 12 GiB (4 GiB reserved: the
 # kube-scheduler, which does not read the label, would take more); one node in zone-q.
-RESERVED = {"compute.nimbus.dev/reserved-memory-mb": "4096"}
-SIZE = {"vcpus": 8, "memory_mb": 16384, "disk_gb": 200}
+RESERVED = {"compute.nimbus.dev/reserved-memory-mb": "8192"}
+SIZE = {"vcpus": 8, "memory_mb": 20480, "disk_gb": 200}
 NODES = [
     *({"name": f"place-{i}", "zone": "zone-p", "labels": RESERVED, **SIZE} for i in (1, 2, 3)),
     {"name": "place-4", "zone": "zone-q", **SIZE},

@@ -167,6 +167,14 @@ UNREACHABLE = "Unable to connect to http data source"
         ({"status": {"phase": "Failed", "progress": "12.0%", "conditions": [
             {"type": "Running", "status": "False", "message": UNREACHABLE}
         ]}}, image.ImageState("killed", "12.0%", UNREACHABLE)),
+        # CDI restarts a failing importer: the DataVolume stays ImportInProgress.
+        ({"status": {"phase": "ImportInProgress", "progress": "N/A", "restartCount": 1,
+                     "conditions": [{"type": "Running", "status": "False", "reason": "Error",
+                                     "message": UNREACHABLE}]}},
+         image.ImageState("killed", None, UNREACHABLE)),
+        ({"status": {"phase": "ImportInProgress", "progress": "3.0%", "conditions": [
+            {"type": "Running", "status": "True", "reason": "Pod is running"}]}},
+         image.ImageState("saving", "3.0%")),
     ],
 )  # fmt: skip
 def test_image_status_words(data_volume: dict[str, Any] | None, expected: image.ImageState) -> None:

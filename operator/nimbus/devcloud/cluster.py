@@ -4,7 +4,6 @@ ready, restart, stop, logs, ports); what each runs, with which flags, is in comp
 
 from __future__ import annotations
 
-import base64
 import contextlib
 import json
 import os
@@ -22,17 +21,22 @@ from typing import Any
 
 import yaml
 
-from nimbus.devcloud import build, components, pki
+from nimbus.devcloud import build, components, manifests, pki
 from nimbus.generate import crdgen
 
 UPSTREAM_CRDS = pathlib.Path(__file__).parent / "upstream"
+# The KWOK stages that finish CDI's worker pods (importer, clone source, upload server).
+CDI_STAGES = pathlib.Path(__file__).parent / "stages" / "cdi.yaml"
 
 # Start order; stopped in reverse.
 CONTROL_PLANE = ("etcd", "kube-apiserver", "kube-controller-manager", "kube-scheduler", "kwok")
+# KubeVirt's and CDI's control planes: the API servers (their webhooks judge every VM and
+# DataVolume) before the Kubernetes controllers, their controllers after them.
+KUBEVIRT = ("cdi-apiserver", "virt-api", "cdi-controller", "virt-controller")
 # The nimbus-scheduler: a second kube-scheduler, calling the extender (after the extender).
 PLACEMENT = ("extender", "nimbus-scheduler")
 # Every component, as `status` lists them; `down` stops them in reverse.
-COMPONENTS = (*CONTROL_PLANE, "simulators", *PLACEMENT, "operator")
+COMPONENTS = (*CONTROL_PLANE, *KUBEVIRT, "simulators", *PLACEMENT, "operator")
 
 # The simulated nodes: capacity as node labels, as placement reads them.
 NODES = (
@@ -44,6 +48,7 @@ NODES = (
 
 # The default storage, served by the simulated CSI driver (simulators/csi.py).
 SIMULATED_DRIVER = "simulated.csi.nimbus.dev"
+DEFAULT_STORAGE_CLASS = "standard"
 STORAGE = (
     {
         "apiVersion": "storage.k8s.io/v1",
@@ -156,8 +161,9 @@ class DevCloud:
         }
 
     def running(self, *, operator: bool = False) -> bool:
-        """True when the control plane, the simulators (and the operator, if asked) run."""
-        wanted = [*CONTROL_PLANE, "simulators", *PLACEMENT, *(["operator"] if operator else [])]
+        """True when the control planes, the simulators (and the operator, if asked) run."""
+        wanted = [*CONTROL_PLANE, *KUBEVIRT, "simulators", *PLACEMENT]
+        wanted += ["operator"] if operator else []
         status = self.status()
         return all(status[name].startswith("running") for name in wanted) and self._ready()
 
@@ -168,6 +174,7 @@ class DevCloud:
         operator, if asked); return seconds to /readyz, 0 when it was running already."""
         if self.running(operator=operator):
             self.install()
+            self.configure()
             return 0.0
         self.down()
         binaries = build.ensure(log=log)
@@ -181,6 +188,12 @@ class DevCloud:
         pki.write_serving_pki(
             self.virt_api_pki, "virt-api", components.VIRT_API_NAMES, ("127.0.0.1",)
         )
+        pki.write_serving_pki(
+            self.run_dir / "virt-controller", "virt-controller", (), ("127.0.0.1",)
+        )
+        pki.write_kubevirt_pki(self.kubevirt_pki)
+        pki.write_serving_pki(self.cdi_api_pki, "cdi-api", components.CDI_API_NAMES, ("127.0.0.1",))
+        pki.write_cdi_pki(self.cdi_pki)
         self.log_dir.mkdir(parents=True, exist_ok=True)
         state = self._state()
         free = _free_ports(len(components.PORTS))
@@ -189,7 +202,7 @@ class DevCloud:
         self._save(state)
         ports = state["ports"]
 
-        self.admin_token()  # before the API server, which reads it
+        self._tokens()  # before the API server, which reads them
         started = time.monotonic()
         etcd_args = components.etcd_args(self.run_dir / "etcd", ports)
         self._start(state, "etcd", [str(binaries["etcd"]), *etcd_args])
@@ -200,15 +213,32 @@ class DevCloud:
         self._write_kubeconfig(ports["apiserver"])
         # The CRDs before kube-controller-manager: its quota controller counts only the kinds
         # it discovers at start (it looks again every 30 s, and a quota it could not count
-        # waits for its next resync, 5 minutes on).
+        # waits for its next resync, 5 minutes on). CDI's before KubeVirt's processes: virt-api
+        # and virt-controller start again when CDI's API appears.
         self.install()
-        # The simulators before the controllers: their virt-api serves an aggregated API, and
-        # a controller that discovers it unavailable says so (and the namespace controller
-        # waits for it).
-        virt_api_env = components.virt_api_env(
-            ports["virt-api"], self.virt_api_pki, self.pki_dir / "front-proxy-ca.crt"
+        # The API servers before the controllers: they serve aggregated APIs, and a controller
+        # that discovers one unavailable says so (and the namespace controller waits for it).
+        cdi_apiserver_args = components.cdi_apiserver_args(
+            self.identity_kubeconfig("cdi-apiserver"), self.cdi_api_pki, ports["cdi-apiserver"]
         )
-        self._start_python(state, "simulators", env=virt_api_env)
+        self._start(state, "cdi-apiserver", [str(binaries["cdi-apiserver"]), *cdi_apiserver_args])
+        virt_api_args = components.virt_api_args(
+            self.identity_kubeconfig("virt-api"), self.virt_api_pki, self.kubevirt_pki, ports
+        )
+        self._start(state, "virt-api", [str(binaries["virt-api"]), *virt_api_args])
+        self._wait(
+            f"https://127.0.0.1:{ports['virt-api']}/healthz", "virt-api",
+            cafile=self.virt_api_pki / "ca.crt",
+        )  # fmt: skip
+        self._wait(
+            f"https://127.0.0.1:{ports['cdi-apiserver']}/healthz", "cdi-apiserver",
+            cafile=self.cdi_api_pki / "ca.crt",
+        )  # fmt: skip
+        self.configure()
+        handler_env = components.virt_handler_env(
+            ports["virt-handler"], self.kubevirt_pki, self.identity_kubeconfig("virt-handler")
+        )
+        self._start_python(state, "simulators", env=handler_env)
         controller_manager_args = components.controller_manager_args(
             self.kubeconfig, self.pki_dir, ports
         )
@@ -219,9 +249,34 @@ class DevCloud:
         )
         scheduler_args = components.scheduler_args(self.kubeconfig, ports)
         self._start(state, "kube-scheduler", [str(binaries["kube-scheduler"]), *scheduler_args])
-        kwok_args = components.kwok_args(self.kubeconfig, ports, build.kwok_stages())
+        stages = self.run_dir / "kwok-stages.yaml"
+        stages.write_text(
+            components.kwok_stages(build.kwok_stages().read_text(), CDI_STAGES.read_text())
+        )
+        kwok_args = components.kwok_args(self.kubeconfig, ports, stages)
         self._start(state, "kwok", [str(binaries["kwok"]), *kwok_args])
+        cdi_controller_args = components.cdi_controller_args(
+            self.identity_kubeconfig("cdi-controller"), self.cdi_pki, self.run_dir, ports
+        )
+        self._start(
+            state, "cdi-controller", [str(binaries["cdi-controller"]), *cdi_controller_args]
+        )
+        virt_controller_args = components.virt_controller_args(
+            self.identity_kubeconfig("virt-controller"), self.run_dir / "virt-controller",
+            ports, build.KUBEVIRT_VERSION,
+        )  # fmt: skip
+        self._start(
+            state, "virt-controller", [str(binaries["virt-controller"]), *virt_controller_args]
+        )
         self._start_placement(state, binaries["kube-scheduler"])
+        self._wait(
+            f"https://127.0.0.1:{ports['virt-controller']}/healthz", "virt-controller",
+            cafile=self.run_dir / "virt-controller" / "ca.crt",
+        )  # fmt: skip
+        self._wait(
+            f"http://127.0.0.1:{ports['cdi-controller-health']}/readyz", "cdi-controller",
+            tls=False,
+        )  # fmt: skip
         if operator:
             self._start_python(state, "operator", env=self.operator_env(ports["webhook"]))
         return ready_after
@@ -247,27 +302,47 @@ class DevCloud:
     def virt_api_pki(self) -> pathlib.Path:
         return self.run_dir / "virt-api"
 
-    def _virt_api_objects(self) -> list[dict[str, Any]]:
-        """KubeVirt's aggregated API (subresources.kubevirt.io: pause, unpause), served by the
-        simulated virt-api. The API server reaches it through an ExternalName Service naming
-        127.0.0.1, as no Service of a cluster IP can lead to a loopback address."""
-        port = self._state().get("ports", {}).get("virt-api")
-        if port is None:  # a cloud started before the aggregated API was simulated
+    @property
+    def kubevirt_pki(self) -> pathlib.Path:
+        """KubeVirt's own CA, and the certificates virt-api and virt-handler talk with."""
+        return self.run_dir / "kubevirt-pki"
+
+    @property
+    def cdi_api_pki(self) -> pathlib.Path:
+        """cdi-apiserver's serving CA and certificate."""
+        return self.run_dir / "cdi-api"
+
+    @property
+    def cdi_pki(self) -> pathlib.Path:
+        """The CAs cdi-controller signs its upload servers' certificates with."""
+        return self.run_dir / "cdi-pki"
+
+    def _cdi_objects(self) -> list[dict[str, Any]]:
+        """What cdi-operator would install, as CDI's generators print it (CRDs, RBAC, webhooks,
+        the upload APIService), pointed at this cloud's cdi-apiserver."""
+        port = self._state().get("ports", {}).get("cdi-apiserver")
+        if port is None:
             return []
-        ca = (self.virt_api_pki / "ca.crt").read_bytes()
-        return [
-            {"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": "kubevirt"}},
-            {"apiVersion": "v1", "kind": "Service",
-             "metadata": {"name": "virt-api", "namespace": "kubevirt"},
-             "spec": {"type": "ExternalName", "externalName": "127.0.0.1",
-                      "ports": [{"name": "https", "port": port, "protocol": "TCP"}]}},
-            {"apiVersion": "apiregistration.k8s.io/v1", "kind": "APIService",
-             "metadata": {"name": "v1.subresources.kubevirt.io"},
-             "spec": {"group": "subresources.kubevirt.io", "version": "v1",
-                      "groupPriorityMinimum": 1000, "versionPriority": 15,
-                      "caBundle": base64.b64encode(ca).decode(),
-                      "service": {"name": "virt-api", "namespace": "kubevirt", "port": port}}},
-        ]  # fmt: skip
+        signers = {name: (self.cdi_pki / f"{name}.crt").read_bytes()
+                   for name in ("uploadserver-signer", "uploadserver-client-signer")}  # fmt: skip
+        return components.cdi_objects(
+            manifests.printed("cdi-manifests"), port=port,
+            ca=(self.cdi_api_pki / "ca.crt").read_bytes(), upload_signers=signers,
+        )  # fmt: skip
+
+    def _kubevirt_objects(self) -> list[dict[str, Any]]:
+        """What virt-operator would install, as KubeVirt's generators print it (CRDs, RBAC,
+        webhooks, APIServices), pointed at this cloud's virt-api."""
+        port = self._state().get("ports", {}).get("virt-api")
+        if port is None:
+            return []
+        return components.kubevirt_objects(
+            manifests.printed("kubevirt-manifests"),
+            port=port,
+            ca=(self.virt_api_pki / "ca.crt").read_bytes(),
+            kubevirt_ca=(self.kubevirt_pki / "ca.crt").read_bytes(),
+            version=build.KUBEVIRT_VERSION,
+        )  # fmt: skip
 
     @property
     def placement_config(self) -> pathlib.Path:
@@ -359,9 +434,20 @@ class DevCloud:
         except (OSError, urllib.error.URLError):
             return False
 
-    def _wait(self, url: str, name: str, *, tls: bool = True, timeout: float = 90) -> None:
+    def _wait(
+        self,
+        url: str,
+        name: str,
+        *,
+        tls: bool = True,
+        cafile: pathlib.Path | None = None,
+        timeout: float = 90,
+    ) -> None:
+        """Wait until `url` answers 200: over TLS as the admin (or trusting `cafile` alone)."""
         deadline = time.monotonic() + timeout
-        context = self._ssl_context() if tls else None
+        context = self._ssl_context() if tls and cafile is None else None
+        if cafile is not None:
+            context = ssl.create_default_context(cafile=str(cafile))
         pid = self._state()["pids"][name]
         last = ""
         while time.monotonic() < deadline:
@@ -390,18 +476,40 @@ class DevCloud:
         """The admin's bearer token, made once (tokens.csv). Clients use it rather than the
         admin certificate: the API server checks a token with a map lookup, a certificate with an
         ECDSA verification on every request (8 % of its CPU under load, in a profile)."""
-        tokens = self.pki_dir / "tokens.csv"
-        if not tokens.exists():
-            tokens.write_text(
-                f'{secrets.token_hex(24)},nimbus-admin,nimbus-admin,"system:masters"\n'
-            )
-            tokens.chmod(0o600)
-        return tokens.read_text().split(",", 1)[0]
+        return self._tokens()["nimbus-admin"]
+
+    def _tokens(self) -> dict[str, str]:
+        """Each identity's bearer token, made once (tokens.csv, which the API server reads at
+        its start): the admin's, and the service accounts KubeVirt's processes run as."""
+        path = self.pki_dir / "tokens.csv"
+        lines = path.read_text().splitlines() if path.exists() else []
+        tokens = {line.split(",")[2]: line.split(",", 1)[0] for line in lines if line}
+        wanted = {"nimbus-admin": ("nimbus-admin", ["system:masters"])}
+        for component, (namespace, account) in components.IDENTITIES.items():
+            wanted[component] = components.service_account_user(namespace, account)
+        for name, (user, groups) in wanted.items():
+            if name not in tokens:
+                tokens[name] = secrets.token_hex(24)
+                lines.append(f'{tokens[name]},{user},{name},"{",".join(groups)}"')
+        self.pki_dir.mkdir(parents=True, exist_ok=True)
+        path.write_text("\n".join(lines) + "\n")
+        path.chmod(0o600)
+        return tokens
+
+    def identity_kubeconfig(self, component: str) -> pathlib.Path:
+        """The kubeconfig `component` (one of components.IDENTITIES) runs with."""
+        return self.run_dir / "identities" / f"{component}.kubeconfig"
 
     def _write_kubeconfig(self, port: int) -> None:
         ca = (self.pki_dir / "ca.crt").read_bytes()
-        self.kubeconfig.write_text(components.kubeconfig(port, ca, self.admin_token()))
+        tokens = self._tokens()
+        self.kubeconfig.write_text(components.kubeconfig(port, ca, tokens["nimbus-admin"]))
         self.kubeconfig.chmod(0o600)
+        for component in components.IDENTITIES:
+            path = self.identity_kubeconfig(component)
+            path.parent.mkdir(parents=True, exist_ok=True)
+            path.write_text(components.kubeconfig(port, ca, tokens[component], user=component))
+            path.chmod(0o600)
 
     # -- what the cloud holds ----------------------------------------------------------------
 
@@ -433,8 +541,16 @@ class DevCloud:
         self.kubectl(
             "apply", "--server-side", "--field-manager=nimbus-devcloud", "-f", "-",
             stdin=yaml.safe_dump_all(
-                [*(_node(n) for n in NODES), *STORAGE, *self._virt_api_objects()]
+                [*(_node(n) for n in NODES), *STORAGE, *self._cdi_objects(),
+                 *self._kubevirt_objects()]
             ),
+        )  # fmt: skip
+
+    def configure(self) -> None:
+        """Apply what CDI's webhooks judge, once cdi-apiserver runs (components.cdi_resources)."""
+        self.kubectl(
+            "apply", "--server-side", "--field-manager=nimbus-devcloud", "-f", "-",
+            stdin=yaml.safe_dump_all(components.cdi_resources(DEFAULT_STORAGE_CLASS)),
         )  # fmt: skip
 
     def add_nodes(self, nodes: list[dict[str, Any]]) -> None:
@@ -479,6 +595,8 @@ def _node(node: dict[str, Any]) -> dict[str, Any]:
         "memory": f"{node['memory_mb']}Mi",
         "ephemeral-storage": f"{node['disk_gb']}Gi",
         "pods": "110",
+        # What virt-handler's device plugins advertise on a node that can run VMs.
+        **{f"devices.kubevirt.io/{device}": "1k" for device in ("kvm", "tun", "vhost-net")},
     }
     return {
         "apiVersion": "v1",
@@ -495,6 +613,9 @@ def _node(node: dict[str, Any]) -> dict[str, Any]:
                 "compute.nimbus.dev/vcpus": str(node["vcpus"]),
                 "compute.nimbus.dev/memory-mb": str(node["memory_mb"]),
                 "compute.nimbus.dev/disk-gb": str(node["disk_gb"]),
+                # What virt-handler and its node-labeller put on a node that can run VMs.
+                "kubevirt.io/schedulable": "true",
+                "machine-type.node.kubevirt.io/q35": "true",
                 **node.get("labels", {}),
             },
         },

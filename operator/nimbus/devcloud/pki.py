@@ -5,6 +5,7 @@ from __future__ import annotations
 import datetime
 import ipaddress
 import pathlib
+from typing import Any
 
 from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
@@ -36,13 +37,18 @@ def _pem_cert(cert: x509.Certificate) -> bytes:
 class CertificateAuthority:
     """A self-signed CA that issues the serving and client certificates of one dev cloud."""
 
-    def __init__(self, key: ec.EllipticCurvePrivateKey, cert: x509.Certificate) -> None:
+    def __init__(self, key: Any, cert: x509.Certificate) -> None:
         self.key = key
         self.cert = cert
 
     @classmethod
-    def create(cls, common_name: str) -> CertificateAuthority:
-        key = ec.generate_private_key(ec.SECP256R1())
+    def create(cls, common_name: str, *, rsa_key: bool = False) -> CertificateAuthority:
+        """A new CA, with an ECDSA key (or an RSA one, for a signer that takes only RSA)."""
+        key: Any = (
+            rsa.generate_private_key(public_exponent=65537, key_size=2048)
+            if rsa_key
+            else ec.generate_private_key(ec.SECP256R1())
+        )
         now = datetime.datetime.now(datetime.UTC)
         cert = (
             x509.CertificateBuilder()
@@ -161,6 +167,41 @@ def write_front_proxy_pki(directory: pathlib.Path) -> None:
     cert, key = ca.issue(FRONT_PROXY_CLIENT)
     _write(directory, {"front-proxy-ca.crt": ca.cert_pem, "front-proxy-client.crt": cert,
                        "front-proxy-client.key": key})  # fmt: skip
+
+
+# The names KubeVirt's components prove themselves by to each other, under KubeVirt's own CA
+# (what virt-operator writes to the kubevirt-ca ConfigMap): virt-api calls virt-handler with
+# the client one, and checks that the handler serves the node one (pkg/util/tls).
+VIRT_HANDLER_SERVER = "kubevirt.io:system:node:virt-handler"
+VIRT_HANDLER_CLIENT = "kubevirt.io:system:client:virt-handler"
+
+
+def write_kubevirt_pki(directory: pathlib.Path) -> None:
+    """KubeVirt's CA (ca.crt), the simulated virt-handler's serving certificate on 127.0.0.1
+    (handler.crt, .key) and virt-api's client certificate for calling it (client.crt, .key),
+    once."""
+    if (directory / "client.crt").exists():
+        return
+    ca = CertificateAuthority.create("kubevirt.io")
+    files = {"ca.crt": ca.cert_pem}
+    files["handler.crt"], files["handler.key"] = ca.issue(
+        VIRT_HANDLER_SERVER, server_names=("virt-handler", "localhost"), server_ips=("127.0.0.1",)
+    )
+    files["client.crt"], files["client.key"] = ca.issue(VIRT_HANDLER_CLIENT)
+    _write(directory, files)
+
+
+def write_cdi_pki(directory: pathlib.Path) -> None:
+    """The two CAs cdi-controller signs its upload servers' certificates and their clients'
+    with (what cdi-operator keeps in Secrets; RSA, as CDI reads only RSA signer keys), once:
+    uploadserver-signer.crt/.key and uploadserver-client-signer.crt/.key."""
+    if (directory / "uploadserver-client-signer.crt").exists():
+        return
+    files = {}
+    for name in ("uploadserver-signer", "uploadserver-client-signer"):
+        ca = CertificateAuthority.create(f"cdi-{name}", rsa_key=True)
+        files[f"{name}.crt"], files[f"{name}.key"] = ca.cert_pem, _pem_key(ca.key)
+    _write(directory, files)
 
 
 def _write(directory: pathlib.Path, files: dict[str, bytes]) -> None:

@@ -56,12 +56,12 @@ async def reconcile_image(api_client: client.Client, body: dict[str, Any]) -> No
     }
     if state.status == "active":
         fields["checksum"] = inputs.spec.source.http.checksum if inputs.spec.source.http else None
-        claim = await api_client.get(
-            "v1", "PersistentVolumeClaim", render.data_volume_name(name), namespace
-        )
-        capacity = (claim or {}).get("status", {}).get("capacity", {}).get("storage")
-        if capacity:
-            fields["virtualSize"] = fields["size"] = storage_status.gigabytes(capacity) * 2**30
+        # The disk's size is what the DataVolume asked for: CDI's claim is larger by the
+        # filesystem's overhead (6 % by default), which the image does not hold.
+        storage = (data_volume or {}).get("spec", {}).get("storage") or {}
+        requested = storage.get("resources", {}).get("requests", {}).get("storage")
+        if requested:
+            fields["virtualSize"] = fields["size"] = storage_status.gigabytes(requested) * 2**30
     wanted = {
         "active": Condition("ImageActive", "True", "ImageActive"),
         "killed": Condition("ImageActive", "False", "ImageKilled", state.reason or ""),

@@ -175,14 +175,18 @@ class Client:
         body: Any = None,
         content_type: str = "application/json",
         params: dict[str, str] | None = None,
+        accept: str | None = None,
     ) -> dict[str, Any] | None:
         data = json.dumps(body) if body is not None else None
+        headers = {"Content-Type": content_type} if data is not None else {}
+        if accept is not None:
+            headers["Accept"] = accept
         async with self._http().request(
             method,
             self.credentials.server + path,
             data=data,
             params=params,
-            headers={"Content-Type": content_type} if data is not None else None,
+            headers=headers or None,
         ) as response:
             text = await response.text()
             if response.status == 404 and method in ("GET", "DELETE"):
@@ -340,6 +344,16 @@ class Client:
         assert result is not None
         return result
 
+    async def replace(self, obj: dict[str, Any]) -> dict[str, Any]:
+        """PUT `obj` whole, as read (its resourceVersion makes a concurrent change a 409): for a
+        kind without a status subresource, whose status a merge patch would alter (its nulls
+        delete keys) where its controller's JSON patches test the whole value."""
+        metadata = obj["metadata"]
+        path = self._at(obj["apiVersion"], obj["kind"], metadata.get("namespace"), metadata["name"])
+        result = await self._request("PUT", path, body=obj)
+        assert result is not None
+        return result
+
     async def put_subresource(
         self,
         group_version: str,
@@ -352,7 +366,11 @@ class Client:
         """PUT to a subresource an aggregated API serves, such as KubeVirt's
         subresources.kubevirt.io/v1 virtualmachineinstances/<name>/pause."""
         path = f"/apis/{group_version}/namespaces/{namespace}/{plural}/{name}/{subresource}"
-        await self._request("PUT", path, body=body if body is not None else {})
+        # As client-go asks: virt-api's pause and unpause produce no JSON, and refuse (406) a
+        # caller that accepts JSON alone.
+        await self._request(
+            "PUT", path, body=body if body is not None else {}, accept="application/json, */*"
+        )
 
     async def event(
         self,

@@ -1,20 +1,31 @@
-"""KubeVirt's virt-controller and virt-handler, simulated: a VirtualMachine that should run gets
-its DataVolumes, a VirtualMachineInstance and a virt-launcher pod carrying the template's labels,
-annotations, schedulerName and nodeSelector; the real kube-scheduler places the pod on a KWOK
-node; the VMI then reports Running with the node and the addresses of its cloud-init network
-data. Halted removes the VMI and the pod."""
+"""KubeVirt's node side, simulated: what virt-handler (and the virt-launcher it talks to) does on
+a node that cannot run a guest. KubeVirt's own virt-api and virt-controller run for real: they
+admit the VM, make its instance and launcher pod, and the real kube-scheduler places the pod on
+a KWOK node. Then, as the handler would, writing as the handler's service account:
+
+- an instance virt-controller has Scheduled on a node starts: Running, with interfaces at the
+  addresses its cloud-init network data configures (as a guest would) and the pod's address on
+  the pod network;
+- an instance being deleted shuts down: Succeeded, so virt-controller can let it go;
+- each KWOK node carries the handler's heartbeat, so virt-controller keeps its instances;
+- virt-api's calls to a node's handler (pause, unpause) are served over mutual TLS under
+  KubeVirt's CA, at 127.0.0.1 (the handler pods run on the KWOK nodes' host network), and set
+  the instance's Paused condition as a paused domain would."""
 
 from __future__ import annotations
 
 import asyncio
 import base64
-import collections
-import hashlib
+import logging
+import os
+import ssl
 from typing import Any
 
 import kopf
 import yaml
+from aiohttp import web
 
+from nimbus.devcloud import pki
 from nimbus.k8s import client
 from nimbus.runtime import retrying
 
@@ -24,10 +35,8 @@ PAUSED_CONDITION = {
     "type": "Paused", "status": "True", "reason": "PausedByUser",
     "message": "VMI was paused by user",
 }  # fmt: skip
-
-
-def launcher_pod_name(vm: str) -> str:
-    return f"virt-launcher-{vm}-{hashlib.sha256(vm.encode()).hexdigest()[:5]}"
+HEARTBEAT = "kubevirt.io/heartbeat"
+HEARTBEAT_INTERVAL = 30.0  # seconds; virt-controller gives up on a node after 5 minutes
 
 
 def paused(vmi: dict[str, Any] | None) -> bool:
@@ -35,196 +44,87 @@ def paused(vmi: dict[str, Any] | None) -> bool:
     return any(c.get("type") == "Paused" and c.get("status") == "True" for c in conditions)
 
 
-# The generation of each VM last reconciled on its own event: virt-controller acts on a VM's
-# spec, not on the status it wrote itself (its pods, instances and disks have their own events).
-_SEEN_GENERATIONS: dict[str, int] = {}
-
-
-@kopf.on.event("kubevirt.io", "v1", "virtualmachines")
-@retrying.retried
-async def virtual_machine(body: kopf.Body, type: str | None, memo: kopf.Memo, **_: Any) -> None:
-    uid, generation = body["metadata"]["uid"], body["metadata"].get("generation", 0)
-    if type == "DELETED":
-        _SEEN_GENERATIONS.pop(uid, None)
-        return
-    if body["metadata"].get("deletionTimestamp") or _SEEN_GENERATIONS.get(uid) == generation:
-        return
-    _SEEN_GENERATIONS[uid] = generation
-    await reconcile_vm(memo.api, dict(body))
-
-
-@kopf.on.event("", "v1", "pods", labels={"kubevirt.io": "virt-launcher"})
-@retrying.retried
-async def launcher_pod(body: kopf.Body, memo: kopf.Memo, **_: Any) -> None:
-    """A launcher pod moved (scheduled, running, unschedulable): its VM's status follows."""
-    vm_name = body["metadata"]["labels"].get("vm.kubevirt.io/name")
-    vm = await memo.api.get(
-        shared.KUBEVIRT, "VirtualMachine", vm_name, body["metadata"]["namespace"]
-    )
-    if vm is not None and not vm["metadata"].get("deletionTimestamp"):
-        await reconcile_vm(memo.api, vm)
+def handler(memo: kopf.Memo) -> client.Client:
+    """The client that writes as virt-handler's service account (the admin's when none)."""
+    writer: client.Client = memo.get("handler") or memo.api
+    return writer
 
 
 @kopf.on.event("kubevirt.io", "v1", "virtualmachineinstances")
 @retrying.retried
 async def instance(body: kopf.Body, type: str | None, memo: kopf.Memo, **_: Any) -> None:
-    """An instance deleted while its VM should run (a restart) is made again."""
-    if type != "DELETED":
+    if type == "DELETED":
         return
-    vm = await memo.api.get(shared.KUBEVIRT, "VirtualMachine", body["metadata"]["name"],
-                            body["metadata"]["namespace"])  # fmt: skip
-    if vm is not None and not vm["metadata"].get("deletionTimestamp"):
-        await reconcile_vm(memo.api, vm)
-
-
-# One reconciliation of a VM at a time, as virt-controller's work queue has one worker per key:
-# a VM's, its pod's and its instance's events all reconcile the VM, and two at once would let
-# the one that read the pod first write its (older) status last. virt-api's pause and unpause
-# take the same lock.
-VM_LOCKS: collections.defaultdict[tuple[str, str], asyncio.Lock] = collections.defaultdict(
-    asyncio.Lock
-)
-
-
-async def reconcile_vm(api: client.Client, vm: dict[str, Any]) -> None:
-    async with VM_LOCKS[(vm["metadata"]["namespace"], vm["metadata"]["name"])]:
-        await _reconcile_vm(api, vm)
-
-
-async def _reconcile_vm(api: client.Client, vm: dict[str, Any]) -> None:
-    metadata, spec = vm["metadata"], vm["spec"]
-    name, namespace = metadata["name"], metadata["namespace"]
-    strategy = spec.get("runStrategy") or ("Always" if spec.get("running") else "Halted")
-    pod_name = launcher_pod_name(name)
-    if strategy == "Halted":
-        if (vm.get("status") or {}).get("printableStatus") not in (None, "Stopped"):
-            await api.delete(shared.KUBEVIRT, "VirtualMachineInstance", name, namespace)
-            await api.delete("v1", "Pod", pod_name, namespace)
-        await vm_status(api, vm, "Stopped", ready=False)
+    vmi = dict(body)
+    status = vmi.get("status") or {}
+    phase = status.get("phase")
+    if vmi["metadata"].get("deletionTimestamp"):
+        await shut_down(memo.api, handler(memo), vmi)
         return
-
-    volumes = []
-    for template in spec.get("dataVolumeTemplates", []):
-        dv_name = template["metadata"]["name"]
-        dv = await api.get(shared.CDI, "DataVolume", dv_name, namespace)
-        if dv is None:
-            dv = await api.apply({"apiVersion": shared.CDI, "kind": "DataVolume",
-                                  "metadata": {"name": dv_name, "namespace": namespace,
-                                               "ownerReferences": [client.owner_reference(vm)]},
-                                  "spec": template["spec"]})  # fmt: skip
-        volumes.append(dv)
-    for dv in volumes:
-        phase = (dv or {}).get("status", {}).get("phase")
-        if phase == "Failed":
-            await vm_status(api, vm, "DataVolumeError", ready=False)
-            return
-        if phase != "Succeeded":
-            await vm_status(api, vm, "Provisioning", ready=False)
-            return
-
-    template = spec["template"]
-    labels = {**template.get("metadata", {}).get("labels", {}), "kubevirt.io/domain": name}
-    vmi_spec = template["spec"]
-    vmi = await api.get(shared.KUBEVIRT, "VirtualMachineInstance", name, namespace)
-    if vmi is not None and vmi["metadata"].get("deletionTimestamp"):
-        return  # a restart: the new instance comes once this one is gone
-    if vmi is None:
-        vmi = await api.apply({
-            "apiVersion": shared.KUBEVIRT, "kind": "VirtualMachineInstance",
-            "metadata": {"name": name, "namespace": namespace, "labels": labels,
-                         "annotations": template.get("metadata", {}).get("annotations", {}),
-                         "ownerReferences": [client.owner_reference(vm)]},
-            "spec": vmi_spec,
-        })  # fmt: skip
-    pod = await api.get("v1", "Pod", pod_name, namespace)
-    owners = [o.get("uid") for o in (pod or {}).get("metadata", {}).get("ownerReferences", [])]
-    if pod is not None and vmi["metadata"]["uid"] not in owners:
-        await api.delete("v1", "Pod", pod_name, namespace)  # the last instance's pod
-        return  # its deletion brings us back
-    if pod is None:
-        pod = await api.apply(_launcher_pod(pod_name, namespace, vmi, labels, template))
-    pod_status = pod.get("status") or {}
-    scheduled = next((c for c in pod_status.get("conditions", [])
-                      if c["type"] == "PodScheduled"), None)  # fmt: skip
-    if scheduled is not None and scheduled.get("reason") == "Unschedulable":
-        waiting = {  # virt-controller copies the pod's condition to the VMI
-            "phase": "Scheduling",
-            "conditions": [{"type": "PodScheduled", "status": "False", "reason": "Unschedulable",
-                            "message": scheduled.get("message", "")}],
-        }  # fmt: skip
-        await vmi_status(api, vmi, waiting)
-        await vm_status(api, vm, "ErrorUnschedulable", ready=False)
+    if phase != "Scheduled" or not status.get("nodeName"):
         return
-    if pod_status.get("phase") != "Running":
-        await vm_status(api, vm, "Starting", ready=False)
-        return
-    current = vmi.get("status") or {}
-    if current.get("phase") == "Running" and current.get("nodeName") == pod["spec"]["nodeName"]:
-        # A guest's addresses do not move; a paused one stays paused.
-        await vm_status(api, vm, "Paused" if paused(vmi) else "Running", ready=True)
-        return
-    interfaces = await _interfaces(api, namespace, vmi_spec, pod_status.get("podIP"))
+    pod = await _launcher_pod(memo.api, vmi)
+    interfaces = await _interfaces(
+        memo.api,
+        vmi["metadata"]["namespace"],
+        vmi["spec"],
+        (pod or {}).get("status", {}).get("podIP"),
+    )
     running = {
-        "phase": "Running",
-        "nodeName": pod["spec"]["nodeName"],
+        **moved(status, "Running"),
         "interfaces": interfaces,
-        "conditions": [{"type": "Ready", "status": "True"}],
+        "machine": {"type": "q35"},
+        "launcherContainerImageVersion": (pod or {})
+        .get("spec", {})
+        .get("containers", [{}])[0]
+        .get("image"),
     }
-    await vmi_status(api, vmi, running)
-    await vm_status(api, vm, "Running", ready=True)
+    await write_status(handler(memo), vmi, running)
 
 
-async def vmi_status(api: client.Client, vmi: dict[str, Any], status: dict[str, Any]) -> None:
-    """Write the VMI's status if it changed (virt-handler writes only what changed). The same
-    apply keeps the labels, annotations and owner it was made with: what an apply leaves out,
-    its field manager gives up (and the garbage collector would not find the VM's instance)."""
-    if vmi.get("status") == status:
-        return
-    kept = ("name", "namespace", "labels", "annotations", "ownerReferences")
-    await api.apply({
-        "apiVersion": vmi["apiVersion"], "kind": vmi["kind"],
-        "metadata": {k: vmi["metadata"][k] for k in kept if k in vmi["metadata"]},
-        "spec": vmi["spec"], "status": status,
-    })  # fmt: skip
+async def shut_down(api: client.Client, writer: client.Client, vmi: dict[str, Any] | None) -> None:
+    """An instance being deleted: the domain shuts down and the launcher exits, Succeeded. At
+    once, and again on a conflict (virt-controller writes the instance too): KWOK removes the
+    launcher pod without the grace a real one takes, and an instance still Running when its pod
+    is gone is Failed, which virt-controller counts as a crash."""
+    for _attempt in range(20):
+        if vmi is None or (vmi.get("status") or {}).get("phase") not in ("Scheduled", "Running"):
+            return
+        try:
+            await write_status(writer, vmi, moved(vmi["status"], "Succeeded"))
+            return
+        except client.ApiError as error:
+            if error.status != 409:
+                raise
+        metadata = vmi["metadata"]
+        vmi = await api.get(
+            shared.KUBEVIRT, "VirtualMachineInstance", metadata["name"], metadata["namespace"]
+        )
 
 
-def _launcher_pod(
-    name: str,
-    namespace: str,
-    vmi: dict[str, Any],
-    labels: dict[str, str],
-    template: dict[str, Any],
-) -> dict[str, Any]:
-    """What virt-controller makes: requests of a tenth of the vCPUs (KubeVirt's default
-    cpuAllocationRatio) and the guest memory."""
-    domain = template["spec"]["domain"]
-    cpu = domain.get("cpu", {})
-    vcpus = cpu.get("sockets", 1) * cpu.get("cores", 1) * cpu.get("threads", 1)
-    memory = domain.get("memory", {}).get("guest", "1Gi")
-    spec: dict[str, Any] = {
-        "containers": [{
-            "name": "compute",
-            "image": "quay.io/kubevirt/virt-launcher:v1.9.0",
-            "resources": {"requests": {"cpu": f"{vcpus * 100}m", "memory": memory}},
-        }],
-        "restartPolicy": "Never",
-    }  # fmt: skip
-    for key in ("schedulerName", "nodeSelector", "tolerations", "affinity"):
-        if key in template["spec"]:
-            spec[key] = template["spec"][key]
-    return {
-        "apiVersion": "v1",
-        "kind": "Pod",
-        "metadata": {
-            "name": name,
-            "namespace": namespace,
-            "labels": {**labels, "kubevirt.io": "virt-launcher",
-                       "vm.kubevirt.io/name": vmi["metadata"]["name"]},
-            "annotations": template.get("metadata", {}).get("annotations", {}),
-            "ownerReferences": [client.owner_reference(vmi)],
-        },
-        "spec": spec,
-    }  # fmt: skip
+def moved(status: dict[str, Any], phase: str) -> dict[str, Any]:
+    """The status in a new phase, its transition recorded as virt-handler records it
+    (virt-controller reads there whether an instance ever ran: one that ended without having
+    run counts as a failed start, and its VM backs off)."""
+    transitions = [*status.get("phaseTransitionTimestamps", [])]
+    transitions.append({"phase": phase, "phaseTransitionTimestamp": shared.now()})
+    return {**status, "phase": phase, "phaseTransitionTimestamps": transitions}
+
+
+async def write_status(api: client.Client, vmi: dict[str, Any], status: dict[str, Any]) -> None:
+    """Write the instance's status, if it changed: the object whole (the kind has no status
+    subresource), as read, so that a concurrent write by virt-controller is a conflict."""
+    if vmi.get("status") != status:
+        await api.replace({**vmi, "status": status})
+
+
+async def _launcher_pod(api: client.Client, vmi: dict[str, Any]) -> dict[str, Any] | None:
+    pods = await api.list(
+        "v1", "Pod", vmi["metadata"]["namespace"],
+        label_selector=f"kubevirt.io/created-by={vmi['metadata']['uid']}",
+    )  # fmt: skip
+    running = [p for p in pods if (p.get("status") or {}).get("phase") == "Running"]
+    return next(iter(running or pods), None)
 
 
 async def _interfaces(
@@ -250,7 +150,7 @@ async def _interfaces(
                     addresses_by_mac[mac] = [a.split("/")[0] for a in ethernet.get("addresses", [])]
     interfaces = []
     for interface in vmi_spec["domain"]["devices"].get("interfaces", []):
-        entry: dict[str, Any] = {"name": interface["name"]}
+        entry: dict[str, Any] = {"name": interface["name"], "infoSource": "domain, guest-agent"}
         if "masquerade" in interface and pod_ip:
             entry.update(ipAddress=pod_ip, ipAddresses=[pod_ip])
         mac = interface.get("macAddress")
@@ -263,20 +163,89 @@ async def _interfaces(
     return interfaces
 
 
-async def vm_status(api: client.Client, vm: dict[str, Any], printable: str, *, ready: bool) -> None:
-    """The VM's printableStatus and readiness; a paused one carries its instance's Paused
-    condition, as virt-controller copies it."""
-    current = vm.get("status") or {}
-    conditions = [PAUSED_CONDITION] if printable == "Paused" else []
-    paused_before = [c for c in current.get("conditions") or [] if c.get("type") == "Paused"]
-    if (
-        current.get("printableStatus") == printable
-        and current.get("ready", False) == ready
-        and bool(paused_before) == bool(conditions)
-    ):
-        return
-    await api.patch_status(
-        shared.KUBEVIRT, "VirtualMachine", vm["metadata"]["name"], vm["metadata"]["namespace"],
-        {"printableStatus": printable, "ready": ready, "created": printable != "Stopped",
-         "conditions": conditions},
-    )  # fmt: skip
+@kopf.timer(
+    "", "v1", "nodes", interval=HEARTBEAT_INTERVAL, annotations={"kwok.x-k8s.io/node": "fake"}
+)
+@retrying.retried
+async def heartbeat(body: kopf.Body, memo: kopf.Memo, **_: Any) -> None:
+    """The handler's heartbeat on its node, and the label that makes the node schedulable."""
+    await handler(memo).patch("v1", "Node", body["metadata"]["name"], None, {
+        "metadata": {"annotations": {HEARTBEAT: shared.now()},
+                     "labels": {"kubevirt.io/schedulable": "true"}},
+    })  # fmt: skip
+
+
+# -- virt-handler's server, as virt-api calls it -----------------------------------------------
+
+
+def _status_error(code: int, message: str) -> web.Response:
+    return web.json_response({"kind": "Status", "apiVersion": "v1", "status": "Failure",
+                              "message": message, "code": code}, status=code)  # fmt: skip
+
+
+def application(api: client.Client, writer: client.Client) -> web.Application:
+    """The routes of virt-handler that virt-api uses for a running instance: reading with
+    `api` (the handler reads from its informers' cache; its role may list and watch, not get),
+    writing with `writer` (as the handler)."""
+
+    async def act(request: web.Request) -> web.Response:
+        namespace, name = request.match_info["namespace"], request.match_info["name"]
+        action = request.match_info["action"]
+        vmi = await api.get(shared.KUBEVIRT, "VirtualMachineInstance", name, namespace)
+        if vmi is None:
+            return _status_error(404, f'virtualmachineinstance.kubevirt.io "{name}" not found')
+        status = dict(vmi.get("status") or {})
+        kept = [c for c in status.get("conditions") or [] if c.get("type") != "Paused"]
+        if action == "pause":
+            kept.append({**PAUSED_CONDITION, "lastTransitionTime": shared.now(),
+                         "lastProbeTime": None})  # fmt: skip
+        await write_status(writer, vmi, {**status, "conditions": kept})
+        logging.getLogger(__name__).info("%s %s/%s", action, namespace, name)
+        return web.Response(status=202)
+
+    app = web.Application(middlewares=[_virt_api_only])
+    app.router.add_put(
+        "/v1/namespaces/{namespace}/virtualmachineinstances/{name}/{action:pause|unpause}", act
+    )
+    return app
+
+
+@web.middleware
+async def _virt_api_only(request: web.Request, handler: Any) -> web.StreamResponse:
+    """Only virt-api may call, by its client certificate under KubeVirt's CA (the handshake
+    has checked the CA; the name is checked here, as virt-handler does)."""
+    peer = request.transport.get_extra_info("peercert") if request.transport else None
+    names = [value for rdn in (peer or {}).get("subject", ()) for key, value in rdn
+             if key == "commonName"]  # fmt: skip
+    if pki.VIRT_HANDLER_CLIENT not in names:
+        return _status_error(401, "Unauthorized")
+    response: web.StreamResponse = await handler(request)
+    return response
+
+
+async def serve(
+    api: client.Client, writer: client.Client, address: str, certs: str
+) -> web.AppRunner:
+    """Serve virt-handler's endpoint at `address` (host:port) with the certificates in `certs`
+    (pki.write_kubevirt_pki)."""
+    context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+    context.load_cert_chain(f"{certs}/handler.crt", f"{certs}/handler.key")
+    context.load_verify_locations(f"{certs}/ca.crt")
+    context.verify_mode = ssl.CERT_REQUIRED
+    runner = web.AppRunner(application(api, writer), access_log=None)
+    await runner.setup()
+    host, _colon, port = address.rpartition(":")
+    await web.TCPSite(runner, host, int(port), ssl_context=context).start()
+    return runner
+
+
+def environment() -> tuple[str, str, str] | None:
+    """Where the handler serves, its certificates and its kubeconfig, when the cloud says."""
+    address = os.environ.get("NIMBUS_VIRT_HANDLER_ADDRESS")
+    if not address:
+        return None
+    return (
+        address,
+        os.environ["NIMBUS_VIRT_HANDLER_PKI"],
+        os.environ["NIMBUS_VIRT_HANDLER_KUBECONFIG"],
+    )

@@ -1,5 +1,7 @@
-"""external-snapshotter, simulated: a VolumeSnapshot of a bound claim becomes readyToUse with the
-claim's size; one whose claim is not bound within two minutes reports the error."""
+"""external-snapshotter, simulated: a VolumeSnapshot that names no class gets the default one (as
+the snapshot controller writes it into the spec, where CDI reads it to restore from it); one of
+a bound claim becomes readyToUse with the claim's size; one whose claim is not bound within two
+minutes reports the error."""
 
 from __future__ import annotations
 
@@ -21,6 +23,13 @@ async def volume_snapshot(body: kopf.Body, memo: kopf.Memo, **_: Any) -> None:
     metadata, status = body["metadata"], body.get("status") or {}
     if metadata.get("deletionTimestamp") or status.get("readyToUse"):
         return
+    if not body["spec"].get("volumeSnapshotClassName"):
+        default = await _default_class(api)
+        if default is not None:
+            await api.patch(
+                shared.SNAPSHOT, "VolumeSnapshot", metadata["name"], metadata["namespace"],
+                {"spec": {"volumeSnapshotClassName": default}},
+            )  # fmt: skip
     claim_name = body["spec"]["source"].get("persistentVolumeClaimName")
     pvc = None
     for _attempt in range(240):  # up to two minutes for the claim to be bound
@@ -46,3 +55,11 @@ async def volume_snapshot(body: kopf.Body, memo: kopf.Memo, **_: Any) -> None:
          "restoreSize": pvc["status"]["capacity"]["storage"],
          "boundVolumeSnapshotContentName": f"snapcontent-{metadata['uid']}"},
     )  # fmt: skip
+
+
+async def _default_class(api: client.Client) -> str | None:
+    for snapshot_class in await api.list(shared.SNAPSHOT, "VolumeSnapshotClass"):
+        annotations = snapshot_class["metadata"].get("annotations") or {}
+        if annotations.get("snapshot.storage.kubernetes.io/is-default-class") == "true":
+            return str(snapshot_class["metadata"]["name"])
+    return None
