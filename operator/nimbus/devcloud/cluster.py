@@ -54,7 +54,7 @@ STORAGE = (
         "apiVersion": "storage.k8s.io/v1",
         "kind": "StorageClass",
         "metadata": {
-            "name": "standard",
+            "name": DEFAULT_STORAGE_CLASS,
             "annotations": {"storageclass.kubernetes.io/is-default-class": "true"},
         },
         "provisioner": SIMULATED_DRIVER,
@@ -188,9 +188,7 @@ class DevCloud:
         pki.write_serving_pki(
             self.virt_api_pki, "virt-api", components.VIRT_API_NAMES, ("127.0.0.1",)
         )
-        pki.write_serving_pki(
-            self.run_dir / "virt-controller", "virt-controller", (), ("127.0.0.1",)
-        )
+        pki.write_serving_pki(self.virt_controller_pki, "virt-controller", (), ("127.0.0.1",))
         pki.write_kubevirt_pki(self.kubevirt_pki)
         pki.write_serving_pki(self.cdi_api_pki, "cdi-api", components.CDI_API_NAMES, ("127.0.0.1",))
         pki.write_cdi_pki(self.cdi_pki)
@@ -262,7 +260,7 @@ class DevCloud:
             state, "cdi-controller", [str(binaries["cdi-controller"]), *cdi_controller_args]
         )
         virt_controller_args = components.virt_controller_args(
-            self.identity_kubeconfig("virt-controller"), self.run_dir / "virt-controller",
+            self.identity_kubeconfig("virt-controller"), self.virt_controller_pki,
             ports, build.KUBEVIRT_VERSION,
         )  # fmt: skip
         self._start(
@@ -271,7 +269,7 @@ class DevCloud:
         self._start_placement(state, binaries["kube-scheduler"])
         self._wait(
             f"https://127.0.0.1:{ports['virt-controller']}/healthz", "virt-controller",
-            cafile=self.run_dir / "virt-controller" / "ca.crt",
+            cafile=self.virt_controller_pki / "ca.crt",
         )  # fmt: skip
         self._wait(
             f"http://127.0.0.1:{ports['cdi-controller-health']}/readyz", "cdi-controller",
@@ -301,6 +299,11 @@ class DevCloud:
     @property
     def virt_api_pki(self) -> pathlib.Path:
         return self.run_dir / "virt-api"
+
+    @property
+    def virt_controller_pki(self) -> pathlib.Path:
+        """virt-controller's serving CA and certificate (its health and metrics port)."""
+        return self.run_dir / "virt-controller"
 
     @property
     def kubevirt_pki(self) -> pathlib.Path:

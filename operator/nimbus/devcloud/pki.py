@@ -5,7 +5,6 @@ from __future__ import annotations
 import datetime
 import ipaddress
 import pathlib
-from typing import Any
 
 from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
@@ -37,14 +36,16 @@ def _pem_cert(cert: x509.Certificate) -> bytes:
 class CertificateAuthority:
     """A self-signed CA that issues the serving and client certificates of one dev cloud."""
 
-    def __init__(self, key: Any, cert: x509.Certificate) -> None:
+    def __init__(
+        self, key: ec.EllipticCurvePrivateKey | rsa.RSAPrivateKey, cert: x509.Certificate
+    ) -> None:
         self.key = key
         self.cert = cert
 
     @classmethod
     def create(cls, common_name: str, *, rsa_key: bool = False) -> CertificateAuthority:
         """A new CA, with an ECDSA key (or an RSA one, for a signer that takes only RSA)."""
-        key: Any = (
+        key: ec.EllipticCurvePrivateKey | rsa.RSAPrivateKey = (
             rsa.generate_private_key(public_exponent=65537, key_size=2048)
             if rsa_key
             else ec.generate_private_key(ec.SECP256R1())

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import datetime
 
-CDI = "cdi.kubevirt.io/v1beta1"
 KUBEVIRT = "kubevirt.io/v1"
 SNAPSHOT = "snapshot.storage.k8s.io/v1"
 STEP = 0.2  # seconds between simulated progress steps
