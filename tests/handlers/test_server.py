@@ -190,6 +190,34 @@ async def test_a_resize_restarts_the_instance_and_reports_resize_until_a_new_one
     assert status["built"]["flavor"] == "m1.small"
 
 
+async def test_a_copy_read_before_a_restart_was_recorded_does_not_restart_again() -> None:
+    """kopf's event and a retry can both hold the copy that asked for the resize; the pass
+    that runs second (the lock serialises them) finds the resize recorded and the new
+    instance running, and leaves it alone."""
+    small = {"apiVersion": "compute.nimbus.dev/v1alpha1", "kind": "Flavor",
+             "metadata": {"name": "m1.small"},
+             "spec": {"vcpus": 1, "ramMB": 1024, "diskGB": 2}}  # fmt: skip
+    world = World(*_objects(), small)
+    await _pass(world)
+    world.put({"apiVersion": "kubevirt.io/v1", "kind": "VirtualMachineInstance",
+               "metadata": {"name": "web", "namespace": NS, "uid": "first"},
+               "status": {"phase": "Running", "nodeName": "node-1"}})  # fmt: skip
+    server = world.find("Server", "web", NS)
+    world.put({**server, "spec": {**server["spec"], "flavor": "m1.small"},
+               "metadata": {**server["metadata"], "generation": 2}})  # fmt: skip
+    stale = world.find("Server", "web", NS)
+    with pytest.raises(kopf.TemporaryError, match="RESIZE under way"):
+        await _pass(world)
+    world.put({"apiVersion": "kubevirt.io/v1", "kind": "VirtualMachineInstance",
+               "metadata": {"name": "web", "namespace": NS, "uid": "second"},
+               "status": {"phase": "Running", "nodeName": "node-1"}})  # fmt: skip
+    world.calls.clear()
+    await handlers.server(body=stale, memo=world.memo(), view=world.view())
+    assert world.writes("delete") == []
+    assert world.find("VirtualMachineInstance", "web", NS)["metadata"]["uid"] == "second"
+    assert world.find("Server", "web", NS)["status"].get("operation") is None  # it is over
+
+
 def _port(name: str, ip: str) -> dict[str, Any]:
     return {"apiVersion": "network.nimbus.dev/v1alpha1", "kind": "Port",
             "metadata": {"name": name, "namespace": NS},

@@ -129,14 +129,21 @@ async def server(body: dict[str, Any], memo: kopf.Memo, view: cache.View) -> Non
     cloud-init, and apply them all at once; then report."""
     api_client: client.Client = memo.api
     server_body = body
+    action = _planned(server_body, view)
+    if action.operation is not None:
+        # The copy may predate what a pass before this one did and recorded (an event or a
+        # retry waiting for that pass): restart only what the server as it is now asks for.
+        seen = server_body["metadata"]
+        fresh = await api_client.get(
+            api.Server.api_version_name(), "Server", seen["name"], seen["namespace"]
+        )
+        if fresh is None or fresh["metadata"]["uid"] != seen["uid"]:
+            return
+        if fresh["metadata"].get("deletionTimestamp"):
+            return
+        server_body, action = fresh, _planned(fresh, view)
     made = interfaces.Ports(server_body["metadata"]["namespace"])
     annotations = dict(server_body["metadata"].get("annotations") or {})
-    action = lifecycle.plan(
-        server_body["spec"],
-        annotations,
-        server_body.get("status") or {},
-        references.flavor_disks(view),
-    )
     try:
         async with reporting.BUILDS.building():
             vm, extra = await _build(api_client, view, server_body, made, action, annotations)
@@ -174,6 +181,15 @@ async def server(body: dict[str, Any], memo: kopf.Memo, view: cache.View) -> Non
     )
     if operation is not None:  # look again until the new instance runs, whatever events say
         raise kopf.TemporaryError(f"{operation['type']} under way", delay=2)
+
+
+def _planned(server_body: dict[str, Any], view: cache.View) -> lifecycle.Action:
+    return lifecycle.plan(
+        server_body["spec"],
+        dict(server_body["metadata"].get("annotations") or {}),
+        server_body.get("status") or {},
+        references.flavor_disks(view),
+    )
 
 
 async def _build(
