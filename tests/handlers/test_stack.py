@@ -6,11 +6,14 @@ tests/integration/test_operator_stacks.py."""
 from __future__ import annotations
 
 import contextlib
+import typing
+from collections.abc import Awaitable, Callable
 from typing import Any
 
 import kopf
 import pytest
 
+from nimbus.k8s import client
 from nimbus.orchestration import handlers
 from tests.handlers.world import World
 
@@ -112,3 +115,92 @@ async def test_a_template_heat_refuses_fails_the_stack_and_makes_nothing(
     assert status["stackStatus"] == "CREATE_FAILED"
     assert reason in status["stackStatusReason"]
     assert _made(world) == []
+
+
+async def test_an_update_reports_create_for_what_it_makes_and_update_for_what_it_changes() -> None:
+    """Heat's words in an update: a new resource goes CREATE_IN_PROGRESS then CREATE_COMPLETE,
+    a changed one UPDATE_*, and one left as it was keeps CREATE_COMPLETE."""
+    world = World(_stack())
+    for kind, name in (("Network", "web-net"), ("Subnet", "web-sub"), ("Server", "web-vm")):
+        await _pass(world)
+        _become(world, kind, name, "ACTIVE")
+    server = world.find("Server", "web-vm", NS)
+    world.put({**server, "status": {"status": "ACTIVE", "observedGeneration": 1}})
+    assert await _pass(world) == "CREATE_COMPLETE"
+
+    stack = world.find("Stack", "web", NS)
+    template = stack["spec"]["template"]
+    template["resources"]["vm"]["properties"]["flavor"] = "m1.small"  # a resize
+    template["resources"]["vm2"] = {
+        "type": "OS::Nova::Server",
+        "properties": {"image": "cirros", "flavor": "m1.tiny",
+                       "networks": [{"network": {"get_resource": "net"}}]},
+        "depends_on": ["sub"],
+    }  # fmt: skip
+    stack["metadata"]["generation"] = 2
+    world.put(stack)
+
+    def words() -> dict[str, str]:
+        listed = world.find("Stack", "web", NS)["status"]["resources"]
+        return {r["resourceName"]: r["resourceStatus"] for r in listed}
+
+    assert await _pass(world) == "UPDATE_IN_PROGRESS"
+    assert words() == {"net": "CREATE_COMPLETE", "sub": "CREATE_COMPLETE",
+                       "vm": "UPDATE_IN_PROGRESS", "vm2": "CREATE_IN_PROGRESS"}  # fmt: skip
+    for name in ("web-vm", "web-vm2"):  # their controller saw the change and reports
+        found = world.find("Server", name, NS)
+        generation = found["metadata"]["generation"]
+        world.put({**found, "status": {"status": "ACTIVE", "observedGeneration": generation}})
+    assert await _pass(world) == "UPDATE_COMPLETE"
+    assert words() == {"net": "CREATE_COMPLETE", "sub": "CREATE_COMPLETE",
+                       "vm": "UPDATE_COMPLETE", "vm2": "CREATE_COMPLETE"}  # fmt: skip
+    assert await _pass(world) == "UPDATE_COMPLETE"  # a pass more changes no word
+    assert words()["vm2"] == "CREATE_COMPLETE"
+
+
+ATTACHED = {
+    "heat_template_version": "2018-08-31",
+    "resources": {
+        "vol": {"type": "OS::Cinder::Volume", "properties": {"size": 1}},
+        "vm": {"type": "OS::Nova::Server", "properties": {"image": "cirros", "flavor": "m1.tiny"}},
+        "attach": {"type": "OS::Cinder::VolumeAttachment",
+                   "properties": {"instance_uuid": {"get_resource": "vm"},
+                                  "volume_id": {"get_resource": "vol"}}},
+    },
+}  # fmt: skip
+
+
+class Vanishing(World):
+    """A world where a server is deleted (by a user, its owner) between the stack's read of it
+    and its patch: the API server answers the patch 404."""
+
+    vanishing = False
+
+    async def patch(
+        self, api_version: str, kind: str, name: str, namespace: str | None, patch: dict[str, Any]
+    ) -> dict[str, Any]:
+        if self.vanishing and kind == "Server":
+            del self.objects[(api_version, kind, namespace, name)]
+            raise client.ApiError(404, "NotFound", f'servers.compute.nimbus.dev "{name}" not found')
+        return await super().patch(api_version, kind, name, namespace, patch)
+
+
+async def test_a_delete_takes_an_object_gone_meanwhile_as_done_without_an_error(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    stack = _stack()
+    stack["spec"]["template"] = ATTACHED
+    world = Vanishing(stack)
+    await _pass(world)
+    _become(world, "Volume", "web-vol", "available")
+    _become(world, "Server", "web-vm", "ACTIVE")
+    assert await _pass(world) == "CREATE_COMPLETE"
+    assert world.find("Server", "web-vm", NS)["spec"]["volumes"] == [{"volume": "web-vol"}]
+
+    world.vanishing = True
+    # the delete goes on (its next wave later), no ApiError for kopf to log with a traceback
+    delete = typing.cast(Callable[..., Awaitable[None]], handlers.delete_stack)
+    with pytest.raises(kopf.TemporaryError, match="stack delete in progress"):
+        await delete(body=world.body("Stack", "web", NS), memo=world.memo(), **world.indexes())
+    assert ("delete", "Volume", "web-vol") in world.writes("delete")
+    assert [r for r in caplog.records if r.levelname in ("ERROR", "WARNING")] == []

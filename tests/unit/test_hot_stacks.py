@@ -228,3 +228,43 @@ def test_a_stack_without_a_requester_does_only_what_a_member_may(
     access: authz.Access, allowed: bool
 ) -> None:
     assert planning.a_member_may(access, "demo") is allowed
+
+
+@pytest.mark.parametrize(
+    ("stack_action", "made", "changed", "before", "word"),
+    [
+        ("CREATE", False, True, None, "CREATE"),
+        ("CREATE", True, False, "CREATE_IN_PROGRESS", "CREATE"),
+        # an update makes a new resource (or a replacement): Heat's CREATE
+        ("UPDATE", False, True, None, "CREATE"),
+        ("UPDATE", False, True, "CREATE_COMPLETE", "CREATE"),
+        # ... and goes on calling it so while it completes
+        ("UPDATE", True, False, "CREATE_IN_PROGRESS", "CREATE"),
+        # an update changes one in place: UPDATE, until it completes
+        ("UPDATE", True, True, "CREATE_COMPLETE", "UPDATE"),
+        ("UPDATE", True, False, "UPDATE_IN_PROGRESS", "UPDATE"),
+        # one the update leaves as it was keeps its word
+        ("UPDATE", True, False, "CREATE_COMPLETE", "CREATE"),
+        ("UPDATE", True, False, "UPDATE_COMPLETE", "UPDATE"),
+        # made, but no word of it in the status: it was made by a create
+        ("UPDATE", True, False, None, "CREATE"),
+        ("UPDATE", True, False, "INIT_COMPLETE", "CREATE"),
+        ("ROLLBACK", True, True, "UPDATE_COMPLETE", "ROLLBACK"),
+    ],
+)  # fmt: skip
+def test_heats_action_for_a_resource_in_a_stack_update(
+    stack_action: str, made: bool, changed: bool, before: str | None, word: str
+) -> None:
+    assert observed.action(stack_action, made=made, changed=changed, before=before) == word
+
+
+@pytest.mark.parametrize(
+    ("before", "word"),
+    [(None, "INIT_COMPLETE"), ("INIT_COMPLETE", "INIT_COMPLETE"),
+     ("CREATE_COMPLETE", "CREATE_COMPLETE"), ("UPDATE_COMPLETE", "UPDATE_COMPLETE"),
+     ("CREATE_IN_PROGRESS", "INIT_COMPLETE"), ("CREATE_FAILED", "INIT_COMPLETE")],
+)  # fmt: skip
+def test_a_resource_an_update_has_not_reached_keeps_its_complete_word(
+    before: str | None, word: str
+) -> None:
+    assert observed.waiting(before) == word

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import base64
 import dataclasses
+import functools
 import json
 import os
 import time
@@ -122,10 +123,30 @@ async def _append(
     items = list((target.get("spec") or {}).get(made.field) or [])
     if not any(_subset(made.item, item) for item in items):  # the API server adds defaults
         items.append(made.item)
-        await api_client.patch(
-            kind.api_version_name(), made.kind, made.name, namespace, {"spec": {made.field: items}}
-        )
+        patch = {"spec": {made.field: items}}
+        if not await _patched(api_client, kind.api_version_name(), made.kind, made.name,
+                              namespace, patch):  # fmt: skip
+            return None  # gone since it was read: waited for, as one not made yet
     return target
+
+
+async def _patched(
+    api_client: client.Client,
+    api_version: str,
+    kind: str,
+    name: str,
+    namespace: str,
+    patch: dict[str, Any],
+) -> bool:
+    """Merge-patch an object the stack read a moment ago; False when it is gone since (a 404:
+    deleted meanwhile, by its owner or a user), which is no error."""
+    try:
+        await api_client.patch(api_version, kind, name, namespace, patch)
+    except client.ApiError as error:
+        if error.status != 404:
+            raise
+        return False
+    return True
 
 
 async def _unappend(api_client: client.Client, namespace: str, record: Mapping[str, Any]) -> None:
@@ -137,14 +158,9 @@ async def _unappend(api_client: client.Client, namespace: str, record: Mapping[s
         return
     items = list((target.get("spec") or {}).get(record["field"]) or [])
     kept = [item for item in items if not _subset(record["item"], item)]
-    if len(kept) != len(items):
-        await api_client.patch(
-            kind.api_version_name(),
-            record["kind"],
-            record["name"],
-            namespace,
-            {"spec": {record["field"]: kept}},
-        )
+    if len(kept) != len(items):  # a target gone meanwhile holds nothing to take out
+        patch = {"spec": {record["field"]: kept}}
+        await _patched(api_client, version, record["kind"], record["name"], namespace, patch)
 
 
 @dataclasses.dataclass
@@ -170,6 +186,29 @@ class Pass:
         return sum(self.states.get(m, ("",))[0].endswith("IN_PROGRESS") for m in members)
 
 
+def _listed_before(body: Mapping[str, Any]) -> dict[str, dict[str, Any]]:
+    """The stack's resources as its status lists them, by name: what the last pass reported."""
+    listed = (body.get("status") or {}).get("resources") or []
+    return {entry["resourceName"]: entry for entry in listed}
+
+
+def _was_made(entry: Mapping[str, Any] | None) -> bool:
+    """Whether the stack's status says the resource was made (it is past INIT)."""
+    return entry is not None and not str(entry.get("resourceStatus") or "").startswith("INIT")
+
+
+def _group_changed(
+    name: str, members: list[str], run: Pass, before: Mapping[str, Mapping[str, Any]]
+) -> bool:
+    """Whether this pass is still changing a group: a member's status moved since the last
+    pass (made, changed, completed), or a member the last pass listed was dropped."""
+    moved = any(
+        run.states.get(m, ("",))[0] != (before.get(m) or {}).get("resourceStatus") for m in members
+    )
+    dropped = any(n.startswith(f"{name}-") and n not in members for n in before)
+    return moved or dropped
+
+
 async def _converge(
     api_client: client.Client,
     view: cache.View,
@@ -182,16 +221,29 @@ async def _converge(
     replaced) once everything it needs is complete."""
     namespace = plan.stack.namespace
     run = Pass()
+    before = _listed_before(body)
     for wave in plan.waves:
         for name in wave:
             definition = plan.definitions[name]
             kind = definition["type"]
+            last = before.get(name)
+            # Heat's action for this resource, given whether it was made and is changed now
+            act = functools.partial(
+                observed.action, action, changed=False, before=(last or {}).get("resourceStatus")
+            )
             if not plan.graph[name] <= run.done or run.failed:
-                run.set(name, "INIT_COMPLETE", "")
+                word = observed.waiting((last or {}).get("resourceStatus"))
+                if word == "INIT_COMPLETE" or last is None:
+                    run.set(name, word, "")
+                else:  # an update has not come to it: it stays as it was
+                    run.set(name, word, last.get("resourceStatusReason") or "",
+                            last.get("physicalResourceID"))  # fmt: skip
                 continue
             if kind == resources.GROUP:
-                run.refs[name] = [run.refs.get(m) for m in definition["members"]]
-                run.complete(name, action, name)
+                members = definition["members"]
+                run.refs[name] = [run.refs.get(m) for m in members]
+                changed = _group_changed(name, members, run, before)
+                run.complete(name, act(made=_was_made(last), changed=changed), name)
                 continue
             ctx = plan.context(run.refs, run.attrs)
             try:
@@ -205,30 +257,33 @@ async def _converge(
                     )
                 )
             except hot_template.HotError as error:
-                run.set(name, f"{action}_FAILED", str(error))
+                run.set(name, f"{act(made=_was_made(last), changed=True)}_FAILED", str(error))
                 continue
             if external is not None:  # an existing object, adopted by name, never changed
-                _external(run, view, plan, name, kind, str(external), action)
+                adopted = act(made=_was_made(last))
+                _external(run, view, plan, name, kind, str(external), adopted)
                 continue
             if isinstance(made, resources.Value):
-                if name not in store.values:
+                stored = name in store.values
+                if not stored:
                     store.values[name] = {"value": made.value, "attributes": made.attributes}
                 run.refs[name] = store.values[name]["value"]
                 run.attrs[name] = store.values[name]["attributes"]
-                run.complete(name, action, None)
+                run.complete(name, act(made=stored), None)
                 continue
             if isinstance(made, resources.Append):
                 record = dataclasses.asdict(made)
                 previous = store.appended.get(name)
+                appending = act(made=previous is not None, changed=previous != record)
                 if previous is not None and previous != record:  # moved or changed: out first
                     await _unappend(api_client, namespace, previous)
                 target = await _append(api_client, namespace, made)
                 if target is None:
-                    run.set(name, f"{action}_IN_PROGRESS", f"waiting for {made.name}")
+                    run.set(name, f"{appending}_IN_PROGRESS", f"waiting for {made.name}")
                     continue
                 store.appended[name] = record
                 run.refs[name] = f"{made.name}/{name}"
-                run.complete(name, action, run.refs[name])
+                run.complete(name, appending, run.refs[name])
                 continue
             assert isinstance(made, resources.Apply)
             manifest = _owned(made.manifest, body, _retained(definition))
@@ -237,7 +292,8 @@ async def _converge(
             current = view.get(plural, meta_["name"], meta_.get("namespace"))
             physical = meta_["name"]
             if current is not None and current["metadata"].get("deletionTimestamp"):
-                run.set(name, f"{action}_IN_PROGRESS", "waiting for the one it replaces to go")
+                reason = "waiting for the one it replaces to go"
+                run.set(name, f"{act(made=False)}_IN_PROGRESS", reason)
                 continue
             changed = current is None or not _subset(manifest["spec"], current.get("spec"))
             replaced = (
@@ -259,20 +315,25 @@ async def _converge(
                     manifest["apiVersion"], manifest["kind"], physical, meta_.get("namespace")
                 )
                 reason = f"replacing {physical}: {', '.join(replaced)} cannot change in place"
-                run.set(name, f"{action}_IN_PROGRESS", reason, physical)
+                run.set(name, f"{act(made=False)}_IN_PROGRESS", reason, physical)
                 continue
+            before_apply = None if current is None else current["metadata"].get("generation")
             if changed:
                 current = await api_client.apply(manifest)
             assert current is not None
+            # Changed in Heat's words when the apply moved its generation: a list the API server
+            # fills with defaults (a group's rules) is applied again, and changes nothing.
+            updated = current["metadata"].get("generation") != before_apply
+            applying = act(made=before_apply is not None, changed=updated)
             run.refs[name] = physical
             run.attrs[name] = observed.attributes(kind, current)
             outcome = observed.ready(current)
             if outcome is True:
-                run.complete(name, action, physical)
+                run.complete(name, applying, physical)
             elif isinstance(outcome, str):
-                run.set(name, f"{action}_FAILED", outcome, physical)
+                run.set(name, f"{applying}_FAILED", outcome, physical)
             else:
-                run.set(name, f"{action}_IN_PROGRESS", "state changed", physical)
+                run.set(name, f"{applying}_IN_PROGRESS", "state changed", physical)
     await _remove_dropped(api_client, view, plan, store)
     return run
 

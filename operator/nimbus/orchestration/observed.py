@@ -1,7 +1,7 @@
 """Heat resources read back from the live Nimbus objects, pure: a resource's attributes with
-Heat's names (a group's too), whether it is complete, failed or in progress, and whether a
-change to it is one Heat makes by replacing it. resources.py writes what these objects should
-be; this module reads what they are.
+Heat's names (a group's too), whether it is complete, failed or in progress, which of Heat's
+actions a pass takes on it, and whether a change to it is one Heat makes by replacing it.
+resources.py writes what these objects should be; this module reads what they are.
 """
 
 from __future__ import annotations
@@ -129,6 +129,31 @@ def ready(obj: Mapping[str, Any]) -> bool | str:
     ready_condition = conditions.get("Ready")
     # Kinds without a status word (flavors, key pairs, groups) are done once Ready.
     return word is None and ready_condition is not None and ready_condition.get("status") == "True"
+
+
+# -- actions ------------------------------------------------------------------------------------
+
+
+def action(stack_action: str, *, made: bool, changed: bool, before: str | None) -> str:
+    """Heat's action word for one resource in a pass of `stack_action`. In an update, a resource
+    the update makes (new, or a replacement) is CREATE, one it changes in place UPDATE, and one
+    it leaves keeps the action of its last status (`before`): CREATE_COMPLETE stays so."""
+    if stack_action != "UPDATE":
+        return stack_action
+    if not made:
+        return "CREATE"
+    if changed:
+        return "UPDATE"
+    kept = (before or "").split("_", 1)[0]
+    return kept if kept and kept != "INIT" else "CREATE"
+
+
+def waiting(before: str | None) -> str:
+    """The status of a resource a pass does not reach yet (what it needs is not complete): the
+    last complete one it had, as Heat lists a resource an update has not come to, else
+    INIT_COMPLETE."""
+    word = before or ""
+    return word if word.endswith("_COMPLETE") else "INIT_COMPLETE"
 
 
 # -- replacement --------------------------------------------------------------------------------
