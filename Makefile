@@ -11,7 +11,7 @@ SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
 .PHONY: help
 help: ## list the targets
-	@grep -hE '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-13s %s\n", $$1, $$2}'
+	@grep -hE '^[a-z0-9-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-13s %s\n", $$1, $$2}'
 
 $(BIN)/pip:
 	$(PYTHON) -m venv $(VENV)
@@ -88,15 +88,18 @@ demo: build ## the local cloud: control plane, simulators, operator, examples; w
 	@echo
 	$(KUBECTL) get nimbus -A
 	@echo
-	@echo "Use it:   export KUBECONFIG=$$($(NIMBUS) devcloud kubeconfig)"
-	@echo "          kubectl get servers -A      (or: $(NIMBUS) devcloud kubectl get servers -A)"
+	@echo "Use it:   (both lines: a kubectl already on your PATH would otherwise be used)"
+	@$(NIMBUS) devcloud env | sed 's/^/          /'
+	@echo "          kubectl get servers -A      (or, with neither: $(NIMBUS) devcloud kubectl get servers -A)"
 	@echo "Stop it:  make demo-down              (make demo-destroy also deletes its data)"
 
 IMAGE ?= ghcr.io/nimbus-cloud/nimbus:0.1.0
 
 .PHONY: image
 image: ## build the operator/extender image (needs a Docker engine)
-	@command -v docker >/dev/null || { echo "make image needs docker (no engine on this machine)"; exit 1; }
+	@command -v docker >/dev/null && docker info >/dev/null 2>&1 || { \
+	  echo "make image needs a Docker engine, and none answers here (docker info failed):"; \
+	  echo "build the image where one runs (make e2e does, on kind), or start the engine"; exit 1; }
 	docker build -t $(IMAGE) .
 
 .PHONY: docs

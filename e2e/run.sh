@@ -51,6 +51,10 @@ kind create cluster --name "$CLUSTER" --image "$KIND_NODE_IMAGE" --config e2e/ki
 log "KubeVirt $KUBEVIRT_VERSION"
 kubectl apply -f "https://github.com/kubevirt/kubevirt/releases/download/$KUBEVIRT_VERSION/kubevirt-operator.yaml"
 kubectl apply -f "https://github.com/kubevirt/kubevirt/releases/download/$KUBEVIRT_VERSION/kubevirt-cr.yaml"
+# Nimbus attaches and detaches volumes through the VM's template: KubeVirt carries that to the
+# running instance with this gate (docs/helm.md's prerequisites).
+kubectl -n kubevirt patch kubevirt kubevirt --type merge \
+  -p '{"spec":{"configuration":{"developerConfiguration":{"featureGates":["DeclarativeHotplugVolumes"]}}}}'
 if [ ! -e /dev/kvm ]; then
   log "no /dev/kvm: KubeVirt emulates (slow, but real)"
   kubectl -n kubevirt patch kubevirt kubevirt --type merge \

@@ -6,8 +6,12 @@ import argparse
 import os
 import pathlib
 import sys
+from typing import TYPE_CHECKING
 
 from nimbus.generate import crdgen
+
+if TYPE_CHECKING:
+    from nimbus.devcloud import cluster
 
 REPO = pathlib.Path(__file__).resolve().parents[2]
 
@@ -18,6 +22,9 @@ def _generate(args: argparse.Namespace) -> int:
     directory = pathlib.Path(args.output)
     charted = pathlib.Path(args.chart)
     if args.check:
+        # rendering the CRDs, the chart and the reference takes seconds: say so first
+        print(f"checking {directory}, {charted} and docs/reference against the models ...",
+              flush=True)  # fmt: skip
         expected = crdgen.rendered()
         actual = {p.name: p.read_text() for p in directory.glob("*.yaml")}
         status = 0
@@ -35,14 +42,29 @@ def _generate(args: argparse.Namespace) -> int:
         if stale_docs:
             print(f"docs/reference is stale ({', '.join(stale_docs)}): run `make generate`")
             status = 1
+        if status == 0:
+            print("up to date")
         return status
     for path in [*crdgen.write(directory), *chart.write(charted), *docgen.write()]:
         print(path)
     return 0
 
 
-DEVCLOUD_ACTIONS = ["build", "up", "down", "destroy", "status", "kubeconfig", "kubectl",
-                    "simulate", "upstream"]  # fmt: skip
+DEVCLOUD_ACTIONS = ["build", "up", "down", "destroy", "status", "kubeconfig", "env", "kubectl",
+                    "helm", "metrics-url", "simulate", "upstream"]  # fmt: skip
+# The actions that pass the rest of the command line to a pinned tool, pointed at the cloud.
+PASSTHROUGH = ("kubectl", "helm")
+
+
+def _exports(cloud: cluster.DevCloud) -> list[str]:
+    """The shell lines that point kubectl at the cloud: its kubeconfig, and the pinned kubectl
+    first on PATH (another one already there would be used silently, and may be too old)."""
+    from nimbus.devcloud import build
+
+    return [
+        f"export KUBECONFIG={cloud.kubeconfig}",
+        f"export PATH={build.binary('kubectl').parent}:$PATH",
+    ]
 
 
 def _devcloud(args: argparse.Namespace) -> int:
@@ -65,12 +87,18 @@ def _devcloud(args: argparse.Namespace) -> int:
         ready_after = cloud.up(operator=not args.no_operator)
         started = f"apiserver ready in {ready_after:.1f}s" if ready_after else "already running"
         print(f"devcloud up ({started}); kubeconfig: {cloud.kubeconfig}")
-        print(f"  export KUBECONFIG={cloud.kubeconfig}")
-        print(f"  export PATH={build.binary('kubectl').parent}:$PATH")
+        for line in _exports(cloud):
+            print(f"  {line}")
+        metrics = cloud.metrics_url()
+        if metrics is not None:
+            print(f"  operator metrics: {metrics}")
     elif args.action == "down":
+        # each component is given up to 15 s to stop: say what is under way
+        print(f"stopping the local cloud in {cloud.run_dir} (its data stays) ...", flush=True)
         cloud.down()
         print("devcloud down")
     elif args.action == "destroy":
+        print(f"stopping the local cloud and deleting {cloud.run_dir} ...", flush=True)
         cloud.destroy()
         print(f"devcloud destroyed ({cloud.run_dir})")
     elif args.action == "status":
@@ -80,9 +108,17 @@ def _devcloud(args: argparse.Namespace) -> int:
         return 0 if cloud.running(operator=True) else 3
     elif args.action == "kubeconfig":
         print(cloud.kubeconfig)
-    elif args.action == "kubectl":
-        kubectl = str(build.binary("kubectl"))
-        os.execv(kubectl, [kubectl, f"--kubeconfig={cloud.kubeconfig}", *args.kubectl_args])
+    elif args.action == "env":
+        print("\n".join(_exports(cloud)))
+    elif args.action == "metrics-url":
+        metrics = cloud.metrics_url()
+        if metrics is None:
+            print(f"no operator runs in {cloud.run_dir}: nimbus devcloud up", file=sys.stderr)
+            return 3
+        print(metrics)
+    elif args.action in PASSTHROUGH:
+        tool = str(build.ensure([args.action])[args.action])  # built on first use
+        os.execv(tool, [tool, f"--kubeconfig={cloud.kubeconfig}", *args.kubectl_args])
     return 0
 
 
@@ -167,7 +203,7 @@ def parser() -> argparse.ArgumentParser:
 def main(argv: list[str] | None = None) -> int:
     root = parser()
     args, rest = root.parse_known_args(argv)
-    if rest and not (args.command == "devcloud" and args.action == "kubectl"):
+    if rest and not (args.command == "devcloud" and args.action in PASSTHROUGH):
         root.error(f"unrecognized arguments: {' '.join(rest)}")
     args.kubectl_args = rest
     status: int = args.func(args)

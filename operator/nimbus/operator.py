@@ -15,7 +15,7 @@ from aiohttp import web
 
 from nimbus.api import kinds
 from nimbus.k8s import client
-from nimbus.runtime import handling, metrics
+from nimbus.runtime import handling, logs, metrics
 
 # Where /metrics and /healthz are served (host:port), when `nimbus run` is asked to.
 METRICS_ADDRESS: str | None = None
@@ -129,11 +129,8 @@ def run(
         level=os.environ.get("NIMBUS_LOG_LEVEL", "WARNING"),
         format="%(asctime)s %(name)s %(levelname)s %(message)s",
     )
-    # A reconciliation waiting for something (kopf's TemporaryError) is not an error: the
-    # object's conditions say what it waits for.
-    logging.getLogger("kopf.objects").addFilter(
-        lambda record: "failed temporarily" not in record.getMessage()
-    )
+    # Waiting (kopf's TemporaryError) and a webhook's refusal are not errors (runtime/logs.py).
+    logs.install()
     load_handlers()
     # Python's collector looks for cycles every 700 net allocations by default; decoding one
     # watch event makes thousands, so a burst of events ran it over the (large, long-lived)

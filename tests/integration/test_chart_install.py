@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import os
 import pathlib
+import shlex
 import subprocess
 import sys
 import time
@@ -47,16 +48,28 @@ def helm(cloud: cluster.DevCloud, *args: str) -> subprocess.CompletedProcess[str
     return result
 
 
+def documented_install() -> list[str]:
+    """The words of docs/helm.md's `nimbus devcloud helm install` (its section on the local
+    cloud), the line's continuations joined."""
+    text = (REPO / "docs" / "helm.md").read_text().replace("\\\n", " ")
+    section = text[text.index("## Try it on the local cloud") :]
+    line = next(ln for ln in section.splitlines() if ln.startswith("nimbus devcloud helm install"))
+    return shlex.split(line)
+
+
 @pytest.fixture(scope="module")
 def release(devcloud: cluster.DevCloud) -> Iterator[str]:
-    # The local cloud installed the CRDs already: the release takes them over, as it would
-    # CRDs installed by hand before. The webhook's Service has no real pod behind it here (KWOK
-    # only pretends to run pods), so the API server is told to go on without it.
-    installed = helm(
-        devcloud, "install", "nimbus", str(chart.CHART), "-n", NAMESPACE, "--create-namespace",
-        "--take-ownership", "--set", "webhook.failurePolicy=Ignore",
-        "--set", "placement.enabled=true", "--set", "image.tag=test",
-    )  # fmt: skip
+    # docs/helm.md's command, as written: the local cloud installed the CRDs already (the
+    # release takes them over), and the webhook's Service has no real pod behind it here (KWOK
+    # only pretends to run pods), so the API server is told to go on without it. The test adds
+    # the scheduler and an image tag.
+    words = documented_install()
+    assert words[:4] == ["nimbus", "devcloud", "helm", "install"], words
+    env = dict(os.environ, NIMBUS_DEVCLOUD_DIR=str(devcloud.run_dir))
+    extra = ["--set", "placement.enabled=true", "--set", "image.tag=test"]
+    installed = subprocess.run([sys.executable, "-m", *words, *extra], capture_output=True,
+                               text=True, env=env, cwd=REPO, timeout=300)  # fmt: skip
+    assert installed.returncode == 0, installed.stderr
     try:
         yield installed.stdout
     finally:

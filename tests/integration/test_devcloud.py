@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import contextlib
 import pathlib
 import subprocess
 import sys
+import time
+import urllib.request
 
 import pytest
 
@@ -16,6 +19,19 @@ def _nimbus(*args: str) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
         [sys.executable, "-m", "nimbus", *args], capture_output=True, text=True, timeout=300
     )
+
+
+def _scrape(url: str, wanted: str, timeout: float = 60) -> str:
+    """/metrics at `url` once it holds `wanted` (the text it last served, after `timeout`)."""
+    deadline, text = time.monotonic() + timeout, ""
+    while time.monotonic() < deadline:
+        with contextlib.suppress(OSError):
+            with urllib.request.urlopen(url, timeout=5) as response:
+                text = response.read().decode()
+            if wanted in text:
+                break
+        time.sleep(0.5)
+    return text
 
 
 def test_session_cloud_started_quickly_and_fully(cloud: Cloud) -> None:
@@ -95,6 +111,17 @@ def test_up_is_idempotent_down_is_clean_and_data_survives(tmp_path: pathlib.Path
         assert "apiserver ready in" in up.stdout
         pids = dict(devcloud._state()["pids"])
         assert set(pids) == set(cluster.COMPONENTS)
+        # The operator runs as the chart runs it, metrics included: the project's gauges
+        # (docs/how-to/quotas.md) are scraped from it.
+        metrics = _nimbus("devcloud", "metrics-url", "--dir", str(run_dir)).stdout.strip()
+        port = devcloud._state()["ports"]["operator-metrics"]
+        assert metrics == f"http://127.0.0.1:{port}/metrics"
+        assert f"  operator metrics: {metrics}" in up.stdout.splitlines()
+        devcloud.kubectl("apply", "--server-side", "-f", "-", stdin=(
+            "apiVersion: identity.nimbus.dev/v1alpha1\nkind: Project\n"
+            "metadata: {name: gauged}\nspec: {quota: {instances: 7}}\n"))  # fmt: skip
+        gauge = 'nimbus_project_quota{project="gauged",resource="instances"} 7.0'
+        assert gauge in _scrape(metrics, gauge)
 
         again = _nimbus("devcloud", "up", "--dir", str(run_dir))
         assert "already running" in again.stdout
@@ -110,6 +137,12 @@ def test_up_is_idempotent_down_is_clean_and_data_survives(tmp_path: pathlib.Path
         devcloud.kubectl("create", "namespace", "keep-me")
         down = _nimbus("devcloud", "down", "--dir", str(run_dir))
         assert down.returncode == 0
+        # the seconds of stopping are announced before they start
+        assert down.stdout.splitlines() == [
+            f"stopping the local cloud in {run_dir} (its data stays) ...",
+            "devcloud down",
+        ]
+        assert _nimbus("devcloud", "metrics-url", "--dir", str(run_dir)).returncode == 3
         assert all(not pathlib.Path(f"/proc/{pid}").exists() or cluster._zombie(pid)
                    for pid in pids.values())  # fmt: skip
         stopped = _nimbus("devcloud", "status", "--dir", str(run_dir))

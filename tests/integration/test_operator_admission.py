@@ -74,6 +74,20 @@ def test_unknown_references_are_refused_listing_what_exists(
     assert 'spec.serverGroup: server group "apart" not found; available: none' in why
 
 
+def test_a_refusal_is_the_webhook_working_not_an_error_in_the_operators_log(
+    cloud: Cloud, operator: pathlib.Path, project: tuple[str, str]
+) -> None:
+    """kopf logs a refusal as `ERROR Webhook 'servers' failed permanently`; the operator keeps
+    it out of its error log (an INFO line of nimbus.admission, tests/unit/test_logs.py)."""
+    ns, member = project
+    start = operator.stat().st_size
+    ok, why = create(cloud, member, _server("s", ns, flavor="a1.nope"))
+    assert not ok
+    assert 'spec.flavor: flavor "a1.nope" not found' in why
+    logged = operator.read_bytes()[start:].decode(errors="replace")
+    assert [line for line in logged.splitlines() if "failed permanently" in line] == []
+
+
 def test_an_image_bigger_than_the_flavor_is_refused_in_novas_words(
     cloud: Cloud, project: tuple[str, str]
 ) -> None:

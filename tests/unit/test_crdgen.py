@@ -23,13 +23,23 @@ def test_crds_are_not_stale() -> None:
         assert actual[name] == text, f"crds/{name} is stale: run `make generate`"
 
 
-def test_generate_check_reports_staleness(tmp_path: Any) -> None:
+def test_generate_check_reports_staleness(
+    tmp_path: Any, capsys: pytest.CaptureFixture[str]
+) -> None:
     from nimbus import __main__ as cli
 
     crdgen.write(tmp_path)
     assert cli.main(["generate", "--check", "--output", str(tmp_path)]) == 0
+    # the seconds of rendering are announced first, and the outcome said at the end
+    printed = capsys.readouterr().out.splitlines()
+    assert printed[0].startswith(f"checking {tmp_path}, ")
+    assert printed[-1] == "up to date"
     (tmp_path / "servers.compute.nimbus.dev.yaml").write_text("stale")
     assert cli.main(["generate", "--check", "--output", str(tmp_path)]) == 1
+    printed = capsys.readouterr().out.splitlines()
+    assert printed[1] == (
+        f"{tmp_path} is stale (servers.compute.nimbus.dev.yaml): run `make generate`"
+    )
 
 
 def _nodes(schema: Any, path: str = "") -> Iterator[tuple[str, dict[str, Any]]]:

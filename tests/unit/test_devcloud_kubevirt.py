@@ -11,6 +11,7 @@ import pytest
 import yaml
 
 from nimbus.devcloud import cluster, components
+from nimbus.devcloud.simulators import kubevirt as kubevirt_simulator
 
 CDI_STAGES = cluster.CDI_STAGES
 
@@ -70,6 +71,51 @@ def test_every_kwok_node_gets_a_virt_handler_on_its_host_network() -> None:
     assert handler["metadata"]["labels"] == {"kubevirt.io": "virt-handler"}
     assert handler["spec"]["hostNetwork"] is True
     assert handler["spec"]["containers"][0]["image"] == "quay.io/kubevirt/virt-handler:v1.8.2"
+
+
+def test_kubevirt_is_configured_for_declarative_hotplug_once_deployed() -> None:
+    """virt-api and virt-controller read the KubeVirt resource's configuration only once its
+    status has a phase (and take the default architecture from there)."""
+    resource = _installed()["KubeVirt/kubevirt"]
+    assert resource["metadata"]["namespace"] == "kubevirt"
+    gates = resource["spec"]["configuration"]["developerConfiguration"]["featureGates"]
+    assert gates == ["DeclarativeHotplugVolumes"]  # and not HotplugVolumes, which turns it off
+    assert components.KUBEVIRT_DEPLOYED["status"] == {
+        "phase": "Deployed", "defaultArchitecture": "amd64"
+    }  # fmt: skip
+
+
+def _volume(name: str, phase: str, target: str = "", pod_uid: str = "p1") -> dict[str, Any]:
+    return {"name": name, "phase": phase, "target": target,
+            "hotplugVolume": {"attachPodName": "hp-volume-x", "attachPodUID": pod_uid}}  # fmt: skip
+
+
+@pytest.mark.parametrize(
+    ("in_spec", "statuses", "expected"),
+    [
+        # Attached to the node, its attachment pod ready: in the domain, at the first free target.
+        (["a"], [_volume("a", "AttachedToNode")], [("a", "Ready", "sda")]),
+        (["a", "b"], [_volume("a", "Ready", "sda"), _volume("b", "AttachedToNode")],
+         [("a", "Ready", "sda"), ("b", "Ready", "sdb")]),
+        # Its attachment pod not ready yet: left as it is.
+        (["a"], [_volume("a", "AttachedToNode", pod_uid="")], [("a", "AttachedToNode", "")]),
+        (["a"], [_volume("a", "Bound")], [("a", "Bound", "")]),
+        # Gone from the spec: unmounted (virt-controller then deletes its pod and status).
+        ([], [_volume("a", "Ready", "sda")], [("a", "UnMountedFromPod", "")]),
+        ([], [_volume("a", "Detaching")], [("a", "Detaching", "")]),
+        # A volume the launcher mounts itself is not the handler's to move.
+        ([], [{"name": "root", "target": ""}], [("root", None, "")]),
+    ],
+)  # fmt: skip
+def test_the_handler_s_part_of_a_hotplug(
+    in_spec: list[str],
+    statuses: list[dict[str, Any]],
+    expected: list[tuple[str, str | None, str]],
+) -> None:
+    vmi = {"spec": {"volumes": [{"name": n} for n in in_spec]},
+           "status": {"volumeStatus": statuses}}  # fmt: skip
+    after = kubevirt_simulator.hotplugged(vmi)
+    assert [(v["name"], v.get("phase"), v["target"]) for v in after] == expected
 
 
 @pytest.mark.parametrize(

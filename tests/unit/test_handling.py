@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import typing
 from typing import Any
+
+import pytest
 
 
 def test_only_nimbus_kinds_kopf_reconciles_get_an_essence() -> None:
@@ -54,3 +57,45 @@ def _indexes() -> dict[str, Any]:
     from nimbus.runtime import cache
 
     return {name: {} for name in [*cache.INDEXED, cache.ADDRESSES]}
+
+
+async def test_a_404_from_an_object_deleted_meanwhile_ends_its_pass_without_an_error(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    """A pass that writes to its object after a user (or a stack's delete) removed it gets a
+    404: the object is gone, which is what a delete asks, so no ERROR and no traceback."""
+    import kopf
+
+    from nimbus.k8s import client
+    from nimbus.runtime import handling
+
+    class Gadget:  # the little a watched kind needs
+        group, plural = "test.nimbus.dev", "gadgets"
+
+        @staticmethod
+        def kind_name() -> str:
+            return "Gadget"
+
+        @staticmethod
+        def api_version_name() -> str:
+            return "test.nimbus.dev/v1alpha1"
+
+    class Gone:  # the API server after the delete
+        async def get(self, *_: object) -> None:
+            return None
+
+    passes: list[str] = []
+
+    @handling.watched(typing.cast(Any, Gadget))
+    async def gadget(body: dict[str, Any], **_: object) -> None:
+        passes.append(body["metadata"]["name"])
+        raise client.ApiError(404, "NotFound", 'gadgets.test.nimbus.dev "g" not found')
+
+    memo = kopf.Memo()
+    memo.api = Gone()
+    body = kopf.Body({"apiVersion": "test.nimbus.dev/v1alpha1", "kind": "Gadget",
+                      "metadata": {"name": "g", "namespace": "n", "uid": "u"}})  # fmt: skip
+    dispatch = handling.DISPATCHERS[("test.nimbus.dev", "v1alpha1", "gadgets")]
+    await dispatch(type="MODIFIED", body=body, memo=memo, **_indexes())
+    assert passes == ["g"]
+    assert [(r.levelname, r.getMessage()) for r in caplog.records] == []

@@ -276,7 +276,8 @@ class DevCloud:
             tls=False,
         )  # fmt: skip
         if operator:
-            self._start_python(state, "operator", env=self.operator_env(ports["webhook"]))
+            env = self.operator_env(ports["webhook"], ports["operator-metrics"])
+            self._start_python(state, "operator", env=env)
         return ready_after
 
     def _start_python(
@@ -289,12 +290,24 @@ class DevCloud:
         argv = components.python_argv(name, args)
         self._start(state, name, argv, env={"KUBECONFIG": str(self.kubeconfig), **(env or {})})
 
-    def operator_env(self, webhook_port: int) -> dict[str, str]:
+    def operator_env(self, webhook_port: int, metrics_port: int | None = None) -> dict[str, str]:
         """How this cloud runs the operator: placement on, the admission webhook on
-        127.0.0.1 with a self-signed CA of its own (made once, in `webhook/`)."""
+        127.0.0.1 with a self-signed CA of its own (made once, in `webhook/`), and its
+        /metrics on 127.0.0.1:`metrics_port` when given."""
         certs = self.run_dir / "webhook"
         pki.write_webhook_pki(certs)
-        return components.operator_env(self.kubeconfig, self.placement_config, webhook_port, certs)
+        return components.operator_env(
+            self.kubeconfig, self.placement_config, webhook_port, certs, metrics_port
+        )
+
+    def metrics_url(self) -> str | None:
+        """Where the cloud's operator serves Prometheus' /metrics, or None when none runs."""
+        state = self._state()
+        port = state["ports"].get("operator-metrics")
+        pid = state["pids"].get("operator")
+        if port is None or pid is None or not _alive(pid, "operator"):
+            return None
+        return f"http://127.0.0.1:{port}/metrics"
 
     @property
     def virt_api_pki(self) -> pathlib.Path:
@@ -541,12 +554,20 @@ class DevCloud:
             "-f", "-", stdin=manifest,
         )  # fmt: skip
         self.kubectl("wait", "--for=condition=Established", "--timeout=60s", "crd", "--all")
+        # --force-conflicts: the local cloud's nodes are as it declares them, even after a
+        # `kubectl label --overwrite` (docs/how-to/node-labels.md) took a label from it.
         self.kubectl(
-            "apply", "--server-side", "--field-manager=nimbus-devcloud", "-f", "-",
+            "apply", "--server-side", "--force-conflicts", "--field-manager=nimbus-devcloud",
+            "-f", "-",
             stdin=yaml.safe_dump_all(
                 [*(_node(n) for n in NODES), *STORAGE, *self._cdi_objects(),
                  *self._kubevirt_objects()]
             ),
+        )  # fmt: skip
+        self.kubectl(
+            "patch", "kubevirts.kubevirt.io", "kubevirt", "-n", components.KUBEVIRT_NAMESPACE,
+            "--subresource=status", "--type=merge",
+            "-p", json.dumps(components.KUBEVIRT_DEPLOYED),
         )  # fmt: skip
 
     def configure(self) -> None:

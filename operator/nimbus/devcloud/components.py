@@ -27,8 +27,9 @@ PYTHON_COMPONENTS = {
 BINARIES = {"nimbus-scheduler": "kube-scheduler"}
 # The ports a cloud listens on (all on 127.0.0.1), picked free at each start.
 PORTS = ("etcd", "etcd-peer", "apiserver", "controller-manager", "scheduler", "kwok",
-         "extender", "nimbus-scheduler", "webhook", "virt-api", "virt-controller",
-         "virt-handler", "cdi-apiserver", "cdi-controller", "cdi-controller-health")  # fmt: skip
+         "extender", "nimbus-scheduler", "webhook", "operator-metrics", "virt-api",
+         "virt-controller", "virt-handler", "cdi-apiserver", "cdi-controller",
+         "cdi-controller-health")  # fmt: skip
 
 # The names virt-api's certificate is for: the API server checks the one of the APIService's
 # Service (<service>.<namespace>.svc), and calls the webhooks at 127.0.0.1.
@@ -202,17 +203,24 @@ def python_argv(name: str, args: Sequence[str] = ()) -> list[str]:
 
 
 def operator_env(
-    kubeconfig: pathlib.Path, placement_config: pathlib.Path, webhook_port: int, certs: pathlib.Path
+    kubeconfig: pathlib.Path,
+    placement_config: pathlib.Path,
+    webhook_port: int,
+    certs: pathlib.Path,
+    metrics_port: int | None = None,
 ) -> dict[str, str]:
-    """The operator with placement on, the admission webhook on 127.0.0.1 with the certificate
-    in `certs`."""
-    return {
+    """The operator as the chart runs it: placement on, the admission webhook on 127.0.0.1 with
+    the certificate in `certs`, and (given a port) /metrics and /healthz on 127.0.0.1."""
+    env = {
         "KUBECONFIG": str(kubeconfig),
         "NIMBUS_PLACEMENT": "true",
         "NIMBUS_PLACEMENT_CONFIG": str(placement_config),
         "NIMBUS_WEBHOOK_ADDRESS": f"127.0.0.1:{webhook_port}",
         "NIMBUS_WEBHOOK_CERT_DIR": str(certs),
     }
+    if metrics_port is not None:
+        env["NIMBUS_METRICS_BIND_ADDRESS"] = f"127.0.0.1:{metrics_port}"
+    return env
 
 
 def kubeconfig(port: int, ca: bytes, token: str, user: str = "nimbus-admin") -> str:
@@ -298,6 +306,29 @@ def virt_handler_env(
     }
 
 
+# What the local cloud's KubeVirt resource enables, as a cluster running Nimbus must: Nimbus
+# attaches and detaches a volume by editing the VM's template (a hotpluggable volume), which
+# virt-controller carries to the running instance only with this gate on (and KubeVirt's
+# HotplugVolumes gate, for the imperative addvolume API, off).
+KUBEVIRT_FEATURE_GATES = ("DeclarativeHotplugVolumes",)
+
+
+def kubevirt_resource() -> dict[str, Any]:
+    """The KubeVirt resource virt-operator would deploy from, whose configuration virt-api and
+    virt-controller read (once its status has a phase: KUBEVIRT_DEPLOYED, which `up` writes)."""
+    return {
+        "apiVersion": "kubevirt.io/v1", "kind": "KubeVirt",
+        "metadata": {"name": "kubevirt", "namespace": KUBEVIRT_NAMESPACE},
+        "spec": {"configuration": {"developerConfiguration": {
+            "featureGates": list(KUBEVIRT_FEATURE_GATES)}}},
+    }  # fmt: skip
+
+
+# What virt-operator writes in the resource's status once KubeVirt is deployed: virt-api and
+# virt-controller read the configuration only then, and the default architecture from here.
+KUBEVIRT_DEPLOYED = {"status": {"phase": "Deployed", "defaultArchitecture": "amd64"}}
+
+
 def kubevirt_objects(
     printed: list[dict[str, Any]], *, port: int, ca: bytes, kubevirt_ca: bytes, version: str
 ) -> list[dict[str, Any]]:
@@ -315,6 +346,7 @@ def kubevirt_objects(
          "metadata": {"name": "kubevirt-ca", "namespace": namespace},
          "data": {"ca-bundle": kubevirt_ca.decode()}},
         _virt_handler_daemon_set(namespace, version),
+        kubevirt_resource(),
     ]  # fmt: skip
     return objects + _served_at(printed, port, bundle)
 

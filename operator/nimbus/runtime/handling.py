@@ -11,6 +11,7 @@ from typing import Any, TypeVar
 import kopf
 
 from nimbus.api import meta
+from nimbus.k8s import client
 from nimbus.runtime import cache, metrics, retrying
 
 Handler = TypeVar("Handler", bound=Callable[..., Any])
@@ -81,7 +82,8 @@ def watched(
 
     The handler is called as `handler(body=..., memo=..., view=...)`. A `kopf.TemporaryError`
     tries it again after its delay (with the object read afresh), a `kopf.PermanentError` gives
-    up until the object changes, anything else is logged and tried again after 10 s."""
+    up until the object changes, a 404 from an object deleted meanwhile ends it quietly (its
+    delete is its last event), anything else is logged and tried again after 10 s."""
     group, plural, kind = resource.group, resource.plural, resource.kind_name()
     api_version = resource.api_version_name()
     WATCHED_KINDS.add(kind)
@@ -129,7 +131,14 @@ def watched(
             async with locks.setdefault(uid, asyncio.Lock()):
                 try:
                     async with metrics.reconciling(controller):
-                        await handler(body=body, memo=memo, view=view)
+                        try:
+                            await handler(body=body, memo=memo, view=view)
+                        except client.ApiError as error:
+                            if error.status != 404 or await _present(
+                                memo.api, api_version, kind, body
+                            ):
+                                raise
+                            forget(uid)  # deleted while this pass wrote to it: nothing to do
                 except kopf.TemporaryError as error:
                     again(memo, view, body, error.delay or 10)
                 except kopf.PermanentError:
@@ -157,6 +166,13 @@ def watched(
         return handler
 
     return register
+
+
+async def _present(api: Any, api_version: str, kind: str, body: Mapping[str, Any]) -> bool:
+    """Whether the object is still there (the same one: its uid), read afresh."""
+    metadata = body["metadata"]
+    found = await api.get(api_version, kind, metadata["name"], metadata.get("namespace"))
+    return found is not None and found["metadata"].get("uid") == metadata["uid"]
 
 
 Follower = Callable[..., Awaitable[None]]

@@ -7,6 +7,8 @@ a KWOK node. Then, as the handler would, writing as the handler's service accoun
   addresses its cloud-init network data configures (as a guest would) and the pod's address on
   the pod network;
 - an instance being deleted shuts down: Succeeded, so virt-controller can let it go;
+- a volume hotplugged into a running instance (once virt-controller's attachment pod is ready)
+  is attached to the domain, and one unplugged is unmounted, as `hotplugged` says;
 - each KWOK node carries the handler's heartbeat, so virt-controller keeps its instances;
 - virt-api's calls to a node's handler (pause, unpause) are served over mutual TLS under
   KubeVirt's CA, at 127.0.0.1 (the handler pods run on the KWOK nodes' host network), and set
@@ -61,6 +63,9 @@ async def instance(body: kopf.Body, type: str | None, memo: kopf.Memo, **_: Any)
     if vmi["metadata"].get("deletionTimestamp"):
         await shut_down(memo.api, handler(memo), vmi)
         return
+    if phase == "Running":
+        await _hotplug(handler(memo), vmi)
+        return
     if phase != "Scheduled" or not status.get("nodeName"):
         return
     pod = await _launcher_pod(memo.api, vmi)
@@ -74,6 +79,7 @@ async def instance(body: kopf.Body, type: str | None, memo: kopf.Memo, **_: Any)
         **moved(status, "Running"),
         "interfaces": interfaces,
         "machine": {"type": "q35"},
+        "selinuxContext": "none",  # the node's, as the handler reports it: a host without SELinux
         "launcherContainerImageVersion": (pod or {})
         .get("spec", {})
         .get("containers", [{}])[0]
@@ -100,6 +106,58 @@ async def shut_down(api: client.Client, writer: client.Client, vmi: dict[str, An
         vmi = await api.get(
             shared.KUBEVIRT, "VirtualMachineInstance", metadata["name"], metadata["namespace"]
         )
+
+
+def hotplugged(vmi: dict[str, Any]) -> list[dict[str, Any]]:
+    """The volume statuses once the handler has done its part of a hotplug, as virt-handler
+    does it: a volume virt-controller has attached to the node (its attachment pod ready) is
+    attached to the domain, Ready at the next free SCSI target; one gone from the spec is
+    unmounted from the launcher, after which virt-controller deletes its attachment pod and
+    its status."""
+    statuses = ((vmi.get("status") or {}).get("volumeStatus")) or []
+    in_spec = {v["name"] for v in vmi["spec"].get("volumes", [])}
+    used = {s.get("target") for s in statuses if s.get("target")}
+    result = []
+    for status in statuses:
+        hotplug, name = status.get("hotplugVolume"), status["name"]
+        if hotplug is None:
+            result.append(status)
+        elif name in in_spec and status.get("phase") in ("AttachedToNode", "MountedToPod"):
+            if not hotplug.get("attachPodUID"):  # the attachment pod is not ready yet
+                result.append(status)
+                continue
+            target = next(t for t in _scsi_targets() if t not in used)
+            used.add(target)
+            result.append({
+                **status, "phase": "Ready", "target": target, "reason": "VolumeReady",
+                "message": f"Successfully attach hotplugged volume {name} to VM",
+            })  # fmt: skip
+        elif name not in in_spec and status.get("phase") in ("Ready", "MountedToPod"):
+            result.append({
+                **status, "phase": "UnMountedFromPod", "target": "",
+                "reason": "VolumeUnMountedFromPod",
+                "message": f"Volume {name} has been unmounted from virt-launcher pod",
+            })  # fmt: skip
+        else:
+            result.append(status)
+    return result
+
+
+def _scsi_targets() -> list[str]:
+    return [f"sd{letter}" for letter in "abcdefghijklmnopqrstuvwxyz"]
+
+
+async def _hotplug(writer: client.Client, vmi: dict[str, Any]) -> None:
+    """A running instance's hotplugged volumes attached or unmounted (`hotplugged`). A conflict
+    is left: virt-controller wrote the instance, and its event brings the newer copy here."""
+    statuses = hotplugged(vmi)
+    if statuses == ((vmi.get("status") or {}).get("volumeStatus") or []):
+        return
+    try:
+        await write_status(writer, vmi, {**vmi["status"], "volumeStatus": statuses})
+    except client.ApiError as error:
+        if error.status != 409:
+            raise
 
 
 def moved(status: dict[str, Any], phase: str) -> dict[str, Any]:
