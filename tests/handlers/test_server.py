@@ -141,6 +141,38 @@ async def test_a_missing_reference_keeps_the_server_building_and_says_which(
     assert "observedGeneration" not in status
 
 
+@pytest.mark.parametrize(
+    ("image_status", "volume_status", "condition", "fault"),
+    [
+        ({"status": "killed", "reason": "Unable to connect to http data source"}, None,
+         "ImageReady", "Build of instance web aborted: Image cirros is not active: it is killed "
+                       "(Unable to connect to http data source)"),
+        (None, "error", "VolumesReady", "Build of instance web aborted: volume data is error"),
+    ],
+)  # fmt: skip
+async def test_a_reference_that_will_never_be_ready_fails_the_build(
+    image_status: dict[str, Any] | None, volume_status: str | None, condition: str, fault: str
+) -> None:
+    """Nova puts such a server in ERROR with the reason, rather than building for ever."""
+    objects = _objects(volumes=[{"volume": "data"}])
+    if image_status:
+        objects[1]["status"] = image_status
+    objects.append({"apiVersion": "blockstorage.nimbus.dev/v1alpha1", "kind": "Volume",
+                    "metadata": {"name": "data", "namespace": NS}, "spec": {"sizeGB": 1},
+                    "status": {"status": volume_status or "available",
+                               "persistentVolumeClaim": "data"}})  # fmt: skip
+    world = World(*objects)
+    with pytest.raises(kopf.TemporaryError):
+        await _pass(world)
+    status = world.find("Server", "web", NS)["status"]
+    assert (status["status"], status["fault"]["code"], status["fault"]["message"]) == (
+        "ERROR", 500, fault
+    )  # fmt: skip
+    reasons = {c["type"]: c["status"] for c in status["conditions"]}
+    assert (reasons[condition], reasons["Ready"]) == ("False", "False")
+    assert "VirtualMachine/web" not in world.names()
+
+
 async def test_a_missing_default_security_group_is_made_once() -> None:
     objects = [o for o in _objects() if o["kind"] != "SecurityGroup"]
     world = World(*objects)

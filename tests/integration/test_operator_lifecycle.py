@@ -131,6 +131,20 @@ def test_stop_and_start(cloud: Cloud, operator: pathlib.Path) -> None:
                   "-p", '{"spec": {"powerState": "Running"}}')  # fmt: skip
     server = _active(cloud, "sleeper", ns)
     assert server["status"]["powerState"] == "RUNNING"
+    # One Event per status change, in order, each with its word: never "waiting for a host"
+    # on the way down.
+    listed = json.loads(cloud.kubectl("get", "events", "-n", ns, "--field-selector",
+                                      "involvedObject.name=sleeper,involvedObject.kind=Server",
+                                      "-o", "json").stdout)["items"]  # fmt: skip
+    said = [
+        e["reason"] for e in sorted(listed, key=lambda e: int(e["metadata"]["resourceVersion"]))
+    ]
+    start, stopped = said.index("Active"), said.index("Shutoff")
+    assert said[start : stopped + 1] in (
+        ["Active", "Stopping", "Shutoff"],
+        ["Active", "Shutoff"],  # the stop seen done in one report
+    ), said
+    assert said[-1] == "Active", said
 
 
 def _instance(cloud: Cloud, name: str, ns: str) -> str | None:

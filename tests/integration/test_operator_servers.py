@@ -95,16 +95,24 @@ def test_a_server_boots_with_addresses_on_a_host(cloud: Cloud, operator: pathlib
     volume = wait_for(cloud, "volumes.blockstorage.nimbus.dev", "data-1", ns, "{.status.status}",
                       "in-use")  # fmt: skip
     assert volume["status"]["attachments"] == [{"server": "web-1"}]
-    # Detached, it is available again; attached again, in use: followed by watches, no polling.
+    # In use once the running instance has it: KubeVirt's hotplug attached it at a SCSI target.
+    assert _held(cloud, "web-1", ns) == {"data-1": ("Ready", "sda")}
+    # Detached, it is available again once the instance let it go; attached again, in use once
+    # the instance has it again: each followed by watches, no polling.
     volumes = cloud.get("servers.compute.nimbus.dev", "web-1", ns)["spec"]["volumes"]
     cloud.kubectl("patch", "osserver", "web-1", "-n", ns, "--type=merge",
                   "-p", json.dumps({"spec": {"volumes": []}}))  # fmt: skip
     volume = wait_for(cloud, "volumes.blockstorage.nimbus.dev", "data-1", ns, "{.status.status}",
                       "available")  # fmt: skip
     assert volume["status"]["attachments"] == []
+    assert _held(cloud, "web-1", ns) == {}
     cloud.kubectl("patch", "osserver", "web-1", "-n", ns, "--type=merge",
                   "-p", json.dumps({"spec": {"volumes": volumes}}))  # fmt: skip
     wait_for(cloud, "volumes.blockstorage.nimbus.dev", "data-1", ns, "{.status.status}", "in-use")
+    assert _held(cloud, "web-1", ns) == {"data-1": ("Ready", "sda")}
+    seen = {(e["reason"], e["type"], e["message"]) for e in _events(cloud, "data-1", ns)}
+    assert {("VolumeAttaching", "Normal", "volume data-1 is attaching"),
+            ("VolumeDetaching", "Normal", "volume data-1 is detaching")} <= seen, seen  # fmt: skip
 
     # An in-use volume cannot be deleted: its deletion waits while the server uses it.
     cloud.kubectl("delete", "osvol", "data-1", "-n", ns, "--wait=false")
@@ -160,6 +168,22 @@ def _restarted(cloud: Cloud, name: str, ns: str, before: str, timeout: float = 1
                           check=False).stdout  # fmt: skip
     state += cloud.kubectl("get", "vmi,osserver", "-n", ns, "-o", "yaml", check=False).stdout
     raise AssertionError(f"server {name} was not restarted on a new instance:\n{state}")
+
+
+def _held(cloud: Cloud, name: str, ns: str) -> dict[str, tuple[str, str]]:
+    """The instance's hotplugged volumes: claim -> (phase, target)."""
+    vmi = cloud.get("virtualmachineinstances.kubevirt.io", name, ns)
+    return {
+        v["persistentVolumeClaimInfo"]["claimName"]: (v["phase"], v.get("target", ""))
+        for v in vmi["status"].get("volumeStatus", [])
+        if "hotplugVolume" in v
+    }
+
+
+def _events(cloud: Cloud, name: str, ns: str) -> list[dict[str, object]]:
+    events = cloud.kubectl("get", "events", "-n", ns, "-o", "json",
+                           "--field-selector", f"involvedObject.name={name}").stdout  # fmt: skip
+    return list(yaml.safe_load(events)["items"])
 
 
 def _reasons(cloud: Cloud, name: str, ns: str) -> list[str]:
@@ -233,6 +257,8 @@ spec:
     )
     assert life["status"]["status"] == "ACTIVE"
     assert life["status"]["built"]["flavor"] == "s1.large"
+    row = cloud.kubectl("get", "osserver", "life", "-n", ns, "--no-headers").stdout.split()
+    assert (row[1], row[4]) == ("ACTIVE", "s1.large")  # the list shows what runs
     assert _instance_uid(cloud, "life", ns) == third
     cloud.kubectl("patch", "osserver", "life", "-n", ns, "--type=merge",
                   "-p", '{"spec": {"flavor": "s1.large"}}')  # fmt: skip

@@ -46,8 +46,10 @@ VMI = {
 )
 def test_server_status_words(printable: str, status: str, task: str | None, power: str) -> None:
     """Each printableStatus as Nova says it, for a server whose powerState it matches."""
-    paused = printable == "Paused"
-    state = compute.server_state(vm(printable), None, [], paused_requested=paused)
+    paused, stopped = printable == "Paused", printable == "Stopped"
+    state = compute.server_state(
+        vm(printable), None, [], paused_requested=paused, stop_requested=stopped
+    )
     assert (state.status, state.task_state, state.power_state) == (status, task, power)
     assert state.fault is None
 
@@ -57,7 +59,7 @@ def test_server_status_words(printable: str, status: str, task: str | None, powe
     [
         ("Running", True, "ACTIVE", "pausing"),
         ("Paused", False, "PAUSED", "unpausing"),
-        ("Stopped", True, "SHUTOFF", None),  # starting first: KubeVirt pauses a running one
+        ("Stopped", True, "BUILD", "scheduling"),  # starting first: KubeVirt pauses a running one
     ],
 )
 def test_pausing_and_unpausing(
@@ -65,6 +67,23 @@ def test_pausing_and_unpausing(
 ) -> None:
     state = compute.server_state(vm(printable), None, [], paused_requested=paused_requested)
     assert (state.status, state.task_state) == (status, task)
+
+
+@pytest.mark.parametrize(
+    ("stop_requested", "launched", "expected"),
+    [
+        (True, True, ("SHUTOFF", None, "SHUTDOWN")),  # stopped, as asked
+        (False, False, ("BUILD", "scheduling", "NOSTATE")),  # a new VM KubeVirt has not started
+        (False, True, ("SHUTOFF", "powering-on", "SHUTDOWN")),  # started again, not yet running
+    ],
+)
+def test_a_stopped_vm_is_shutoff_only_when_asked(
+    stop_requested: bool, launched: bool, expected: tuple[str, str | None, str]
+) -> None:
+    state = compute.server_state(
+        vm("Stopped"), None, [], stop_requested=stop_requested, launched=launched
+    )
+    assert (state.status, state.task_state, state.power_state) == expected
 
 
 @pytest.mark.parametrize(
@@ -211,6 +230,41 @@ def test_volume_status_words(
     assert storage.volume_status(claim, data_volume, attached=attached, size_gb=size_gb) == expected
 
 
+def _holding(phase: str, *volumes: tuple[str, str | None]) -> dict[str, Any]:
+    """An instance's status holding (claim, hotplug phase or None for a boot-time volume)."""
+    return {"phase": phase, "volumeStatus": [
+        {"name": f"v-{claim}", "persistentVolumeClaimInfo": {"claimName": claim},
+         **({"phase": hp, "hotplugVolume": {"attachPodName": "hp-volume-x"}} if hp else {})}
+        for claim, hp in volumes]}  # fmt: skip
+
+
+@pytest.mark.parametrize(
+    ("naming", "instances", "expected"),
+    [
+        ((), {}, (None, [])),
+        (("web",), {}, (None, ["web"])),  # stopped: attached, no instance to catch up
+        (("web",), {"web": _holding("Running")}, ("attaching", ["web"])),
+        (("web",), {"web": _holding("Running", ("data", "AttachedToNode"))},
+         ("attaching", ["web"])),
+        (("web",), {"web": _holding("Running", ("data", "Ready"))}, (None, ["web"])),
+        (("web",), {"web": _holding("Running", ("data", None))}, (None, ["web"])),  # at boot
+        (("web",), {"web": _holding("Scheduled")}, (None, ["web"])),  # starting: not yet
+        ((), {"web": _holding("Running", ("data", "Ready"))}, ("detaching", ["web"])),
+        ((), {"web": _holding("Running", ("data", "UnMountedFromPod"))}, ("detaching", ["web"])),
+        ((), {"web": _holding("Succeeded", ("data", "Ready"))}, (None, [])),
+        ((), {"web": _holding("Running", ("other", "Ready"))}, (None, [])),
+        (("db",), {"web": _holding("Running", ("data", "Ready")), "db": _holding("Running")},
+         ("attaching", ["db", "web"])),  # moved from one server to another
+    ],
+)  # fmt: skip
+def test_volume_attaching_and_detaching(
+    naming: tuple[str, ...],
+    instances: dict[str, dict[str, Any]],
+    expected: tuple[str | None, list[str]],
+) -> None:
+    assert storage.attachment("data", naming, instances) == expected
+
+
 @pytest.mark.parametrize(
     ("quantity", "gb"),
     [("10Gi", 10), ("1Ti", 1024), ("512Mi", 1), ("1536Mi", 2), ("10G", 10), ("1073741824", 1)],
@@ -255,6 +309,22 @@ def test_conditions_keep_transition_times_until_status_changes() -> None:
     ]  # fmt: skip
 
 
+def test_a_condition_a_report_no_longer_states_is_gone() -> None:
+    """Each report recomputes every condition: a volume's SourceReady=False from while its
+    snapshot was not available does not outlive it."""
+    waiting = conditions.apply(
+        [], [conditions.Condition("SourceReady", "False", "SnapshotNotAvailable", "m"),
+             conditions.Condition("Ready", "False", "SnapshotNotAvailable", "m")],
+        now="t1", generation=1,
+    )  # fmt: skip
+    available = conditions.apply(
+        waiting, [conditions.Condition("VolumeReady", "True", "VolumeReady"),
+                  conditions.Condition("Ready", "True", "Ready")], now="t2", generation=1,
+    )  # fmt: skip
+    assert [(c["type"], c["status"]) for c in available] == [("Ready", "True"),
+                                                             ("VolumeReady", "True")]  # fmt: skip
+
+
 def test_ready_summarises_the_first_failing_condition() -> None:
     assert conditions.ready([conditions.Condition("ImageReady", "True", "Active")]) == (
         conditions.Condition("Ready", "True", "Ready")
@@ -287,6 +357,37 @@ def test_progress_is_a_normal_event_and_trouble_a_warning(
     assert reporting.event_type(conditions.Condition("Ready", status, reason)) == event
 
 
+@pytest.mark.parametrize(
+    ("summary", "word", "event"),
+    [
+        # Ready, in its status word: one Event per word, in the order they come.
+        (conditions.Condition("Ready", "True", "Ready"), "ACTIVE",
+         ("Active", "Server web is ACTIVE", "Normal")),
+        (conditions.Condition("Ready", "True", "Ready"), "SHUTOFF",
+         ("Shutoff", "Server web is SHUTOFF", "Normal")),
+        (conditions.Condition("Ready", "True", "Ready"), None,
+         ("Ready", "Server web is ready", "Normal")),
+        # Not ready: why, progress Normal, trouble a Warning.
+        (conditions.Condition("Ready", "False", "Stopping", "server web is stopping"), "ACTIVE",
+         ("Stopping", "server web is stopping", "Normal")),
+        (conditions.Condition("Ready", "False", "ImageUnusable", "spec.image: ..."), "ERROR",
+         ("ImageUnusable", "spec.image: ...", "Warning")),
+    ],
+)  # fmt: skip
+def test_an_event_says_each_status_change(
+    summary: conditions.Condition, word: str | None, event: tuple[str, str, str]
+) -> None:
+    got = reporting.event_of("Server", "web", summary, word)
+    assert (got["reason"], got["message"], got["type"]) == event
+
+
+def test_a_stopping_server_waits_for_no_host() -> None:
+    """A stop is Stopping, then SHUTOFF: never "Scheduling: waiting for a host" on the way."""
+    stopping = compute.ServerState("ACTIVE", "powering-off", "RUNNING", host=None)
+    got = compute.server_conditions("web-1", stopping)
+    assert [(c.type, c.status, c.reason) for c in got] == [("Running", "False", "Stopping")]
+
+
 def _state(word: str, host: str | None = "node-1", fault: str | None = None) -> compute.ServerState:
     return compute.ServerState(status=word, task_state=None, power_state="RUNNING", host=host,
                               fault={"code": 500, "message": fault} if fault else None)  # fmt: skip
@@ -311,12 +412,12 @@ def _state(word: str, host: str | None = "node-1", fault: str | None = None) -> 
                             "current": [{"type": "Resized", "status": "False"}]},
          [("Scheduled", "True", "Scheduled"), ("Running", "True", "Active"),
           ("Resized", "True", "Resized")]),
-        # what the build waited on is brought up to date; what was True already is left
+        # what the build waited on is True now that it is built; anything else is gone
         (_state("ACTIVE"), {"current": [{"type": "ImageReady", "status": "False"},
                                         {"type": "NetworksReady", "status": "True"},
                                         {"type": "Unrelated", "status": "False"}]},
          [("Scheduled", "True", "Scheduled"), ("Running", "True", "Active"),
-          ("ImageReady", "True", "ImageActive")]),
+          ("ImageReady", "True", "ImageActive"), ("NetworksReady", "True", "PortsReady")]),
     ],
 )  # fmt: skip
 def test_server_conditions(

@@ -1,7 +1,9 @@
 """kopf handlers of blockstorage.nimbus.dev: volume types, volumes and snapshots.
 
-A volume follows its children and its servers by watches, not by polling: its claim's and
-DataVolume's events, and every server event that attaches or detaches it, report it again."""
+A volume follows its children, its servers and their instances by watches, not by polling:
+its claim's and DataVolume's events, every server event that attaches or detaches it, and
+every event of an instance that holds it (or that it is attaching to or detaching from)
+report it again."""
 
 from __future__ import annotations
 
@@ -14,7 +16,7 @@ from nimbus.api import meta
 from nimbus.blockstorage import api, render, status
 from nimbus.k8s import client
 from nimbus.runtime import cache, handling, reporting, retrying
-from nimbus.runtime.conditions import Condition, WaitingError
+from nimbus.runtime.conditions import Condition, FailedError, WaitingError
 
 
 @handling.reconciler(api.VolumeType)
@@ -59,6 +61,13 @@ SNAPSHOT_LABEL = "blockstorage.nimbus.dev/snapshot"  # on the VolumeSnapshot: it
 
 
 VOLUME_LABEL = "blockstorage.nimbus.dev/volume"  # on a volume's claim and DataVolume
+IN_USE = ("in-use", "attaching", "detaching")
+IMAGE_FAILED = (
+    "killed",
+    "deleted",
+    "pending_delete",
+    "deactivated",
+)  # never to be active  # a server has it, or is taking or letting it go
 
 
 def _attached_to(view: cache.View, namespace: str, volume: str) -> list[str]:
@@ -72,6 +81,14 @@ def _attached_to(view: cache.View, namespace: str, volume: str) -> list[str]:
             or any(v["volume"] == volume for v in s["spec"].get("volumes", []))
         )
     )
+
+
+def _instances(view: cache.View, namespace: str) -> dict[str, dict[str, Any]]:
+    """The namespace's KubeVirt instances' status, by name (a server's carries its name)."""
+    return {
+        i["metadata"]["name"]: i.get("status") or {}
+        for i in view.list("virtualmachineinstances", namespace)
+    }
 
 
 async def _volume_inputs(
@@ -96,8 +113,15 @@ async def _volume_inputs(
         image = await api_client.get(
             "image.nimbus.dev/v1alpha1", "Image", source.image.name, project
         )
-        if image is None or (image.get("status") or {}).get("status") != "active":
-            image_status = ((image or {}).get("status") or {}).get("status") or "queued"
+        image_status = ((image or {}).get("status") or {}).get("status") or "queued"
+        if image is not None and image_status in IMAGE_FAILED:
+            reason = (image.get("status") or {}).get("reason")
+            raise FailedError(
+                "SourceReady", "ImageUnusable",
+                f'spec.source.image: image "{source.image.name}" in project {project} is '
+                f"{image_status}" + (f" ({reason})" if reason else ""),
+            )  # fmt: skip
+        if image is None or image_status != "active":
             state = "not found" if image is None else image_status
             raise WaitingError(
                 "SourceReady",
@@ -108,6 +132,11 @@ async def _volume_inputs(
         size_gb = size_gb or max(image["spec"].get("minDiskGB", 0), 1)
     elif source is not None and source.snapshot is not None:
         snapshot = await api_client.get(API_VERSION, "Snapshot", source.snapshot, namespace)
+        if (snapshot or {}).get("status", {}).get("status") == "error":
+            raise FailedError(
+                "SourceReady", "SnapshotError",
+                f'spec.source.snapshot: snapshot "{source.snapshot}" is error',
+            )  # fmt: skip
         if snapshot is None or (snapshot.get("status") or {}).get("status") != "available":
             raise WaitingError(
                 "SourceReady",
@@ -118,9 +147,14 @@ async def _volume_inputs(
         size_gb = size_gb or snapshot["status"].get("sizeGB") or 1
     elif source is not None and source.volume is not None:
         origin = await api_client.get(API_VERSION, "Volume", source.volume, namespace)
+        if (origin or {}).get("status", {}).get("status") == "error":
+            raise FailedError(
+                "SourceReady", "VolumeError",
+                f'spec.source.volume: volume "{source.volume}" is error',
+            )  # fmt: skip
         if origin is None or (origin.get("status") or {}).get("status") not in (
             "available",
-            "in-use",
+            *IN_USE,
         ):
             raise WaitingError(
                 "SourceReady",
@@ -149,6 +183,11 @@ async def volume(
     api_client: client.Client = memo.api
     try:
         inputs = await _volume_inputs(api_client, dict(body), name, namespace)
+    except FailedError as failed:  # its source will never be ready as it is: Cinder's error
+        await reporting.report(
+            api_client, dict(body), fields={"status": "error"}, wanted=[failed.condition]
+        )
+        raise kopf.TemporaryError(failed.condition.message, delay=60) from None
     except WaitingError as missing:
         await reporting.report(
             api_client,
@@ -215,8 +254,11 @@ async def report_volume(
         claim_name = render.claim_name(name)
         claim = await api_client.get("v1", "PersistentVolumeClaim", claim_name, namespace)
         data_volume = await api_client.get(CDI, "DataVolume", claim_name, namespace)
-        attached = _attached_to(view, namespace, name)
-        word = status.volume_status(claim, data_volume, attached=bool(attached), size_gb=size_gb)
+        named = _attached_to(view, namespace, name)
+        word = status.volume_status(claim, data_volume, attached=bool(named), size_gb=size_gb)
+        moving, attached = status.attachment(claim_name, named, _instances(view, namespace))
+        if word in ("available", "in-use"):
+            word = moving or word
         fields = {
             "status": word,
             "sizeGB": size_gb,
@@ -247,6 +289,27 @@ async def volume_child_changed(body: kopf.Body, memo: kopf.Memo, **kwargs: Any) 
     volume_name = body["metadata"]["labels"][VOLUME_LABEL]
     if namespace:
         await report_volume(memo.api, cache.View.of(kwargs, memo), namespace, volume_name)
+
+
+@handling.follows("kubevirt.io", "v1", "virtualmachineinstances")
+async def volume_instances_changed(
+    type: str | None, body: dict[str, Any], memo: kopf.Memo, view: cache.View
+) -> None:
+    """An instance attached or detached a volume (KubeVirt's hotplug), started or went: the
+    volumes it holds, and those attaching or detaching, follow."""
+    namespace = body["metadata"].get("namespace")
+    labels = body["metadata"].get("labels") or {}
+    if not namespace or labels.get("app.kubernetes.io/managed-by") != "nimbus":
+        return
+    held = {
+        (v.get("persistentVolumeClaimInfo") or {}).get("claimName")
+        for v in (body.get("status") or {}).get("volumeStatus") or []
+    }
+    for volume_body in view.list("volumes", namespace):
+        name = volume_body["metadata"]["name"]
+        word = (volume_body.get("status") or {}).get("status")
+        if render.claim_name(name) in held or word in ("attaching", "detaching"):
+            await report_volume(memo.api, view, namespace, name)
 
 
 @handling.follows("compute.nimbus.dev", meta.VERSION, "servers")
@@ -291,6 +354,7 @@ async def volume_deleted(name: str, namespace: str | None, memo: kopf.Memo, **kw
 
 @kopf.on.resume(api.GROUP, meta.VERSION, "snapshots")
 @kopf.on.create(api.GROUP, meta.VERSION, "snapshots")
+@kopf.on.update(api.GROUP, meta.VERSION, "snapshots", field="spec")  # force set after a refusal
 async def snapshot(body: kopf.Body, memo: kopf.Memo, **_: Any) -> None:
     await reconcile_snapshot(memo.api, dict(body))
 
@@ -316,7 +380,7 @@ async def reconcile_snapshot(api_client: client.Client, body: dict[str, Any]) ->
         raise kopf.TemporaryError(condition.message, delay=30)  # the volume may come yet
     if existing is None:
         assert origin is not None
-        if (origin.get("status") or {}).get("status") == "in-use" and not spec.force:
+        if (origin.get("status") or {}).get("status") in IN_USE and not spec.force:
             condition = Condition(
                 "SnapshotTaken",
                 "False",
@@ -341,8 +405,8 @@ async def reconcile_snapshot(api_client: client.Client, body: dict[str, Any]) ->
             )
         )
     word, size_gb = status.snapshot_status(existing)
-    current = body.get("status") or {}
-    if current.get("status") == word and current.get("sizeGB") == size_gb:
+    fields = {"status": word, "sizeGB": size_gb, "volumeSnapshot": name}
+    if reporting.unchanged(body, fields):
         return
     ready = word == "available"
     condition = Condition(
@@ -351,9 +415,4 @@ async def reconcile_snapshot(api_client: client.Client, body: dict[str, Any]) ->
         "SnapshotAvailable" if ready else f"Snapshot{word.title()}",
         "" if ready else f"snapshot {name} is {word}",
     )
-    await reporting.report(
-        api_client,
-        body,
-        wanted=[condition],
-        fields={"status": word, "sizeGB": size_gb, "volumeSnapshot": name},
-    )
+    await reporting.report(api_client, body, wanted=[condition], fields=fields)

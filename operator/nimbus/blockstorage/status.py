@@ -35,6 +35,32 @@ def volume_status(
     return "in-use" if attached else "available"
 
 
+def attachment(
+    claim: str, naming: Iterable[str], instances: Mapping[str, Mapping[str, Any]]
+) -> tuple[str | None, list[str]]:
+    """Cinder's attaching or detaching while the running instances catch up with what the
+    servers name, and the servers the volume is attached to. `naming`: the servers whose spec
+    names the volume; `instances`: the namespace's instances' status by name (a server's
+    instance carries its name). A volume named by a server whose instance runs without it
+    attached (KubeVirt's hotplug not done: its volume status not Ready) is attaching; one a
+    running instance still has while its server no longer names it is detaching, and is
+    listed attached to it until it is gone. Otherwise None: in-use or available, as named."""
+
+    def holds(instance: Mapping[str, Any], attached: bool) -> bool:
+        for volume in instance.get("volumeStatus") or []:
+            if (volume.get("persistentVolumeClaimInfo") or {}).get("claimName") == claim:
+                hotplugged = volume.get("hotplugVolume") is not None
+                return not attached or not hotplugged or volume.get("phase") == "Ready"
+        return False
+
+    named = set(naming)
+    running = {n: i for n, i in instances.items() if i.get("phase") == "Running"}
+    attaching = any(s in running and not holds(running[s], attached=True) for s in named)
+    detaching = {n for n, i in running.items() if n not in named and holds(i, attached=False)}
+    word = "attaching" if attaching else "detaching" if detaching else None
+    return word, sorted(named | detaching)
+
+
 def gigabytes(quantity: str) -> int:
     """A storage quantity in whole GiB, rounded up (Cinder sizes are GB)."""
     units = {"Ki": 2**10, "Mi": 2**20, "Gi": 2**30, "Ti": 2**40, "Pi": 2**50,

@@ -486,7 +486,11 @@ class Server(meta.Resource):
         meta.Column("Status", ".status.status"),
         meta.Column("Networks", ".status.networks"),
         meta.Column("Image", ".spec.image.name"),
-        meta.Column("Flavor", ".spec.flavor"),
+        meta.Column(
+            "Flavor",
+            ".status.built.flavor",
+            description="the flavor it runs with (a refused resize leaves it as it was)",
+        ),
         meta.Column("Host", ".status.host"),
         meta.AGE,
     )

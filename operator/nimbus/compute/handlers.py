@@ -28,7 +28,7 @@ from nimbus.compute import (
 from nimbus.k8s import client
 from nimbus.network import ipam
 from nimbus.runtime import cache, handling, reporting, retrying
-from nimbus.runtime.conditions import Condition, WaitingError
+from nimbus.runtime.conditions import Condition, FailedError, WaitingError
 
 logger = logging.getLogger(__name__)
 
@@ -147,6 +147,10 @@ async def server(body: dict[str, Any], memo: kopf.Memo, view: cache.View) -> Non
     try:
         async with reporting.BUILDS.building():
             vm, extra = await _build(api_client, view, server_body, made, action, annotations)
+    except FailedError as failed:  # a reference that will never be ready as it is
+        made.release()
+        await reports.report_failed_reference(api_client, server_body, failed.condition)
+        raise kopf.TemporaryError(failed.condition.message, delay=60) from None
     except WaitingError as waiting:
         made.release()
         await reporting.report(

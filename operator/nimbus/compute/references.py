@@ -12,7 +12,7 @@ from nimbus.compute import api, interfaces, lifecycle, preflight, render
 from nimbus.k8s import client
 from nimbus.network import render as network_render
 from nimbus.runtime import cache
-from nimbus.runtime.conditions import WaitingError
+from nimbus.runtime.conditions import FailedError, WaitingError
 
 NETWORK = "network.nimbus.dev/v1alpha1"
 
@@ -43,6 +43,11 @@ def flavor_spec(view: cache.View, name: str) -> api.FlavorSpec:
     return api.FlavorSpec.model_validate(flavor["spec"])
 
 
+# What an image or volume that will never be ready as it is says (Glance's, Cinder's words).
+IMAGE_FAILED = ("killed", "deleted", "pending_delete", "deactivated")
+VOLUME_FAILED = ("error", "error_deleting", "error_extending")
+
+
 def image_disk(view: cache.View, ref: api.ImageRef, namespace: str) -> render.ImageDisk:
     project = ref.project or namespace
     image = view.get("images", ref.name, project)
@@ -61,6 +66,13 @@ def image_disk(view: cache.View, ref: api.ImageRef, namespace: str) -> render.Im
             f"spec.image: Image {ref.name} could not be found in project {project}.",
         )
     state = (image.get("status") or {}).get("status", "queued")
+    if state in IMAGE_FAILED:
+        reason = (image.get("status") or {}).get("reason")
+        raise FailedError(
+            "ImageReady", "ImageUnusable",
+            f"spec.image: Image {ref.name} is not active: it is {state}"
+            + (f" ({reason})" if reason else ""),
+        )  # fmt: skip
     if state != "active":
         raise WaitingError(
             "ImageReady", "ImageNotActive", f"spec.image: image {ref.name} is {state}, not active"
@@ -83,7 +95,9 @@ def volume_claim(view: cache.View, name: str, namespace: str, field: str) -> str
             "VolumesReady", "VolumeNotFound", f"{field}: Volume {name} could not be found."
         )
     state = (volume.get("status") or {}).get("status")
-    if state not in ("available", "in-use"):
+    if state in VOLUME_FAILED:
+        raise FailedError("VolumesReady", "VolumeError", f"{field}: volume {name} is {state}")
+    if state not in ("available", "in-use", "attaching", "detaching"):
         raise WaitingError(
             "VolumesReady",
             "VolumeNotAvailable",

@@ -29,6 +29,21 @@ async def report_error(
     )  # fmt: skip
 
 
+async def report_failed_reference(
+    api_client: client.Client, server_body: dict[str, Any], condition: Condition
+) -> None:
+    """A reference that will never be ready as it is (an image killed, a volume in error): the
+    build fails, as Nova's does, with the reference's reason as the fault."""
+    message = condition.message.split(": ", 1)[-1]
+    await report_error(
+        api_client,
+        server_body,
+        {"code": 500, "message": f"Build of instance {server_body['metadata']['name']} aborted: "
+                                 f"{message}"},
+        [condition, Condition("Running", "False", "Error", message)],
+    )  # fmt: skip
+
+
 async def report_no_valid_host(
     api_client: client.Client, server_body: dict[str, Any], results: list[str]
 ) -> None:
@@ -136,6 +151,8 @@ async def _report_server(
         vmi,
         [str(n) for n in networks],
         paused_requested=server_body["spec"].get("powerState") == "Paused",
+        stop_requested=server_body["spec"].get("powerState") == "Stopped",
+        launched=bool((server_body.get("status") or {}).get("launchedAt")),
     )
     extra = dict(built.fields)
     operation = extra.pop("operation", (server_body.get("status") or {}).get("operation"))

@@ -94,8 +94,12 @@ def server_state(
     networks: list[str],
     *,
     paused_requested: bool = False,
+    stop_requested: bool = False,
+    launched: bool = False,
 ) -> ServerState:
-    """The Server's status word, task and power state, fault, host and addresses."""
+    """The Server's status word, task and power state, fault, host and addresses. A VM that
+    KubeVirt shows Stopped while the server asks to run has not started yet: BUILD before its
+    first launch, SHUTOFF powering on after."""
     if vm is None:
         return ServerState("BUILD", "scheduling", "NOSTATE")
     printable = vm.get("status", {}).get("printableStatus", "Provisioning")
@@ -109,6 +113,10 @@ def server_state(
             host, found, networks_column(found),
         )  # fmt: skip
     status, task, power = _PRINTABLE.get(printable, ("UNKNOWN", None, "NOSTATE"))
+    if status == "SHUTOFF" and not stop_requested:
+        status, task, power = ("SHUTOFF", "powering-on", "SHUTDOWN") if launched else (
+            "BUILD", "scheduling", "NOSTATE"
+        )  # fmt: skip
     if status == "ACTIVE" and paused_requested:
         task = "pausing"
     elif status == "PAUSED" and not paused_requested:
@@ -144,6 +152,14 @@ _RUNNING: dict[str, tuple[Status, str, str]] = {
 }
 
 
+# Nova's task_state while an instance stops, starts or goes -> Running's reason and message.
+_GOING = {
+    "powering-off": ("Stopping", "server {name} is stopping"),
+    "powering-on": ("Starting", "server {name} is starting"),
+    "deleting": ("Deleting", "server {name} is being deleted"),
+}
+
+
 def server_conditions(
     name: str,
     state: ServerState,
@@ -155,10 +171,13 @@ def server_conditions(
 ) -> list[Condition]:
     """A server's conditions from its state: Scheduled (but while stopped, in error or in an
     operation: no host to wait for), Running, Resized once a resize was refused, and every
-    condition the build waited on brought up to date (an ACTIVE server keeps no "image cirros
-    is saving, not active")."""
+    condition the build waited on, True now that it is built (an ACTIVE server keeps no "image
+    cirros is saving, not active"). What is not here is no longer the server's."""
     if state.status == "ERROR":
         running = Condition("Running", "False", "Error", (state.fault or {}).get("message", ""))
+    elif state.task_state in _GOING:  # stopping or deleting: no host to wait for any more
+        reason, message = _GOING[state.task_state]
+        running = Condition("Running", "False", reason, message.format(name=name))
     elif state.status in _RUNNING:
         word, reason, message = _RUNNING[state.status]
         running = Condition("Running", word, reason, message.format(name=name))
@@ -171,13 +190,11 @@ def server_conditions(
         if state.host
         else Condition("Scheduled", "False", "Scheduling", "waiting for a host")
     )
-    quiet = state.status in ("SHUTOFF", "ERROR") or operation
+    quiet = state.status in ("SHUTOFF", "ERROR") or state.task_state in _GOING or operation
     wanted = [running] if quiet else [scheduled, running]
     if resize_refused:
         wanted.append(Condition("Resized", "False", "ResizeRefused", resize_refused))
     elif any(c["type"] == "Resized" for c in current):
         wanted.append(Condition("Resized", "True", "Resized", f"on flavor {built_flavor}"))
-    wanted += [
-        RESOLVED[c["type"]] for c in current if c["type"] in RESOLVED and c.get("status") != "True"
-    ]
+    wanted += [RESOLVED[c["type"]] for c in current if c["type"] in RESOLVED]
     return wanted

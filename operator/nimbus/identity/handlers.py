@@ -99,7 +99,8 @@ async def project(body: kopf.Body, memo: kopf.Memo, **kwargs: Any) -> None:
         # create it covers ("status unknown for quota"): the project is not ready before.
         await reporting.report(
             api_client, dict(body), fields={"status": "BUILD", "namespace": namespace},
-            wanted=[Condition("QuotaReady", "False", "QuotaCounting",
+            wanted=[Condition("NamespaceReady", "True", "Created", f"namespace {namespace}"),
+                    Condition("QuotaReady", "False", "QuotaCounting",
                               "waiting for the quota controller to count the project")],
             observed=False,
         )  # fmt: skip

@@ -25,8 +25,9 @@ def apply(
     now: str,
     generation: int | None,
 ) -> list[dict[str, Any]]:
-    """`current` with `wanted` set: lastTransitionTime changes only when a status changes, and
-    conditions of other types are kept in their order."""
+    """The conditions `wanted`, all the object has: each report recomputes them, so one it no
+    longer states is gone (a reference waited on long ago says nothing now). A type already
+    there keeps its place and its lastTransitionTime while its status stays; new types follow."""
     by_type = {c["type"]: c for c in current}
     updated = {}
     for condition in wanted:
@@ -42,8 +43,8 @@ def apply(
         if generation is not None:
             entry["observedGeneration"] = generation
         updated[condition.type] = entry
-    result = [updated.pop(c["type"], c) for c in current]
-    return result + list(updated.values())
+    kept = [updated.pop(c["type"]) for c in current if c["type"] in updated]
+    return kept + list(updated.values())
 
 
 def ready(conditions: list[Condition]) -> Condition:
@@ -61,3 +62,9 @@ class WaitingError(Exception):
     def __init__(self, type_: str, reason: str, message: str) -> None:
         super().__init__(message)
         self.condition = Condition(type_, "False", reason, message)
+
+
+class FailedError(WaitingError):
+    """A reference that will never become ready as it is (an image killed, a volume in error):
+    the object ends in error with `condition`'s message, rather than waiting for ever. It is
+    looked at again now and then, and whenever it changes: a fixed reference lets it through."""

@@ -16,8 +16,9 @@ from nimbus.runtime import conditions
 # Reasons that mean "on its way", not "something is wrong": their events are Normal.
 PROGRESS = frozenset({
     "Scheduling", "Build", "Migrating", "PortNotReady", "ImageNotActive", "ImageSaving",
-    "VolumeCreating", "VolumeExtending", "VolumeNotAvailable", "SnapshotCreating",
-    "SnapshotNotAvailable", "Rebooting", "Resizing", "Rebuilding",
+    "Stopping", "Starting", "Deleting", "VolumeCreating", "VolumeExtending", "VolumeAttaching",
+    "VolumeDetaching", "VolumeNotAvailable", "SnapshotCreating", "SnapshotNotAvailable",
+    "Rebooting", "Resizing", "Rebuilding",
 })  # fmt: skip
 
 
@@ -122,21 +123,26 @@ async def report(
         body["apiVersion"], body["kind"], metadata["name"], metadata.get("namespace"), status
     )
     word, word_before = (fields or {}).get("status"), (body.get("status") or {}).get("status")
-    if before is None or (before["status"], before["reason"]) != (summary.status, summary.reason):
-        await api.event(
-            patched,
-            reason=summary.reason,
-            message=summary.message or f"{body['kind']} {metadata['name']} is ready",
-            type=event_type(summary),
-        )
-    elif word is not None and word_before is not None and word != word_before:
-        # Ready as before, another status word: ACTIVE to PAUSED or SHUTOFF, a volume in-use.
-        await api.event(
-            patched,
-            reason=reason_of(str(word)),
-            message=f"{body['kind']} {metadata['name']} is {word}",
-        )
+    ready_changed = before is None or (before["status"], before["reason"]) != (
+        summary.status,
+        summary.reason,
+    )
+    if ready_changed or (word is not None and word != word_before):
+        await api.event(patched, **event_of(body["kind"], metadata["name"], summary, word))
     return patched
+
+
+def event_of(kind: str, name: str, summary: conditions.Condition, word: Any) -> dict[str, str]:
+    """The Event of a status change, one per change: while not ready, why (Ready's reason and
+    message: Rebooting, ImageKilled); once ready, the status word it is ready in (Active,
+    Shutoff, InUse), or Ready for a kind without one."""
+    if summary.status != "True":
+        message = summary.message or f"{kind} {name} is {word}"
+        return {"reason": summary.reason, "message": message, "type": event_type(summary)}
+    if word is None:
+        return {"reason": "Ready", "message": f"{kind} {name} is ready", "type": "Normal"}
+    return {"reason": reason_of(str(word)), "message": f"{kind} {name} is {word}",
+            "type": "Normal"}  # fmt: skip
 
 
 async def report_changed(
