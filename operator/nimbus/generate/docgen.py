@@ -101,8 +101,12 @@ def page(kind: type[meta.Resource]) -> str:
         + ", category `nimbus`",
     ]
     columns = version.get("additionalPrinterColumns") or []
-    if columns:
-        lines.append("- `kubectl get` prints " + ", ".join(c["name"].upper() for c in columns))
+    plain = [c["name"].upper() for c in columns if not c.get("priority")]
+    wide = [c["name"].upper() for c in columns if c.get("priority")]
+    if plain:
+        lines.append("- `kubectl get` prints " + ", ".join(plain))
+    if wide:
+        lines.append("- `kubectl get -o wide` adds " + ", ".join(wide))
     for part in ("spec", "status"):
         if part not in schema:
             continue
