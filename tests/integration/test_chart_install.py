@@ -178,6 +178,11 @@ def test_the_operator_needs_no_more_than_the_charts_role(
               "CREATE_COMPLETE", "--all", "-n", "demo")  # fmt: skip
         _wait(devcloud, "volumes.blockstorage.nimbus.dev", "{.status.status}", "in-use",
               "data-1", "-n", "demo")  # fmt: skip
+        # alice's password (07-users.yaml): read from her Secret, its hash kept in the
+        # release namespace.
+        _wait(devcloud, "users.identity.nimbus.dev/alice",
+              "{.status.conditions[?(@.type=='Ready')].status}", "True")  # fmt: skip
+        devcloud.kubectl("get", "secret", "nimbus-password-alice", "-n", NAMESPACE)
         # Nova's pause: KubeVirt's aggregated API, which the role grants too.
         devcloud.kubectl("patch", "servers.compute.nimbus.dev", "db-1", "-n", "demo",
                          "--type=merge", "-p", '{"spec": {"powerState": "Paused"}}')  # fmt: skip

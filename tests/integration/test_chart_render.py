@@ -116,7 +116,7 @@ def test_defaults_a_secure_operator_with_a_webhook_and_its_generated_ca() -> Non
     }
     assert {w["clientConfig"]["caBundle"] for w in mutating["webhooks"]} == bundles
     assert not find(docs, "Deployment", "nimbus-scheduler")
-    assert len(find(docs, "CustomResourceDefinition")) == len(crdgen.rendered()) == 16
+    assert len(find(docs, "CustomResourceDefinition")) == len(crdgen.rendered()) == 17
     (role,) = find(docs, "ClusterRole", "nimbus-operator")
     assert role["rules"] == rbac.operator_rules()
     assert not any("*" in r["verbs"] or "*" in r["resources"] for r in role["rules"])
@@ -217,6 +217,13 @@ def test_metrics_service_monitor_templates_and_replicas() -> None:
     env = {e["name"]: e["value"] for e in pod["containers"][0]["env"]}
     assert env["NIMBUS_TEMPLATE_DIR"] == "/etc/nimbus/templates"
     assert "checksum/templates" in deployment["spec"]["template"]["metadata"]["annotations"]
+
+
+def test_users_password_hashes_are_kept_in_the_release_namespace() -> None:
+    (deployment,) = find(render(namespace="cloud"), "Deployment", "nimbus-operator")
+    env = {e["name"]: e["value"] for e in deployment["spec"]["template"]["spec"]["containers"][0]
+           ["env"]}  # fmt: skip
+    assert env["NIMBUS_SYSTEM_NAMESPACE"] == "cloud"
 
 
 def test_the_project_roles_aggregate_into_kubernetes_roles() -> None:

@@ -102,8 +102,8 @@ def test_status_carries_no_cel_rules() -> None:
 def test_names_and_categories() -> None:
     short_names = [name for kind in kinds.ALL for name in kind.short_names]
     assert short_names == [
-        "osproject", "osflavor", "oskeypair", "osservergroup", "osserver", "osimage", "osnet",
-        "ossubnet", "osport", "ossg", "osvoltype", "osvol", "ossnap", "osstack",
+        "osproject", "osuser", "osflavor", "oskeypair", "osservergroup", "osserver", "osimage",
+        "osnet", "ossubnet", "osport", "ossg", "osvoltype", "osvol", "ossnap", "osstack",
     ]  # fmt: skip
     for kind in kinds.ALL:
         names = crdgen.crd(kind)["spec"]["names"]
@@ -112,7 +112,7 @@ def test_names_and_categories() -> None:
         assert kind.group.endswith(".nimbus.dev")
     groups = {kind.__name__: kind.group.split(".")[0] for kind in kinds.ALL}
     assert groups == {
-        "Project": "identity", "Flavor": "compute", "KeyPair": "compute",
+        "Project": "identity", "User": "identity", "Flavor": "compute", "KeyPair": "compute",
         "ServerGroup": "compute", "Server": "compute", "Image": "image", "Network": "network",
         "Subnet": "network", "Port": "network", "SecurityGroup": "network",
         "VolumeType": "blockstorage", "Volume": "blockstorage", "Snapshot": "blockstorage",
@@ -122,11 +122,12 @@ def test_names_and_categories() -> None:
 
 def test_cluster_scoped_kinds_are_keystones_and_the_admins() -> None:
     cluster_scoped = {k.__name__ for k in kinds.ALL if k.scope == "Cluster"}
-    assert cluster_scoped == {"Project", "Flavor", "VolumeType"}
+    assert cluster_scoped == {"Project", "User", "Flavor", "VolumeType"}
 
 
 def test_server_columns_are_openstack_server_list() -> None:
-    columns = crdgen.crd(kinds.ALL[4])["spec"]["versions"][0]["additionalPrinterColumns"]
+    version = crdgen.crd(kinds.by_kind("Server"))["spec"]["versions"][0]
+    columns = version["additionalPrinterColumns"]
     assert [c["name"] for c in columns] == ["Status", "Networks", "Image", "Flavor", "Host", "Age"]
 
 
@@ -166,10 +167,10 @@ def test_api_names_never_keep_underscores(words: list[str]) -> None:
 
 def test_default_objects_carry_their_nested_defaults() -> None:
     """CEL rules see a `default: {}` as written, so it is written out in full."""
-    network = _schema(kinds.ALL[6])["properties"]["spec"]
+    network = _schema(kinds.by_kind("Network"))["properties"]["spec"]
     assert network["default"]["provider"] == {"networkType": "local", "cni": "bridge"}
     assert network["properties"]["provider"]["default"] == {"networkType": "local", "cni": "bridge"}
-    project = _schema(kinds.ALL[0])["properties"]["spec"]
+    project = _schema(kinds.by_kind("Project"))["properties"]["spec"]
     assert project["properties"]["quota"]["default"]["cores"] == 20
 
 

@@ -12,6 +12,7 @@ from nimbus.orchestration import api as orchestration
 
 ALL: tuple[type[meta.Resource], ...] = (
     identity.Project,
+    identity.User,
     compute.Flavor,
     compute.KeyPair,
     compute.ServerGroup,

@@ -107,6 +107,8 @@ def page(kind: type[meta.Resource]) -> str:
         lines.append("- `kubectl get` prints " + ", ".join(plain))
     if wide:
         lines.append("- `kubectl get -o wide` adds " + ", ".join(wide))
+    for rule in version["schema"]["openAPIV3Schema"].get("x-kubernetes-validations") or []:
+        lines.append(f"- rule on the object: {_cell(rule.get('message') or rule['rule'])}")
     for part in ("spec", "status"):
         if part not in schema:
             continue

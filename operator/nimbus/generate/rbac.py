@@ -38,8 +38,10 @@ def operator_rules() -> list[dict[str, Any]]:
     """The operator's ClusterRole."""
     return [
         *_nimbus(),
-        # A Project's namespace and quota; the cloud-init, key pair and stack Secrets; the
-        # volumes' claims; Events for every transition.
+        # A Project's namespace and quota (and the system namespace, outside the chart); the
+        # cloud-init, key pair and stack Secrets; a User's password Secret, read by name (get,
+        # never list or watch), and its hash kept in the system namespace; the volumes' claims;
+        # Events for every transition.
         {"apiGroups": [""], "resources": ["namespaces"], "verbs": OWN},
         {"apiGroups": [""], "resources": ["resourcequotas"], "verbs": OWN},
         {"apiGroups": [""], "resources": ["secrets"], "verbs": ["get", "create", "update",

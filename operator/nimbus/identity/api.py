@@ -1,4 +1,4 @@
-"""The identity.nimbus.dev kinds: Project."""
+"""The identity.nimbus.dev kinds: Project and User."""
 
 from __future__ import annotations
 
@@ -142,3 +142,81 @@ class Project(meta.Resource):
 
     spec: ProjectSpec
     status: ProjectStatus | None = None
+
+
+# Kubernetes reserves `system:` for its own users and groups (system:masters,
+# system:serviceaccount:...). A User's name is a DNS subdomain and can never hold a colon; the
+# rule says so in words, and refuses the names that would read like one.
+RESERVED_USER_NAMES = r"^system([-.:].*)?$"
+
+
+class PasswordSecret(meta.Model):
+    """Where a user's password is kept in clear: a key of a Secret the user (or their admin)
+    owns. Nimbus keeps only a salted hash of it."""
+
+    name: meta.Name
+    namespace: str = pydantic.Field(max_length=63, pattern=DNS_LABEL)
+    key: str = pydantic.Field(default="password", max_length=253, pattern=r"^[-._a-zA-Z0-9]+$")
+
+
+class UserSpec(meta.Model):
+    domain: str = pydantic.Field(
+        default="default",
+        max_length=64,
+        json_schema_extra=meta.immutable("domain", "a user cannot move between domains"),
+    )
+    enabled: bool = pydantic.Field(
+        default=True,
+        description="A disabled user gets no token, and the tokens they hold stop working.",
+    )
+    email: str | None = pydantic.Field(default=None, max_length=255)
+    description: str = pydantic.Field(default="", max_length=255)
+    default_project: meta.Name | None = pydantic.Field(
+        default=None,
+        description="The Project a login without a scope is scoped to (Keystone's "
+        "default_project_id), when the user holds a role on it.",
+    )
+    password_secret: PasswordSecret | None = pydantic.Field(
+        default=None,
+        description="The Secret holding the user's password in clear. The operator keeps only "
+        "a salted hash of it, and hashes it again when it changes. Without it, the password is "
+        "set through the Identity API.",
+    )
+
+
+class UserStatus(meta.Status):
+    password_changed_at: str | None = pydantic.Field(
+        default=None,
+        json_schema_extra={"format": "date-time"},
+        description="When the password last changed: tokens issued before it no longer work.",
+    )
+
+
+class User(meta.Resource):
+    """A Keystone user: the Kubernetes user of the same name, and the password that proves it."""
+
+    group: ClassVar[str] = GROUP
+    plural: ClassVar[str] = "users"
+    short_names: ClassVar[tuple[str, ...]] = ("osuser",)
+    scope: ClassVar[Literal["Namespaced", "Cluster"]] = "Cluster"
+    openstack: ClassVar[str] = "Keystone user"
+    columns: ClassVar[tuple[meta.Column, ...]] = (
+        meta.Column("Enabled", ".spec.enabled", "boolean"),
+        meta.Column("Domain", ".spec.domain"),
+        meta.Column("Default Project", ".spec.defaultProject"),
+        meta.Column("Email", ".spec.email", priority=1),
+        meta.Column("Description", ".spec.description", priority=1),
+        meta.AGE,
+    )
+    object_rules: ClassVar[tuple[dict[str, str], ...]] = (
+        meta.rule(
+            f"!self.metadata.name.matches('{RESERVED_USER_NAMES}')",
+            "metadata.name: a user is never named system, system-* or system.*: Kubernetes "
+            "reserves system: for its own users and groups (system:masters, "
+            "system:serviceaccount:...), which a User's name, a DNS subdomain, can never be, "
+            "nor look like; choose another name",
+        ),
+    )
+
+    spec: UserSpec = pydantic.Field(default_factory=UserSpec)
+    status: UserStatus | None = None

@@ -1,9 +1,12 @@
 """kopf handlers of identity.nimbus.dev: a Project becomes its namespace, quota, role bindings
-and isolation; its status is `openstack quota show --usage`; its deletion drains it in order."""
+and isolation; its status is `openstack quota show --usage`; its deletion drains it in order. A
+User's password is kept as a salted hash in the system namespace, hashed again when it
+changes."""
 
 from __future__ import annotations
 
 import asyncio
+import datetime
 import os
 from typing import Any
 
@@ -12,12 +15,20 @@ import kopf
 from nimbus.api import meta
 from nimbus.identity import api, render, roles
 from nimbus.k8s import client
-from nimbus.runtime import cache, handling, metrics, reporting
+from nimbus.openstack import passwords
+from nimbus.runtime import cache, conditions, handling, metrics, reporting
 from nimbus.runtime.conditions import Condition
 
 PROJECTS = f"{api.GROUP}/{meta.VERSION}"
 RBAC = "rbac.authorization.k8s.io/v1"
 USAGE_SECONDS = 5.0  # how often a project's usage is counted again (from the indexes)
+# How often a User's password Secret is read again for a change. Secrets are not watched: a
+# cluster holds many, and a watch would decode every one; a read per user and minute is less.
+PASSWORD_RECHECK_SECONDS = 60.0
+WAITING_SECONDS = 10.0  # a missing password Secret or key is looked for again after this
+# scrypt takes 128 MiB and a tenth of a second a hash (in a thread): two at a time at most.
+_HASHING = asyncio.Semaphore(2)
+_USERS: dict[str, asyncio.Lock] = {}  # one pass at a time per user (its handler and timer)
 HELD = (
     "servers", "keypairs", "servergroups", "volumes", "snapshots", "networks", "subnets",
     "ports", "securitygroups",
@@ -35,6 +46,26 @@ async def cluster_objects(memo: kopf.Memo, logger: kopf.Logger, **_: Any) -> Non
             await api_client.apply(obj)
         except client.ApiError as error:  # an operator without the rights: the chart ships them
             logger.warning(f"{obj['kind']} {obj['metadata']['name']} not applied: {error}")
+
+
+def system_namespace() -> str:
+    """Where the operator keeps what is no project's (password hashes): the chart's release
+    namespace, `nimbus-system` unless told."""
+    return os.environ.get("NIMBUS_SYSTEM_NAMESPACE") or "nimbus-system"
+
+
+@kopf.on.startup()
+async def system_namespace_made(memo: kopf.Memo, logger: kopf.Logger, **_: Any) -> None:
+    """The system namespace, made when missing (the local cloud, `nimbus run` by hand); the
+    chart's is its release namespace, which exists. Never deleted by the operator."""
+    api_client: client.Client = memo.api
+    name = system_namespace()
+    try:
+        if await api_client.get("v1", "Namespace", name) is None:
+            await api_client.create({"apiVersion": "v1", "kind": "Namespace", "metadata": {
+                "name": name, "labels": dict(render.MANAGED)}})  # fmt: skip
+    except client.ApiError as error:  # made meanwhile by another replica, or not ours to make
+        logger.warning(f"namespace {name} not made: {error}")
 
 
 def _held(view: cache.View, namespace: str) -> dict[str, list[Any]]:
@@ -187,3 +218,100 @@ async def drain(body: kopf.Body, memo: kopf.Memo, **kwargs: Any) -> None:
         raise kopf.TemporaryError(f"draining: {progress}", delay=2)
     await api_client.delete("v1", "Namespace", namespace)
     metrics.forget_project(body["metadata"]["name"])
+
+
+@handling.reconciler(api.User, poll=PASSWORD_RECHECK_SECONDS)
+async def user(body: kopf.Body, memo: kopf.Memo, **_: Any) -> None:
+    """Keep a salted hash of the user's password (spec.passwordSecret) in the system namespace,
+    made again only when the password changed, which then sets status.passwordChangedAt; report
+    Ready. Also run every PASSWORD_RECHECK_SECONDS, to see the Secret change."""
+    if body["metadata"].get("deletionTimestamp"):
+        return
+    api_client: client.Client = memo.api
+    name = body["metadata"]["name"]
+    spec = api.UserSpec.model_validate(body.get("spec") or {})
+    async with _USERS.setdefault(name, asyncio.Lock()):
+        try:
+            wanted = await _password(api_client, dict(body), spec)
+        except conditions.WaitingError as waiting:
+            await _report(api_client, dict(body), [waiting.condition], observed=False)
+            raise kopf.TemporaryError(str(waiting), delay=WAITING_SECONDS) from None
+        await _report(api_client, dict(body), [wanted])
+
+
+async def _password(
+    api_client: client.Client, body: dict[str, Any], spec: api.UserSpec
+) -> Condition:
+    """The PasswordReady condition, once the hash kept is the password's. The password is
+    verified against the hash kept before it is hashed again, and only when its Secret changed
+    since; a new hash sets status.passwordChangedAt."""
+    ref = spec.password_secret
+    if ref is None:
+        return Condition("PasswordReady", "True", "NoPasswordSecret",
+                         "no spec.passwordSecret: the password is set through the Identity "
+                         "API")  # fmt: skip
+    name, namespace = body["metadata"]["name"], system_namespace()
+    secret = await api_client.get("v1", "Secret", ref.name, ref.namespace)
+    password = render.password_of(ref, secret)
+    assert secret is not None  # password_of said so
+    source = render.hashed_from(ref, secret)
+    kept_name = render.password_secret_name(name)
+    stored, stored_from = render.kept_hash(
+        await api_client.get("v1", "Secret", kept_name, namespace)
+    )
+    ready = Condition("PasswordReady", "True", "Hashed",
+                      f"key {ref.key} of Secret {ref.namespace}/{ref.name}, kept as a salted "
+                      f"hash in Secret {namespace}/{kept_name}")  # fmt: skip
+    if stored is not None and stored_from == source:
+        return ready  # the Secret has not changed since it was hashed
+    async with _HASHING:
+        same = stored is not None and await asyncio.to_thread(passwords.verify, password, stored)
+        hashed = (
+            stored
+            if stored is not None and same
+            else await asyncio.to_thread(passwords.hash_password, password)
+        )
+    owner = client.owner_reference(body)
+
+    async def keep(marker: str) -> None:
+        await api_client.apply(render.render_password_hash(name, namespace, hashed, marker, owner))
+
+    if same and not (stored_from or "").startswith(render.PENDING):
+        await keep(source)  # the Secret changed, not the password: tokens stay good
+        return ready
+    # A new password: passwordChangedAt is written after the hash (a token the old password
+    # gets meanwhile is older), and the hash is marked pending until it is, so that a pass
+    # that fails in between is finished by the next one rather than forgotten.
+    await keep(render.PENDING + source)
+    await api_client.patch_status(api.User.api_version_name(), "User", name, None,
+                                  {"passwordChangedAt": _now()})  # fmt: skip
+    await keep(source)
+    await api_client.event(body, reason="PasswordChanged",
+                           message=f"the password of user {name} changed: tokens issued "
+                           "before it no longer work")  # fmt: skip
+    return ready
+
+
+def _now() -> str:
+    """RFC 3339 with microseconds: a token issued a moment before the change is older."""
+    return datetime.datetime.now(datetime.UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+
+
+async def _report(
+    api_client: client.Client,
+    body: dict[str, Any],
+    wanted: list[Condition],
+    *,
+    observed: bool = True,
+) -> None:
+    """`reporting.report`, unless the status says it all already: a user's recheck every
+    minute writes nothing when nothing changed."""
+    status = body.get("status") or {}
+    said = {c["type"]: (c["status"], c["reason"], c["message"])
+            for c in status.get("conditions") or []}  # fmt: skip
+    saying = {c.type: (c.status, c.reason, c.message)
+              for c in [*wanted, conditions.ready(wanted)]}  # fmt: skip
+    current = not observed or status.get("observedGeneration") == body["metadata"].get("generation")
+    if said == saying and current:
+        return
+    await reporting.report(api_client, body, wanted=wanted, observed=observed)

@@ -1,14 +1,18 @@
 """A Project's children and usage, pure: its Namespace, the ResourceQuota mirroring what
 Kubernetes can count, the RoleBindings of its members, the NetworkPolicy isolating its servers,
-and `openstack quota show --usage` from what the project holds."""
+and `openstack quota show --usage` from what the project holds. A User's password: read from
+its Secret, and the Secret keeping its hash."""
 
 from __future__ import annotations
 
+import base64
+import binascii
 from collections.abc import Mapping, Sequence
 from typing import Any
 
 from nimbus.api import kinds
 from nimbus.identity import api
+from nimbus.runtime.conditions import WaitingError
 
 PROJECT_LABEL = "identity.nimbus.dev/project"
 MANAGED = {"app.kubernetes.io/managed-by": "nimbus"}
@@ -211,3 +215,89 @@ def drain_progress(left: Mapping[str, int]) -> str:
     """Progress of a drain in words: `3 servers, 1 volume left`."""
     parts = [f"{n} {plural[:-1] if n == 1 else plural}" for plural, n in left.items() if n]
     return ", ".join(parts) + " left" if parts else "nothing left"
+
+
+# -- users ------------------------------------------------------------------------------------
+
+USER_LABEL = "identity.nimbus.dev/user"
+# On a password's hash Secret: the version of the user's Secret it was made from, so that an
+# unchanged Secret costs a read, never a hash (scrypt: a tenth of a second and 128 MiB).
+HASHED_FROM = "identity.nimbus.dev/hashed-from"
+PENDING = "pending:"  # before HASHED_FROM's value: a new hash whose change is not reported yet
+MAX_PASSWORD_LENGTH = 4096  # Keystone's max_password_length
+
+
+def password_secret_name(user: str) -> str:
+    """The Secret of the system namespace holding the user's password hash (never the
+    password)."""
+    return f"nimbus-password-{user}"
+
+
+def password_of(ref: api.PasswordSecret, secret: Mapping[str, Any] | None) -> str:
+    """The password in clear that `spec.passwordSecret` names; a WaitingError naming the field
+    when the Secret, its key or a usable password is not there."""
+    where = f"Secret {ref.namespace}/{ref.name}"
+    if secret is None:
+        raise WaitingError(
+            "PasswordReady", "SecretNotFound",
+            f"spec.passwordSecret.name: Secret {ref.name} not found in namespace {ref.namespace}",
+        )  # fmt: skip
+    data = secret.get("data") or {}
+    if ref.key not in data:
+        keys = ", ".join(sorted(data)) or "none"
+        raise WaitingError("PasswordReady", "SecretKeyNotFound",
+                           f"spec.passwordSecret.key: {where} has no key {ref.key}; "
+                           f"its keys: {keys}")  # fmt: skip
+    try:
+        password = base64.b64decode(data[ref.key], validate=True).decode()
+    except (binascii.Error, UnicodeDecodeError):
+        password = None
+    if password is None:
+        why = "is not UTF-8 text"
+    elif not password:
+        why = "is empty"
+    elif len(password) > MAX_PASSWORD_LENGTH:
+        why = f"is longer than {MAX_PASSWORD_LENGTH} characters"
+    else:
+        return password
+    raise WaitingError("PasswordReady", "PasswordInvalid",
+                       f"spec.passwordSecret.key: key {ref.key} of {where} {why}; a password "
+                       f"is 1 to {MAX_PASSWORD_LENGTH} characters of text")  # fmt: skip
+
+
+def hashed_from(ref: api.PasswordSecret, secret: Mapping[str, Any]) -> str:
+    """Which version of which key of the user's Secret a hash is made from."""
+    metadata = secret["metadata"]
+    return f"{metadata.get('uid')}/{metadata.get('resourceVersion')}/{ref.key}"
+
+
+def kept_hash(kept: Mapping[str, Any] | None) -> tuple[str | None, str | None]:
+    """(the hash a password hash Secret keeps, what it was made from), each None when absent."""
+    if kept is None:
+        return None, None
+    encoded = (kept.get("data") or {}).get("hash")
+    annotations = kept["metadata"].get("annotations") or {}
+    try:
+        stored = base64.b64decode(encoded).decode() if encoded else None
+    except (binascii.Error, UnicodeDecodeError):
+        stored = None
+    return stored, annotations.get(HASHED_FROM)
+
+
+def render_password_hash(
+    user: str, namespace: str, hashed: str, source: str, owner: dict[str, Any]
+) -> dict[str, Any]:
+    """The Secret keeping a user's password hash: owned by the User, so that it goes with it."""
+    return {
+        "apiVersion": "v1",
+        "kind": "Secret",
+        "metadata": {
+            "name": password_secret_name(user),
+            "namespace": namespace,
+            "labels": {**MANAGED, USER_LABEL: user},
+            "annotations": {HASHED_FROM: source},
+            "ownerReferences": [owner],
+        },
+        "type": "Opaque",
+        "data": {"hash": base64.b64encode(hashed.encode()).decode()},
+    }
