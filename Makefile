@@ -17,12 +17,19 @@ $(BIN)/pip:
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install --quiet --upgrade pip
 
-# The venv is installed from the lock, never from what the registry serves today: the pinned
-# dependencies first, then Nimbus itself without resolving anything (`make lock` moves the pins).
-$(VENV)/.installed: pyproject.toml requirements.lock requirements-test.lock | $(BIN)/pip
+# The venv is installed from the locks, never from what the registry serves today: the pinned
+# dependencies first, then those taken without their own (pyproject's [tool.nimbus], by hash), then
+# Nimbus itself without resolving anything (`make lock` moves the pins). pip check lets pass only
+# the requirements that those no-deps packages leave uninstalled on purpose.
+NODEPS = $(shell sed -n 's/==.*//p' requirements-nodeps.lock | paste -sd'|')
+LOCKS = requirements.lock requirements-test.lock requirements-nodeps.lock
+$(VENV)/.installed: pyproject.toml $(LOCKS) | $(BIN)/pip
 	$(BIN)/pip install --quiet --disable-pip-version-check -r requirements-test.lock
+	$(BIN)/pip install --quiet --disable-pip-version-check --no-deps --require-hashes \
+	  --only-binary :all: -r requirements-nodeps.lock
 	$(BIN)/pip install --quiet --disable-pip-version-check --no-deps -e .
-	$(BIN)/pip check
+	! $(BIN)/pip check | grep -viE \
+	  '^No broken requirements found\.$$|^($(NODEPS)) [^ ]+ requires [^ ]+, which is not installed\.$$'
 	touch $@
 
 .PHONY: deps
@@ -124,8 +131,16 @@ lock: ## pin new dependencies, keeping the others (UPGRADE=1 moves them all): bo
 	  $(KEEP_PINS) '.[test]' && \
 	{ echo "# The venv of make test and CI: requirements.lock's pins plus the test extra's, pinned by \`make lock\`."; \
 	  .lock-venv/bin/pip freeze --exclude nimbus; } > requirements-test.lock.new && \
-	.lock-venv/bin/pip check && rm -rf .lock-venv && \
-	mv requirements.lock.new requirements.lock && mv requirements-test.lock.new requirements-test.lock
+	.lock-venv/bin/pip check && \
+	.lock-venv/bin/pip download --quiet --disable-pip-version-check --no-deps --only-binary :all: \
+	  --dest .lock-venv/nodeps $$($(PYTHON) -c 'import tomllib; \
+	    print(*tomllib.load(open("pyproject.toml", "rb"))["tool"]["nimbus"]["test-no-deps"])') && \
+	{ echo "# Installed without their dependencies (pyproject's [tool.nimbus]), by hash: \`make lock\`."; \
+	  for wheel in .lock-venv/nodeps/*.whl; do name=$${wheel##*/}; IFS=- read -r dist version _ <<<"$$name"; \
+	    echo "$$dist==$$version --hash=sha256:$$(sha256sum "$$wheel" | cut -d' ' -f1)"; done; \
+	} > requirements-nodeps.lock.new && rm -rf .lock-venv && \
+	mv requirements.lock.new requirements.lock && mv requirements-test.lock.new requirements-test.lock && \
+	mv requirements-nodeps.lock.new requirements-nodeps.lock
 	@echo "pinned; make venv reinstalls .venv from the new locks (rm -rf .venv for a clean one)"
 
 .PHONY: demo-down

@@ -138,6 +138,18 @@ def _extender(args: argparse.Namespace) -> int:
     return 0
 
 
+def _api(args: argparse.Namespace) -> int:
+    from nimbus.openstack import server
+
+    server.run(
+        args.listen,
+        public_url=args.public_url,
+        system_namespace=args.system_namespace,
+        rotate_keys=args.action == "rotate-keys",
+    )
+    return 0
+
+
 def _check(args: argparse.Namespace) -> int:
     from nimbus import check
 
@@ -168,6 +180,28 @@ def parser() -> argparse.ArgumentParser:
         "--config", help="placement configuration (YAML, Nova's option names); read on change"
     )
     extender.set_defaults(func=_extender)
+
+    api = commands.add_parser(
+        "api", help="serve the OpenStack API (Keystone v3, Nova, Glance, Neutron) over Nimbus"
+    )
+    api.add_argument(
+        "action", nargs="?", default="serve", choices=("serve", "rotate-keys"),
+        help="serve (default), or rotate the Fernet keys once, as keystone-manage fernet_rotate",
+    )  # fmt: skip
+    api.add_argument("--listen", default="127.0.0.1:5000", help="default: %(default)s")
+    api.add_argument(
+        "--public-url",
+        default=os.environ.get("NIMBUS_API_PUBLIC_URL"),
+        help="where clients reach the API, the catalog's base (default: "
+        "$NIMBUS_API_PUBLIC_URL, else http://<listen>)",
+    )
+    api.add_argument(
+        "--system-namespace",
+        default=os.environ.get("NIMBUS_SYSTEM_NAMESPACE", "nimbus-system"),
+        help="where the Fernet keys, password hashes and revocations are (default: "
+        "$NIMBUS_SYSTEM_NAMESPACE, else %(default)s)",
+    )
+    api.set_defaults(func=_api)
 
     checking = commands.add_parser(
         "check", help="check an installed Nimbus: CRDs, schema, webhook (the chart's helm test)"

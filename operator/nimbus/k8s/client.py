@@ -4,14 +4,16 @@ events. Async (aiohttp), so kopf's handlers await it without threads."""
 from __future__ import annotations
 
 import builtins
+import copy
 import dataclasses
 import datetime
 import json
 import ssl
-from collections.abc import AsyncIterator, Iterable
+from collections.abc import AsyncIterator, Iterable, Sequence
 from typing import Any
 
 import aiohttp
+from multidict import CIMultiDict
 
 FIELD_MANAGER = "nimbus"
 
@@ -124,6 +126,17 @@ class Client:
             headers["Impersonate-User"] = impersonate
         self._headers = headers
         self._session: aiohttp.ClientSession | None = None
+        self._as: tuple[tuple[str, str], ...] = ()  # impersonation headers of each request
+        self._parent: Client | None = None
+
+    def impersonating(self, user: str, groups: Sequence[str] = ()) -> Client:
+        """This client acting as `user` (in `groups`) for each request, through Kubernetes'
+        impersonation: RBAC judges the user, not the client's own credentials. It shares this
+        client's connections; close this one, not it."""
+        other = copy.copy(self)
+        other._parent = self
+        other._as = (("Impersonate-User", user), *(("Impersonate-Group", g) for g in groups))
+        return other
 
     async def __aenter__(self) -> Client:
         return self
@@ -132,6 +145,8 @@ class Client:
         await self.close()
 
     def _http(self) -> aiohttp.ClientSession:
+        if self._parent is not None:
+            return self._parent._http()
         if self._session is None or self._session.closed:
             self._session = aiohttp.ClientSession(
                 headers=self._headers,
@@ -178,15 +193,16 @@ class Client:
         accept: str | None = None,
     ) -> dict[str, Any] | None:
         data = json.dumps(body) if body is not None else None
-        headers = {"Content-Type": content_type} if data is not None else {}
+        headers: list[tuple[str, str]] = [("Content-Type", content_type)] if data else []
         if accept is not None:
-            headers["Accept"] = accept
+            headers.append(("Accept", accept))
+        headers += self._as
         async with self._http().request(
             method,
             self.credentials.server + path,
             data=data,
             params=params,
-            headers=headers or None,
+            headers=CIMultiDict(headers) if headers else None,
         ) as response:
             text = await response.text()
             if response.status == 404 and method in ("GET", "DELETE"):

@@ -1,0 +1,81 @@
+"""`nimbus api`: the OpenStack API, an aiohttp application. Stateless: run as many replicas as
+needed; any of them verifies any token (service.py).
+
+Every service's routes answer errors in that service's own shape (faults.py); a failure of our
+own is a 500 in the same shape, logged without the request's secrets (no token, no password
+ever reaches the log)."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Awaitable, Callable
+
+from aiohttp import web
+
+from nimbus.k8s import client
+from nimbus.openstack import glance, keystone, neutron, nova
+from nimbus.openstack.faults import Fault
+from nimbus.openstack.service import Config, Services
+
+logger = logging.getLogger(__name__)
+Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
+
+
+def _style(path: str) -> str:
+    if path.startswith("/v3") or path == "/":
+        return "keystone"
+    if path.startswith("/network"):
+        return "neutron"
+    return "nova"
+
+
+@web.middleware
+async def faults(request: web.Request, handler: Handler) -> web.StreamResponse:
+    """Errors in the shape the service's clients parse."""
+    try:
+        return await handler(request)
+    except Fault as fault:
+        if fault.style == "keystone" and _style(request.path) != "keystone":
+            fault.style = _style(request.path)  # a service's 401 in its own shape
+        return fault.response()
+    except client.ApiError as error:  # what Kubernetes refused, as the service says it
+        code = error.status if error.status in (400, 403, 404, 409, 422) else 500
+        message = error.message if code != 500 else "The server has either erred or is " \
+            "incapable of performing the requested operation."  # fmt: skip
+        if code == 500:
+            logger.error("%s %s: Kubernetes answered %s", request.method, request.path,
+                         error.status)  # fmt: skip
+        return Fault(400 if code == 422 else code, message, style=_style(request.path)).response()
+    except web.HTTPException:
+        raise
+    except Exception:
+        logger.exception("%s %s failed", request.method, request.path)
+        return Fault(500, "Unexpected API Error. Please report this at the Nimbus project's "
+                     "issue tracker and attach the API's log if possible.",
+                     style=_style(request.path)).response()  # fmt: skip
+
+
+@web.middleware
+async def not_found(request: web.Request, handler: Handler) -> web.StreamResponse:
+    """A route we do not serve: the service's own 404 (a 404 in another shape breaks Horizon)."""
+    try:
+        return await handler(request)
+    except web.HTTPNotFound:
+        raise Fault(404, f"The resource could not be found: {request.path}",
+                    style=_style(request.path)) from None  # fmt: skip
+    except web.HTTPMethodNotAllowed:
+        raise Fault(405, f"The method {request.method} is not allowed on {request.path}",
+                    style=_style(request.path)) from None  # fmt: skip
+
+
+def application(config: Config, api: client.Client) -> web.Application:
+    app = web.Application(middlewares=[faults, not_found], client_max_size=2**20)
+    app["services"] = Services(config, api)
+    for module in (keystone, nova, glance, neutron):
+        app.add_routes(module.routes)
+
+    async def close(_: web.Application) -> None:
+        await api.close()
+
+    app.on_cleanup.append(close)
+    return app

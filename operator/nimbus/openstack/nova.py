@@ -1,0 +1,294 @@
+"""Nova v2.1 over Server, Flavor and the project's objects, with microversions up to MAX.
+
+Every call to Kubernetes acts as the token's user (service.Services.as_user): what RBAC lets
+them see is what they see, and another project's server is a 404 as in Nova."""
+
+from __future__ import annotations
+
+import asyncio
+import re
+from typing import Any
+
+from aiohttp import web
+
+from nimbus.openstack import documents
+from nimbus.openstack.faults import Fault
+from nimbus.openstack.service import Identity, Services
+
+routes = web.RouteTableDef()
+MIN, MAX = (2, 1), (2, 96)
+COMPUTE = "compute.nimbus.dev/v1alpha1"
+IMAGES = "image.nimbus.dev/v1alpha1"
+VOLUMES = "blockstorage.nimbus.dev/v1alpha1"
+NETWORKS = "network.nimbus.dev/v1alpha1"
+_VERSION = re.compile(r"^(\d+)\.(\d+)$")
+
+
+def _services(request: web.Request) -> Services:
+    found: Services = request.app["services"]
+    return found
+
+
+def microversion(request: web.Request) -> tuple[int, int]:
+    """The microversion asked for (OpenStack-API-Version: compute X, or Nova's own header);
+    2.1 when none; Nova's 406 outside MIN..MAX."""
+    asked = None
+    for part in request.headers.getall("OpenStack-API-Version", []):
+        service, _, value = part.strip().partition(" ")
+        if service.lower() == "compute":
+            asked = value.strip()
+    asked = asked or request.headers.get("X-OpenStack-Nova-API-Version")
+    if not asked:
+        return MIN
+    if asked == "latest":
+        return MAX
+    match = _VERSION.match(asked)
+    version = (int(match[1]), int(match[2])) if match else None
+    if version is None or not MIN <= version <= MAX:
+        raise Fault(406, f"Version {asked} is not supported by the API. Minimum is "
+                    f"{MIN[0]}.{MIN[1]} and maximum is {MAX[0]}.{MAX[1]}.")  # fmt: skip
+    return version
+
+
+def _respond(document: Any, version: tuple[int, int], status: int = 200) -> web.Response:
+    text = f"{version[0]}.{version[1]}"
+    return web.json_response(document, status=status, headers={
+        "OpenStack-API-Version": f"compute {text}", "X-OpenStack-Nova-API-Version": text,
+        "Vary": "OpenStack-API-Version, X-OpenStack-Nova-API-Version",
+    })  # fmt: skip
+
+
+def base_url(request: web.Request) -> str:
+    return _services(request).config.public_url.rstrip("/") + "/compute/v2.1"
+
+
+def _version_document(request: web.Request) -> dict[str, Any]:
+    return {
+        "id": "v2.1", "status": "CURRENT", "version": f"{MAX[0]}.{MAX[1]}",
+        "min_version": f"{MIN[0]}.{MIN[1]}", "updated": "2013-07-23T11:33:21Z",
+        "links": [{"rel": "self", "href": base_url(request) + "/"}],
+        "media-types": [{"base": "application/json",
+                         "type": "application/vnd.openstack.compute+json;version=2.1"}],
+    }  # fmt: skip
+
+
+@routes.get("/compute")
+@routes.get("/compute/")
+async def versions(request: web.Request) -> web.Response:
+    return web.json_response({"versions": [_version_document(request)]})
+
+
+@routes.get("/compute/v2.1")
+@routes.get("/compute/v2.1/")
+async def version(request: web.Request) -> web.Response:
+    return web.json_response({"version": _version_document(request)})
+
+
+async def _identity(request: web.Request) -> Identity:
+    return await _services(request).verify(request.headers.get("X-Auth-Token"))
+
+
+async def _servers(request: web.Request, identity: Identity) -> list[dict[str, Any]]:
+    kube = _services(request).as_user(identity)
+    return await kube.list(COMPUTE, "Server", identity.namespace)
+
+
+async def _context(request: web.Request, identity: Identity) -> dict[str, Any]:
+    """What server documents refer to: flavors by name, the project's images and volumes."""
+    kube = _services(request).as_user(identity)
+    flavors = {f["metadata"]["name"]: f for f in await kube.list(COMPUTE, "Flavor")}
+    images = {i["metadata"]["name"]: i for i in await kube.list(IMAGES, "Image",
+                                                                identity.namespace)}  # fmt: skip
+    volumes = {v["metadata"]["name"]: v for v in await kube.list(VOLUMES, "Volume",
+                                                                 identity.namespace)}  # fmt: skip
+    return {"flavors": flavors, "images": images, "volumes": volumes}
+
+
+def _document(
+    request: web.Request, identity: Identity, server: dict[str, Any], context: dict[str, Any],
+    version: tuple[int, int],
+) -> dict[str, Any]:  # fmt: skip
+    spec, status = server.get("spec") or {}, server.get("status") or {}
+    flavor_name = (status.get("built") or {}).get("flavor") or spec.get("flavor")
+    image_name = (spec.get("image") or {}).get("name")
+    return documents.server(
+        server,
+        flavor=context["flavors"].get(flavor_name or ""),
+        image=context["images"].get(image_name or ""),
+        project_id=str(identity.project["metadata"]["uid"]) if identity.project else "",
+        user_id=identity.user_id,
+        admin=identity.admin,
+        version=version,
+        base_url=base_url(request),
+        volumes=context["volumes"],
+    )
+
+
+def _matches(server: dict[str, Any], query: Any) -> bool:
+    """Nova's list filters that the clients send: name (a regular expression), status."""
+    name = query.get("name")
+    if name and not re.search(name, documents.display_name(server)):
+        return False
+    wanted = query.get("status")
+    return not wanted or (server.get("status") or {}).get("status") == wanted.upper()
+
+
+@routes.get("/compute/v2.1/servers")
+async def list_servers(request: web.Request) -> web.Response:
+    version = microversion(request)
+    identity = await _identity(request)
+    servers = [s for s in await _servers(request, identity) if _matches(s, request.query)]
+    briefs = [documents.server_brief(s, base_url=base_url(request)) for s in servers]
+    return _respond({"servers": briefs}, version)
+
+
+@routes.get("/compute/v2.1/servers/detail")
+async def list_servers_detail(request: web.Request) -> web.Response:
+    version = microversion(request)
+    identity = await _identity(request)
+    servers = [s for s in await _servers(request, identity) if _matches(s, request.query)]
+    context = await _context(request, identity)
+    details = [_document(request, identity, s, context, version) for s in servers]
+    return _respond({"servers": details}, version)
+
+
+async def _server(request: web.Request, identity: Identity) -> dict[str, Any]:
+    wanted = request.match_info["server_id"]
+    found = next(
+        (s for s in await _servers(request, identity) if s["metadata"]["uid"] == wanted), None
+    )
+    if found is None:
+        raise Fault(404, f"Instance {wanted} could not be found.")
+    return found
+
+
+@routes.get("/compute/v2.1/servers/{server_id}")
+async def show_server(request: web.Request) -> web.Response:
+    version = microversion(request)
+    identity = await _identity(request)
+    server = await _server(request, identity)
+    context = await _context(request, identity)
+    return _respond({"server": _document(request, identity, server, context, version)}, version)
+
+
+class _Resolver:
+    """documents.Resolver over what the caller may list in their project: an OpenStack id
+    (uid) or name -> the Kubernetes name."""
+
+    def __init__(self, objects: dict[str, list[dict[str, Any]]]) -> None:
+        self.objects = objects
+
+    def _find(self, kind: str, ref: str) -> str | None:
+        for body in self.objects[kind]:
+            if ref in (body["metadata"]["uid"], body["metadata"]["name"]):
+                return str(body["metadata"]["name"])
+        return None
+
+    def flavor(self, ref: str) -> str | None:
+        return self._find("flavors", ref)
+
+    def image(self, ref: str) -> str | None:
+        return self._find("images", ref)
+
+    def network(self, ref: str) -> str | None:
+        return self._find("networks", ref)
+
+    def port(self, ref: str) -> str | None:
+        return self._find("ports", ref)
+
+    def volume(self, ref: str) -> str | None:
+        return self._find("volumes", ref)
+
+
+@routes.post("/compute/v2.1/servers")
+async def create_server(request: web.Request) -> web.Response:
+    """Nova's boot: a Server object per instance asked for (min_count..max_count, named as Nova
+    names them: name-1, name-2 ...), made as the caller; the operator does the rest."""
+    version = microversion(request)
+    identity = await _identity(request)
+    namespace = identity.namespace
+    kube = _services(request).as_user(identity)
+    try:
+        body = await request.json()
+    except ValueError:
+        raise Fault(400, "Malformed request body") from None
+    listed = await asyncio.gather(
+        kube.list(COMPUTE, "Flavor"), kube.list(IMAGES, "Image", namespace),
+        kube.list(NETWORKS, "Network", namespace), kube.list(NETWORKS, "Port", namespace),
+        kube.list(VOLUMES, "Volume", namespace), kube.list(COMPUTE, "Server", namespace),
+    )  # fmt: skip
+    kinds = ("flavors", "images", "networks", "ports", "volumes", "servers")
+    objects = dict(zip(kinds, listed, strict=True))
+    try:
+        display, spec = documents.server_create(body, resolve=_Resolver(objects))
+        _, count = documents.counts(body)
+    except documents.BadRequest as refused:
+        raise Fault(400, refused.message) from None
+    taken = {s["metadata"]["name"] for s in objects["servers"]}
+    made = []
+    for index in range(count):
+        shown = display if count == 1 else f"{display}-{index + 1}"
+        name = documents.kube_name(shown, taken)
+        taken.add(name)
+        metadata: dict[str, Any] = {"name": name, "namespace": namespace}
+        if name != shown:
+            metadata["annotations"] = {documents.NAME_ANNOTATION: shown}
+        made.append(await kube.create(
+            {"apiVersion": COMPUTE, "kind": "Server", "metadata": metadata, "spec": spec}
+        ))  # fmt: skip
+    first = made[0]
+    document = {
+        "id": first["metadata"]["uid"],
+        "links": documents.links(base_url(request), "servers", first["metadata"]["uid"]),
+        "OS-DCF:diskConfig": "MANUAL",
+        "security_groups": [{"name": g} for g in spec.get("securityGroups") or ["default"]],
+    }
+    return _respond({"server": document}, version, status=202)
+
+
+@routes.delete("/compute/v2.1/servers/{server_id}")
+async def delete_server(request: web.Request) -> web.Response:
+    version = microversion(request)
+    identity = await _identity(request)
+    server = await _server(request, identity)
+    kube = _services(request).as_user(identity)
+    await kube.delete(COMPUTE, "Server", server["metadata"]["name"], identity.namespace)
+    response = _respond(None, version, status=204)
+    response.body = b""
+    return response
+
+
+# -- flavors ----------------------------------------------------------------------------------
+
+
+async def _flavors(request: web.Request, identity: Identity) -> list[dict[str, Any]]:
+    kube = _services(request).as_user(identity)
+    return await kube.list(COMPUTE, "Flavor")
+
+
+@routes.get("/compute/v2.1/flavors")
+@routes.get("/compute/v2.1/flavors/detail")
+async def list_flavors(request: web.Request) -> web.Response:
+    version = microversion(request)
+    identity = await _identity(request)
+    flavors = [documents.flavor(f, base_url=base_url(request), version=version)
+               for f in await _flavors(request, identity)]  # fmt: skip
+    if not request.path.endswith("/detail"):
+        flavors = [{"id": f["id"], "name": f["name"], "links": f["links"],
+                    **({"description": f.get("description")} if version >= (2, 55) else {})}
+                   for f in flavors]  # fmt: skip
+    return _respond({"flavors": flavors}, version)
+
+
+@routes.get("/compute/v2.1/flavors/{flavor_id}")
+async def show_flavor(request: web.Request) -> web.Response:
+    version = microversion(request)
+    identity = await _identity(request)
+    wanted = request.match_info["flavor_id"]
+    found = next((f for f in await _flavors(request, identity)
+                  if wanted in (f["metadata"]["uid"], f["metadata"]["name"])), None)  # fmt: skip
+    if found is None:
+        raise Fault(404, f"Flavor {wanted} could not be found.")
+    return _respond(
+        {"flavor": documents.flavor(found, base_url=base_url(request), version=version)}, version
+    )

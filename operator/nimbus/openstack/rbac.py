@@ -1,0 +1,47 @@
+"""What the API may do as itself, pure: least privilege, as the operator's RBAC is.
+
+It reads Users and Projects (to authenticate and to scope), keeps its Fernet keys, reads
+password hashes and keeps revocations in the system namespace, and impersonates. It reads no
+project's objects as itself: every such call impersonates the token's user, and only in the
+group `system:authenticated` (service.GROUPS), so Kubernetes RBAC judges what that user may
+do. It never asserts another group."""
+
+from __future__ import annotations
+
+from typing import Any
+
+NAME = "nimbus-api"
+
+
+def objects(namespace: str, subject: dict[str, str]) -> list[dict[str, Any]]:
+    """The ClusterRole, Role and their bindings for the API's `subject` (a ServiceAccount or
+    user), with its Secrets and ConfigMaps in `namespace`."""
+    labels = {"app.kubernetes.io/managed-by": "nimbus", "app.kubernetes.io/component": "api"}
+    cluster_rules = [
+        {"apiGroups": ["identity.nimbus.dev"], "resources": ["users", "projects"],
+         "verbs": ["get", "list", "watch"]},
+        {"apiGroups": [""], "resources": ["users"], "verbs": ["impersonate"]},
+        {"apiGroups": [""], "resources": ["groups"], "verbs": ["impersonate"],
+         "resourceNames": ["system:authenticated"]},
+    ]  # fmt: skip
+    namespaced_rules = [
+        {"apiGroups": [""], "resources": ["secrets", "configmaps"], "verbs": ["create"]},
+        {"apiGroups": [""], "resources": ["secrets"], "verbs": ["get", "patch"]},
+        {"apiGroups": [""], "resources": ["configmaps"], "verbs": ["get", "patch"],
+         "resourceNames": ["nimbus-token-revocations"]},
+    ]  # fmt: skip
+    return [
+        {"apiVersion": "rbac.authorization.k8s.io/v1", "kind": "ClusterRole",
+         "metadata": {"name": NAME, "labels": labels}, "rules": cluster_rules},
+        {"apiVersion": "rbac.authorization.k8s.io/v1", "kind": "ClusterRoleBinding",
+         "metadata": {"name": NAME, "labels": labels},
+         "roleRef": {"apiGroup": "rbac.authorization.k8s.io", "kind": "ClusterRole",
+                     "name": NAME}, "subjects": [subject]},
+        {"apiVersion": "rbac.authorization.k8s.io/v1", "kind": "Role",
+         "metadata": {"name": NAME, "namespace": namespace, "labels": labels},
+         "rules": namespaced_rules},
+        {"apiVersion": "rbac.authorization.k8s.io/v1", "kind": "RoleBinding",
+         "metadata": {"name": NAME, "namespace": namespace, "labels": labels},
+         "roleRef": {"apiGroup": "rbac.authorization.k8s.io", "kind": "Role", "name": NAME},
+         "subjects": [subject]},
+    ]  # fmt: skip

@@ -1,0 +1,225 @@
+"""What every route of the API shares: its configuration, the Fernet keys, the users and projects
+a token names, and a Kubernetes client acting as the token's user.
+
+The API keeps no state of its own: the keys are a Secret of the system namespace (made at the
+first start, rotated by `nimbus api rotate-keys` as `keystone-manage fernet_rotate`), a user's
+password hash a Secret the operator writes, revoked tokens' audit ids a ConfigMap. Any replica
+answers any request."""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import dataclasses
+import datetime
+import json
+import time
+from collections.abc import Mapping
+from typing import Any
+
+from nimbus.k8s import client
+from nimbus.openstack import passwords, tokens
+from nimbus.openstack.faults import UNAUTHORIZED, Fault
+
+IDENTITY = "identity.nimbus.dev/v1alpha1"
+KEYS_SECRET = "nimbus-fernet-keys"
+REVOCATIONS = "nimbus-token-revocations"
+PASSWORD_SECRET = "nimbus-password-{user}"
+# The groups every impersonated user is in: what any authenticated user may do (read flavors
+# and volume types), never more. No other group is ever asserted.
+GROUPS = ("system:authenticated",)
+# Keystone's implied roles: admin implies member, member implies reader.
+IMPLIED = {"admin": ("admin", "member", "reader"), "member": ("member", "reader"),
+           "reader": ("reader",)}  # fmt: skip
+DOMAIN = {"id": "default", "name": "Default"}
+KEY_REFRESH = 30.0  # seconds between reads of the key Secret
+REVOCATION_REFRESH = 2.0
+
+
+@dataclasses.dataclass(frozen=True)
+class Config:
+    public_url: str  # where clients reach the API: the catalog's URLs start with it
+    system_namespace: str = "nimbus-system"
+    expiration: datetime.timedelta = tokens.DEFAULT_EXPIRATION
+    region: str = "RegionOne"
+
+
+@dataclasses.dataclass(frozen=True)
+class Identity:
+    """Who a verified token says is calling, and for which project."""
+
+    token: tokens.Token
+    user: dict[str, Any]  # the User object
+    project: dict[str, Any] | None  # the Project object, for a project-scoped token
+    roles: tuple[str, ...]
+
+    @property
+    def user_id(self) -> str:
+        return str(self.user["metadata"]["uid"])
+
+    @property
+    def namespace(self) -> str:
+        """The project's namespace: where its servers, networks and volumes are."""
+        if self.project is None:
+            raise Fault(403, "This action requires a project-scoped token.")
+        return str((self.project.get("status") or {}).get("namespace") or "")
+
+    @property
+    def admin(self) -> bool:
+        return "admin" in self.roles
+
+
+class Services:
+    """The API's shared state: configuration, its own client (to read users, projects and its
+    Secrets), and the keys and revocations it refreshes."""
+
+    def __init__(self, config: Config, api: client.Client) -> None:
+        self.config, self.api = config, api
+        self._keys: dict[int, bytes] = {}
+        self._keys_read = 0.0
+        self._revoked: dict[str, int] = {}
+        self._revoked_read = 0.0
+        self._lock = asyncio.Lock()
+
+    def as_user(self, identity: Identity) -> client.Client:
+        """A client that acts as the token's user: Kubernetes RBAC judges every call."""
+        return self.api.impersonating(identity.token.user, GROUPS)
+
+    # -- keys --------------------------------------------------------------------------------
+
+    async def keys(self) -> dict[int, bytes]:
+        if self._keys and time.monotonic() - self._keys_read < KEY_REFRESH:
+            return self._keys
+        async with self._lock:
+            secret = await self.api.get("v1", "Secret", KEYS_SECRET, self.config.system_namespace)
+            if secret is None:
+                secret = await self._make_keys()
+            self._keys = tokens.decode_keys(secret.get("data") or {})
+            self._keys_read = time.monotonic()
+        return self._keys
+
+    async def _make_keys(self) -> dict[str, Any]:
+        """The first start: a key repository, as `keystone-manage fernet_setup` makes one."""
+        body = {
+            "apiVersion": "v1", "kind": "Secret",
+            "metadata": {"name": KEYS_SECRET, "namespace": self.config.system_namespace,
+                         "labels": {"app.kubernetes.io/managed-by": "nimbus"}},
+            "data": tokens.encode_keys(tokens.setup()),
+        }  # fmt: skip
+        try:
+            return await self.api.create(body)
+        except client.ApiError as error:
+            if error.status != 409:  # another replica made them first
+                raise
+            made = await self.api.get("v1", "Secret", KEYS_SECRET, self.config.system_namespace)
+            assert made is not None
+            return made
+
+    # -- revocations -------------------------------------------------------------------------
+
+    async def revoked(self) -> dict[str, int]:
+        if time.monotonic() - self._revoked_read < REVOCATION_REFRESH:
+            return self._revoked
+        found = await self.api.get("v1", "ConfigMap", REVOCATIONS, self.config.system_namespace)
+        self._revoked = {k: int(v) for k, v in ((found or {}).get("data") or {}).items()}
+        self._revoked_read = time.monotonic()
+        return self._revoked
+
+    async def revoke(self, token: tokens.Token) -> None:
+        """A logout: the token's audit id is refused by every replica until it expires."""
+        now = int(time.time())
+        current = await self.revoked()
+        data = {k: str(v) for k, v in current.items() if v > now}  # expired ones go
+        data[token.audit_id] = str(int(token.expires_at.timestamp()))
+        await self.api.apply({
+            "apiVersion": "v1", "kind": "ConfigMap",
+            "metadata": {"name": REVOCATIONS, "namespace": self.config.system_namespace},
+            "data": data,
+        })  # fmt: skip
+        self._revoked = {k: int(v) for k, v in data.items()}
+
+    # -- users and projects ------------------------------------------------------------------
+
+    async def user_named(self, name: str) -> dict[str, Any] | None:
+        return await self.api.get(IDENTITY, "User", name)
+
+    async def user_by_id(self, user_id: str) -> dict[str, Any] | None:
+        return next(
+            (u for u in await self.api.list(IDENTITY, "User") if u["metadata"]["uid"] == user_id),
+            None,
+        )
+
+    async def check_password(self, user: dict[str, Any], password: str) -> bool:
+        name = user["metadata"]["name"]
+        secret = await self.api.get(
+            "v1", "Secret", PASSWORD_SECRET.format(user=name), self.config.system_namespace
+        )
+        stored = ((secret or {}).get("data") or {}).get("hash")
+        if not stored:
+            return False
+        return passwords.verify(password, base64.b64decode(stored).decode())
+
+    async def projects(self) -> list[dict[str, Any]]:
+        return await self.api.list(IDENTITY, "Project")
+
+    async def project(
+        self, *, name: str | None = None, id: str | None = None
+    ) -> dict[str, Any] | None:
+        if name is not None:
+            return await self.api.get(IDENTITY, "Project", name)
+        return next((p for p in await self.projects() if p["metadata"]["uid"] == id), None)
+
+    @staticmethod
+    def roles_on(project: Mapping[str, Any], user: str) -> tuple[str, ...]:
+        """The user's roles on the project (its members), with the roles they imply."""
+        spec = project.get("spec") or {}
+        if not spec.get("enabled", True):
+            return ()
+        held = {m["role"] for m in spec.get("members") or [] if m.get("user") == user}
+        return tuple(r for r in ("admin", "member", "reader") if any(
+            r in IMPLIED[h] for h in held))  # fmt: skip
+
+    async def user_projects(self, user: str) -> list[dict[str, Any]]:
+        return [p for p in await self.projects() if self.roles_on(p, user)]
+
+    # -- tokens ------------------------------------------------------------------------------
+
+    async def verify(self, text: str | None) -> Identity:
+        """The identity a token gives, or Keystone's 401."""
+        if not text:
+            raise Fault(401, UNAUTHORIZED, style="keystone")
+        now = datetime.datetime.now(datetime.UTC)
+        try:
+            token = tokens.verify(await self.keys(), text, now=now)
+        except tokens.TokenError:
+            raise Fault(401, UNAUTHORIZED, style="keystone") from None
+        revoked = await self.revoked()
+        if token.audit_id in revoked or (token.audit_chain or "") in revoked:
+            raise Fault(401, UNAUTHORIZED, style="keystone")
+        user = await self.user_named(token.user)
+        if user is None or not (user.get("spec") or {}).get("enabled", True):
+            raise Fault(401, UNAUTHORIZED, style="keystone")
+        changed = (user.get("status") or {}).get("passwordChangedAt")
+        if changed and _parse(changed) > token.issued_at:  # issued before the password changed
+            raise Fault(401, UNAUTHORIZED, style="keystone")
+        project: dict[str, Any] | None = None
+        roles: tuple[str, ...] = ()
+        if token.project_id is not None:
+            project = await self.project(id=token.project_id)
+            roles = self.roles_on(project, token.user) if project else ()
+            if not roles:
+                raise Fault(401, UNAUTHORIZED, style="keystone")
+        return Identity(token, user, project, roles)
+
+
+def _parse(stamp: str) -> datetime.datetime:
+    return datetime.datetime.fromisoformat(stamp.replace("Z", "+00:00"))
+
+
+def iso(moment: datetime.datetime) -> str:
+    """Keystone's timestamps: microseconds and a Z."""
+    return moment.astimezone(datetime.UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+
+
+def dumps(document: Any) -> str:
+    return json.dumps(document, separators=(",", ":"))
