@@ -98,6 +98,14 @@ demo: build ## the local cloud: control plane, simulators, operator, examples; w
 	@echo "Use it:   (both lines: a kubectl already on your PATH would otherwise be used)"
 	@$(NIMBUS) devcloud env | sed 's/^/          /'
 	@echo "          kubectl get servers -A      (or, with neither: $(NIMBUS) devcloud kubectl get servers -A)"
+	@$(KUBECTL) wait --for=condition=Ready users.identity.nimbus.dev/alice --timeout=60s >/dev/null
+	@echo
+	@echo "Or as OpenStack's own tools do, as alice, the demo project's admin (examples/07-users.yaml):"
+	@$(NIMBUS) devcloud openstack-env | sed 's/^/          /'
+	@echo "          export OS_PASSWORD='correct horse battery staple'"
+	@echo "          openstack server list"
+	@OS_CLIENT_CONFIG_FILE=$$($(NIMBUS) devcloud openstack-env | sed -n 's/^export OS_CLIENT_CONFIG_FILE=//p') \
+	  OS_CLOUD=nimbus-demo OS_PASSWORD='correct horse battery staple' $(BIN)/openstack server list
 	@echo "Stop it:  make demo-down              (make demo-destroy also deletes its data)"
 
 IMAGE ?= ghcr.io/nimbus-cloud/nimbus:0.1.0

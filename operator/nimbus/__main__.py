@@ -51,7 +51,7 @@ def _generate(args: argparse.Namespace) -> int:
 
 
 DEVCLOUD_ACTIONS = ["build", "up", "down", "destroy", "status", "kubeconfig", "env", "kubectl",
-                    "helm", "metrics-url", "simulate", "upstream"]  # fmt: skip
+                    "helm", "metrics-url", "openstack-env", "simulate", "upstream"]  # fmt: skip
 # The actions that pass the rest of the command line to a pinned tool, pointed at the cloud.
 PASSTHROUGH = ("kubectl", "helm")
 
@@ -110,6 +110,13 @@ def _devcloud(args: argparse.Namespace) -> int:
         print(cloud.kubeconfig)
     elif args.action == "env":
         print("\n".join(_exports(cloud)))
+    elif args.action == "openstack-env":
+        url = cloud.openstack_url()
+        if url is None:
+            print(f"no OpenStack API runs in {cloud.run_dir}: nimbus devcloud up",
+                  file=sys.stderr)  # fmt: skip
+            return 3
+        print(f"export OS_CLIENT_CONFIG_FILE={cloud.clouds_yaml}\nexport OS_CLOUD=nimbus-demo")
     elif args.action == "metrics-url":
         metrics = cloud.metrics_url()
         if metrics is None:

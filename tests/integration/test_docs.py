@@ -37,6 +37,7 @@ PAGES = [
     "identity.md",
     "compute.md",
     "blockstorage.md",
+    "openstack-api.md",
     "placement.md",
     "how-to/quotas.md",
     "how-to/upgrading.md",
@@ -47,7 +48,7 @@ PAGES = [
 # The pages issue 22 asks to run besides the tutorial and the how-tos; those without blocks
 # have nothing to run (tests/unit/test_docblocks.py holds PAGES to the ones with blocks).
 SERVICE_PAGES = ["compute", "blockstorage", "image", "network", "identity", "orchestration",
-                 "placement", "devcloud", "argocd", "helm"]  # fmt: skip
+                 "placement", "devcloud", "argocd", "helm", "openstack-api"]  # fmt: skip
 # Pages with blocks that are not run yet, and why.
 NOT_YET: dict[str, str] = {}
 # Blocks that fail because of a product bug, by page and a line of the block, with the bug:

@@ -36,7 +36,7 @@ KUBEVIRT = ("cdi-apiserver", "virt-api", "cdi-controller", "virt-controller")
 # The nimbus-scheduler: a second kube-scheduler, calling the extender (after the extender).
 PLACEMENT = ("extender", "nimbus-scheduler")
 # Every component, as `status` lists them; `down` stops them in reverse.
-COMPONENTS = (*CONTROL_PLANE, *KUBEVIRT, "simulators", *PLACEMENT, "operator")
+COMPONENTS = (*CONTROL_PLANE, *KUBEVIRT, "simulators", *PLACEMENT, "operator", "openstack-api")
 
 # The simulated nodes: capacity as node labels, as placement reads them.
 NODES = (
@@ -163,7 +163,7 @@ class DevCloud:
     def running(self, *, operator: bool = False) -> bool:
         """True when the control planes, the simulators (and the operator, if asked) run."""
         wanted = [*CONTROL_PLANE, *KUBEVIRT, "simulators", *PLACEMENT]
-        wanted += ["operator"] if operator else []
+        wanted += ["operator", "openstack-api"] if operator else []
         status = self.status()
         return all(status[name].startswith("running") for name in wanted) and self._ready()
 
@@ -278,6 +278,7 @@ class DevCloud:
         if operator:
             env = self.operator_env(ports["webhook"], ports["operator-metrics"])
             self._start_python(state, "operator", env=env)
+            self.start_openstack_api(state)
         return ready_after
 
     def _start_python(
@@ -300,14 +301,34 @@ class DevCloud:
             self.kubeconfig, self.placement_config, webhook_port, certs, metrics_port
         )
 
+    def start_openstack_api(self, state: dict[str, Any]) -> None:
+        """`nimbus api` as its own identity (components.IDENTITIES), and a clouds.yaml for
+        it in the run directory."""
+        port = state["ports"]["openstack-api"]
+        env = components.openstack_api_env(self.identity_kubeconfig("nimbus-api"), port)
+        args = (f"--listen=127.0.0.1:{port}",)
+        self._start_python(state, "openstack-api", args, env=env)
+        self.clouds_yaml.write_text(components.clouds_yaml(port))
+
+    @property
+    def clouds_yaml(self) -> pathlib.Path:
+        return self.run_dir / "clouds.yaml"
+
+    def _served(self, component: str, port: str, path: str = "") -> str | None:
+        """http://127.0.0.1:<port><path> while `component` runs, else None."""
+        state = self._state()
+        number, pid = state["ports"].get(port), state["pids"].get(component)
+        if number is None or pid is None or not _alive(pid, component):
+            return None
+        return f"http://127.0.0.1:{number}{path}"
+
+    def openstack_url(self) -> str | None:
+        """Where the cloud's OpenStack API answers, or None when it does not run."""
+        return self._served("openstack-api", "openstack-api")
+
     def metrics_url(self) -> str | None:
         """Where the cloud's operator serves Prometheus' /metrics, or None when none runs."""
-        state = self._state()
-        port = state["ports"].get("operator-metrics")
-        pid = state["pids"].get("operator")
-        if port is None or pid is None or not _alive(pid, "operator"):
-            return None
-        return f"http://127.0.0.1:{port}/metrics"
+        return self._served("operator", "operator-metrics", "/metrics")
 
     @property
     def virt_api_pki(self) -> pathlib.Path:
@@ -561,7 +582,7 @@ class DevCloud:
             "-f", "-",
             stdin=yaml.safe_dump_all(
                 [*(_node(n) for n in NODES), *STORAGE, *self._cdi_objects(),
-                 *self._kubevirt_objects()]
+                 *self._kubevirt_objects(), *components.openstack_api_objects()]
             ),
         )  # fmt: skip
         self.kubectl(

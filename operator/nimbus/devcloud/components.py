@@ -14,6 +14,7 @@ from typing import Any
 import yaml
 
 from nimbus.devcloud import pki
+from nimbus.openstack import rbac
 from nimbus.scheduler import configuration
 
 # Nimbus's own processes, each a `python -m nimbus` command: the simulators, the placement
@@ -22,6 +23,7 @@ PYTHON_COMPONENTS = {
     "simulators": ("devcloud", "simulate"),
     "extender": ("extender",),
     "operator": ("run",),
+    "openstack-api": ("api",),
 }
 # Components that run a binary of another name.
 BINARIES = {"nimbus-scheduler": "kube-scheduler"}
@@ -29,7 +31,7 @@ BINARIES = {"nimbus-scheduler": "kube-scheduler"}
 PORTS = ("etcd", "etcd-peer", "apiserver", "controller-manager", "scheduler", "kwok",
          "extender", "nimbus-scheduler", "webhook", "operator-metrics", "virt-api",
          "virt-controller", "virt-handler", "cdi-apiserver", "cdi-controller",
-         "cdi-controller-health")  # fmt: skip
+         "cdi-controller-health", "openstack-api")  # fmt: skip
 
 # The names virt-api's certificate is for: the API server checks the one of the APIService's
 # Service (<service>.<namespace>.svc), and calls the webhooks at 127.0.0.1.
@@ -39,6 +41,7 @@ KUBEVIRT_NAMESPACE = "kubevirt"
 # "cdi" (it cannot be another, outside a pod).
 CDI_API_NAMES = ("cdi-api.cdi.svc", "localhost")
 CDI_NAMESPACE = "cdi"
+SYSTEM_NAMESPACE = "nimbus-system"  # Nimbus's own: the API's keys, password hashes
 
 # Who each of KubeVirt's and CDI's processes is to the API server: the service accounts
 # virt-operator and cdi-operator would run them as (the names their webhooks trust, and the
@@ -50,6 +53,8 @@ IDENTITIES = {
     "virt-handler": (KUBEVIRT_NAMESPACE, "kubevirt-handler"),
     "cdi-apiserver": (CDI_NAMESPACE, "cdi-apiserver"),
     "cdi-controller": (CDI_NAMESPACE, "cdi-sa"),
+    # Nimbus's OpenStack API, held to nimbus.openstack.rbac as the chart holds it.
+    "nimbus-api": (SYSTEM_NAMESPACE, "nimbus-api"),
 }
 
 
@@ -480,3 +485,33 @@ def _virt_handler_daemon_set(namespace: str, version: str) -> dict[str, Any]:
             },
         },
     }
+
+
+def openstack_api_env(kubeconfig: pathlib.Path, port: int) -> dict[str, str]:
+    """`nimbus api` on 127.0.0.1:`port`, as its own identity."""
+    return {
+        "KUBECONFIG": str(kubeconfig),
+        "NIMBUS_SYSTEM_NAMESPACE": SYSTEM_NAMESPACE,
+        "NIMBUS_API_PUBLIC_URL": f"http://127.0.0.1:{port}",
+    }
+
+
+def openstack_api_objects() -> list[dict[str, Any]]:
+    """The system namespace, and the API's RBAC for its service account."""
+    account = {"kind": "ServiceAccount", "name": "nimbus-api", "namespace": SYSTEM_NAMESPACE}
+    return [
+        {"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": SYSTEM_NAMESPACE}},
+        *rbac.objects(SYSTEM_NAMESPACE, account),
+    ]
+
+
+def clouds_yaml(port: int) -> str:
+    """A clouds.yaml naming the local cloud's API as `nimbus-demo`: the demo project's admin,
+    alice (examples/07-users.yaml); the password comes from $OS_PASSWORD."""
+    cloud = {
+        "auth": {"auth_url": f"http://127.0.0.1:{port}/v3", "username": "alice",
+                 "project_name": "demo", "user_domain_name": "Default",
+                 "project_domain_name": "Default"},
+        "region_name": "RegionOne", "interface": "public", "identity_api_version": 3,
+    }  # fmt: skip
+    return yaml.safe_dump({"clouds": {"nimbus-demo": cloud}}, sort_keys=False)
