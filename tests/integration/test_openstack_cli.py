@@ -127,7 +127,7 @@ def tenants(cloud: Cloud, api: str) -> dict[str, str]:
         _user(cloud, name, f"s3cret-{name}")
     for name in ("alice", "bob", "carol", "nimbus-admin"):
         _hashed(cloud, name, f"s3cret-{name}")
-    cloud.apply_text(flavors(("o1.small", 1, 512, 1)))
+    cloud.apply_text(flavors(("api1.small", 1, 512, 1)))
     for project in (first, second):
         wait_for(cloud, PROJECT, project, None, "{.status.status}", "ACTIVE")
         cloud.apply_text(CIRROS, project)
@@ -139,7 +139,7 @@ def tenants(cloud: Cloud, api: str) -> dict[str, str]:
         )
     cloud.apply({"apiVersion": "compute.nimbus.dev/v1alpha1", "kind": "Server",
                  "metadata": {"name": "web", "namespace": first},
-                 "spec": {"flavor": "o1.small", "image": {"name": "cirros"},
+                 "spec": {"flavor": "api1.small", "image": {"name": "cirros"},
                           "networks": [{"network": "private"}]}})  # fmt: skip
     wait_for(cloud, "osserver", "web", first, "{.status.status}", "ACTIVE", timeout=180)
     return {"first": first, "second": second}
@@ -191,7 +191,7 @@ def test_the_server_flow_reads_through_the_cli(api: str, tenants: dict[str, str]
     assert shown["flavor"]
     names = {f["Name"] for f in _json(openstack(api, "alice", first, "flavor", "list", "-f",
                                                 "json"))}  # fmt: skip
-    assert "o1.small" in names
+    assert "api1.small" in names
     images = _json(openstack(api, "alice", first, "image", "list", "-f", "json"))
     assert [i["Name"] for i in images] == ["cirros"]
     networks = _json(openstack(api, "alice", first, "network", "list", "-f", "json"))
@@ -231,7 +231,7 @@ def test_a_server_is_created_and_deleted_through_the_cli(
     """`server create --wait` to ACTIVE and `server delete --wait`, with a name Kubernetes
     cannot hold as it is (capitals, a space): kept as the OpenStack name, shown as given."""
     first = tenants["first"]
-    made = _json(openstack(api, "alice", first, "server", "create", "--flavor", "o1.small",
+    made = _json(openstack(api, "alice", first, "server", "create", "--flavor", "api1.small",
                            "--image", "cirros", "--network", "private", "--wait",
                            "-f", "json", "My Server"))  # fmt: skip
     assert (made["name"], made["status"]) == ("My Server", "ACTIVE")
@@ -240,7 +240,7 @@ def test_a_server_is_created_and_deleted_through_the_cli(
     objects = json.loads(cloud.kubectl("get", "osserver", "-n", first, "-o", "json").stdout)
     mine = next(o for o in objects["items"] if o["metadata"]["uid"] == made["id"])
     assert mine["metadata"]["annotations"]["openstack.nimbus.dev/name"] == "My Server"
-    assert mine["spec"]["flavor"] == "o1.small"
+    assert mine["spec"]["flavor"] == "api1.small"
     # Made as the caller: a reader of the project may look, and Kubernetes refuses them more.
     seen = _json(openstack(api, "carol", first, "server", "list", "-f", "json"))
     assert sorted(s["Name"] for s in seen) == ["My Server", "web"]
@@ -251,7 +251,7 @@ def test_a_server_is_created_and_deleted_through_the_cli(
         "server",
         "create",
         "--flavor",
-        "o1.small",
+        "api1.small",
         "--image",
         "cirros",
         "--network",
@@ -329,8 +329,8 @@ def test_a_server_is_stopped_started_rebooted_and_resized_through_the_cli(
     Nova's 409 for stopping a stopped server; a resize confirmed (Nimbus confirmed it already)
     and a revert refused."""
     second = tenants["second"]
-    cloud.apply_text(flavors(("o1.medium", 1, 768, 1)))
-    made = _json(openstack(api, "bob", second, "server", "create", "--flavor", "o1.small",
+    cloud.apply_text(flavors(("api1.medium", 1, 768, 1)))
+    made = _json(openstack(api, "bob", second, "server", "create", "--flavor", "api1.small",
                            "--image", "cirros", "--network", "private", "--wait",
                            "-f", "json", "act"))  # fmt: skip
     ident = made["id"]
@@ -361,14 +361,14 @@ def test_a_server_is_stopped_started_rebooted_and_resized_through_the_cli(
              asked["compute.nimbus.dev/reboot"], timeout=120)  # fmt: skip
     _status(api, "bob", second, "act", "ACTIVE")
 
-    openstack(api, "bob", second, "server", "resize", "--flavor", "o1.medium", "act")
-    wait_for(cloud, "osserver", "act", second, "{.status.built.flavor}", "o1.medium",
+    openstack(api, "bob", second, "server", "resize", "--flavor", "api1.medium", "act")
+    wait_for(cloud, "osserver", "act", second, "{.status.built.flavor}", "api1.medium",
              timeout=120)  # fmt: skip
     _status(api, "bob", second, "act", "ACTIVE")
     confirmed = openstack(api, "bob", second, "server", "resize", "--confirm", "act")
     assert confirmed.returncode == 0
     shown = _json(openstack(api, "bob", second, "server", "show", "act", "-f", "json"))
-    assert "o1.medium" in str(shown["flavor"]), shown["flavor"]
+    assert "api1.medium" in str(shown["flavor"]), shown["flavor"]
     revert = openstack(api, "bob", second, "server", "resize", "revert", "act", check=False)
     assert revert.returncode != 0
     assert f"Cannot 'revertResize' instance {ident} while it is in vm_state active" in (
@@ -431,7 +431,7 @@ def test_keypairs_are_created_listed_and_deleted_through_the_cli(
 
 def test_limits_show_the_project_s_quota_and_usage(api: str, tenants: dict[str, str]) -> None:
     """Nova's limits through openstacksdk (what `openstack limits show --absolute` calls): the
-    first project's default quota, and its one server (web, o1.small: 1 vCPU, 512 MB) once the
+    first project's default quota, and its one server (web, api1.small: 1 vCPU, 512 MB) once the
     operator has counted it. The CLI's command also asks Cinder for its limits, which answer 404
     until Cinder's slice lands: that, and only that, stops it today."""
     first = tenants["first"]
