@@ -13,7 +13,7 @@ from typing import Any
 import jsonschema
 import pytest
 
-from nimbus.openstack import documents
+from nimbus.openstack import documents, glance_documents, neutron_documents, server_request
 
 BASE = "http://cloud.example/compute/v2.1"
 PROJECT = "6f1b2c3d4e5f40718293a4b5c6d7e8f9"
@@ -419,7 +419,7 @@ def test_a_flavor_at_each_microversion(version: tuple[int, int], expected: dict[
 
 
 def test_an_image_as_glance_shows_it_with_its_properties_at_the_top() -> None:
-    assert documents.image(IMAGE, base_url="http://cloud.example/image", owner=PROJECT) == {
+    assert glance_documents.image(IMAGE, base_url="http://cloud.example/image", owner=PROJECT) == {
         "id": IMAGE_UID, "name": "cirros", "status": "active", "visibility": "public",
         "protected": False, "os_hidden": False, "disk_format": "qcow2",
         "container_format": "bare", "size": 21692416, "virtual_size": 117440512,
@@ -434,7 +434,7 @@ def test_an_image_as_glance_shows_it_with_its_properties_at_the_top() -> None:
 def test_an_image_still_importing_has_no_size_or_hash() -> None:
     body = {**IMAGE, "spec": {"source": {"registry": {"url": "docker://quay.io/x/y:1"}}},
             "status": {"status": "saving", "progress": "45.2%"}}  # fmt: skip
-    document = documents.image(body, base_url="http://cloud.example:9292", owner=PROJECT)
+    document = glance_documents.image(body, base_url="http://cloud.example:9292", owner=PROJECT)
     assert (document["status"], document["size"], document["os_hash_algo"]) == (
         "saving", None, None
     )  # fmt: skip
@@ -444,7 +444,7 @@ def test_an_image_still_importing_has_no_size_or_hash() -> None:
 def test_a_network_as_neutron_shows_it() -> None:
     body = {**NETWORKS["private"], "spec": {"mtu": 1400, "provider": {"networkType": "vxlan"}},
             "status": {"status": "ACTIVE", "subnets": ["private-v4"]}}  # fmt: skip
-    document = documents.network(body, subnet_ids=[SUBNET_UID], project_id=PROJECT)
+    document = neutron_documents.network(body, subnet_ids=[SUBNET_UID], project_id=PROJECT)
     assert document == {
         "id": NETWORK_UID, "name": "Private Net", "status": "ACTIVE", "admin_state_up": True,
         "shared": False, "router:external": False, "subnets": [SUBNET_UID], "mtu": 1400,
@@ -455,7 +455,7 @@ def test_a_network_as_neutron_shows_it() -> None:
         "created_at": "2026-03-01T10:00:00Z", "updated_at": "2026-03-01T10:00:00Z",
         "revision_number": 3,
     }  # fmt: skip
-    admin = documents.network(body, subnet_ids=[], project_id=PROJECT, admin=True)
+    admin = neutron_documents.network(body, subnet_ids=[], project_id=PROJECT, admin=True)
     assert (admin["provider:network_type"], admin["provider:segmentation_id"]) == ("vxlan", None)
 
 
@@ -478,7 +478,7 @@ def test_a_subnet_s_gateway_and_pools_as_neutron_defaults_them(
 ) -> None:
     body = {"kind": "Subnet", "metadata": _meta("private-v4", SUBNET_UID),
             "spec": {"network": "private", **spec}}  # fmt: skip
-    document = documents.subnet(body, network_id=NETWORK_UID, project_id=PROJECT)
+    document = neutron_documents.subnet(body, network_id=NETWORK_UID, project_id=PROJECT)
     assert (document["gateway_ip"], document["allocation_pools"]) == (gateway, pools)
     assert (document["id"], document["network_id"], document["cidr"]) == (
         SUBNET_UID, NETWORK_UID, spec["cidr"]
@@ -571,7 +571,9 @@ def test_nova_s_create_request_becomes_a_server_spec(
     server: dict[str, Any], extra: dict[str, Any], spec: dict[str, Any]
 ) -> None:
     cloud = Cloud()
-    name, made = documents.server_create({"server": server, **extra}, resolve=cloud, hints=cloud)
+    name, made = server_request.server_create(
+        {"server": server, **extra}, resolve=cloud, hints=cloud
+    )
     assert (name, made) == (server["name"], spec)
 
 
@@ -633,14 +635,14 @@ def test_a_create_request_nova_would_refuse_is_refused_in_its_words(
     request_body: dict[str, Any], message: str
 ) -> None:
     cloud = Cloud()
-    with pytest.raises(documents.BadRequest) as refused:
-        documents.server_create(request_body, resolve=cloud, hints=cloud)
+    with pytest.raises(server_request.BadRequest) as refused:
+        server_request.server_create(request_body, resolve=cloud, hints=cloud)
     assert message in refused.value.message
 
 
 def test_scheduler_hints_by_id_need_a_resolver_for_them() -> None:
-    with pytest.raises(documents.BadRequest, match="group cannot be resolved"):
-        documents.server_create(
+    with pytest.raises(server_request.BadRequest, match="group cannot be resolved"):
+        server_request.server_create(
             {**_with(), "os:scheduler_hints": {"group": GROUP_UID}}, resolve=Cloud()
         )
 
@@ -653,4 +655,4 @@ def test_scheduler_hints_by_id_need_a_resolver_for_them() -> None:
 def test_how_many_servers_a_request_asks_for(
     server: dict[str, Any], expected: tuple[int, int]
 ) -> None:
-    assert documents.counts({"server": server}) == expected
+    assert server_request.counts({"server": server}) == expected

@@ -11,7 +11,7 @@ from typing import Any
 import pytest
 
 from nimbus.compute import keypairs
-from nimbus.openstack import nova
+from nimbus.openstack import nova_extension_documents, server_actions
 from nimbus.openstack.faults import Fault
 from tests.unit.test_openstack_documents import _check
 
@@ -57,7 +57,9 @@ IMAGES = [{"metadata": {"name": "cirros", "uid": "i-cirros"}},
 
 
 def _patch(action: str, argument: Any, server: dict[str, Any]) -> dict[str, Any] | None:
-    return nova.action_patch(action, argument, server, flavors=FLAVORS, images=IMAGES, now=NOW)
+    return server_actions.action_patch(
+        action, argument, server, flavors=FLAVORS, images=IMAGES, now=NOW
+    )
 
 
 def _refusal(action: str, argument: Any, server: dict[str, Any]) -> tuple[int, str]:
@@ -212,19 +214,19 @@ def _schema(kind: str, table: list[tuple[int, int]], version: tuple[int, int]) -
     "version", [(2, 1), (2, 35), (2, 36), (2, 38), (2, 39), (2, 56), (2, 57), (2, 96)]
 )
 def test_the_limits_match_tempest_s_schema(version: tuple[int, int]) -> None:
-    document = nova.limits_document(PROJECT, version)
+    document = nova_extension_documents.limits_document(PROJECT, version)
     _check(_schema("limits", LIMIT_SCHEMAS, version).get_limit, document)
 
 
 def test_the_limits_are_the_project_s_quota_and_usage() -> None:
-    absolute = nova.limits_document(PROJECT, (2, 96))["limits"]["absolute"]
+    absolute = nova_extension_documents.limits_document(PROJECT, (2, 96))["limits"]["absolute"]
     assert absolute == {
         "maxTotalInstances": 5, "maxTotalCores": 8, "maxTotalRAMSize": 4096,
         "maxTotalKeypairs": 100, "maxServerMeta": 128, "maxServerGroups": 2,
         "maxServerGroupMembers": 10, "totalInstancesUsed": 2, "totalCoresUsed": 3,
         "totalRAMUsed": 1536, "totalServerGroupsUsed": 1,
     }  # fmt: skip
-    old = nova.limits_document(PROJECT, (2, 1))["limits"]
+    old = nova_extension_documents.limits_document(PROJECT, (2, 1))["limits"]
     assert old["rate"] == []
     assert {k: old["absolute"][k] for k in ("maxSecurityGroups", "totalSecurityGroupsUsed",
             "maxTotalFloatingIps", "maxImageMeta", "maxPersonality")} == {
@@ -233,7 +235,9 @@ def test_the_limits_are_the_project_s_quota_and_usage() -> None:
 
 
 def test_a_project_the_operator_has_not_counted_yet_uses_nothing() -> None:
-    absolute = nova.limits_document({"metadata": {"name": "new"}, "spec": {}}, (2, 96))
+    absolute = nova_extension_documents.limits_document(
+        {"metadata": {"name": "new"}, "spec": {}}, (2, 96)
+    )
     assert absolute["limits"]["absolute"]["totalInstancesUsed"] == 0
     assert absolute["limits"]["absolute"]["maxTotalInstances"] == 10
 
@@ -253,9 +257,13 @@ KEYPAIR_SCHEMAS = [(2, 1), (2, 2)]
 @pytest.mark.parametrize("version", [(2, 1), (2, 2), (2, 96)])
 def test_keypair_documents_match_tempest_s_schemas(version: tuple[int, int]) -> None:
     schemas = _schema("keypairs", KEYPAIR_SCHEMAS, version)
-    shown = nova.keypair_document(KEYPAIR, user_id="u-1", version=version, detail=True)
+    shown = nova_extension_documents.keypair_document(
+        KEYPAIR, user_id="u-1", version=version, detail=True
+    )
     _check(schemas.get_keypair, {"keypair": shown})
-    listed = nova.keypair_document(KEYPAIR, user_id="u-1", version=version, detail=False)
+    listed = nova_extension_documents.keypair_document(
+        KEYPAIR, user_id="u-1", version=version, detail=False
+    )
     _check(schemas.list_keypairs, {"keypairs": [{"keypair": listed}]})
     assert shown["fingerprint"] == KEYPAIR["status"]["fingerprint"]
     assert (shown["created_at"], shown["id"]) == ("2026-03-01T10:00:00.000000", 0x0A1B2C3)
@@ -263,12 +271,14 @@ def test_keypair_documents_match_tempest_s_schemas(version: tuple[int, int]) -> 
 
 def test_a_keypair_the_operator_has_not_seen_yet_shows_its_fingerprint() -> None:
     fresh = {**KEYPAIR, "status": {}}
-    listed = nova.keypair_document(fresh, user_id="u-1", version=(2, 96), detail=False)
+    listed = nova_extension_documents.keypair_document(
+        fresh, user_id="u-1", version=(2, 96), detail=False
+    )
     assert listed["fingerprint"] == keypairs.fingerprint(PUBLIC)
 
 
 def test_an_imported_keypair_is_a_keypair_spec() -> None:
-    spec, private = nova.keypair_create(
+    spec, private = nova_extension_documents.keypair_create(
         {"keypair": {"name": "ops", "public_key": PUBLIC + "\n", "type": "ssh"}}, (2, 96)
     )
     assert (spec, private) == ({"name": "ops", "publicKey": PUBLIC, "type": "ssh"}, None)
@@ -278,7 +288,7 @@ def test_an_imported_keypair_is_a_keypair_spec() -> None:
 def test_before_2_92_a_keypair_without_a_public_key_is_generated_and_answered_once(
     version: tuple[int, int],
 ) -> None:
-    spec, private = nova.keypair_create({"keypair": {"name": "ops"}}, version)
+    spec, private = nova_extension_documents.keypair_create({"keypair": {"name": "ops"}}, version)
     assert private is not None
     assert private.startswith("-----BEGIN OPENSSH PRIVATE KEY-----")
     assert spec["publicKey"].startswith("ssh-ed25519 ")
@@ -312,7 +322,7 @@ def test_what_nova_refuses_of_a_keypair(
     request_body: dict[str, Any], version: tuple[int, int], message: str
 ) -> None:
     with pytest.raises(Fault) as raised:
-        nova.keypair_create(request_body, version)
+        nova_extension_documents.keypair_create(request_body, version)
     assert (raised.value.code, raised.value.message) == (400, message)
 
 
@@ -332,7 +342,7 @@ NODES = [_node("n1", "az1", True), _node("n2", "az1", False), _node("n3", "az2",
 
 
 def test_zones_come_from_the_nodes_labels() -> None:
-    listed = nova.zones_from_nodes(NODES, detail=False)
+    listed = nova_extension_documents.zones_from_nodes(NODES, detail=False)
     assert listed == [
         {"zoneName": "az1", "zoneState": {"available": True}, "hosts": None},
         {"zoneName": "az2", "zoneState": {"available": False}, "hosts": None},
@@ -341,7 +351,7 @@ def test_zones_come_from_the_nodes_labels() -> None:
         "tempest.lib.api_schema.response.compute.v2_1.availability_zone"
     )
     _check(module.list_availability_zone_list, {"availabilityZoneInfo": listed})
-    detail = nova.zones_from_nodes(NODES, detail=True)
+    detail = nova_extension_documents.zones_from_nodes(NODES, detail=True)
     _check(module.list_availability_zone_list_detail, {"availabilityZoneInfo": detail})
     assert detail[0]["hosts"]["n2"] == {
         "nova-compute": {
@@ -359,4 +369,7 @@ def test_without_the_nodes_the_zones_are_those_of_the_project_s_servers() -> Non
         {"spec": {}, "status": {"availabilityZone": "az1"}},
         {"spec": {}, "status": {}},
     ]
-    assert [z["zoneName"] for z in nova.zones_from_servers(servers)] == ["az1", "az2"]
+    assert [z["zoneName"] for z in nova_extension_documents.zones_from_servers(servers)] == [
+        "az1",
+        "az2",
+    ]

@@ -13,12 +13,16 @@ from collections.abc import Awaitable, Callable
 from aiohttp import web
 
 from nimbus.k8s import client
-from nimbus.openstack import glance, keystone, neutron, nova
+from nimbus.openstack import glance, keystone, neutron, nova, nova_extensions
 from nimbus.openstack.faults import Fault
 from nimbus.openstack.service import Config, Services
 
 logger = logging.getLogger(__name__)
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
+
+
+def _response(fault: Fault) -> web.Response:
+    return web.json_response(fault.document(), status=fault.code)
 
 
 def _style(path: str) -> str:
@@ -37,7 +41,7 @@ async def faults(request: web.Request, handler: Handler) -> web.StreamResponse:
     except Fault as fault:
         if fault.style == "keystone" and _style(request.path) != "keystone":
             fault.style = _style(request.path)  # a service's 401 in its own shape
-        return fault.response()
+        return _response(fault)
     except client.ApiError as error:  # what Kubernetes refused, as the service says it
         code = error.status if error.status in (400, 403, 404, 409, 422) else 500
         message = error.message if code != 500 else "The server has either erred or is " \
@@ -45,14 +49,14 @@ async def faults(request: web.Request, handler: Handler) -> web.StreamResponse:
         if code == 500:
             logger.error("%s %s: Kubernetes answered %s", request.method, request.path,
                          error.status)  # fmt: skip
-        return Fault(400 if code == 422 else code, message, style=_style(request.path)).response()
+        return _response(Fault(400 if code == 422 else code, message, style=_style(request.path)))
     except web.HTTPException:
         raise
     except Exception:
         logger.exception("%s %s failed", request.method, request.path)
-        return Fault(500, "Unexpected API Error. Please report this at the Nimbus project's "
-                     "issue tracker and attach the API's log if possible.",
-                     style=_style(request.path)).response()  # fmt: skip
+        return _response(Fault(500, "Unexpected API Error. Please report this at the Nimbus "
+                               "project's issue tracker and attach the API's log if possible.",
+                               style=_style(request.path)))  # fmt: skip
 
 
 @web.middleware
@@ -71,7 +75,7 @@ async def not_found(request: web.Request, handler: Handler) -> web.StreamRespons
 def application(config: Config, api: client.Client) -> web.Application:
     app = web.Application(middlewares=[faults, not_found], client_max_size=2**20)
     app["services"] = Services(config, api)
-    for module in (keystone, nova, glance, neutron):
+    for module in (keystone, nova, nova_extensions, glance, neutron):
         app.add_routes(module.routes)
 
     async def close(_: web.Application) -> None:

@@ -1,32 +1,25 @@
-"""Custom resources as OpenStack documents, and Nova's create request as a Server spec.
+"""Custom resources as Nova's server and flavor documents, and what every OpenStack document
+of Nimbus shares: names, ids, links and times.
 
-Pure: a CR body (as the API server stores it) in, the document Nova, Glance or Neutron would
-answer out. An object's OpenStack id is its metadata.uid; its OpenStack name is the annotation
-`openstack.nimbus.dev/name` when Kubernetes cannot hold it as metadata.name (capitals, spaces,
-duplicates), else metadata.name (docs: the identity mapping).
+Pure: a CR body (as the API server stores it) in, the document Nova would answer out (Glance's
+and Neutron's in glance_documents and neutron_documents; Nova's create request in
+server_request). An object's OpenStack id is its metadata.uid; its OpenStack name is the
+annotation `openstack.nimbus.dev/name` when Kubernetes cannot hold it as metadata.name
+(capitals, spaces, duplicates), else metadata.name (docs: the identity mapping).
 """
 
 from __future__ import annotations
 
 import base64
-import binascii
 import datetime
 import hashlib
-import ipaddress
 import re
 import types
 import unicodedata
-import urllib.parse
 from collections.abc import Collection, Mapping
-from typing import Any, Protocol
+from typing import Any
 
-import pydantic
-
-from nimbus.api import meta
 from nimbus.compute import api as compute
-from nimbus.image import api as image_api
-from nimbus.network import api as network_api
-from nimbus.network import render as network_render
 
 NAME_ANNOTATION = "openstack.nimbus.dev/name"
 
@@ -43,7 +36,7 @@ POWER_STATES = {
 
 # Nova's status word -> its vm_state (the inverse of nova.api.openstack.common's state map).
 # A status that is an action under way keeps the vm_state the action started from: active, or
-# stopped for a server resized or rebuilt while shut off (see _vm_state).
+# stopped for a server resized or rebuilt while shut off (see vm_state).
 VM_STATES = {
     "ACTIVE": "active", "BUILD": "building", "SHUTOFF": "stopped", "PAUSED": "paused",
     "SUSPENDED": "suspended", "RESCUE": "rescued", "VERIFY_RESIZE": "resized",
@@ -55,34 +48,6 @@ _UNDER_WAY = ("RESIZE", "REBUILD", "REBOOT", "HARD_REBOOT", "MIGRATING", "UNKNOW
 # Nova shows progress only in these states, and a fault only in the last two.
 _PROGRESS_STATUSES = ("ACTIVE", "BUILD", "REBUILD", "RESIZE", "VERIFY_RESIZE", "MIGRATING")
 _FAULT_STATUSES = ("ERROR", "DELETED")
-
-
-class BadRequest(Exception):  # noqa: N818 -- Nova's name for the 400 it stands for
-    """A request Nova would refuse with 400, in Nova's words."""
-
-    def __init__(self, message: str) -> None:
-        super().__init__(message)
-        self.message = message
-
-
-class Resolver(Protocol):
-    """Finds the Kubernetes name of the object an OpenStack id (uid) or name refers to, in the
-    caller's project; None when there is none it may use. `image` may answer `project/name`
-    for a public or shared image of another project."""
-
-    def flavor(self, ref: str) -> str | None: ...
-    def image(self, ref: str) -> str | None: ...
-    def network(self, ref: str) -> str | None: ...
-    def port(self, ref: str) -> str | None: ...
-    def volume(self, ref: str) -> str | None: ...
-
-
-class HintResolver(Protocol):
-    """What Nova's scheduler hints refer to by id: servers and server groups."""
-
-    def server(self, ref: str) -> str | None: ...
-    def server_group(self, ref: str) -> str | None: ...
-
 
 # --- names ----------------------------------------------------------------------------------
 
@@ -195,7 +160,8 @@ def _check_version(version: tuple[int, int]) -> None:
         raise ValueError(f"compute microversion {version[0]}.{version[1]} is not served")
 
 
-def _vm_state(status: str, power_state: str) -> str:
+def vm_state(status: str, power_state: str) -> str:
+    """Nova's vm_state of a server with this status word and power state."""
     if status in VM_STATES:
         return VM_STATES[status]
     if status in _UNDER_WAY and power_state == "SHUTDOWN":
@@ -334,7 +300,7 @@ def server(
         "OS-SRV-USG:launched_at": _usage_time(status.launched_at),
         "OS-SRV-USG:terminated_at": None,
         "OS-EXT-STS:task_state": status.task_state,
-        "OS-EXT-STS:vm_state": _vm_state(word, power),
+        "OS-EXT-STS:vm_state": vm_state(word, power),
         "OS-EXT-STS:power_state": POWER_STATES[power],
         "os-extended-volumes:volumes_attached": _volumes_attached(spec, volumes, version),
         "security_groups": [
@@ -430,481 +396,3 @@ def flavor(body: Mapping[str, Any], *, base_url: str, version: tuple[int, int]) 
     if version >= (2, 61):
         document["extra_specs"] = dict(spec.extra_specs)
     return document
-
-
-# --- Glance: images -------------------------------------------------------------------------
-
-# Keys of Glance's image document that a property may not shadow.
-_IMAGE_KEYS = frozenset({
-    "id", "name", "status", "visibility", "protected", "os_hidden", "disk_format",
-    "container_format", "size", "virtual_size", "min_disk", "min_ram", "checksum",
-    "os_hash_algo", "os_hash_value", "owner", "created_at", "updated_at", "tags", "self", "file",
-    "schema", "locations", "direct_url",
-})  # fmt: skip
-
-
-def image(body: Mapping[str, Any], *, base_url: str, owner: str) -> dict[str, Any]:
-    """A Glance v2 image, its properties as top-level keys. self, file and schema are paths,
-    as Glance gives them, under the path of `base_url` (`/image/v2/images/<id>` for an image
-    endpoint at `http://host/image`)."""
-    spec = image_api.ImageSpec.model_validate(body.get("spec") or {})
-    status = image_api.ImageStatus.model_validate(body.get("status") or {})
-    ident = uid(body)
-    prefix = urllib.parse.urlsplit(base_url).path.rstrip("/")
-    algo, value = None, None
-    if status.checksum and ":" in status.checksum:
-        algo, value = status.checksum.split(":", 1)
-    document: dict[str, Any] = {
-        key: value for key, value in spec.properties.items() if key not in _IMAGE_KEYS
-    }
-    document.update({
-        "id": ident,
-        "name": display_name(body),
-        "status": status.status or "queued",
-        "visibility": spec.visibility,
-        "protected": spec.protected,
-        "os_hidden": False,
-        "disk_format": spec.disk_format,
-        "container_format": spec.container_format,
-        "size": status.size,
-        "virtual_size": status.virtual_size,
-        "min_disk": spec.min_disk_gb,
-        "min_ram": spec.min_ram_mb,
-        "checksum": None,  # Glance's md5: CDI verifies sha256 only
-        "os_hash_algo": algo,
-        "os_hash_value": value,
-        "owner": owner,
-        "created_at": created(body),
-        "updated_at": updated(body),
-        "tags": list(spec.tags),
-        "self": f"{prefix}/v2/images/{ident}",
-        "file": f"{prefix}/v2/images/{ident}/file",
-        "schema": f"{prefix}/v2/schemas/image",
-    })  # fmt: skip
-    return document
-
-
-# --- Neutron: networks and subnets ----------------------------------------------------------
-
-
-def _revision(body: Mapping[str, Any]) -> int:
-    return int((body.get("metadata") or {}).get("generation") or 1)
-
-
-def network(
-    body: Mapping[str, Any], *, subnet_ids: list[str], project_id: str, admin: bool = False
-) -> dict[str, Any]:
-    """A Neutron v2.0 network; the provider attributes only for admins, as in Neutron."""
-    spec = network_api.NetworkSpec.model_validate(body.get("spec") or {})
-    status = network_api.NetworkStatus.model_validate(body.get("status") or {})
-    document: dict[str, Any] = {
-        "id": uid(body),
-        "name": display_name(body),
-        "status": status.status or ("ACTIVE" if spec.admin_state_up else "DOWN"),
-        "admin_state_up": spec.admin_state_up,
-        "shared": spec.shared,
-        "router:external": spec.external,
-        "subnets": list(subnet_ids),
-        "mtu": status.mtu or spec.mtu or 1500,
-        "tenant_id": project_id,
-        "project_id": project_id,
-        "port_security_enabled": spec.port_security_enabled,
-        "availability_zone_hints": list(spec.availability_zone_hints),
-        "availability_zones": [],
-        "dns_domain": spec.dns_domain or "",
-        "ipv4_address_scope": None,
-        "ipv6_address_scope": None,
-        "l2_adjacency": True,
-        "qos_policy_id": None,
-        "is_default": False,
-        "description": spec.description,
-        "tags": [],
-        "created_at": created(body),
-        "updated_at": updated(body),
-        "revision_number": _revision(body),
-    }
-    if admin:
-        document.update({
-            "provider:network_type": spec.provider.network_type,
-            "provider:physical_network": spec.provider.physical_network,
-            "provider:segmentation_id": spec.provider.segmentation_id,
-        })  # fmt: skip
-    return document
-
-
-def _default_pools(spec: network_api.SubnetSpec, gateway: str | None) -> list[dict[str, str]]:
-    """Neutron's default allocation pools: the cidr's usable addresses without the gateway."""
-    cidr = ipaddress.ip_network(spec.cidr, strict=False)
-    first, last = int(cidr.network_address), int(cidr.broadcast_address)
-    if cidr.version == 4 and cidr.num_addresses > 2:
-        first, last = first + 1, last - 1
-    elif cidr.version == 6 and cidr.num_addresses > 1:
-        first += 1  # the subnet-router anycast address
-    ranges = [(first, last)]
-    if gateway is not None and first <= int(ipaddress.ip_address(gateway)) <= last:
-        at = int(ipaddress.ip_address(gateway))
-        ranges = [(a, b) for a, b in ((first, at - 1), (at + 1, last)) if a <= b]
-    return [
-        {"start": str(ipaddress.ip_address(a)), "end": str(ipaddress.ip_address(b))}
-        for a, b in ranges
-    ]
-
-
-def subnet(body: Mapping[str, Any], *, network_id: str, project_id: str) -> dict[str, Any]:
-    """A Neutron v2.0 subnet."""
-    spec = network_api.SubnetSpec.model_validate(body.get("spec") or {})
-    status = network_api.SubnetStatus.model_validate(body.get("status") or {})
-    gateway = None if spec.no_gateway else (status.gateway_ip or network_render.gateway(spec))
-    pools = [p.model_dump() for p in status.allocation_pools or spec.allocation_pools]
-    return {
-        "id": uid(body),
-        "name": display_name(body),
-        "network_id": network_id,
-        "tenant_id": project_id,
-        "project_id": project_id,
-        "ip_version": spec.ip_version,
-        "cidr": spec.cidr,
-        "gateway_ip": gateway,
-        "allocation_pools": pools or _default_pools(spec, gateway),
-        "dns_nameservers": list(spec.dns_nameservers),
-        "host_routes": [r.model_dump() for r in spec.host_routes],
-        "enable_dhcp": spec.enable_dhcp,
-        "ipv6_ra_mode": spec.ipv6_ra_mode,
-        "ipv6_address_mode": spec.ipv6_address_mode,
-        "subnetpool_id": None,
-        "segment_id": None,
-        "service_types": [],
-        "description": spec.description,
-        "tags": [],
-        "created_at": created(body),
-        "updated_at": updated(body),
-        "revision_number": _revision(body),
-    }
-
-
-# --- Nova: POST /servers --------------------------------------------------------------------
-
-
-def _invalid(path: str, value: Any, why: str) -> BadRequest:
-    """Nova's message for a body its JSON schema refuses."""
-    return BadRequest(f"Invalid input for field/attribute {path}. Value: {value}. {why}")
-
-
-def _string(
-    container: Mapping[str, Any], key: str, path: str, *, minimum: int = 0, maximum: int = 255
-) -> str | None:
-    if key not in container:
-        return None
-    value = container[key]
-    if not isinstance(value, str):
-        raise _invalid(path, value, f"{value!r} is not of type 'string'")
-    if len(value) < minimum:
-        raise _invalid(path, value, f"{value!r} is too short")
-    if len(value) > maximum:
-        raise _invalid(path, value, f"{value!r} is too long")
-    return value
-
-
-def _boolean(container: Mapping[str, Any], key: str, path: str) -> bool | None:
-    value = container.get(key)
-    if value is None:
-        return None
-    if isinstance(value, bool):
-        return value
-    if isinstance(value, str) and value.lower() in ("true", "false", "1", "0", "yes", "no"):
-        return value.lower() in ("true", "1", "yes")
-    raise _invalid(path, value, f"{value!r} is not of type 'boolean'")
-
-
-def _count(container: Mapping[str, Any], key: str) -> int:
-    value = container.get(key, 1)
-    if isinstance(value, str) and value.isdigit():
-        value = int(value)
-    if isinstance(value, bool) or not isinstance(value, int):
-        raise _invalid(f"server/{key}", value, f"{value!r} is not of type 'integer'")
-    if value < 1:
-        raise _invalid(f"server/{key}", value, f"{value} is less than the minimum of 1")
-    return value
-
-
-def counts(request: Mapping[str, Any]) -> tuple[int, int]:
-    """min_count and max_count of a POST /servers body (1 each by default)."""
-    body = request.get("server")
-    if not isinstance(body, Mapping):
-        return 1, 1
-    low, high = _count(body, "min_count"), _count(body, "max_count")
-    if "max_count" not in body:
-        high = max(low, high)
-    if low > high:
-        raise BadRequest("min_count must be <= max_count")
-    return low, high
-
-
-def _kube(ref: str, path: str) -> str:
-    """A name Kubernetes can hold as a reference, or Nova's refusal naming the field."""
-    if len(ref) > 253 or not re.match(meta.NAME_PATTERN, ref):
-        raise _invalid(
-            path, ref, f"{ref!r} is not a valid name: lowercase letters, digits, '-' and '.'"
-        )
-    return ref
-
-
-def _is_ip(value: str) -> bool:
-    try:
-        ipaddress.ip_address(value)
-    except ValueError:
-        return False
-    return True
-
-
-def _networks(value: Any, resolve: Resolver) -> list[dict[str, Any]]:
-    if value in ("auto", "none"):
-        return []  # the pod network, which Nimbus always gives a server without networks
-    if not isinstance(value, list):
-        raise _invalid("networks", value, f"{value!r} is not valid under any of the given schemas")
-    out: list[dict[str, Any]] = []
-    for index, entry in enumerate(value):
-        path = f"networks/{index}"
-        if not isinstance(entry, Mapping):
-            raise _invalid(path, entry, f"{entry!r} is not of type 'object'")
-        uuid = _string(entry, "uuid", f"{path}/uuid", minimum=1)
-        port = _string(entry, "port", f"{path}/port", minimum=1)
-        fixed_ip = _string(entry, "fixed_ip", f"{path}/fixed_ip", minimum=1)
-        if fixed_ip is not None and not _is_ip(fixed_ip):
-            raise _invalid(f"{path}/fixed_ip", fixed_ip, f"{fixed_ip!r} is not an IP address")
-        if port is not None:
-            if fixed_ip is not None:
-                raise BadRequest(
-                    f"Specified Fixed IP '{fixed_ip}' cannot be used with port '{port}': the two "
-                    "cannot be specified together."
-                )
-            name = resolve.port(port)
-            if name is None:
-                raise BadRequest(f"Port id {port} could not be found.")
-            out.append({"port": name})
-        elif uuid is not None:
-            name = resolve.network(uuid)
-            if name is None:
-                raise BadRequest(f"Network {uuid} could not be found.")
-            out.append({"network": name, **({"fixedIP": fixed_ip} if fixed_ip else {})})
-        else:
-            raise BadRequest(f"Bad networks format: networks[{index}] names neither uuid nor port")
-    return out
-
-
-def _block_devices(
-    value: Any, image_ref: str | None, resolve: Resolver
-) -> tuple[dict[str, Any] | None, str | None, list[dict[str, Any]]]:
-    """block_device_mapping_v2 -> (boot volume, image ref, other volumes)."""
-    if not isinstance(value, list):
-        raise _invalid("block_device_mapping_v2", value, f"{value!r} is not of type 'array'")
-    boot: dict[str, Any] | None = None
-    volumes: list[dict[str, Any]] = []
-    for index, entry in enumerate(value):
-        path = f"block_device_mapping_v2/{index}"
-        if not isinstance(entry, Mapping):
-            raise _invalid(path, entry, f"{entry!r} is not of type 'object'")
-        source = entry.get("source_type", "volume" if "uuid" in entry else "blank")
-        destination = entry.get("destination_type", "volume" if source == "volume" else "local")
-        boot_index = entry.get("boot_index")
-        booting = boot_index is not None and str(boot_index) == "0"
-        delete = _boolean(entry, "delete_on_termination", f"{path}/delete_on_termination")
-        ref = _string(entry, "uuid", f"{path}/uuid", minimum=1)
-        if source == "image" and destination == "local":
-            if not booting:
-                raise BadRequest(f"{path}: an image can only be the boot device (boot_index 0)")
-            if image_ref and ref and ref != image_ref:
-                raise BadRequest(
-                    "Block Device Mapping is Invalid: the boot image differs from imageRef."
-                )
-            image_ref = ref or image_ref
-        elif source == "volume" and destination == "volume":
-            if ref is None:
-                raise BadRequest(f"{path}: a volume source needs a uuid")
-            name = resolve.volume(ref)
-            if name is None:
-                raise BadRequest(f"Volume {ref} could not be found.")
-            if booting:
-                boot = {"name": name, **({"deleteOnTermination": delete} if delete else {})}
-            else:
-                attached: dict[str, Any] = {"volume": name}
-                device = entry.get("device_name")
-                if device:
-                    attached["device"] = device
-                if delete:
-                    attached["deleteOnTermination"] = True
-                volumes.append(attached)
-        else:
-            raise BadRequest(
-                f"{path}: source_type {source} with destination_type {destination} is not "
-                "supported; Nimbus boots from an image or from an existing volume (create the "
-                "volume first, `openstack volume create --image`, and give its uuid with "
-                "source_type volume)"
-            )
-    return boot, image_ref, volumes
-
-
-def _hints(value: Any, hints: HintResolver | None) -> tuple[dict[str, Any], str | None]:
-    """os:scheduler_hints -> (spec.schedulerHints, spec.serverGroup)."""
-    if not isinstance(value, Mapping):
-        raise _invalid("os:scheduler_hints", value, f"{value!r} is not of type 'object'")
-    out: dict[str, Any] = {}
-    group = None
-    needs = [k for k in ("group", "same_host", "different_host") if k in value]
-    if needs and hints is None:
-        raise BadRequest(f"os:scheduler_hints: {', '.join(needs)} cannot be resolved here")
-    for key, field in (("same_host", "sameHost"), ("different_host", "differentHost")):
-        if key in value and hints is not None:
-            refs = value[key] if isinstance(value[key], list) else [value[key]]
-            names = []
-            for ref in refs:
-                name = hints.server(str(ref))
-                if name is None:
-                    raise BadRequest(f"os:scheduler_hints/{key}: server {ref} could not be found.")
-                names.append(name)
-            out[field] = names
-    if "group" in value and hints is not None:
-        group = hints.server_group(str(value["group"]))
-        if group is None:
-            raise BadRequest(f"Server group {value['group']} could not be found.")
-    if "query" in value:
-        query = value["query"]
-        out["query"] = query if isinstance(query, str) else str(query)
-    if "build_near_host_ip" in value:
-        out["buildNearHostIP"] = value["build_near_host_ip"]
-        out["cidr"] = value.get("cidr")
-    return out, group
-
-
-def server_create(
-    request: Mapping[str, Any], *, resolve: Resolver, hints: HintResolver | None = None
-) -> tuple[str, dict[str, Any]]:
-    """Nova's POST /servers body -> (the server's OpenStack name, its Server spec).
-    BadRequest, in Nova's words, for what Nova would refuse."""
-    body = request.get("server")
-    if not isinstance(body, Mapping):
-        raise _invalid("server", body, "'server' is a required property")
-    name = _string(body, "name", "server/name", minimum=1)
-    if name is None:
-        raise _invalid("server", dict(body), "'name' is a required property")
-    if name.strip() != name:
-        raise _invalid("server/name", name, "Leading/trailing whitespace is not allowed")
-    if "flavorRef" not in body:
-        raise _invalid("server", dict(body), "'flavorRef' is a required property")
-    counts(request)
-
-    flavor_ref = str(body["flavorRef"])
-    flavor_name = resolve.flavor(flavor_ref)
-    if flavor_name is None:
-        raise BadRequest("Invalid flavorRef provided.")
-    spec: dict[str, Any] = {"flavor": flavor_name}
-
-    image_ref = _string(body, "imageRef", "server/imageRef") or None
-    boot: dict[str, Any] | None = None
-    volumes: list[dict[str, Any]] = []
-    if "block_device_mapping_v2" in body:
-        boot, image_ref, volumes = _block_devices(
-            body["block_device_mapping_v2"], image_ref, resolve
-        )
-    if boot is not None:
-        spec["bootVolume"] = boot
-    elif image_ref is not None:
-        found = resolve.image(image_ref)
-        if found is None:
-            raise BadRequest("Can not find requested image")
-        project, _, image_name = found.rpartition("/")
-        spec["image"] = {"name": image_name, **({"project": project} if project else {})}
-    else:
-        raise BadRequest("Missing imageRef attribute")
-    if volumes:
-        spec["volumes"] = volumes
-
-    if "networks" in body:
-        networks = _networks(body["networks"], resolve)
-        if networks:
-            spec["networks"] = networks
-    key_name = _string(body, "key_name", "server/key_name", minimum=1)
-    if key_name is not None:
-        spec["keyName"] = _kube(key_name, "server/key_name")
-    if "user_data" in body and body["user_data"] is not None:
-        encoded = _string(body, "user_data", "server/user_data", maximum=65535) or ""
-        try:
-            raw = base64.b64decode(encoded, validate=True)
-        except (binascii.Error, ValueError):
-            raise BadRequest("User data needs to be valid base 64.") from None
-        try:
-            spec["userData"] = raw.decode()
-        except UnicodeDecodeError:
-            raise BadRequest(
-                "user_data: Nimbus keeps user data as text (cloud-init); binary user data, such "
-                "as gzip, is not supported: send it uncompressed"
-            ) from None
-    if "metadata" in body:
-        metadata = body["metadata"]
-        if not isinstance(metadata, Mapping):
-            raise _invalid("server/metadata", metadata, f"{metadata!r} is not of type 'object'")
-        for key, value in metadata.items():
-            if not 1 <= len(key) <= 255:
-                raise _invalid(
-                    "server/metadata", dict(metadata), f"key {key!r} is not 1 to 255 characters"
-                )
-            if not isinstance(value, str) or len(value) > 255:
-                raise _invalid(
-                    f"server/metadata/{key}",
-                    value,
-                    f"{value!r} is not a string of at most 255 characters",
-                )
-        spec["metadata"] = dict(metadata)
-    if "security_groups" in body:
-        groups = body["security_groups"]
-        if not isinstance(groups, list):
-            raise _invalid("server/security_groups", groups, f"{groups!r} is not of type 'array'")
-        names = []
-        for index, group in enumerate(groups):
-            if not isinstance(group, Mapping) or not isinstance(group.get("name"), str):
-                raise _invalid(
-                    f"server/security_groups/{index}", group, "'name' is a required property"
-                )
-            names.append(_kube(group["name"], f"server/security_groups/{index}/name"))
-        spec["securityGroups"] = list(dict.fromkeys(names))
-    zone = _string(body, "availability_zone", "server/availability_zone", minimum=1)
-    if zone is not None:
-        if ":" in zone:
-            raise BadRequest(
-                f"availability_zone {zone!r}: forcing a host (zone:host:node) is not supported; "
-                "give the zone alone"
-            )
-        spec["availabilityZone"] = zone
-    description = _string(body, "description", "server/description")
-    if description:
-        spec["description"] = description
-    if body.get("tags"):
-        tags = body["tags"]
-        if not isinstance(tags, list) or len(tags) > 50:
-            raise _invalid("server/tags", tags, "tags are a list of at most 50 strings")
-        for tag in tags:
-            if not isinstance(tag, str) or not 1 <= len(tag) <= 60 or re.search("[,/]", tag):
-                raise _invalid(
-                    "server/tags", tags, f"{tag!r} is not a tag: 1 to 60 characters, no ',' or '/'"
-                )
-        spec["tags"] = list(tags)
-    config_drive = _boolean(body, "config_drive", "server/config_drive")
-    if config_drive:
-        spec["configDrive"] = True
-    hostname = _string(body, "hostname", "server/hostname", minimum=1)
-    if hostname is not None:
-        spec["hostname"] = hostname
-    if "os:scheduler_hints" in request:
-        scheduler_hints, group = _hints(request["os:scheduler_hints"], hints)
-        if scheduler_hints:
-            spec["schedulerHints"] = scheduler_hints
-        if group is not None:
-            spec["serverGroup"] = group
-
-    try:
-        compute.ServerSpec.model_validate(spec)
-    except pydantic.ValidationError as error:
-        problem = error.errors()[0]
-        field = ".".join(str(p) for p in problem["loc"])
-        raise BadRequest(f"spec.{field}: {problem['msg']}") from None
-    return name, spec

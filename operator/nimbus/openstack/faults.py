@@ -2,13 +2,11 @@
 
 Nova, Cinder, Glance and Heat: `{"<faultName>": {"code": ..., "message": ...}}`; Keystone:
 `{"error": {"code": ..., "title": ..., "message": ...}}`; Neutron:
-`{"NeutronError": {"type": ..., "message": ..., "detail": ""}}`."""
+`{"NeutronError": {"type": ..., "message": ..., "detail": ""}}`. Pure: app.py answers them."""
 
 from __future__ import annotations
 
 from typing import Any
-
-from aiohttp import web
 
 # HTTP status -> Nova's fault name (what python-novaclient and Horizon read).
 NOVA_FAULTS = {
@@ -43,8 +41,10 @@ class Fault(Exception):  # noqa: N818 -- OpenStack calls these fault documents
         name = NOVA_FAULTS.get(self.code, "computeFault")
         return {name: {"code": self.code, "message": self.message}}
 
-    def response(self) -> web.Response:
-        return web.json_response(self.document(), status=self.code)
-
 
 UNAUTHORIZED = "The request you have made requires authentication."
+
+
+def invalid(path: str, value: object, why: str) -> Fault:
+    """Nova's 400 for a body its JSON schema refuses."""
+    return Fault(400, f"Invalid input for field/attribute {path}. Value: {value}. {why}")

@@ -6,7 +6,7 @@ from typing import Any
 
 from aiohttp import web
 
-from nimbus.openstack import documents
+from nimbus.openstack import documents, glance_documents
 from nimbus.openstack.faults import Fault
 from nimbus.openstack.service import Identity, Services
 
@@ -50,7 +50,7 @@ async def _images(request: web.Request, identity: Identity) -> list[dict[str, An
 
 def _document(request: web.Request, identity: Identity, image: dict[str, Any]) -> dict[str, Any]:
     owner = str(identity.project["metadata"]["uid"]) if identity.project else ""
-    return documents.image(image, base_url=_base(request), owner=owner)
+    return glance_documents.image(image, base_url=_base(request), owner=owner)
 
 
 def _matches(image: dict[str, Any], query: Any) -> bool:

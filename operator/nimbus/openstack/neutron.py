@@ -8,7 +8,7 @@ from typing import Any
 
 from aiohttp import web
 
-from nimbus.openstack import documents
+from nimbus.openstack import neutron_documents
 from nimbus.openstack.faults import Fault
 from nimbus.openstack.service import Identity, Services
 
@@ -43,7 +43,7 @@ async def _networks(request: web.Request, identity: Identity) -> list[dict[str, 
     subnets = await kube.list(NETWORKS, "Subnet", identity.namespace)
     project = _project_id(identity)
     return [
-        documents.network(n, project_id=project, subnet_ids=[
+        neutron_documents.network(n, project_id=project, subnet_ids=[
             s["metadata"]["uid"] for s in subnets
             if (s.get("spec") or {}).get("network") == n["metadata"]["name"]])
         for n in networks
@@ -80,7 +80,7 @@ async def list_subnets(request: web.Request) -> web.Response:
     networks = {n["metadata"]["name"]: n["metadata"]["uid"]
                 for n in await kube.list(NETWORKS, "Network", identity.namespace)}  # fmt: skip
     subnets = [
-        documents.subnet(s, project_id=_project_id(identity),
+        neutron_documents.subnet(s, project_id=_project_id(identity),
                          network_id=networks.get((s.get("spec") or {}).get("network", ""), ""))
         for s in await kube.list(NETWORKS, "Subnet", identity.namespace)
     ]  # fmt: skip
