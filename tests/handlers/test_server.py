@@ -200,7 +200,8 @@ async def test_with_placement_a_flavor_no_node_can_take_is_refused_before_its_vm
     assert status["fault"]["details"] == "Filter results: ['RamFilter: (start: 1, end: 0)']"
 
 
-async def test_a_resize_restarts_the_instance_and_reports_resize_until_a_new_one_runs() -> None:
+async def _asked_to_resize() -> World:
+    """A server built and running (instance `first`), then asked for m1.small (generation 2)."""
     small = {"apiVersion": "compute.nimbus.dev/v1alpha1", "kind": "Flavor",
              "metadata": {"name": "m1.small"},
              "spec": {"vcpus": 1, "ramMB": 1024, "diskGB": 2}}  # fmt: skip
@@ -212,6 +213,11 @@ async def test_a_resize_restarts_the_instance_and_reports_resize_until_a_new_one
     server = world.find("Server", "web", NS)
     world.put({**server, "spec": {**server["spec"], "flavor": "m1.small"},
                "metadata": {**server["metadata"], "generation": 2}})  # fmt: skip
+    return world
+
+
+async def test_a_resize_restarts_the_instance_and_reports_resize_until_a_new_one_runs() -> None:
+    world = await _asked_to_resize()
     world.calls.clear()
     with pytest.raises(kopf.TemporaryError, match="RESIZE under way"):
         await _pass(world)
@@ -226,17 +232,7 @@ async def test_a_copy_read_before_a_restart_was_recorded_does_not_restart_again(
     """kopf's event and a retry can both hold the copy that asked for the resize; the pass
     that runs second (the lock serialises them) finds the resize recorded and the new
     instance running, and leaves it alone."""
-    small = {"apiVersion": "compute.nimbus.dev/v1alpha1", "kind": "Flavor",
-             "metadata": {"name": "m1.small"},
-             "spec": {"vcpus": 1, "ramMB": 1024, "diskGB": 2}}  # fmt: skip
-    world = World(*_objects(), small)
-    await _pass(world)
-    world.put({"apiVersion": "kubevirt.io/v1", "kind": "VirtualMachineInstance",
-               "metadata": {"name": "web", "namespace": NS, "uid": "first"},
-               "status": {"phase": "Running", "nodeName": "node-1"}})  # fmt: skip
-    server = world.find("Server", "web", NS)
-    world.put({**server, "spec": {**server["spec"], "flavor": "m1.small"},
-               "metadata": {**server["metadata"], "generation": 2}})  # fmt: skip
+    world = await _asked_to_resize()
     stale = world.find("Server", "web", NS)
     with pytest.raises(kopf.TemporaryError, match="RESIZE under way"):
         await _pass(world)

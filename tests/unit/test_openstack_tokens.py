@@ -16,7 +16,7 @@ def _token(**changes: object) -> tokens.Token:
     fields: dict[str, object] = {
         "user": "alice", "methods": ("password",), "issued_at": NOW,
         "expires_at": NOW + datetime.timedelta(hours=1), "audit_id": tokens.new_audit_id(),
-        "project_id": "0b6e9a5c-1111-2222-3333-444455556666",
+        "project_id": "0b6e9a5c-1111-2222-3333-444455556666", "project_name": "demo",
     }  # fmt: skip
     fields.update(changes)
     return tokens.Token(**fields)  # type: ignore[arg-type]

@@ -174,6 +174,7 @@ async def authenticate(request: web.Request) -> web.Response:
     token = tokens.Token(
         user=name, methods=tuple(methods), issued_at=issued, expires_at=expires,
         audit_id=tokens.new_audit_id(), project_id=project["metadata"]["uid"] if project else None,
+        project_name=project["metadata"]["name"] if project else None,
         domain_id=domain, audit_chain=chain,
     )  # fmt: skip
     text = tokens.issue(await svc.keys(), token)

@@ -205,7 +205,12 @@ class Services:
         project: dict[str, Any] | None = None
         roles: tuple[str, ...] = ()
         if token.project_id is not None:
-            project = await self.project(id=token.project_id)
+            # One GET by the name the token carries (never a list per request), the same
+            # project only if its uid is the one the token was issued for.
+            if token.project_name:
+                project = await self.project(name=token.project_name)
+            if project is not None and project["metadata"]["uid"] != token.project_id:
+                project = None
             roles = self.roles_on(project, token.user) if project else ()
             if not roles:
                 raise Fault(401, UNAUTHORIZED, style="keystone")

@@ -36,13 +36,15 @@ class Token:
     expires_at: datetime.datetime
     audit_id: str
     project_id: str | None = None  # the Project's uid, for a project-scoped token
+    project_name: str | None = None  # and its name: read by name, checked by uid
     domain_id: str | None = None  # for a domain-scoped token
     audit_chain: str | None = None  # the audit id of the token it was rescoped from
 
     def payload(self) -> bytes:
         return json.dumps(
             {"v": 1, "u": self.user, "m": list(self.methods), "p": self.project_id,
-             "d": self.domain_id, "i": _epoch(self.issued_at), "e": _epoch(self.expires_at),
+             "n": self.project_name, "d": self.domain_id, "i": _epoch(self.issued_at),
+             "e": _epoch(self.expires_at),
              "a": self.audit_id, "c": self.audit_chain},
             separators=(",", ":"),
         ).encode()  # fmt: skip
@@ -60,6 +62,7 @@ class Token:
                 expires_at=_when(data["e"]),
                 audit_id=str(data["a"]),
                 project_id=data.get("p"),
+                project_name=data.get("n"),
                 domain_id=data.get("d"),
                 audit_chain=data.get("c"),
             )
