@@ -170,6 +170,17 @@ def _restarted(cloud: Cloud, name: str, ns: str, before: str, timeout: float = 1
     raise AssertionError(f"server {name} was not restarted on a new instance:\n{state}")
 
 
+def _history(cloud: Cloud, ns: str) -> str:
+    """Every Event of the namespace in order, and the server: what restarted an instance."""
+    events = cloud.kubectl("get", "events", "-n", ns, "--sort-by=.metadata.creationTimestamp",
+                           "-o", "custom-columns=TIME:.metadata.creationTimestamp,KIND:"
+                           ".involvedObject.kind,NAME:.involvedObject.name,UID:"
+                           ".involvedObject.uid,REASON:.reason,MESSAGE:.message",
+                           check=False).stdout  # fmt: skip
+    server = cloud.kubectl("get", "osserver", "-n", ns, "-o", "yaml", check=False).stdout
+    return f"\n{events}\n{server}"
+
+
 def _held(cloud: Cloud, name: str, ns: str) -> dict[str, tuple[str, str]]:
     """The instance's hotplugged volumes: claim -> (phase, target)."""
     vmi = cloud.get("virtualmachineinstances.kubevirt.io", name, ns)
@@ -259,7 +270,7 @@ spec:
     assert life["status"]["built"]["flavor"] == "s1.large"
     row = cloud.kubectl("get", "osserver", "life", "-n", ns, "--no-headers").stdout.split()
     assert (row[1], row[4]) == ("ACTIVE", "s1.large")  # the list shows what runs
-    assert _instance_uid(cloud, "life", ns) == third
+    assert _instance_uid(cloud, "life", ns) == third, _history(cloud, ns)
     cloud.kubectl("patch", "osserver", "life", "-n", ns, "--type=merge",
                   "-p", '{"spec": {"flavor": "s1.large"}}')  # fmt: skip
     wait_for(cloud, "servers.compute.nimbus.dev", "life", ns, READY, "True")

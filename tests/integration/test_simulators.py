@@ -4,6 +4,7 @@ they do to real objects on the real API server."""
 
 from __future__ import annotations
 
+import asyncio
 import dataclasses
 import json
 import ssl
@@ -14,7 +15,10 @@ import urllib.request
 import pytest
 import yaml
 
+from nimbus.api import kinds
 from nimbus.compute import render as compute
+from nimbus.devcloud.simulators import kubevirt as simulated
+from nimbus.k8s import client
 from tests.integration.conftest import Cloud, wait_for
 from tests.unit import test_render_server as servers
 
@@ -258,3 +262,36 @@ def test_the_simulated_virt_handler_answers_virt_api_alone(cloud: Cloud) -> None
     # A client of another CA: the handshake fails, or (TLS 1.3) the server hangs up after it.
     with pytest.raises((ssl.SSLError, ConnectionError, urllib.error.URLError)):
         urllib.request.urlopen(request, context=context, timeout=10)
+
+
+def test_a_deleted_instance_s_shutdown_never_touches_its_successor(cloud: Cloud) -> None:
+    """The simulated virt-handler shuts down an instance being deleted, reading it again by name
+    on a conflict: what it reads then may be the next instance (same name, another uid) or one
+    no longer being deleted, which must run on. Marking it Succeeded made virt-controller stop
+    it and start yet another: a resize restarting the server twice."""
+    ns = cloud.namespace()
+    cloud.apply(data_volume(ns, "cirros", {"http": {"url": "https://example.com/cirros.img"}}))
+    cloud.apply(_network(ns, "private"))
+    interface = compute.Interface("private", f"{ns}/private", "02:00:00:00:00:51",
+                                  ("10.0.0.51/24",), "10.0.0.1")  # fmt: skip
+    inputs = _server(ns, interfaces=(interface,))
+    cloud.apply(compute.render_cloud_init_secret(inputs), compute.render_virtual_machine(inputs))
+    wait_for(cloud, VMI, "web-1", ns, "{.status.phase}", "Running", timeout=90)
+    running = cloud.get(VMI, "web-1", ns)
+    # A copy as the handler saw an earlier instance of that name: being deleted, and stale.
+    stale = json.loads(json.dumps(running))
+    stale["metadata"].update(deletionTimestamp="2026-12-07T00:00:00Z", resourceVersion="1",
+                             uid="00000000-0000-0000-0000-000000000001")  # fmt: skip
+
+    async def shut() -> None:  # as the simulated handler does, writing as virt-handler
+        admin = client.load_credentials(str(cloud.devcloud.kubeconfig))
+        handler = client.load_credentials(
+            str(cloud.devcloud.identity_kubeconfig("virt-handler")))  # fmt: skip
+        async with client.Client(admin, kinds=kinds.table()) as api, \
+                client.Client(handler, kinds=kinds.table()) as writer:  # fmt: skip
+            await simulated.shut_down(api, writer, stale)
+
+    asyncio.run(shut())
+    after = cloud.get(VMI, "web-1", ns)
+    assert (after["metadata"]["uid"], after["status"]["phase"]) == (
+        running["metadata"]["uid"], "Running")  # fmt: skip

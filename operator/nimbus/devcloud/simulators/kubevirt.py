@@ -92,10 +92,14 @@ async def shut_down(api: client.Client, writer: client.Client, vmi: dict[str, An
     """An instance being deleted: the domain shuts down and the launcher exits, Succeeded. At
     once, and again on a conflict (virt-controller writes the instance too): KWOK removes the
     launcher pod without the grace a real one takes, and an instance still Running when its pod
-    is gone is Failed, which virt-controller counts as a crash."""
+    is gone is Failed, which virt-controller counts as a crash. Only that instance: read again
+    by name, the instance may already be its successor (same name, another uid), which runs on."""
+    uid = ((vmi or {}).get("metadata") or {}).get("uid")
     for _attempt in range(20):
         if vmi is None or (vmi.get("status") or {}).get("phase") not in ("Scheduled", "Running"):
             return
+        if vmi["metadata"].get("uid") != uid or not vmi["metadata"].get("deletionTimestamp"):
+            return  # the one being deleted is gone: this is the next instance
         try:
             await write_status(writer, vmi, moved(vmi["status"], "Succeeded"))
             return
