@@ -97,7 +97,8 @@ def volume_claim(view: cache.View, name: str, namespace: str, field: str) -> str
     state = (volume.get("status") or {}).get("status")
     if state in VOLUME_FAILED:
         raise FailedError("VolumesReady", "VolumeError", f"{field}: volume {name} is {state}")
-    if state not in ("available", "in-use", "attaching", "detaching"):
+    # A volume growing (extending) stays attached, as in Cinder: its server runs on.
+    if state not in ("available", "in-use", "attaching", "detaching", "extending"):
         raise WaitingError(
             "VolumesReady",
             "VolumeNotAvailable",
