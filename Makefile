@@ -63,7 +63,7 @@ format: venv ## apply ruff's fixes and formatting
 	$(BIN)/ruff format operator tests bench
 
 .PHONY: build
-build: deps venv ## build the local control plane's binaries (cached under ~/.cache/nimbus)
+build: deps venv ## build the local cloud's binaries and the tests' OpenTofu (cached in ~/.cache/nimbus)
 	$(NIMBUS) devcloud build
 
 .PHONY: test

@@ -6,7 +6,8 @@ page rewritten with new output. What each kind of block means:
 - `sh` (or `bash`, `shell`): a script, run as it is; it must succeed.
 - `console`: `$ ` lines are commands (a line ending in `\\` goes on), the lines after each are
   what it prints, stdout and stderr as a terminal shows them.
-- `yaml` with a `title="NAME"`: a file the commands after it use, written as NAME.
+- a block with a `title="NAME"` (`yaml`, `hcl`, ...): a file the commands after it use,
+  written as NAME.
 - `yaml` without a title, every document a Kubernetes object: applied with `kubectl apply`.
 - anything else, and a block marked `<!-- docs-test: skip REASON -->` on the line before its
   fence, is not run; an unmarked block the tests cannot run is an error, so none is left out
@@ -67,7 +68,7 @@ class Block:
             return "script"
         if self.lang == "console":
             return "console"
-        if self.lang == "yaml" and self.title:
+        if self.title:
             return "file"
         if self.lang == "yaml" and _manifests(self.text):
             return "apply"

@@ -72,7 +72,7 @@ def _devcloud(args: argparse.Namespace) -> int:
 
     cloud = cluster.DevCloud(pathlib.Path(args.dir) if args.dir else None)
     if args.action == "build":
-        for name, path in build.ensure().items():
+        for name, path in build.ensure(list(build.COMPONENTS)).items():
             print(f"{name}: {path}")
     elif args.action == "upstream":
         from nimbus.devcloud import manifests
@@ -153,6 +153,11 @@ def _api(args: argparse.Namespace) -> int:
         public_url=args.public_url,
         system_namespace=args.system_namespace,
         rotate_keys=args.action == "rotate-keys",
+        expiration=args.token_expiration,
+        lockout_failure_attempts=args.lockout_failure_attempts,
+        lockout_duration=args.lockout_duration,
+        tls_cert_file=args.tls_cert_file,
+        tls_key_file=args.tls_key_file,
     )
     return 0
 
@@ -208,6 +213,26 @@ def parser() -> argparse.ArgumentParser:
         help="where the Fernet keys, password hashes and revocations are (default: "
         "$NIMBUS_SYSTEM_NAMESPACE, else %(default)s)",
     )
+    api.add_argument(
+        "--token-expiration", type=int,
+        default=int(os.environ.get("NIMBUS_API_TOKEN_EXPIRATION", "3600")),
+        help="seconds a token lasts, Keystone's [token] expiration (default: "
+        "$NIMBUS_API_TOKEN_EXPIRATION, else %(default)s)",
+    )  # fmt: skip
+    api.add_argument(
+        "--lockout-failure-attempts", type=int,
+        default=int(os.environ.get("NIMBUS_API_LOCKOUT_FAILURE_ATTEMPTS", "6")),
+        help="failed logins in a row that lock a user out, Keystone's lockout_failure_attempts;"
+        " 0: never (default: $NIMBUS_API_LOCKOUT_FAILURE_ATTEMPTS, else %(default)s)",
+    )  # fmt: skip
+    api.add_argument(
+        "--lockout-duration", type=int,
+        default=int(os.environ.get("NIMBUS_API_LOCKOUT_DURATION", "1800")),
+        help="seconds a locked-out user stays locked, Keystone's lockout_duration (default: "
+        "$NIMBUS_API_LOCKOUT_DURATION, else %(default)s)",
+    )  # fmt: skip
+    api.add_argument("--tls-cert-file", help="serve HTTPS with this certificate (PEM)")
+    api.add_argument("--tls-key-file", help="the certificate's key (PEM)")
     api.set_defaults(func=_api)
 
     checking = commands.add_parser(

@@ -180,3 +180,7 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
     for item in items:
         if "integration" in item.path.parts:
             item.add_marker(pytest.mark.integration)
+
+
+# The OpenStack API's fixtures, for every module that drives it.
+from tests.integration.openstack import api, tenants  # noqa: E402, F401

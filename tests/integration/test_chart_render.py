@@ -15,6 +15,7 @@ import yaml
 from nimbus.api import kinds
 from nimbus.devcloud import build
 from nimbus.generate import chart, crdgen, rbac
+from nimbus.openstack import rbac as openstack_rbac
 
 CHART = chart.CHART
 
@@ -86,7 +87,7 @@ def test_the_schema_is_the_models_and_refuses_what_they_refuse() -> None:
 
 def test_defaults_a_secure_operator_with_a_webhook_and_its_generated_ca() -> None:
     docs = render()
-    (deployment,) = find(docs, "Deployment")
+    (deployment,) = find(docs, "Deployment", "nimbus-operator")
     pod = deployment["spec"]["template"]["spec"]
     (container,) = pod["containers"]
     assert pod["securityContext"]["runAsNonRoot"] is True
@@ -281,3 +282,51 @@ def test_every_namespaced_object_names_the_release_namespace() -> None:
         if doc["kind"] not in cluster_wide:
             expected = "kube-system" if doc["metadata"]["name"].endswith("reader") else "nimbus-x"
             assert doc["metadata"].get("namespace") == expected, doc["metadata"]["name"]
+
+
+def test_the_openstack_api_runs_as_its_own_least_privileged_account() -> None:
+    docs = render(namespace="cloud")
+    (deployment,) = find(docs, "Deployment", "nimbus-api")
+    pod = deployment["spec"]["template"]["spec"]
+    assert pod["serviceAccountName"] == "nimbus-api"
+    (container,) = pod["containers"]
+    assert container["args"] == ["api", "--listen=0.0.0.0:5000"]
+    env = {e["name"]: e["value"] for e in container["env"]}
+    assert env == {
+        "NIMBUS_API_PUBLIC_URL": "http://nimbus-api.cloud.svc:5000",
+        "NIMBUS_SYSTEM_NAMESPACE": "cloud", "NIMBUS_API_TOKEN_EXPIRATION": "3600",
+        "NIMBUS_API_LOCKOUT_FAILURE_ATTEMPTS": "6", "NIMBUS_API_LOCKOUT_DURATION": "1800",
+    }  # fmt: skip
+    assert container["securityContext"]["readOnlyRootFilesystem"] is True
+    assert deployment["spec"]["replicas"] == 2
+    (service,) = find(docs, "Service", "nimbus-api")
+    assert service["spec"]["ports"] == [{"name": "api", "port": 5000, "targetPort": "api"}]
+    (cron,) = find(docs, "CronJob", "nimbus-api-rotate-keys")
+    job = cron["spec"]["jobTemplate"]["spec"]["template"]["spec"]
+    assert job["containers"][0]["args"] == ["api", "rotate-keys"]
+    assert job["serviceAccountName"] == "nimbus-api"
+    # Its rights are nimbus.openstack.rbac's, in the release namespace.
+    account = {"kind": "ServiceAccount", "name": "nimbus-api", "namespace": "cloud"}
+    for wanted in openstack_rbac.objects("cloud", account):
+        (got,) = find(docs, wanted["kind"], wanted["metadata"]["name"])
+        for key in ("rules", "roleRef", "subjects"):
+            assert got.get(key) == wanted.get(key), (wanted["metadata"]["name"], key)
+    assert not find(docs, "Ingress")
+
+
+def test_the_openstack_api_behind_an_ingress_with_tls_or_off() -> None:
+    docs = render("openstackApi.ingress.enabled=true", "openstackApi.ingress.host=api.example.org",
+                  "openstackApi.ingress.tlsSecretName=api-tls",
+                  "openstackApi.ingress.className=nginx",
+                  "openstackApi.tlsSecretName=api-serving")  # fmt: skip
+    (ingress,) = find(docs, "Ingress", "nimbus-api")
+    assert ingress["spec"]["tls"] == [{"hosts": ["api.example.org"], "secretName": "api-tls"}]
+    assert ingress["spec"]["ingressClassName"] == "nginx"
+    (deployment,) = find(docs, "Deployment", "nimbus-api")
+    (container,) = deployment["spec"]["template"]["spec"]["containers"]
+    env = {e["name"]: e["value"] for e in container["env"]}
+    assert env["NIMBUS_API_PUBLIC_URL"] == "https://api.example.org"
+    assert "--tls-cert-file=/etc/nimbus-api/tls/tls.crt" in container["args"]
+    assert container["readinessProbe"]["httpGet"]["scheme"] == "HTTPS"
+    off = render("openstackApi.enabled=false")
+    assert not [d for d in off if "nimbus-api" in d["metadata"]["name"]]

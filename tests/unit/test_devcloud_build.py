@@ -88,3 +88,29 @@ def test_kubevirt_and_cdi_are_pinned_once_with_the_kind_end_to_end() -> None:
 def test_a_go_mod_without_the_requirement_says_which() -> None:
     with pytest.raises(LookupError, match=r"requires no example\.com/absent"):
         build.required("kubevirt", "example.com/absent")
+
+
+def test_opentofu_and_the_openstack_provider_are_pinned_and_built_only_on_demand(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: pathlib.Path
+) -> None:
+    """What the Terraform test drives the API with is built by `nimbus devcloud build`, never by
+    starting the cloud: with every other binary in the cache, ensure() builds nothing."""
+    assert (build.TOFU_VERSION, build.OPENSTACK_PROVIDER_VERSION) == ("v1.12.6", "v3.4.0")
+    tofu = (GO / "tofu" / "go.mod").read_text()
+    # OpenTofu's own replace line, which a module requiring it must repeat.
+    assert "github.com/hashicorp/hcl/v2 v2.20.1 => github.com/opentofu/hcl/v2 " in tofu
+    for module in ("tofu", "terraform-provider-openstack"):
+        assert (GO / module / "go.sum").stat().st_size > 10_000
+    monkeypatch.setenv("NIMBUS_CACHE", str(tmp_path))
+    assert build.binary("tofu") == tmp_path / "tofu-v1.12.6" / "tofu"
+    provider = tmp_path / "terraform-provider-openstack-v3.4.0" / "terraform-provider-openstack"
+    assert build.binary("terraform-provider-openstack") == provider
+    for component in build.COMPONENTS.values():
+        if not component.on_demand:
+            build.binary(component.name).parent.mkdir(exist_ok=True)
+            build.binary(component.name).touch()
+    build.kwok_stages().touch()
+    monkeypatch.setenv("PATH", "")  # no go: a build would fail
+    built = build.ensure(log=False)
+    assert {"tofu", "terraform-provider-openstack"} & set(built) == set()
+    assert {"kube-apiserver", "helm"} <= set(built)

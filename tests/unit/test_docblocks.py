@@ -56,6 +56,11 @@ def test_blocks_are_read_in_order_with_what_the_tests_do() -> None:
     ]
 
 
+def test_a_titled_block_of_any_language_is_a_file() -> None:
+    (block,) = docblocks.blocks("page.md", '```hcl title="main.tf"\nprovider "openstack" {}\n```\n')
+    assert (block.action, block.title, block.text) == ("file", "main.tf", 'provider "openstack" {}')
+
+
 def test_output_is_compared_without_ages_and_padding() -> None:
     shown = "NAME   STATUS   AGE\np      ACTIVE   9s\n"
     run = "NAME  STATUS  AGE\np     ACTIVE  2m13s"

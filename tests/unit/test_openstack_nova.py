@@ -11,9 +11,9 @@ from typing import Any
 import pytest
 
 from nimbus.compute import keypairs
-from nimbus.openstack import nova_extension_documents, server_actions
+from nimbus.openstack import nova_extension_documents, server_actions, server_request
 from nimbus.openstack.faults import Fault
-from tests.unit.test_openstack_documents import _check
+from tests.unit.test_openstack_documents import CLI_BODY, Cloud, _check
 
 UID = "5e6f7a8b-0000-4000-8000-000000000001"
 NOW = datetime.datetime(2026, 3, 1, 10, 0, 0, 123456, tzinfo=datetime.UTC)
@@ -373,3 +373,138 @@ def test_without_the_nodes_the_zones_are_those_of_the_project_s_servers() -> Non
         "az1",
         "az2",
     ]
+
+
+# -- update, metadata and security groups: what Terraform's second apply sends -----------------
+
+SSH = "allow-ssh-1a2b3"  # the Kubernetes name of the group named allow_ssh
+GROUPS: list[dict[str, Any]] = [
+    {"metadata": {"name": SSH, "uid": "g-ssh",
+                  "annotations": {"openstack.nimbus.dev/name": "allow_ssh"}}},
+    {"metadata": {"name": "default", "uid": "g-default"}},
+]  # fmt: skip
+IN_GROUPS = _server("ACTIVE", "RUNNING", spec={"securityGroups": [SSH]})
+
+
+def _groups(action: str, name: Any, server: dict[str, Any] = IN_GROUPS) -> dict[str, Any] | None:
+    return server_actions.action_patch(action, {"name": name}, server, flavors=[], images=[],
+                                       now=NOW, security_groups=GROUPS)  # fmt: skip
+
+
+@pytest.mark.parametrize(
+    ("action", "name", "patch"),
+    [
+        ("addSecurityGroup", "default", {"spec": {"securityGroups": [SSH, "default"]}}),
+        ("addSecurityGroup", "g-default", {"spec": {"securityGroups": [SSH, "default"]}}),
+        ("addSecurityGroup", "allow_ssh", None),  # there already: nothing to change, as in Nova
+        ("removeSecurityGroup", "allow_ssh", {"spec": {"securityGroups": []}}),
+        ("removeSecurityGroup", SSH, {"spec": {"securityGroups": []}}),
+    ],
+)  # fmt: skip
+def test_a_security_group_is_added_or_taken_out_by_its_openstack_name_or_id(
+    action: str, name: str, patch: dict[str, Any] | None
+) -> None:
+    assert _groups(action, name) == patch
+
+
+def test_a_server_without_security_groups_in_its_spec_is_in_default() -> None:
+    assert _groups("removeSecurityGroup", "default", ACTIVE) == {"spec": {"securityGroups": []}}
+
+
+@pytest.mark.parametrize(
+    ("action", "name", "refusal"),
+    [
+        ("addSecurityGroup", "web", (404, "Security group web not found.")),
+        ("removeSecurityGroup", "default",
+         (404, f"Security group default not associated with the instance {UID}")),
+        ("addSecurityGroup", None, (400, "Security group not specified")),
+        ("addSecurityGroup", " ", (400, "Security group name cannot be empty")),
+    ],
+)  # fmt: skip
+def test_what_nova_refuses_of_the_security_group_actions(
+    action: str, name: Any, refusal: tuple[int, str]
+) -> None:
+    with pytest.raises(Fault) as raised:
+        _groups(action, name)
+    assert (raised.value.code, raised.value.message) == refusal
+
+
+@pytest.mark.parametrize(
+    ("body", "version", "patch"),
+    [
+        ({"name": "Web Server"}, (2, 1),
+         {"metadata": {"annotations": {"openstack.nimbus.dev/name": "Web Server"}}}),
+        ({"name": "web"}, (2, 1),  # its Kubernetes name again: no annotation
+         {"metadata": {"annotations": {"openstack.nimbus.dev/name": None}}}),
+        ({"description": "the front", "accessIPv4": ""}, (2, 19),
+         {"spec": {"description": "the front"}}),
+        ({"description": None}, (2, 19), {"spec": {"description": ""}}),
+        ({"hostname": "web-1"}, (2, 90), {"spec": {"hostname": "web-1"}}),
+        ({}, (2, 1), {}),
+    ],
+)  # fmt: skip
+def test_an_update_is_a_merge_patch_of_the_name_annotation_and_spec(
+    body: dict[str, Any], version: tuple[int, int], patch: dict[str, Any]
+) -> None:
+    assert server_actions.update_patch({"server": body}, ACTIVE, version) == patch
+
+
+@pytest.mark.parametrize(
+    ("body", "version", "message"),
+    [
+        ({"description": "x"}, (2, 18), "Additional properties are not allowed ('description' "
+                                        "unexpected)"),
+        ({"name": " web"}, (2, 1), "Leading/trailing whitespace is not allowed"),
+        ({"name": ""}, (2, 1), "'' is not 1 to 255 characters"),
+        ({"accessIPv4": "192.0.2.1"}, (2, 1), "accessIPv4 '192.0.2.1': Nimbus keeps no "
+                                             "accessIPv4 of its own (a server shows '')"),
+        ({"hostname": "Web_1"}, (2, 90), "'Web_1' is not a DNS label"),
+    ],
+)  # fmt: skip
+def test_what_nova_refuses_of_an_update(
+    body: dict[str, Any], version: tuple[int, int], message: str
+) -> None:
+    with pytest.raises(Fault) as raised:
+        server_actions.update_patch({"server": body}, ACTIVE, version)
+    assert raised.value.code == 400
+    assert message in raised.value.message
+
+
+def test_metadata_is_merged_in_replaced_and_deleted_an_item_at_a_time() -> None:
+    server = _server("ACTIVE", "RUNNING", spec={"metadata": {"role": "web", "tier": "front"}})
+    body = {"metadata": {"role": "db"}}
+    merged = server_actions.metadata_patch(body, server, replace=False)
+    assert merged == {"spec": {"metadata": {"role": "db"}}}
+    replaced = server_actions.metadata_patch(body, server, replace=True)
+    assert replaced == {"spec": {"metadata": {"role": "db", "tier": None}}}
+    assert server_actions.metadata_item_delete(server, "tier") == {
+        "spec": {"metadata": {"tier": None}}}  # fmt: skip
+    with pytest.raises(Fault) as missing:
+        server_actions.metadata_item_delete(server, "owner")
+    assert (missing.value.code, missing.value.message) == (404, "Metadata item was not found")
+    with pytest.raises(Fault) as refused:
+        server_actions.metadata_patch({"metadata": {"role": 1}}, server, replace=False)
+    assert refused.value.message == (
+        "Invalid input for field/attribute metadata/role. Value: 1. 1 is not a string of at "
+        "most 255 characters"
+    )
+
+
+class _Groups:
+    """server_request.GroupResolver over GROUPS: by id, Kubernetes name or OpenStack name."""
+
+    def security_group(self, ref: str) -> str | None:
+        found = [g for g in GROUPS if ref in (g["metadata"]["uid"], g["metadata"]["name"],
+                                              (g["metadata"].get("annotations") or {}).get(
+                                                  "openstack.nimbus.dev/name"))]  # fmt: skip
+        return str(found[0]["metadata"]["name"]) if found else None
+
+
+def test_a_server_is_created_in_groups_named_as_openstack_names_them() -> None:
+    body = {**CLI_BODY, "security_groups": [{"name": "allow_ssh"}, {"name": "default"}]}
+    _, spec = server_request.server_create({"server": body}, resolve=Cloud(),
+                                           security_groups=_Groups())  # fmt: skip
+    assert spec["securityGroups"] == [SSH, "default"]
+    # Without the project's groups to look in, only a name Kubernetes can hold is taken.
+    with pytest.raises(server_request.BadRequest, match="'allow_ssh' is not a valid name"):
+        server_request.server_create({"server": body}, resolve=Cloud())

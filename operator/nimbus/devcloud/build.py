@@ -28,6 +28,11 @@ def required(module: str, path: str) -> str:
 
 KUBEVIRT_VERSION = required("kubevirt", "kubevirt.io/kubevirt")
 CDI_VERSION = required("cdi", "kubevirt.io/containerized-data-importer")
+TOFU_VERSION = required("tofu", "github.com/opentofu/opentofu")
+OPENSTACK_PROVIDER_VERSION = required(
+    "terraform-provider-openstack",
+    "github.com/terraform-provider-openstack/terraform-provider-openstack/v3",
+)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -39,6 +44,8 @@ class Component:
     package: str
     version: str
     ldflags: str = "-s -w"
+    # Built by `nimbus devcloud build` and by whoever asks for it, never by starting the cloud.
+    on_demand: bool = False
 
     @property
     def key(self) -> str:
@@ -116,6 +123,24 @@ COMPONENTS = {
             Component(name, "cdi", f"nimbus.dev/devcloud/cdi/cmd/{name}", CDI_VERSION)
             for name in ("cdi-apiserver", "cdi-controller", "cdi-manifests")
         ),
+        # What the tests drive the OpenStack API with, as a user of Terraform would.
+        Component(
+            "tofu",
+            "tofu",
+            "github.com/opentofu/opentofu/cmd/tofu",
+            TOFU_VERSION,
+            "-s -w -X github.com/opentofu/opentofu/version.dev=no",
+            on_demand=True,
+        ),
+        Component(
+            "terraform-provider-openstack",
+            "terraform-provider-openstack",
+            "github.com/terraform-provider-openstack/terraform-provider-openstack/v3",
+            OPENSTACK_PROVIDER_VERSION,
+            "-s -w -X github.com/terraform-provider-openstack/terraform-provider-openstack/v3/"
+            f"openstack.version={OPENSTACK_PROVIDER_VERSION.lstrip('v')}",
+            on_demand=True,
+        ),
     )
 }
 
@@ -151,8 +176,13 @@ def go_environment(go_version: str) -> dict[str, str]:
 
 
 def ensure(names: list[str] | None = None, *, log: bool = True) -> dict[str, pathlib.Path]:
-    """Build every missing component (all by default); return the path of each."""
-    wanted = [COMPONENTS[n] for n in (names or list(COMPONENTS))]
+    """Build every missing component (by default all but the on-demand ones); return the path
+    of each."""
+    wanted = (
+        [COMPONENTS[n] for n in names]
+        if names
+        else [c for c in COMPONENTS.values() if not c.on_demand]
+    )
     missing = [c for c in wanted if not binary(c.name).exists()]
     stages_missing = COMPONENTS["kwok"] in wanted and not kwok_stages().exists()
     if missing or stages_missing:

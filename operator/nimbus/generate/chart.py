@@ -25,6 +25,7 @@ import yaml
 from nimbus.api import kinds, meta
 from nimbus.generate import argocd, crdgen, rbac
 from nimbus.identity import roles
+from nimbus.openstack import rbac as openstack_rbac
 from nimbus.scheduler import configuration
 
 REPO = pathlib.Path(__file__).resolve().parents[3]
@@ -183,6 +184,66 @@ class Placement(Values):
     priority_class_name: str = _field("", "priorityClassName of the nimbus-scheduler pods")
 
 
+class ApiIngress(Values):
+    enabled: bool = _field(False, "an Ingress in front of the API's Service")
+    class_name: str = _field("", "the Ingress's ingressClassName; empty: the cluster's default")
+    host: str = _field("", "the host clients reach the API at (also its public URL's host)")
+    annotations: FreeForm = _field(dict, "annotations of the Ingress (cert-manager's, ...)")
+    tls_secret_name: str = _field(
+        "", "a kubernetes.io/tls Secret for the host: the Ingress terminates TLS with it, and "
+        "the public URL is https",
+    )  # fmt: skip
+
+
+class KeyRotation(Values):
+    enabled: bool = _field(
+        True, "rotate the Fernet keys on a schedule, as keystone-manage fernet_rotate (a CronJob "
+        "running `nimbus api rotate-keys`)",
+    )  # fmt: skip
+    schedule: str = _field(
+        "0 3 * * 0", "when (cron): rotate at least as often as a token lasts, times the number "
+        "of keys kept (3), to keep each key in use less than that",
+    )  # fmt: skip
+
+
+class OpenStackApi(Values):
+    enabled: bool = _field(
+        True, "serve OpenStack's own API (Keystone, Nova, Glance, Neutron, Cinder, Heat) over "
+        "the same resources: `nimbus api`, for the openstack CLI, SDKs, Terraform and Horizon",
+    )  # fmt: skip
+    replicas: int = _field(2, "API replicas: stateless, any verifies any token", ge=1)
+    port: int = _field(5000, "the API's port (container and Service)", ge=1, le=65535)
+    public_url: str = _field(
+        "", "the URL clients reach the API at, the base of the catalog's endpoints; empty: the "
+        "Ingress's host when enabled, else http://<release>-api.<namespace>.svc:<port>",
+    )  # fmt: skip
+    token_expiration: int = _field(3600, "seconds a token lasts ([token] expiration)", ge=60)
+    lockout_failure_attempts: int = _field(
+        6, "failed logins in a row that lock a user out (lockout_failure_attempts); 0: never",
+        ge=0,
+    )  # fmt: skip
+    lockout_duration: int = _field(
+        1800, "seconds a locked-out user stays locked (lockout_duration)", ge=1
+    )
+    tls_secret_name: str = _field(
+        "", "a kubernetes.io/tls Secret: the API serves HTTPS with it itself (end to end, "
+        "behind an Ingress or not)",
+    )  # fmt: skip
+    key_rotation: KeyRotation = _field(KeyRotation, "the Fernet keys' rotation")
+    ingress: ApiIngress = _field(ApiIngress, "an Ingress for the API")
+    service_type: Literal["ClusterIP", "NodePort", "LoadBalancer"] = _field(
+        "ClusterIP", "the API Service's type"
+    )
+    resources: FreeForm = _field(
+        lambda: {"requests": {"cpu": "100m", "memory": "256Mi"}, "limits": {"memory": "512Mi"}},
+        "the API container's resources (a password check takes 128 MiB for a tenth of a second)",
+    )
+    node_selector: FreeForm = _field(dict, "nodeSelector of the API pods")
+    tolerations: list[FreeForm] = _field(list, "tolerations of the API pods")
+    affinity: FreeForm = _field(dict, "affinity of the API pods")
+    pod_annotations: FreeForm = _field(dict, "annotations of the API pods")
+
+
 class ArgoCD(Values):
     health_checks: bool = _field(
         False,
@@ -203,6 +264,7 @@ class ChartValues(Values):
     metrics: Metrics = _field(Metrics, "the operator's Prometheus metrics")
     webhook: Webhook = _field(Webhook, "the admission webhook, served by the operator")
     placement: Placement = _field(Placement, "Nova's filter scheduler, for servers")
+    openstack_api: OpenStackApi = _field(OpenStackApi, "OpenStack's own API (`nimbus api`)")
     argocd: ArgoCD = _field(ArgoCD, "Argo CD integration")
     common_labels: FreeForm = _field(dict, "labels added to every object the chart makes")
 
@@ -332,6 +394,25 @@ def _rbac() -> str:
         + extender
         + "{{- end }}\n"
     )
+
+
+def _api_rbac() -> str:
+    """The OpenStack API's least privilege (nimbus.openstack.rbac), for its ServiceAccount in the
+    release namespace, which is its system namespace."""
+    account = {"kind": "ServiceAccount", "name": "SERVICEACCOUNT", "namespace": "NAMESPACE"}
+    docs = []
+    for obj in openstack_rbac.objects("NAMESPACE", account):
+        labels = obj["metadata"].pop("labels", {})
+        labels.pop("app.kubernetes.io/managed-by", None)  # Helm manages them here
+        name = obj["metadata"]["name"]
+        extra = "".join(f"    {k}: {json.dumps(v)}\n" for k, v in sorted(labels.items()))
+        head = f"  name: {name}\n  labels:\n    {_LABELS}\n{extra}"
+        docs.append(_dump(obj).replace(f"  name: {name}\n", head, 1))
+    body = "---\n".join(docs)
+    body = body.replace("SERVICEACCOUNT", '{{ include "nimbus.fullname" . }}-api').replace(
+        "NAMESPACE", "{{ .Release.Namespace }}"
+    )
+    return GENERATED + "{{- if .Values.openstackApi.enabled }}\n" + body + "{{- end }}\n"
 
 
 def _webhooks() -> str:
@@ -473,6 +554,7 @@ def rendered() -> dict[str, str]:
         files[f"templates/crds/{name}"] = _crd_template(yaml.safe_load(text))
     files["templates/generated/project-roles.yaml"] = _cluster_objects()
     files["templates/generated/rbac.yaml"] = _rbac()
+    files["templates/generated/openstack-api-rbac.yaml"] = _api_rbac()
     files["templates/generated/webhook-configuration.yaml"] = _webhooks()
     files["templates/generated/scheduler-configuration.yaml"] = _scheduler_configuration()
     files["templates/generated/argocd-health.yaml"] = _argocd()

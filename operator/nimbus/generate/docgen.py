@@ -133,6 +133,8 @@ def index() -> str:
             f"| [{kind.kind_name()}]({kind.plural}.md) | `{kind.group}` | {kind.scope} "
             f"| {kind.openstack} |"
         )
+    lines += ["", "The OpenStack API's routes, service by service: "
+              "[OpenStack API routes](openstack-routes.md)."]  # fmt: skip
     return "\n".join(lines) + "\n"
 
 
@@ -147,9 +149,69 @@ def argocd_page() -> str:
     )
 
 
+# The OpenStack API's services, by path prefix: (name, what versions it serves).
+SERVICES = (
+    ("/v3", "Identity (Keystone v3)", "v3.14"),
+    ("/compute", "Compute (Nova v2.1)", "microversions {nova}"),
+    ("/image", "Image (Glance v2)", "v2.0 to v2.16"),
+    ("/network", "Networking (Neutron v2.0)", "v2.0"),
+    ("/volume", "Block Storage (Cinder v3)", "microversions {cinder}"),
+    ("/heat", "Orchestration (Heat v1)", "v1"),
+)
+
+
+def _versions(text: str) -> str:
+    from nimbus.openstack import cinder_documents, documents
+
+    def span(low: tuple[int, int], high: tuple[int, int]) -> str:
+        return f"{low[0]}.{low[1]} to {high[0]}.{high[1]}"
+
+    return text.format(nova=span(documents.MIN_VERSION, documents.MAX_VERSION),
+                       cinder=span(cinder_documents.MIN_VERSION,
+                                   cinder_documents.MAX_VERSION))  # fmt: skip
+
+
+def openstack_routes() -> str:
+    """Every route `nimbus api` serves, from the application itself, by service."""
+    import ssl
+
+    from nimbus.k8s import client
+    from nimbus.openstack import app, service
+
+    nowhere = client.Client(client.Credentials("https://127.0.0.1:1", ssl.create_default_context()))
+    application = app.application(service.Config(public_url="http://127.0.0.1:5000"), nowhere)
+    routes: list[tuple[str, str, str]] = []
+    for route in application.router.routes():
+        if route.resource is None or route.method == "HEAD":
+            continue
+        doc = (getattr(route.handler, "__doc__", None) or "").strip().split("\n\n")[0]
+        what = " ".join(doc.split()) or getattr(route.handler, "__name__", "").replace("_", " ")
+        module = getattr(route.handler, "__module__", "").rsplit(".", 1)[-1]
+        routes.append((route.resource.canonical, route.method, f"{what} (`{module}`)"))
+    lines = [GENERATED, "# OpenStack API routes", "",
+             "Every route `nimbus api` serves, read from the application",
+             "(`nimbus.openstack.app`); each `GET` also answers `HEAD`. How to use them:",
+             "[the OpenStack API](../openstack-api.md).", ""]  # fmt: skip
+    for prefix, name, versions in SERVICES:
+        mine = sorted(r for r in routes if r[0].startswith(prefix))
+        if not mine:
+            continue
+        lines += [f"## {name}", "", f"Versions: {_versions(versions)}.", "",
+                  "| method | path | what |", "|---|---|---|"]  # fmt: skip
+        lines += [f"| {method} | `{path}` | {_cell(doc)} |" for path, method, doc in mine]
+        lines.append("")
+    others = sorted(r for r in routes if not r[0].startswith(tuple(p for p, _, _ in SERVICES)))
+    if others:
+        lines += ["## Version discovery", "", "| method | path | what |", "|---|---|---|"]
+        lines += [f"| {method} | `{path}` | {_cell(doc)} |" for path, method, doc in others]
+        lines.append("")
+    return "\n".join(lines)
+
+
 def rendered() -> dict[str, str]:
     """The reference pages, by file name under docs/reference."""
-    files = {"index.md": index(), "argocd-health.md": argocd_page()}
+    files = {"index.md": index(), "argocd-health.md": argocd_page(),
+             "openstack-routes.md": openstack_routes()}  # fmt: skip
     for kind in kinds.ALL:
         files[f"{kind.plural}.md"] = page(kind)
     return files

@@ -62,6 +62,14 @@ def operator_rules() -> list[dict[str, Any]]:
         {"apiGroups": ["rbac.authorization.k8s.io"], "resources": ["clusterroles"],
          "verbs": ["bind"],
          "resourceNames": sorted(r["metadata"]["name"] for r in roles.cluster_roles())},
+        # Whom the OpenStack API may impersonate: the names of the Users there are, written
+        # into its ClusterRole (escalate: the role grants impersonation, which the operator
+        # does not hold; create cannot be held to a name, and grants nothing without bind).
+        {"apiGroups": ["rbac.authorization.k8s.io"], "resources": ["clusterroles"],
+         "verbs": ["create"]},
+        {"apiGroups": ["rbac.authorization.k8s.io"], "resources": ["clusterroles"],
+         "verbs": ["get", "update", "patch", "escalate"],
+         "resourceNames": [roles.IMPERSONATION]},
         # Security groups and project isolation.
         {"apiGroups": ["networking.k8s.io"], "resources": ["networkpolicies"], "verbs": OWN},
         # What the servers, images, networks and volumes become.

@@ -220,6 +220,29 @@ async def drain(body: kopf.Body, memo: kopf.Memo, **kwargs: Any) -> None:
     metrics.forget_project(body["metadata"]["name"])
 
 
+_IMPERSONATION = asyncio.Lock()
+_IMPERSONATED: list[list[str]] = []  # the names last written, once written
+
+
+@kopf.on.event(api.GROUP, meta.VERSION, "users")
+async def impersonation(memo: kopf.Memo, logger: kopf.Logger, **_: Any) -> None:
+    """The OpenStack API may impersonate the Users there are, and no one else: each User made or
+    deleted rewrites the ClusterRole naming them (roles.impersonation_role)."""
+    api_client: client.Client = memo.api
+    async with _IMPERSONATION:
+        users = await api_client.list(api.User.api_version_name(), "User")
+        names = sorted(u["metadata"]["name"] for u in users
+                       if not u["metadata"].get("deletionTimestamp"))  # fmt: skip
+        if _IMPERSONATED and _IMPERSONATED[-1] == names:
+            return
+        try:
+            await api_client.apply(roles.impersonation_role(names))
+        except client.ApiError as error:  # no right to: the API impersonates no one new
+            logger.warning(f"ClusterRole {roles.IMPERSONATION} not applied: {error}")
+            return
+        _IMPERSONATED[:] = [names]
+
+
 @handling.reconciler(api.User, poll=PASSWORD_RECHECK_SECONDS)
 async def user(body: kopf.Body, memo: kopf.Memo, **_: Any) -> None:
     """Keep a salted hash of the user's password (spec.passwordSecret) in the system namespace,

@@ -11,7 +11,9 @@ that refuses to delete a protected project.
 They aggregate into Kubernetes' view, edit and admin roles. No role grants Projects, Flavors or
 VolumeTypes beyond reading: only a cluster admin edits them. `nimbus-image-publisher` holds the
 verb `publicize` on images (Glance's publicize_image): bound cluster-wide, it lets a user make an
-image public; cluster admins hold it already.
+image public; cluster admins hold it already. `nimbus-identity-admin` is Keystone's admin for
+identity: Users and Projects, read and written (users, projects and role assignments through the
+OpenStack API too); bound cluster-wide to a user, it makes them the cloud's identity admin.
 """
 
 from __future__ import annotations
@@ -27,6 +29,11 @@ PUBLIC_READER = "nimbus-public-reader"
 # Glance's publicize_image: bound cluster-wide to whoever may make an image public.
 IMAGE_PUBLISHER = "nimbus-image-publisher"
 DELETION_PROTECTION = "nimbus-project-deletion-protection"
+# Keystone's identity admin: who may manage users, projects and their members.
+IDENTITY_ADMIN = "nimbus-identity-admin"
+# Whom the OpenStack API may impersonate: the Users there are, by name, and no one else. The
+# operator keeps its rules; the API's ServiceAccount is bound to it (nimbus.openstack.rbac).
+IMPERSONATION = "nimbus-api-impersonation"
 
 
 def _nimbus_rules(verbs: list[str]) -> list[dict[str, Any]]:
@@ -81,6 +88,14 @@ def cluster_roles() -> list[dict[str, Any]]:
                      "labels": {"app.kubernetes.io/managed-by": "nimbus"}},
         "rules": [{"apiGroups": ["image.nimbus.dev"], "resources": ["images"],
                    "verbs": ["publicize"]}],
+    })  # fmt: skip
+    roles.append({
+        "apiVersion": "rbac.authorization.k8s.io/v1",
+        "kind": "ClusterRole",
+        "metadata": {"name": IDENTITY_ADMIN,
+                     "labels": {"app.kubernetes.io/managed-by": "nimbus"}},
+        "rules": [{"apiGroups": ["identity.nimbus.dev"], "resources": ["users", "projects"],
+                   "verbs": READ + WRITE}],
     })  # fmt: skip
     public = [k for k in kinds.ALL if k.plural in ("flavors", "volumetypes")]
     roles.append({
@@ -141,3 +156,21 @@ def deletion_protection() -> list[dict[str, Any]]:
 def cluster_objects() -> list[dict[str, Any]]:
     """Everything above, in the order to apply it."""
     return [*cluster_roles(), public_reader_binding(), *deletion_protection()]
+
+
+def impersonation_role(users: list[str]) -> dict[str, Any]:
+    """The ClusterRole letting the OpenStack API impersonate exactly these users. With none, it
+    has no rule: a rule with no resourceNames would let it impersonate anyone."""
+    rules = (
+        [{"apiGroups": [""], "resources": ["users"], "verbs": ["impersonate"],
+          "resourceNames": sorted(set(users))}]
+        if users
+        else []
+    )  # fmt: skip
+    return {
+        "apiVersion": "rbac.authorization.k8s.io/v1",
+        "kind": "ClusterRole",
+        "metadata": {"name": IMPERSONATION, "labels": {"app.kubernetes.io/managed-by": "nimbus",
+                                                       "app.kubernetes.io/component": "api"}},
+        "rules": rules,
+    }  # fmt: skip

@@ -93,12 +93,21 @@ class ImageSpec(meta.Model):
                 "self.visibility == 'shared' || !has(self.members) || size(self.members) == 0",
                 "members: only a shared image has members; set visibility: shared",
                 field_path=".members",
-            )
+            ),
+            meta.rule(
+                "has(self.source) || !has(oldSelf.source)",
+                "source cannot be removed once set: " + _DATA_IMMUTABLE,
+                field_path=".source",
+            ),
         )
     )
 
-    source: ImageSource = pydantic.Field(
-        json_schema_extra=meta.immutable("source", _DATA_IMMUTABLE)
+    source: ImageSource | None = pydantic.Field(
+        default=None,
+        description="Where the image's data comes from. Without it the image is queued, as a "
+        "Glance image before its data: setting it once (Glance's web-download import does) "
+        "starts the import.",
+        json_schema_extra=meta.immutable("source", _DATA_IMMUTABLE),
     )
     disk_format: Literal["raw", "qcow2", "iso", "vmdk", "vhd", "vhdx", "vdi"] = pydantic.Field(
         default="qcow2", json_schema_extra=meta.immutable("diskFormat", _DATA_IMMUTABLE)

@@ -34,7 +34,9 @@ async def reconcile_image(api_client: client.Client, body: dict[str, Any]) -> No
     )
     data_volume_name = render.data_volume_name(name)
     data_volume = await api_client.get(CDI, "DataVolume", data_volume_name, namespace)
-    if data_volume is None:
+    # Without a source the image is queued, as a Glance image waiting for its data: nothing to
+    # import until one is set.
+    if data_volume is None and inputs.spec.source is not None:
         data_volume = await api_client.apply(render.render_data_volume(inputs))
     rbac = render.render_clone_rbac(inputs)
     for obj in rbac:
@@ -55,19 +57,29 @@ async def reconcile_image(api_client: client.Client, body: dict[str, Any]) -> No
         "dataVolume": render.data_volume_name(name),
     }
     if state.status == "active":
-        fields["checksum"] = inputs.spec.source.http.checksum if inputs.spec.source.http else None
+        http = inputs.spec.source.http if inputs.spec.source else None
+        fields["checksum"] = http.checksum if http else None
         # The disk's size is what the DataVolume asked for: CDI's claim is larger by the
         # filesystem's overhead (6 % by default), which the image does not hold.
         storage = (data_volume or {}).get("spec", {}).get("storage") or {}
         requested = storage.get("resources", {}).get("requests", {}).get("storage")
         if requested:
             fields["virtualSize"] = fields["size"] = storage_status.gigabytes(requested) * 2**30
+    waiting = Condition(
+        "ImageActive",
+        "False",
+        "ImageQueued",
+        f"image {name} has no data yet: it waits for spec.source (Glance's web-download import "
+        "sets it)",
+    )
     wanted = {
         "active": Condition("ImageActive", "True", "ImageActive"),
         "killed": Condition("ImageActive", "False", "ImageKilled", state.reason or ""),
     }.get(
         state.status,
-        Condition(
+        waiting
+        if inputs.spec.source is None
+        else Condition(
             "ImageActive",
             "False",
             "ImageSaving",

@@ -34,6 +34,8 @@ def _labels(inputs: ImageInputs) -> dict[str, str]:
 def render_data_volume(inputs: ImageInputs) -> dict[str, Any]:
     """The DataVolume importing the image: from http (checksum verified by CDI) or a registry."""
     source = inputs.spec.source
+    if source is None:
+        raise ValueError("an image without a source has no data to import yet")
     if source.http is not None:
         http: dict[str, Any] = {"url": source.http.url}
         if source.http.checksum:

@@ -41,6 +41,9 @@ RESOURCES: dict[tuple[str, str], Resource] = {
     ("storage.k8s.io/v1", "StorageClass"): Resource("storageclasses", False),
     ("kopf.dev/v1", "ClusterKopfPeering"): Resource("clusterkopfpeerings", False),
     ("authorization.k8s.io/v1", "SubjectAccessReview"): Resource("subjectaccessreviews", False),
+    ("authorization.k8s.io/v1", "SelfSubjectAccessReview"): Resource(
+        "selfsubjectaccessreviews", False
+    ),
     ("authentication.k8s.io/v1", "SelfSubjectReview"): Resource("selfsubjectreviews", False),
     ("apiextensions.k8s.io/v1", "CustomResourceDefinition"): Resource(
         "customresourcedefinitions", False
@@ -127,15 +130,21 @@ class Client:
         self._headers = headers
         self._session: aiohttp.ClientSession | None = None
         self._as: tuple[tuple[str, str], ...] = ()  # impersonation headers of each request
+        self._read_only: str | None = None  # why writes are refused, for a read-only client
         self._parent: Client | None = None
 
-    def impersonating(self, user: str, groups: Sequence[str] = ()) -> Client:
+    def impersonating(
+        self, user: str, groups: Sequence[str] = (), *, read_only: str | None = None
+    ) -> Client:
         """This client acting as `user` (in `groups`) for each request, through Kubernetes'
-        impersonation: RBAC judges the user, not the client's own credentials. It shares this
-        client's connections; close this one, not it."""
+        impersonation: RBAC judges the user, not the client's own credentials. With
+        `read_only` (why), it also refuses every write itself (a 403): for a caller held to
+        fewer rights than the user's. It shares this client's connections; close this one, not
+        it."""
         other = copy.copy(self)
         other._parent = self
         other._as = (("Impersonate-User", user), *(("Impersonate-Group", g) for g in groups))
+        other._read_only = read_only
         return other
 
     async def __aenter__(self) -> Client:
@@ -192,6 +201,12 @@ class Client:
         params: dict[str, str] | None = None,
         accept: str | None = None,
     ) -> dict[str, Any] | None:
+        if (
+            self._read_only
+            and method not in ("GET", "HEAD")
+            and not path.endswith("/selfsubjectaccessreviews")
+        ):
+            raise ApiError(403, "Forbidden", self._read_only)
         data = json.dumps(body) if body is not None else None
         headers: list[tuple[str, str]] = [("Content-Type", content_type)] if data else []
         if accept is not None:

@@ -13,7 +13,28 @@ from collections.abc import Awaitable, Callable
 from aiohttp import web
 
 from nimbus.k8s import client
-from nimbus.openstack import glance, keystone, neutron, nova, nova_extensions
+from nimbus.openstack import (
+    cinder,
+    cinder_extensions,
+    glance,
+    glance_images,
+    glance_members,
+    heat,
+    heat_resources,
+    keystone,
+    keystone_admin,
+    keystone_credentials,
+    keystone_roles,
+    neutron,
+    neutron_ports,
+    neutron_security,
+    nova,
+    nova_admin,
+    nova_extensions,
+    nova_hosts,
+    nova_metadata,
+    nova_volumes,
+)
 from nimbus.openstack.faults import Fault
 from nimbus.openstack.service import Config, Services
 
@@ -30,6 +51,9 @@ def _style(path: str) -> str:
         return "keystone"
     if path.startswith("/network"):
         return "neutron"
+    if path.startswith("/heat"):
+        return "heat"
+    # Cinder (/volume) and Glance answer Nova's fault documents: {"<faultName>": {...}}.
     return "nova"
 
 
@@ -75,7 +99,28 @@ async def not_found(request: web.Request, handler: Handler) -> web.StreamRespons
 def application(config: Config, api: client.Client) -> web.Application:
     app = web.Application(middlewares=[faults, not_found], client_max_size=2**20)
     app["services"] = Services(config, api)
-    for module in (keystone, nova, nova_extensions, glance, neutron):
+    for module in (
+        keystone,
+        keystone_admin,
+        keystone_credentials,
+        keystone_roles,
+        nova,
+        nova_extensions,
+        nova_volumes,
+        nova_metadata,
+        nova_admin,
+        nova_hosts,
+        glance,
+        glance_images,
+        glance_members,
+        neutron,
+        neutron_ports,
+        neutron_security,
+        cinder,
+        cinder_extensions,
+        heat,
+        heat_resources,
+    ):
         app.add_routes(module.routes)
 
     async def close(_: web.Application) -> None:

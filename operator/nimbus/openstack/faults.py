@@ -1,8 +1,10 @@
 """OpenStack's error documents, per service, as clients parse them.
 
-Nova, Cinder, Glance and Heat: `{"<faultName>": {"code": ..., "message": ...}}`; Keystone:
+Nova, Cinder and Glance: `{"<faultName>": {"code": ..., "message": ...}}`; Keystone:
 `{"error": {"code": ..., "title": ..., "message": ...}}`; Neutron:
-`{"NeutronError": {"type": ..., "message": ..., "detail": ""}}`. Pure: app.py answers them."""
+`{"NeutronError": {"type": ..., "message": ..., "detail": ""}}`; Heat: `{"code": ...,
+"title": ..., "explanation": ..., "error": {"type": ..., "message": ..., "traceback": null}}`
+(python-heatclient reads `error.message`). Pure: app.py answers them."""
 
 from __future__ import annotations
 
@@ -18,6 +20,23 @@ KEYSTONE_TITLES = {
     400: "Bad Request", 401: "Unauthorized", 403: "Forbidden", 404: "Not Found",
     409: "Conflict", 501: "Not Implemented",
 }  # fmt: skip
+# HTTP status -> webob's title and explanation, and the exception Heat names by default.
+HEAT_ERRORS = {
+    400: ("Bad Request", "The server could not comply with the request since it is either "
+          "malformed or otherwise incorrect.", "HTTPBadRequest"),
+    401: ("Unauthorized", "This server could not verify that you are authorized to access the "
+          "document you requested.", "HTTPUnauthorized"),
+    403: ("Forbidden", "Access was denied to this resource.", "Forbidden"),
+    404: ("Not Found", "The resource could not be found.", "HTTPNotFound"),
+    405: ("Method Not Allowed", "The method is not allowed for this resource.",
+          "HTTPMethodNotAllowed"),
+    409: ("Conflict", "There was a conflict when trying to complete your request.",
+          "HTTPConflict"),
+    413: ("Request Entity Too Large", "The body of your request was too large for this server.",
+          "RequestLimitExceeded"),
+    501: ("Not Implemented", "The request method is not implemented for this server.",
+          "HTTPNotImplemented"),
+}  # fmt: skip
 NEUTRON_TYPES = {
     400: "BadRequest", 401: "NotAuthorized", 403: "Forbidden", 404: "NotFound",
     409: "Conflict", 501: "NotImplemented",
@@ -25,7 +44,8 @@ NEUTRON_TYPES = {
 
 
 class Fault(Exception):  # noqa: N818 -- OpenStack calls these fault documents
-    """An error to answer in the service's own shape (`style`: nova, keystone, neutron)."""
+    """An error to answer in the service's own shape (`style`: nova, keystone, neutron, heat;
+    `kind`: Neutron's type, Heat's exception name)."""
 
     def __init__(self, code: int, message: str, *, style: str = "nova", kind: str = "") -> None:
         super().__init__(message)
@@ -38,6 +58,13 @@ class Fault(Exception):  # noqa: N818 -- OpenStack calls these fault documents
         if self.style == "neutron":
             kind = self.kind or NEUTRON_TYPES.get(self.code, "NeutronError")
             return {"NeutronError": {"type": kind, "message": self.message, "detail": ""}}
+        if self.style == "heat":
+            title, explanation, kind = HEAT_ERRORS.get(self.code, (
+                "Internal Server Error", "The server has either erred or is incapable of "
+                "performing the requested operation.", "HTTPInternalServerError"))  # fmt: skip
+            return {"code": self.code, "title": title, "explanation": explanation,
+                    "error": {"type": self.kind or kind, "message": self.message,
+                              "traceback": None}}  # fmt: skip
         name = NOVA_FAULTS.get(self.code, "computeFault")
         return {name: {"code": self.code, "message": self.message}}
 

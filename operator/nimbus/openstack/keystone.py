@@ -13,7 +13,7 @@ from typing import Any
 
 from aiohttp import web
 
-from nimbus.openstack import tokens
+from nimbus.openstack import keystone_credentials, tokens
 from nimbus.openstack.faults import UNAUTHORIZED, Fault
 from nimbus.openstack.service import DOMAIN, Identity, Services, iso
 
@@ -105,8 +105,14 @@ async def _password_user(svc: Services, auth: dict[str, Any]) -> dict[str, Any]:
                     "id or a name", style="keystone")  # fmt: skip
     if user is None or not (user.get("spec") or {}).get("enabled", True):
         raise Fault(401, UNAUTHORIZED, style="keystone")
+    name = user["metadata"]["name"]
+    if await svc.locked(name):  # even the right password: Keystone's AccountLocked
+        raise Fault(401, f"The account is locked for user: {user['metadata']['uid']}.",
+                    style="keystone")  # fmt: skip
     if not await svc.check_password(user, password):
+        await svc.failed_login(name)
         raise Fault(401, UNAUTHORIZED, style="keystone")
+    await svc.login_succeeded(name)
     return user
 
 
@@ -143,7 +149,12 @@ async def authenticate(request: web.Request) -> web.Response:
     now = datetime.datetime.now(datetime.UTC)
     expires = now + svc.config.expiration
     issued, chain = now, None
-    if "password" in methods:
+    credential: dict[str, Any] | None = None
+    if "application_credential" in methods:
+        user, credential = await keystone_credentials.authenticate(
+            svc, identity.get("application_credential") or {}
+        )
+    elif "password" in methods:
         user = await _password_user(svc, identity)
     elif "token" in methods:  # rescoping: the same user, no later expiry
         given = (identity.get("token") or {}).get("id")
@@ -158,7 +169,15 @@ async def authenticate(request: web.Request) -> web.Response:
     project: dict[str, Any] | None = None
     domain: str | None = None
     roles: tuple[str, ...] = ()
-    if scope == "unscoped":
+    if credential is not None:  # its own project, with its roles the user still holds
+        project = await svc.project(name=credential["project_name"])
+        if project is None or project["metadata"]["uid"] != credential["project_id"]:
+            raise Fault(401, UNAUTHORIZED, style="keystone")
+        kept = keystone_credentials.implied(credential["roles"])
+        roles = tuple(r for r in svc.roles_on(project, name) if r in kept)
+        if not roles:
+            raise Fault(401, UNAUTHORIZED, style="keystone")
+    elif scope == "unscoped":
         pass
     elif isinstance(scope, dict) and "project" in scope:
         project, roles = await _scope_project(svc, scope, name)
@@ -176,6 +195,8 @@ async def authenticate(request: web.Request) -> web.Response:
         audit_id=tokens.new_audit_id(), project_id=project["metadata"]["uid"] if project else None,
         project_name=project["metadata"]["name"] if project else None,
         domain_id=domain, audit_chain=chain,
+        application_credential=credential["id"] if credential else None,
+        roles=keystone_credentials.implied(credential["roles"]) if credential else None,
     )  # fmt: skip
     text = tokens.issue(await svc.keys(), token)
     document = _token_document(svc, Identity(token, user, project, roles))
@@ -191,6 +212,9 @@ def _token_document(svc: Services, identity: Identity) -> dict[str, Any]:
         "expires_at": iso(token.expires_at),
         "issued_at": iso(token.issued_at),
     }
+    if token.application_credential:
+        body["application_credential"] = {"id": token.application_credential,
+                                          "restricted": True}  # fmt: skip
     if identity.project is not None:
         body["project"] = _project_document(identity.project)
         body["is_domain"] = False

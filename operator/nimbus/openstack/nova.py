@@ -14,7 +14,7 @@ from typing import Any
 
 from aiohttp import web
 
-from nimbus.openstack import documents, server_actions, server_request
+from nimbus.openstack import documents, microversions, server_actions, server_request
 from nimbus.openstack.faults import Fault
 from nimbus.openstack.service import Identity, Services
 
@@ -24,7 +24,6 @@ COMPUTE = "compute.nimbus.dev/v1alpha1"
 IMAGES = "image.nimbus.dev/v1alpha1"
 VOLUMES = "blockstorage.nimbus.dev/v1alpha1"
 NETWORKS = "network.nimbus.dev/v1alpha1"
-_VERSION = re.compile(r"^(\d+)\.(\d+)$")
 
 
 def services(request: web.Request) -> Services:
@@ -35,22 +34,9 @@ def services(request: web.Request) -> Services:
 def microversion(request: web.Request) -> tuple[int, int]:
     """The microversion asked for (OpenStack-API-Version: compute X, or Nova's own header);
     2.1 when none; Nova's 406 outside MIN..MAX."""
-    asked = None
-    for part in request.headers.getall("OpenStack-API-Version", []):
-        service, _, value = part.strip().partition(" ")
-        if service.lower() == "compute":
-            asked = value.strip()
-    asked = asked or request.headers.get("X-OpenStack-Nova-API-Version")
-    if not asked:
-        return MIN
-    if asked == "latest":
-        return MAX
-    match = _VERSION.match(asked)
-    version = (int(match[1]), int(match[2])) if match else None
-    if version is None or not MIN <= version <= MAX:
-        raise Fault(406, f"Version {asked} is not supported by the API. Minimum is "
-                    f"{MIN[0]}.{MIN[1]} and maximum is {MAX[0]}.{MAX[1]}.")  # fmt: skip
-    return version
+    legacy = request.headers.get("X-OpenStack-Nova-API-Version")
+    headers = request.headers.getall("OpenStack-API-Version", [])
+    return microversions.negotiate(headers, "compute", MIN, MAX, legacy=legacy)
 
 
 def respond(document: Any, version: tuple[int, int], status: int = 200) -> web.Response:
@@ -92,19 +78,27 @@ async def identity_of(request: web.Request) -> Identity:
 
 
 async def project_servers(request: web.Request, identity: Identity) -> list[dict[str, Any]]:
-    kube = services(request).as_user(identity)
-    return await kube.list(COMPUTE, "Server", identity.namespace)
+    svc = services(request)
+    found = await svc.as_user(identity).list(COMPUTE, "Server", identity.namespace)
+    svc.remember("Server", found)
+    return found
 
 
 async def _context(request: web.Request, identity: Identity) -> dict[str, Any]:
-    """What server documents refer to: flavors by name, the project's images and volumes."""
+    """What server documents refer to: flavors by name, the project's images, volumes,
+    networks and security groups (whose OpenStack names the documents show)."""
     kube = services(request).as_user(identity)
-    flavors = {f["metadata"]["name"]: f for f in await kube.list(COMPUTE, "Flavor")}
-    images = {i["metadata"]["name"]: i for i in await kube.list(IMAGES, "Image",
-                                                                identity.namespace)}  # fmt: skip
-    volumes = {v["metadata"]["name"]: v for v in await kube.list(VOLUMES, "Volume",
-                                                                 identity.namespace)}  # fmt: skip
-    return {"flavors": flavors, "images": images, "volumes": volumes}
+    listed = await asyncio.gather(
+        kube.list(COMPUTE, "Flavor"), kube.list(IMAGES, "Image", identity.namespace),
+        kube.list(VOLUMES, "Volume", identity.namespace),
+        kube.list(NETWORKS, "Network", identity.namespace),
+        kube.list(NETWORKS, "SecurityGroup", identity.namespace),
+    )  # fmt: skip
+    return {key: {o["metadata"]["name"]: o for o in objects}
+            for key, objects in zip(_CONTEXT, listed, strict=True)}  # fmt: skip
+
+
+_CONTEXT = ("flavors", "images", "volumes", "networks", "security_groups")
 
 
 def _document(
@@ -124,6 +118,8 @@ def _document(
         version=version,
         base_url=base_url(request),
         volumes=context["volumes"],
+        networks=context["networks"],
+        security_groups=context["security_groups"],
     )
 
 
@@ -155,8 +151,47 @@ async def list_servers_detail(request: web.Request) -> web.Response:
     return respond({"servers": details}, version)
 
 
+async def _context_of(
+    request: web.Request, identity: Identity, server: dict[str, Any]
+) -> dict[str, Any]:
+    """`_context`, for one server: only what it refers to, each read by name."""
+    kube = services(request).as_user(identity)
+    spec, status = server.get("spec") or {}, server.get("status") or {}
+    flavor = (status.get("built") or {}).get("flavor") or spec.get("flavor") or ""
+    image = (spec.get("image") or {}).get("name")
+    volumes = [v["volume"] for v in spec.get("volumes") or []]
+    if spec.get("bootVolume"):
+        volumes.append(spec["bootVolume"]["name"])
+    named = [(VOLUMES, "Volume", "volumes", v) for v in volumes]
+    named += [(NETWORKS, "Network", "networks", n) for n in status.get("addresses") or {}]
+    named += [(NETWORKS, "SecurityGroup", "security_groups", g)
+              for g in spec.get("securityGroups") or []]  # fmt: skip
+    found = await asyncio.gather(
+        kube.get(COMPUTE, "Flavor", flavor) if flavor else _nothing(),
+        kube.get(IMAGES, "Image", image, identity.namespace) if image else _nothing(),
+        *(kube.get(api, kind, name, identity.namespace) for api, kind, _, name in named),
+    )
+    context: dict[str, Any] = {"flavors": {flavor: found[0]} if found[0] else {},
+                               "images": {image: found[1]} if found[1] and image else {},
+                               "volumes": {}, "networks": {}, "security_groups": {}}  # fmt: skip
+    for (_, _, key, name), body in zip(named, found[2:], strict=True):
+        if body:
+            context[key][name] = body
+    return context
+
+
+async def _nothing() -> None:
+    return None
+
+
 async def _server(request: web.Request, identity: Identity) -> dict[str, Any]:
     wanted = request.match_info["server_id"]
+    svc = services(request)
+    hint = svc.name_of("Server", identity.namespace, wanted)
+    if hint is not None:  # one GET by the name last listed, as the caller; the same uid only
+        got = await svc.as_user(identity).get(COMPUTE, "Server", hint, identity.namespace)
+        if got is not None and got["metadata"]["uid"] == wanted:
+            return got
     found = next(
         (s for s in await project_servers(request, identity) if s["metadata"]["uid"] == wanted),
         None,
@@ -171,7 +206,25 @@ async def show_server(request: web.Request) -> web.Response:
     version = microversion(request)
     identity = await identity_of(request)
     server = await _server(request, identity)
-    context = await _context(request, identity)
+    context = await _context_of(request, identity, server)
+    return respond({"server": _document(request, identity, server, context, version)}, version)
+
+
+@routes.put("/compute/v2.1/servers/{server_id}")
+async def update_server(request: web.Request) -> web.Response:
+    """Nova's update: a merge patch of the name (its annotation), description and hostname,
+    made as the caller; the server's document (200)."""
+    version = microversion(request)
+    identity = await identity_of(request)
+    body = await json_body(request)
+    server = await _server(request, identity)
+    patch = server_actions.update_patch(body, server, version)
+    if patch:
+        kube = services(request).as_user(identity)
+        server = await kube.patch(
+            COMPUTE, "Server", server["metadata"]["name"], identity.namespace, patch
+        )
+    context = await _context_of(request, identity, server)
     return respond({"server": _document(request, identity, server, context, version)}, version)
 
 
@@ -210,6 +263,17 @@ class _Resolver:
     def volume(self, ref: str) -> str | None:
         return self._find("volumes", ref)
 
+    def server(self, ref: str) -> str | None:
+        return self._find("servers", ref)
+
+    def server_group(self, ref: str) -> str | None:
+        return self._find("server_groups", ref)
+
+    def security_group(self, ref: str) -> str | None:
+        found = self._find("security_groups", ref)
+        named = [g for g in self.objects["security_groups"] if documents.display_name(g) == ref]
+        return found or (str(named[0]["metadata"]["name"]) if len(named) == 1 else None)
+
 
 @routes.post("/compute/v2.1/servers")
 async def create_server(request: web.Request) -> web.Response:
@@ -224,11 +288,17 @@ async def create_server(request: web.Request) -> web.Response:
         kube.list(COMPUTE, "Flavor"), kube.list(IMAGES, "Image", namespace),
         kube.list(NETWORKS, "Network", namespace), kube.list(NETWORKS, "Port", namespace),
         kube.list(VOLUMES, "Volume", namespace), kube.list(COMPUTE, "Server", namespace),
+        kube.list(COMPUTE, "ServerGroup", namespace),
+        kube.list(NETWORKS, "SecurityGroup", namespace),
     )  # fmt: skip
-    kinds = ("flavors", "images", "networks", "ports", "volumes", "servers")
+    kinds = ("flavors", "images", "networks", "ports", "volumes", "servers", "server_groups",
+             "security_groups")  # fmt: skip
     objects = dict(zip(kinds, listed, strict=True))
     try:
-        display, spec = server_request.server_create(body, resolve=_Resolver(objects))
+        resolver = _Resolver(objects)
+        display, spec = server_request.server_create(
+            body, resolve=resolver, hints=resolver, security_groups=resolver
+        )
         _, count = server_request.counts(body)
     except server_request.BadRequest as refused:
         raise Fault(400, refused.message) from None
@@ -329,8 +399,12 @@ async def server_action(request: web.Request) -> web.Response:
         flavors = await kube.list(COMPUTE, "Flavor")
     if action == "rebuild":
         images = await kube.list(IMAGES, "Image", identity.namespace)
+    groups: list[dict[str, Any]] = []
+    if action in ("addSecurityGroup", "removeSecurityGroup"):
+        groups = await kube.list(NETWORKS, "SecurityGroup", identity.namespace)
     patch = server_actions.action_patch(action, argument, server, flavors=flavors, images=images,
-                                        now=datetime.datetime.now(datetime.UTC))  # fmt: skip
+                                        now=datetime.datetime.now(datetime.UTC),
+                                        security_groups=groups)  # fmt: skip
     if patch is not None:
         server = await kube.patch(
             COMPUTE, "Server", server["metadata"]["name"], identity.namespace, patch

@@ -1,7 +1,9 @@
 """What the API may do as itself, pure: least privilege, as the operator's RBAC is.
 
 It reads Users and Projects (to authenticate and to scope), keeps its Fernet keys, reads
-password hashes and keeps revocations in the system namespace, and impersonates. It reads no
+password hashes and keeps revocations in the system namespace, and impersonates: only the users
+there are User objects of (the ClusterRole `nimbus-api-impersonation`, whose names the operator
+keeps, bound here), never a name without one. It reads no
 project's objects as itself: every such call impersonates the token's user, and only in the
 group `system:authenticated` (service.GROUPS), so Kubernetes RBAC judges what that user may
 do. It never asserts another group."""
@@ -11,6 +13,7 @@ from __future__ import annotations
 from typing import Any
 
 NAME = "nimbus-api"
+IMPERSONATION = "nimbus-api-impersonation"  # identity.roles.IMPERSONATION, kept by the operator
 
 
 def objects(namespace: str, subject: dict[str, str]) -> list[dict[str, Any]]:
@@ -20,15 +23,18 @@ def objects(namespace: str, subject: dict[str, str]) -> list[dict[str, Any]]:
     cluster_rules = [
         {"apiGroups": ["identity.nimbus.dev"], "resources": ["users", "projects"],
          "verbs": ["get", "list", "watch"]},
-        {"apiGroups": [""], "resources": ["users"], "verbs": ["impersonate"]},
+        # passwordChangedAt, when a password is set through the API
+        {"apiGroups": ["identity.nimbus.dev"], "resources": ["users/status"], "verbs": ["patch"]},
         {"apiGroups": [""], "resources": ["groups"], "verbs": ["impersonate"],
          "resourceNames": ["system:authenticated"]},
     ]  # fmt: skip
     namespaced_rules = [
         {"apiGroups": [""], "resources": ["secrets", "configmaps"], "verbs": ["create"]},
-        {"apiGroups": [""], "resources": ["secrets"], "verbs": ["get", "patch"]},
+        # password hashes and application credentials (listed by their user's label)
+        {"apiGroups": [""], "resources": ["secrets"], "verbs": ["get", "list", "patch",
+                                                              "delete"]},
         {"apiGroups": [""], "resources": ["configmaps"], "verbs": ["get", "patch"],
-         "resourceNames": ["nimbus-token-revocations"]},
+         "resourceNames": ["nimbus-token-revocations", "nimbus-login-failures"]},
     ]  # fmt: skip
     return [
         {"apiVersion": "rbac.authorization.k8s.io/v1", "kind": "ClusterRole",
@@ -37,6 +43,10 @@ def objects(namespace: str, subject: dict[str, str]) -> list[dict[str, Any]]:
          "metadata": {"name": NAME, "labels": labels},
          "roleRef": {"apiGroup": "rbac.authorization.k8s.io", "kind": "ClusterRole",
                      "name": NAME}, "subjects": [subject]},
+        {"apiVersion": "rbac.authorization.k8s.io/v1", "kind": "ClusterRoleBinding",
+         "metadata": {"name": IMPERSONATION, "labels": labels},
+         "roleRef": {"apiGroup": "rbac.authorization.k8s.io", "kind": "ClusterRole",
+                     "name": IMPERSONATION}, "subjects": [subject]},
         {"apiVersion": "rbac.authorization.k8s.io/v1", "kind": "Role",
          "metadata": {"name": NAME, "namespace": namespace, "labels": labels},
          "rules": namespaced_rules},

@@ -4,7 +4,9 @@
 from __future__ import annotations
 
 import asyncio
+import datetime
 import logging
+import ssl
 
 from aiohttp import web
 
@@ -33,13 +35,28 @@ async def rotate(services: Services) -> dict[int, bytes]:
 
 
 def run(
-    listen: str, *, public_url: str | None, system_namespace: str, rotate_keys: bool = False
+    listen: str,
+    *,
+    public_url: str | None,
+    system_namespace: str,
+    rotate_keys: bool = False,
+    expiration: int = 3600,
+    lockout_failure_attempts: int = 6,
+    lockout_duration: int = 1800,
+    tls_cert_file: str | None = None,
+    tls_key_file: str | None = None,
 ) -> None:
     logging.basicConfig(
         level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
     )
     host, _, port = listen.rpartition(":")
-    config = Config(public_url=public_url or f"http://{listen}", system_namespace=system_namespace)
+    config = Config(
+        public_url=public_url or f"http://{listen}",
+        system_namespace=system_namespace,
+        expiration=datetime.timedelta(seconds=expiration),
+        lockout_failure_attempts=lockout_failure_attempts,
+        lockout_duration=datetime.timedelta(seconds=lockout_duration),
+    )
     api = _client()
     if rotate_keys:
 
@@ -51,5 +68,9 @@ def run(
         asyncio.run(once())
         return
     logger.info("OpenStack API on %s, public at %s", listen, config.public_url)
+    context = None
+    if tls_cert_file:  # HTTPS served here, end to end (the chart's openstackApi.tlsSecretName)
+        context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+        context.load_cert_chain(tls_cert_file, tls_key_file)
     web.run_app(app.application(config, api), host=host or "127.0.0.1", port=int(port),
-                print=None, access_log=None)  # fmt: skip
+                print=None, access_log=None, ssl_context=context)  # fmt: skip

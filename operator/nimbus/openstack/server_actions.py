@@ -1,18 +1,20 @@
-"""Nova's server actions as merge patches of the Server.
+"""Nova's server actions, and its server update and metadata, as merge patches of the Server.
 
 Kubernetes has no verbs for Nova's actions: each is a merge patch of the Server that asks the
 operator for it (docs/compute.md): spec.powerState, the reboot annotations, spec.flavor,
-spec.image. The state checks are Nova's (nova.compute.api's check_instance_state). Pure: the
-Server (and what the caller may use) in, the patch or Nova's 400 or 409 out."""
+spec.image, spec.securityGroups. The state checks are Nova's (nova.compute.api's
+check_instance_state). Pure: the Server (and what the caller may use) in, the patch or Nova's
+400, 404 or 409 out."""
 
 from __future__ import annotations
 
 import datetime
 import re
+from collections.abc import Sequence
 from typing import Any
 
 from nimbus.compute import lifecycle
-from nimbus.openstack import documents, faults
+from nimbus.openstack import documents, faults, server_request
 
 _ANY_TASK = frozenset({None})
 # Nova lets a hard reboot through these task states (nova.compute.api.reboot).
@@ -97,9 +99,11 @@ def action_patch(
     flavors: list[dict[str, Any]],
     images: list[dict[str, Any]],
     now: datetime.datetime,
+    security_groups: Sequence[dict[str, Any]] = (),
 ) -> dict[str, Any] | None:
     """The merge patch of the Server that asks for Nova's `action` (None: nothing to change),
-    or Nova's 400 or 409 in its words. `flavors` and `images` are what the caller may use."""
+    or Nova's 400, 404 or 409 in its words. `flavors`, `images` and `security_groups` are what
+    the caller may use."""
     spec = server.get("spec") or {}
     ident = server["metadata"]["uid"]
     if action in _POWER_ACTIONS:
@@ -160,7 +164,107 @@ def action_patch(
                 "rebuilds a server when spec.image changes; give another image",
             )
         return {"spec": {"image": wanted}}
+    if action in ("addSecurityGroup", "removeSecurityGroup"):
+        return _security_group_patch(action, argument, server, security_groups)
     raise faults.Fault(400, f"There is no such action: {action}")
+
+
+def _security_group_patch(
+    action: str, argument: Any, server: dict[str, Any], groups: Sequence[dict[str, Any]]
+) -> dict[str, Any] | None:
+    """spec.securityGroups with the group (by id, Kubernetes name or OpenStack name) added or
+    taken out, as Nova's security group actions; None when it is there already."""
+    if not isinstance(argument, dict):
+        raise faults.Fault(400, "Missing parameter dict")
+    ref = argument.get("name")
+    if not isinstance(ref, str):
+        raise faults.Fault(400, "Security group not specified")
+    if not ref.strip():
+        raise faults.Fault(400, "Security group name cannot be empty")
+    found = [g for g in groups if ref in (g["metadata"]["uid"], g["metadata"]["name"])] or [
+        g for g in groups if documents.display_name(g) == ref
+    ]
+    if len(found) > 1:
+        raise faults.Fault(409, f"Multiple security_group matches found for name '{ref}', use "
+                           "an ID to be more specific.")  # fmt: skip
+    if not found and ref != "default":  # the operator makes `default` when a server needs it
+        raise faults.Fault(404, f"Security group {ref} not found.")
+    name = found[0]["metadata"]["name"] if found else ref
+    current = list((server.get("spec") or {}).get("securityGroups", ["default"]))
+    if action == "addSecurityGroup":
+        return None if name in current else {"spec": {"securityGroups": [*current, name]}}
+    if name not in current:
+        raise faults.Fault(404, f"Security group {ref} not associated with the instance "
+                           f"{server['metadata']['uid']}")  # fmt: skip
+    return {"spec": {"securityGroups": [g for g in current if g != name]}}
+
+
+_HOSTNAME = r"[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?"  # spec.hostname's pattern
+# What the server document always shows for what Nimbus does not keep: an update may repeat it.
+_NOT_KEPT = {"accessIPv4": "", "accessIPv6": "", "OS-DCF:diskConfig": "MANUAL"}
+
+
+def update_patch(request: Any, server: dict[str, Any], version: tuple[int, int]) -> dict[str, Any]:
+    """PUT /servers/{id}'s merge patch: the name (in the name annotation; the Kubernetes name
+    stays), from 2.19 the description, from 2.90 the hostname; Nova's 400 for anything else."""
+    body = request.get("server") if isinstance(request, dict) else None
+    if not isinstance(body, dict):
+        raise faults.invalid("server", body, "'server' is a required property")
+    allowed = {"name", *_NOT_KEPT, *(["description"] if version >= (2, 19) else []),
+               *(["hostname"] if version >= (2, 90) else [])}  # fmt: skip
+    unexpected = sorted(set(body) - allowed)
+    if unexpected:
+        raise faults.invalid("server", body, "Additional properties are not allowed "
+                             f"({', '.join(map(repr, unexpected))} unexpected)")  # fmt: skip
+    for field, shown in _NOT_KEPT.items():
+        if field in body and body[field] != shown:
+            raise faults.Fault(400, f"{field} {body[field]!r}: Nimbus keeps no {field} of its "
+                               f"own (a server shows {shown!r})")  # fmt: skip
+    patch: dict[str, Any] = {}
+    if "name" in body:
+        name = body["name"]
+        if not isinstance(name, str) or not 1 <= len(name) <= 255:
+            raise faults.invalid("server/name", name, f"{name!r} is not 1 to 255 characters")
+        if name.strip() != name:
+            raise faults.invalid("server/name", name, "Leading/trailing whitespace is not allowed")
+        shown_as = None if name == server["metadata"]["name"] else name
+        patch["metadata"] = {"annotations": {documents.NAME_ANNOTATION: shown_as}}
+    spec: dict[str, Any] = {}
+    if "description" in body:
+        description = body["description"] or ""
+        if not isinstance(description, str) or len(description) > 255:
+            why = f"{description!r} is not a string of at most 255 characters"
+            raise faults.invalid("server/description", description, why)
+        spec["description"] = description
+    if "hostname" in body:
+        hostname = body["hostname"]
+        if not isinstance(hostname, str) or not re.fullmatch(_HOSTNAME, hostname):
+            why = f"{hostname!r} is not a DNS label: lowercase letters, digits and '-'"
+            raise faults.invalid("server/hostname", hostname, why)
+        spec["hostname"] = hostname
+    if spec:
+        patch["spec"] = spec
+    return patch
+
+
+def metadata_patch(request: Any, server: dict[str, Any], *, replace: bool) -> dict[str, Any]:
+    """POST /servers/{id}/metadata's merge patch of spec.metadata (the items given, merged in),
+    or PUT's (replacing them all); Nova's 400 for a body its schema refuses."""
+    given = request.get("metadata") if isinstance(request, dict) else None
+    try:
+        metadata = server_request.server_metadata(given, "metadata")
+    except server_request.BadRequest as refused:
+        raise faults.Fault(400, refused.message) from None
+    current = (server.get("spec") or {}).get("metadata") or {}
+    removed = {key: None for key in current if key not in metadata} if replace else {}
+    return {"spec": {"metadata": {**removed, **metadata}}}
+
+
+def metadata_item_delete(server: dict[str, Any], key: str) -> dict[str, Any]:
+    """DELETE /servers/{id}/metadata/{key}'s merge patch, or Nova's 404."""
+    if key not in ((server.get("spec") or {}).get("metadata") or {}):
+        raise faults.Fault(404, "Metadata item was not found")
+    return {"spec": {"metadata": {key: None}}}
 
 
 def console_length(argument: Any) -> None:

@@ -38,6 +38,13 @@ class Resolver(Protocol):
     def volume(self, ref: str) -> str | None: ...
 
 
+class GroupResolver(Protocol):
+    """The Kubernetes name of the project's security group an OpenStack name (one Kubernetes
+    cannot hold, such as `allow_ssh`) or id refers to; None when there is none, or several."""
+
+    def security_group(self, ref: str) -> str | None: ...
+
+
 class HintResolver(Protocol):
     """What Nova's scheduler hints refer to by id: servers and server groups."""
 
@@ -236,8 +243,27 @@ def _hints(value: Any, hints: HintResolver | None) -> tuple[dict[str, Any], str 
     return out, group
 
 
+def server_metadata(metadata: Any, path: str) -> dict[str, str]:
+    """Nova's server metadata (keys of 1 to 255 characters, string values of at most 255), or
+    its refusal naming the field."""
+    if not isinstance(metadata, Mapping):
+        raise _invalid(path, metadata, f"{metadata!r} is not of type 'object'")
+    for key, value in metadata.items():
+        if not 1 <= len(key) <= 255:
+            raise _invalid(path, dict(metadata), f"key {key!r} is not 1 to 255 characters")
+        if not isinstance(value, str) or len(value) > 255:
+            raise _invalid(
+                f"{path}/{key}", value, f"{value!r} is not a string of at most 255 characters"
+            )
+    return dict(metadata)
+
+
 def server_create(
-    request: Mapping[str, Any], *, resolve: Resolver, hints: HintResolver | None = None
+    request: Mapping[str, Any],
+    *,
+    resolve: Resolver,
+    hints: HintResolver | None = None,
+    security_groups: GroupResolver | None = None,
 ) -> tuple[str, dict[str, Any]]:
     """Nova's POST /servers body -> (the server's OpenStack name, its Server spec).
     BadRequest, in Nova's words, for what Nova would refuse."""
@@ -300,21 +326,7 @@ def server_create(
                 "as gzip, is not supported: send it uncompressed"
             ) from None
     if "metadata" in body:
-        metadata = body["metadata"]
-        if not isinstance(metadata, Mapping):
-            raise _invalid("server/metadata", metadata, f"{metadata!r} is not of type 'object'")
-        for key, value in metadata.items():
-            if not 1 <= len(key) <= 255:
-                raise _invalid(
-                    "server/metadata", dict(metadata), f"key {key!r} is not 1 to 255 characters"
-                )
-            if not isinstance(value, str) or len(value) > 255:
-                raise _invalid(
-                    f"server/metadata/{key}",
-                    value,
-                    f"{value!r} is not a string of at most 255 characters",
-                )
-        spec["metadata"] = dict(metadata)
+        spec["metadata"] = server_metadata(body["metadata"], "server/metadata")
     if "security_groups" in body:
         groups = body["security_groups"]
         if not isinstance(groups, list):
@@ -325,7 +337,11 @@ def server_create(
                 raise _invalid(
                     f"server/security_groups/{index}", group, "'name' is a required property"
                 )
-            names.append(_kube(group["name"], f"server/security_groups/{index}/name"))
+            # Nova takes a group's name or id: the Kubernetes name of the group it is, else the
+            # name as it is (`default` is made by the operator for a project's first server).
+            found = (security_groups.security_group(group["name"])
+                     if security_groups is not None else None)  # fmt: skip
+            names.append(found or _kube(group["name"], f"server/security_groups/{index}/name"))
         spec["securityGroups"] = list(dict.fromkeys(names))
     zone = _string(body, "availability_zone", "server/availability_zone", minimum=1)
     if zone is not None:
@@ -354,8 +370,11 @@ def server_create(
     hostname = _string(body, "hostname", "server/hostname", minimum=1)
     if hostname is not None:
         spec["hostname"] = hostname
-    if "os:scheduler_hints" in request:
-        scheduler_hints, group = _hints(request["os:scheduler_hints"], hints)
+    # Nova takes the hints under either key; openstacksdk (the CLI) sends OS-SCH-HNT:'s.
+    hint_key = next((k for k in ("os:scheduler_hints", "OS-SCH-HNT:scheduler_hints")
+                     if k in request), None)  # fmt: skip
+    if hint_key is not None:
+        scheduler_hints, group = _hints(request[hint_key], hints)
         if scheduler_hints:
             spec["schedulerHints"] = scheduler_hints
         if group is not None:

@@ -24,6 +24,7 @@ from nimbus.openstack.faults import UNAUTHORIZED, Fault
 IDENTITY = "identity.nimbus.dev/v1alpha1"
 KEYS_SECRET = "nimbus-fernet-keys"
 REVOCATIONS = "nimbus-token-revocations"
+LOCKOUTS = "nimbus-login-failures"  # per user: "<failures> <locked until, epoch seconds>"
 PASSWORD_SECRET = "nimbus-password-{user}"
 # The groups every impersonated user is in: what any authenticated user may do (read flavors
 # and volume types), never more. No other group is ever asserted.
@@ -34,6 +35,11 @@ IMPLIED = {"admin": ("admin", "member", "reader"), "member": ("member", "reader"
 DOMAIN = {"id": "default", "name": "Default"}
 KEY_REFRESH = 30.0  # seconds between reads of the key Secret
 REVOCATION_REFRESH = 2.0
+# How long a verified token's User, as read, answers for the next requests: a user disabled or
+# deleted is refused everywhere within it (keystonemiddleware caches a token's validation for
+# five minutes). Its Project is read at every request: its roles and quota are what it says now.
+IDENTITY_REFRESH = 2.0
+NAMES_KEPT = 200_000  # ids remembered (services.remember) before starting afresh
 
 
 @dataclasses.dataclass(frozen=True)
@@ -42,6 +48,10 @@ class Config:
     system_namespace: str = "nimbus-system"
     expiration: datetime.timedelta = tokens.DEFAULT_EXPIRATION
     region: str = "RegionOne"
+    # Keystone's [security_compliance] lockout_failure_attempts (0: never locked out) and
+    # lockout_duration: PCI-DSS's six tries and thirty minutes.
+    lockout_failure_attempts: int = 6
+    lockout_duration: datetime.timedelta = datetime.timedelta(minutes=30)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -80,10 +90,36 @@ class Services:
         self._revoked: dict[str, int] = {}
         self._revoked_read = 0.0
         self._lock = asyncio.Lock()
+        # (kind, namespace, uid) -> name, learned from the lists callers made: a hint that
+        # turns a lookup by OpenStack id into one GET by name (made as the caller, its uid
+        # checked), instead of a list of the whole project. Never an answer by itself.
+        self._names: dict[tuple[str, str, str], str] = {}
+        self._recent: dict[tuple[str, str], tuple[float, dict[str, Any] | None]] = {}
 
     def as_user(self, identity: Identity) -> client.Client:
-        """A client that acts as the token's user: Kubernetes RBAC judges every call."""
-        return self.api.impersonating(identity.token.user, GROUPS)
+        """A client that acts as the token's user: Kubernetes RBAC judges every call. An
+        application credential without the member role is held to reading, whatever the
+        user may do."""
+        read_only = None
+        if identity.token.roles is not None and "member" not in identity.roles:
+            held = ", ".join(identity.roles)
+            read_only = (f"application credential {identity.token.application_credential} "
+                         f"holds the roles {held}: writing needs member")  # fmt: skip
+        return self.api.impersonating(identity.token.user, GROUPS, read_only=read_only)
+
+    # -- ids ---------------------------------------------------------------------------------
+
+    def remember(self, kind: str, objects: list[dict[str, Any]]) -> None:
+        if len(self._names) > NAMES_KEPT:
+            self._names.clear()
+        for body in objects:
+            metadata = body["metadata"]
+            key = (kind, metadata.get("namespace") or "", metadata["uid"])
+            self._names[key] = metadata["name"]
+
+    def name_of(self, kind: str, namespace: str, uid: str) -> str | None:
+        """The name an object of this id had when last listed, if any was."""
+        return self._names.get((kind, namespace, uid))
 
     # -- keys --------------------------------------------------------------------------------
 
@@ -127,18 +163,99 @@ class Services:
 
     async def revoke(self, token: tokens.Token) -> None:
         """A logout: the token's audit id is refused by every replica until it expires."""
+        await self.revoke_key(token.audit_id, int(token.expires_at.timestamp()))
+
+    async def revoke_credential(self, credential_id: str) -> None:
+        """An application credential deleted: every token it gave is refused, for as long as
+        one can last."""
+        until = time.time() + self.config.expiration.total_seconds()
+        await self.revoke_key(f"credential.{credential_id}", int(until))
+
+    async def revoke_key(self, key: str, until: int) -> None:
+        """Refuse `key` (an audit id; `credential.<id>`: every token of an application
+        credential) until `until` (epoch seconds).
+        Only that key is written, and the expired ones taken away: replicas revoking at once
+        do not undo each other."""
         now = int(time.time())
-        current = await self.revoked()
-        data = {k: str(v) for k, v in current.items() if v > now}  # expired ones go
-        data[token.audit_id] = str(int(token.expires_at.timestamp()))
-        await self.api.apply({
-            "apiVersion": "v1", "kind": "ConfigMap",
-            "metadata": {"name": REVOCATIONS, "namespace": self.config.system_namespace},
-            "data": data,
-        })  # fmt: skip
-        self._revoked = {k: int(v) for k, v in data.items()}
+        expired: dict[str, str | None] = {k: None for k, v in (await self.revoked()).items()
+                                          if v <= now}  # fmt: skip
+        await self._patch_map(REVOCATIONS, {**expired, key: str(until)})
+        self._revoked_read = 0.0  # read afresh at the next verify
+
+    async def _patch_map(self, name: str, data: dict[str, str | None]) -> None:
+        """Merge-patch the keys of a ConfigMap of the system namespace (None: taken away),
+        made at the first write."""
+        namespace = self.config.system_namespace
+        try:
+            await self.api.patch("v1", "ConfigMap", name, namespace, {"data": data})
+            return
+        except client.ApiError as error:
+            if error.status != 404:
+                raise
+        kept = {k: v for k, v in data.items() if v is not None}
+        try:
+            await self.api.create({
+                "apiVersion": "v1", "kind": "ConfigMap",
+                "metadata": {"name": name, "namespace": namespace,
+                             "labels": {"app.kubernetes.io/managed-by": "nimbus"}},
+                "data": kept,
+            })  # fmt: skip
+        except client.ApiError as error:
+            if error.status != 409:  # another replica made it first
+                raise
+            await self.api.patch("v1", "ConfigMap", name, namespace, {"data": data})
+
+    # -- lockout -----------------------------------------------------------------------------
+
+    async def _failures(self) -> dict[str, str]:
+        found = await self.api.get("v1", "ConfigMap", LOCKOUTS, self.config.system_namespace)
+        return dict((found or {}).get("data") or {})
+
+    async def locked(self, user: str) -> bool:
+        """Whether the user is locked out after too many failed logins (Keystone's
+        lockout_failure_attempts), until lockout_duration has passed."""
+        if self.config.lockout_failure_attempts <= 0:
+            return False
+        entry = (await self._failures()).get(user)
+        if not entry:
+            return False
+        count, until = (int(x) for x in entry.split())
+        return count >= self.config.lockout_failure_attempts and until > time.time()
+
+    async def failed_login(self, user: str) -> None:
+        """One more failed login; the last allowed one locks the user out. Each user is its own
+        key of the ConfigMap, merge-patched alone: replicas do not undo each other's users."""
+        if self.config.lockout_failure_attempts <= 0:
+            return
+        entry = (await self._failures()).get(user)
+        count, until = (int(x) for x in entry.split()) if entry else (0, 0)
+        if count >= self.config.lockout_failure_attempts and until <= time.time():
+            count = 0  # an earlier lockout is over: counting starts again
+        count += 1
+        if count >= self.config.lockout_failure_attempts:
+            until = int(time.time() + self.config.lockout_duration.total_seconds())
+        await self._write_failure(user, f"{count} {until}")
+
+    async def login_succeeded(self, user: str) -> None:
+        if self.config.lockout_failure_attempts > 0 and user in await self._failures():
+            await self._write_failure(user, None)
+
+    async def _write_failure(self, user: str, value: str | None) -> None:
+        await self._patch_map(LOCKOUTS, {user: value})
 
     # -- users and projects ------------------------------------------------------------------
+
+    async def _read_recent(self, kind: str, name: str) -> dict[str, Any] | None:
+        """The object as read at most IDENTITY_REFRESH seconds ago."""
+        now = time.monotonic()
+        kept = self._recent.get((kind, name))
+        if kept is not None and now - kept[0] < IDENTITY_REFRESH:
+            return kept[1]
+        if len(self._recent) > NAMES_KEPT:
+            self._recent.clear()
+        found = await self.api.get(IDENTITY, kind, name)
+        self._recent[(kind, name)] = (now, found)
+        return found
 
     async def user_named(self, name: str) -> dict[str, Any] | None:
         return await self.api.get(IDENTITY, "User", name)
@@ -157,7 +274,9 @@ class Services:
         stored = ((secret or {}).get("data") or {}).get("hash")
         if not stored:
             return False
-        return passwords.verify(password, base64.b64decode(stored).decode())
+        # scrypt takes a tenth of a second and 128 MiB: off the event loop
+        hashed = base64.b64decode(stored).decode()
+        return await asyncio.to_thread(passwords.verify, password, hashed)
 
     async def projects(self) -> list[dict[str, Any]]:
         return await self.api.list(IDENTITY, "Project")
@@ -196,7 +315,10 @@ class Services:
         revoked = await self.revoked()
         if token.audit_id in revoked or (token.audit_chain or "") in revoked:
             raise Fault(401, UNAUTHORIZED, style="keystone")
-        user = await self.user_named(token.user)
+        credential = token.application_credential
+        if credential and f"credential.{credential}" in revoked:
+            raise Fault(401, UNAUTHORIZED, style="keystone")
+        user = await self._read_recent("User", token.user)
         if user is None or not (user.get("spec") or {}).get("enabled", True):
             raise Fault(401, UNAUTHORIZED, style="keystone")
         changed = (user.get("status") or {}).get("passwordChangedAt")
@@ -212,6 +334,8 @@ class Services:
             if project is not None and project["metadata"]["uid"] != token.project_id:
                 project = None
             roles = self.roles_on(project, token.user) if project else ()
+            if token.roles is not None:  # an application credential keeps only its own
+                roles = tuple(r for r in roles if r in token.roles)
             if not roles:
                 raise Fault(401, UNAUTHORIZED, style="keystone")
         return Identity(token, user, project, roles)

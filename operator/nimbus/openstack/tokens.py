@@ -39,13 +39,17 @@ class Token:
     project_name: str | None = None  # and its name: read by name, checked by uid
     domain_id: str | None = None  # for a domain-scoped token
     audit_chain: str | None = None  # the audit id of the token it was rescoped from
+    # An application credential's token: the credential's id, and the roles it keeps.
+    application_credential: str | None = None
+    roles: tuple[str, ...] | None = None
 
     def payload(self) -> bytes:
         return json.dumps(
             {"v": 1, "u": self.user, "m": list(self.methods), "p": self.project_id,
              "n": self.project_name, "d": self.domain_id, "i": _epoch(self.issued_at),
              "e": _epoch(self.expires_at),
-             "a": self.audit_id, "c": self.audit_chain},
+             "a": self.audit_id, "c": self.audit_chain, "ac": self.application_credential,
+             "r": list(self.roles) if self.roles is not None else None},
             separators=(",", ":"),
         ).encode()  # fmt: skip
 
@@ -65,6 +69,8 @@ class Token:
                 project_name=data.get("n"),
                 domain_id=data.get("d"),
                 audit_chain=data.get("c"),
+                application_credential=data.get("ac"),
+                roles=tuple(data["r"]) if data.get("r") is not None else None,
             )
         except (ValueError, KeyError, TypeError) as error:
             raise TokenError(f"the token's payload is malformed: {error}") from None

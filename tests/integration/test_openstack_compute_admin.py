@@ -1,0 +1,207 @@
+"""Nova's server groups, quota sets, simple tenant usage and hypervisors through the real
+`openstack` CLI: each command as a member, a reader, an identity admin (bound to
+nimbus-identity-admin) and a cluster admin (bound to cluster-admin) runs it, every call made as
+that user, so Kubernetes RBAC decides what Nova's policy would — checked on the objects kubectl
+sees."""
+
+from __future__ import annotations
+
+import datetime
+import json
+import re
+import uuid
+from collections.abc import Iterator
+
+import pytest
+from openstack import connection as sdk_connection
+
+from tests.integration.conftest import Cloud
+from tests.integration.openstack import PROJECT, as_json, hashed, needs_cli, openstack, user
+
+pytestmark = needs_cli
+POLICY = "Policy doesn't allow os_compute_api:{} to be performed."
+
+
+@pytest.fixture(scope="module")
+def admins(cloud: Cloud, tenants: dict[str, str]) -> Iterator[dict[str, str]]:
+    """An identity admin (nimbus-identity-admin) and a cluster admin (cluster-admin), each a
+    member of the first project (to log in to it)."""
+    suffix = uuid.uuid4().hex[:5]
+    made = {"identity": f"idadmin-{suffix}", "cluster": f"cadmin-{suffix}"}
+    roles = {"identity": "nimbus-identity-admin", "cluster": "cluster-admin"}
+    for name in made.values():
+        user(cloud, name, f"s3cret-{name}")
+    for kind, name in made.items():
+        hashed(cloud, name, f"s3cret-{name}")
+        cloud.kubectl("create", "clusterrolebinding", name, f"--clusterrole={roles[kind]}",
+                      f"--user={name}")  # fmt: skip
+        cloud.kubectl("patch", PROJECT, tenants["first"], "--type=json", "-p",
+                      f'[{{"op": "add", "path": "/spec/members/-", '
+                      f'"value": {{"user": "{name}", "role": "member"}}}}]')  # fmt: skip
+    try:
+        yield made
+    finally:
+        for name in made.values():
+            cloud.kubectl("delete", "clusterrolebinding", name, check=False)
+
+
+def _sdk(api: str, name: str, project: str) -> sdk_connection.Connection:
+    return sdk_connection.Connection(
+        auth_url=f"{api}/v3", username=name, password=f"s3cret-{name}", project_name=project,
+        user_domain_name="Default", project_domain_name="Default", region_name="RegionOne",
+        interface="public", identity_api_version="3",
+    )  # fmt: skip
+
+
+def test_usage_shows_the_project_s_servers_hours(
+    cloud: Cloud, api: str, tenants: dict[str, str], admins: dict[str, str]
+) -> None:
+    """web (api1.small: 1 vCPU, 512 MB, 1 GB) counted from its launch; every project's usage
+    is an admin's, as Nova's policy has it."""
+    first = tenants["first"]
+    web = cloud.get("osserver", "web", first)
+    project_id = cloud.get(PROJECT, first, None)["metadata"]["uid"]
+    shown = openstack(api, "alice", first, "usage", "show")
+    assert f"on project {project_id}" in shown.stdout, shown.stdout
+    assert re.search(r"^\| Servers +\| 1 +\|", shown.stdout, re.M), shown.stdout
+    conn = _sdk(api, "alice", first)
+    try:
+        end = datetime.datetime.now(datetime.UTC).replace(tzinfo=None) + datetime.timedelta(days=1)
+        usage = conn.compute.get_usage(project_id, start=end - datetime.timedelta(days=2),
+                                       end=end)  # fmt: skip
+    finally:
+        conn.close()
+    assert usage.project_id == project_id
+    ((server,),) = [usage.server_usages]
+    assert (server["instance_id"], server["name"], server["flavor"], server["vcpus"],
+            server["memory_mb"], server["local_gb"], server["state"]) == (
+        web["metadata"]["uid"], "web", "api1.small", 1, 512, 1, "active")  # fmt: skip
+    assert server["started_at"].startswith(web["status"]["launchedAt"].rstrip("Z"))
+    assert usage.total_vcpus_usage == pytest.approx(server["hours"])
+    assert usage.total_memory_mb_usage == pytest.approx(512 * server["hours"])
+    # Every project's usage: a cluster admin's; a member gets Nova's 403.
+    refused = openstack(api, "alice", first, "usage", "list", check=False)
+    assert refused.returncode != 0
+    assert POLICY.format("os-simple-tenant-usage:list") in refused.stderr, refused.stderr
+    listed = openstack(api, admins["cluster"], first, "usage", "list")
+    assert re.search(rf"^\| {first} +\| 1 +\|", listed.stdout, re.M), listed.stdout
+
+
+def test_server_groups_are_made_joined_and_deleted_through_the_cli(
+    cloud: Cloud, api: str, tenants: dict[str, str]
+) -> None:
+    first, second = tenants["first"], tenants["second"]
+    group = as_json(openstack(api, "alice", first, "server", "group", "create", "--policy",
+                              "anti-affinity", "-f", "json", "g1"))  # fmt: skip
+    assert (group["name"], group["policy"], group["members"]) == ("g1", "anti-affinity", [])
+    body = cloud.get("servergroups.compute.nimbus.dev", "g1", first)
+    assert (body["metadata"]["uid"], body["spec"]) == (group["id"], {"policy": "anti-affinity"})
+    spread = as_json(openstack(api, "alice", first, "server", "group", "create", "--policy",
+                               "anti-affinity", "--rule", "max_server_per_host=2", "-f", "json",
+                               "Spread Out"))  # fmt: skip
+    assert spread["rules"] == {"max_server_per_host": 2}, spread
+    objects = json.loads(cloud.kubectl("get", "servergroups.compute.nimbus.dev", "-n", first,
+                                       "-o", "json").stdout)  # fmt: skip
+    made = next(o for o in objects["items"] if o["metadata"]["uid"] == spread["id"])
+    assert made["spec"]["rules"] == {"maxServerPerHost": 2}
+    assert made["metadata"]["annotations"]["openstack.nimbus.dev/name"] == "Spread Out"
+    listed = as_json(openstack(api, "alice", first, "server", "group", "list", "-f", "json"))
+    assert sorted(g["Name"] for g in listed) == ["Spread Out", "g1"]
+
+    server = as_json(openstack(api, "alice", first, "server", "create", "--flavor", "api1.small",
+                               "--image", "cirros", "--network", "private", "--hint",
+                               f"group={group['id']}", "--wait", "-f", "json",
+                               "grouped"))  # fmt: skip
+    assert server["status"] == "ACTIVE"
+    assert cloud.get("osserver", "grouped", first)["spec"]["serverGroup"] == "g1"
+    shown = as_json(openstack(api, "alice", first, "server", "group", "show", "-f", "json", "g1"))
+    assert shown["members"] == [server["id"]]
+
+    # Another project's group is not found; a reader of the project makes none.
+    missing = openstack(api, "bob", second, "server", "group", "show", group["id"], check=False)
+    assert missing.returncode != 0
+    assert "No ServerGroup found" in missing.stderr, missing.stderr
+    seen = as_json(openstack(api, "carol", first, "server", "group", "list", "-f", "json"))
+    assert sorted(g["Name"] for g in seen) == ["Spread Out", "g1"]
+    refused = openstack(api, "carol", first, "server", "group", "create", "--policy",
+                        "affinity", "nope", check=False)  # fmt: skip
+    assert refused.returncode != 0
+    assert "cannot create resource" in refused.stderr, refused.stderr
+
+    openstack(api, "alice", first, "server", "delete", "--wait", "grouped")
+    openstack(api, "alice", first, "server", "group", "delete", "g1", "Spread Out")
+    left = json.loads(cloud.kubectl("get", "servergroups.compute.nimbus.dev", "-n", first,
+                                    "-o", "json").stdout)  # fmt: skip
+    assert [g for g in left["items"] if not g["metadata"].get("deletionTimestamp")] == []
+
+
+def test_quotas_are_shown_to_members_and_set_by_an_admin(
+    cloud: Cloud, api: str, tenants: dict[str, str], admins: dict[str, str]
+) -> None:
+    """`quota show` (Nova's, Cinder's and Neutron's at once) and `quota set`, which writes the
+    Project's spec.quota as the caller: an identity admin may, a project member may not."""
+    first = tenants["first"]
+    quota = {q["Resource"]: q["Limit"] for q in as_json(openstack(
+        api, "alice", first, "quota", "show", "-f", "json"))}  # fmt: skip
+    assert {k: quota[k] for k in ("instances", "cores", "ram", "server-groups", "volumes",
+                                  "networks")} == {
+        "instances": 10, "cores": 20, "ram": 51200, "server-groups": 10, "volumes": 10,
+        "networks": 100}  # fmt: skip
+    refused = openstack(api, "alice", first, "quota", "set", "--instances", "5", first,
+                        check=False)  # fmt: skip
+    assert refused.returncode != 0
+    assert POLICY.format("os-quota-sets:update") in refused.stderr, refused.stderr
+
+    openstack(api, admins["identity"], first, "quota", "set", "--instances", "5", "--cores",
+              "8", first)  # fmt: skip
+    spec = cloud.get(PROJECT, first, None)["spec"]["quota"]
+    assert (spec["instances"], spec["cores"]) == (5, 8)
+    usage = {q["Resource"]: (q["Limit"], q["In Use"]) for q in as_json(openstack(
+        api, "alice", first, "quota", "show", "--compute", "--usage", "-f", "json"))}  # fmt: skip
+    assert usage["instances"][0] == 5
+    assert usage["cores"][0] == 8
+    defaults = {q["Resource"]: q["Limit"] for q in as_json(openstack(
+        api, "alice", first, "quota", "show", "--compute", "--default", "-f", "json"))}  # fmt: skip
+    assert defaults["instances"] == 10
+    # Nova refuses a limit below what is in use (web, at least), unless forced.
+    below = openstack(api, admins["identity"], first, "quota", "set", "--instances", "0", first,
+                      check=False)  # fmt: skip
+    assert below.returncode != 0
+    assert "must be greater than or equal to already used" in below.stderr, below.stderr
+    openstack(api, admins["identity"], first, "quota", "delete", "--compute", first)
+    assert cloud.get(PROJECT, first, None)["spec"]["quota"].get("instances", 10) == 10
+
+
+def test_hypervisors_are_the_nodes_and_an_admin_s(
+    cloud: Cloud, api: str, tenants: dict[str, str], admins: dict[str, str]
+) -> None:
+    first = tenants["first"]
+    nodes = json.loads(cloud.kubectl("get", "nodes", "-o", "json").stdout)["items"]
+    assert nodes
+    listed = as_json(openstack(api, admins["cluster"], first, "hypervisor", "list", "-f",
+                               "json"))  # fmt: skip
+    assert {(h["ID"], h["Hypervisor Hostname"]) for h in listed} == {
+        (n["metadata"]["uid"], n["metadata"]["name"]) for n in nodes}  # fmt: skip
+    web_host = cloud.get("osserver", "web", first)["status"]["host"]
+    shown = as_json(openstack(api, admins["cluster"], first, "hypervisor", "show", "-f", "json",
+                              web_host))  # fmt: skip
+    assert (shown["hypervisor_hostname"], shown["state"]) == (web_host, "up")
+    # The aggregates are the nodes' labels, as the scheduler reads them.
+    labelled = {k.removeprefix("aggregate.compute.nimbus.dev/")
+                for n in nodes for k in n["metadata"].get("labels", {})
+                if k.startswith("aggregate.compute.nimbus.dev/")}  # fmt: skip
+    aggregates = as_json(openstack(api, admins["cluster"], first, "aggregate", "list", "-f",
+                                   "json"))  # fmt: skip
+    assert {a["Name"] for a in aggregates} == labelled
+    refused = openstack(api, "alice", first, "hypervisor", "list", check=False)
+    assert refused.returncode != 0
+    assert POLICY.format("os-hypervisors:list-detail") in refused.stderr, refused.stderr
+    conn = _sdk(api, admins["cluster"], first)
+    try:
+        statistics = conn.compute.get("/os-hypervisors/statistics", microversion="2.87").json()[
+            "hypervisor_statistics"
+        ]
+    finally:
+        conn.close()
+    assert statistics["count"] == sum(1 for n in nodes if not n["spec"].get("unschedulable"))
+    assert statistics["running_vms"] >= 1
