@@ -312,6 +312,9 @@ def test_the_openstack_api_runs_as_its_own_least_privileged_account() -> None:
         for key in ("rules", "roleRef", "subjects"):
             assert got.get(key) == wanted.get(key), (wanted["metadata"]["name"], key)
     assert not find(docs, "Ingress")
+    # Whom it may impersonate: a ClusterRole without rules, which the operator writes.
+    (impersonation,) = find(docs, "ClusterRole", "nimbus-api-impersonation")
+    assert "rules" not in impersonation
 
 
 def test_the_openstack_api_behind_an_ingress_with_tls_or_off() -> None:

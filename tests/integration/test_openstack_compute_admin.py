@@ -205,3 +205,60 @@ def test_hypervisors_are_the_nodes_and_an_admin_s(
         conn.close()
     assert statistics["count"] == sum(1 for n in nodes if not n["spec"].get("unschedulable"))
     assert statistics["running_vms"] >= 1
+
+
+def test_a_private_flavor_with_extra_specs_and_an_access_list(
+    cloud: Cloud, api: str, tenants: dict[str, str], admins: dict[str, str]
+) -> None:
+    """A cluster admin makes a private flavor with extra specs; a project sees it once on its
+    access list; a member may not make flavors."""
+    first, cadmin = tenants["first"], admins["cluster"]
+    name = f"Gold {uuid.uuid4().hex[:4]}"
+    made = as_json(openstack(api, cadmin, first, "flavor", "create", "--vcpus", "1", "--ram",
+                             "256", "--disk", "1", "--private", "--property",
+                             "hw:cpu_policy=dedicated", name, "-f", "json"))  # fmt: skip
+    held = next(f for f in json.loads(cloud.kubectl("get", "osflavor", "-o", "json").stdout)
+                ["items"] if f["metadata"]["uid"] == made["id"])  # fmt: skip
+    assert held["spec"]["isPublic"] is False
+    assert held["spec"]["extraSpecs"] == {"hw:cpu_policy": "dedicated"}
+    assert held["metadata"]["annotations"]["openstack.nimbus.dev/name"] == name
+
+    def alice_sees() -> set[str]:
+        listed = as_json(openstack(api, "alice", first, "flavor", "list", "--all", "-f", "json"))
+        return {f["Name"] for f in listed}
+
+    assert name not in alice_sees()
+    project_id = cloud.get(PROJECT, first, None)["metadata"]["uid"]
+    openstack(api, cadmin, first, "flavor", "set", "--project", project_id, name)
+    assert name in alice_sees()
+    openstack(api, cadmin, first, "flavor", "set", "--property", "hw:mem_page_size=large", name)
+    openstack(api, cadmin, first, "flavor", "unset", "--property", "hw:cpu_policy", name)
+    shown = as_json(openstack(api, cadmin, first, "flavor", "show", made["id"], "-f", "json"))
+    assert shown["properties"] == {"hw:mem_page_size": "large"}
+    assert project_id in str(shown["access_project_ids"])
+    refused = openstack(api, "alice", first, "flavor", "create", "--vcpus", "1", "--ram", "64",
+                        "nope", check=False)  # fmt: skip
+    assert refused.returncode != 0
+    assert "forbidden" in refused.stderr.lower(), refused.stderr
+    openstack(api, cadmin, first, "flavor", "delete", made["id"])
+    assert name not in {f["Name"] for f in as_json(openstack(
+        api, cadmin, first, "flavor", "list", "--all", "-f", "json"))}  # fmt: skip
+
+
+def test_a_server_over_quota_is_refused_in_nova_s_words(
+    cloud: Cloud, api: str, tenants: dict[str, str]
+) -> None:
+    first = tenants["first"]
+    cloud.kubectl("patch", PROJECT, first, "--type=merge", "-p",
+                  '{"spec": {"quota": {"instances": 1}}}')  # fmt: skip
+    try:
+        refused = openstack(api, "alice", first, "server", "create", "--flavor", "api1.small",
+                            "--image", "cirros", "--network", "private", "one-too-many",
+                            check=False)  # fmt: skip
+        assert refused.returncode != 0
+        assert "Quota exceeded for instances: Requested 1, but already used 1 of 1 instances" \
+            in refused.stderr, refused.stderr  # fmt: skip
+        assert "admission webhook" not in refused.stderr
+    finally:
+        cloud.kubectl("patch", PROJECT, first, "--type=json", "-p",
+                      '[{"op": "remove", "path": "/spec/quota/instances"}]')  # fmt: skip

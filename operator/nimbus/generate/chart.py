@@ -401,7 +401,10 @@ def _api_rbac() -> str:
     release namespace, which is its system namespace."""
     account = {"kind": "ServiceAccount", "name": "SERVICEACCOUNT", "namespace": "NAMESPACE"}
     docs = []
-    for obj in openstack_rbac.objects("NAMESPACE", account):
+    # The ClusterRole naming whom the API may impersonate: shipped without rules, which the
+    # operator writes (the Users there are), so that no upgrade takes them back.
+    shipped = {k: v for k, v in roles.impersonation_role([]).items() if k != "rules"}
+    for obj in [shipped, *openstack_rbac.objects("NAMESPACE", account)]:
         labels = obj["metadata"].pop("labels", {})
         labels.pop("app.kubernetes.io/managed-by", None)  # Helm manages them here
         name = obj["metadata"]["name"]

@@ -63,10 +63,8 @@ def operator_rules() -> list[dict[str, Any]]:
          "verbs": ["bind"],
          "resourceNames": sorted(r["metadata"]["name"] for r in roles.cluster_roles())},
         # Whom the OpenStack API may impersonate: the names of the Users there are, written
-        # into its ClusterRole (escalate: the role grants impersonation, which the operator
-        # does not hold; create cannot be held to a name, and grants nothing without bind).
-        {"apiGroups": ["rbac.authorization.k8s.io"], "resources": ["clusterroles"],
-         "verbs": ["create"]},
+        # into the rules of its ClusterRole, which the chart ships (escalate: the role grants
+        # impersonation, which the operator does not hold; on that one name only).
         {"apiGroups": ["rbac.authorization.k8s.io"], "resources": ["clusterroles"],
          "verbs": ["get", "update", "patch", "escalate"],
          "resourceNames": [roles.IMPERSONATION]},

@@ -235,8 +235,15 @@ async def impersonation(memo: kopf.Memo, logger: kopf.Logger, **_: Any) -> None:
                        if not u["metadata"].get("deletionTimestamp"))  # fmt: skip
         if _IMPERSONATED and _IMPERSONATED[-1] == names:
             return
-        try:
-            await api_client.apply(roles.impersonation_role(names))
+        role = roles.impersonation_role(names)
+        try:  # its rules alone: the chart owns the rest of it (and Helm its labels)
+            try:
+                await api_client.patch(RBAC, "ClusterRole", roles.IMPERSONATION, None,
+                                       {"rules": role["rules"]})  # fmt: skip
+            except client.ApiError as error:
+                if error.status != 404:
+                    raise
+                await api_client.create(role)  # no chart: the operator makes it
         except client.ApiError as error:  # no right to: the API impersonates no one new
             logger.warning(f"ClusterRole {roles.IMPERSONATION} not applied: {error}")
             return

@@ -8,6 +8,7 @@ ever reaches the log)."""
 from __future__ import annotations
 
 import logging
+import re
 from collections.abc import Awaitable, Callable
 
 from aiohttp import web
@@ -31,6 +32,7 @@ from nimbus.openstack import (
     nova,
     nova_admin,
     nova_extensions,
+    nova_flavors,
     nova_hosts,
     nova_metadata,
     nova_volumes,
@@ -39,6 +41,7 @@ from nimbus.openstack.faults import Fault
 from nimbus.openstack.service import Config, Services
 
 logger = logging.getLogger(__name__)
+_ADMISSION = re.compile(r'^admission webhook "[^"]+" denied the request: ')
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 
 
@@ -68,7 +71,9 @@ async def faults(request: web.Request, handler: Handler) -> web.StreamResponse:
         return _response(fault)
     except client.ApiError as error:  # what Kubernetes refused, as the service says it
         code = error.status if error.status in (400, 403, 404, 409, 422) else 500
-        message = error.message if code != 500 else "The server has either erred or is " \
+        # The admission webhook's words are the service's: without Kubernetes' preamble.
+        said = _ADMISSION.sub("", error.message)
+        message = said if code != 500 else "The server has either erred or is " \
             "incapable of performing the requested operation."  # fmt: skip
         if code == 500:
             logger.error("%s %s: Kubernetes answered %s", request.method, request.path,
@@ -105,6 +110,7 @@ def application(config: Config, api: client.Client) -> web.Application:
         keystone_credentials,
         keystone_roles,
         nova,
+        nova_flavors,
         nova_extensions,
         nova_volumes,
         nova_metadata,

@@ -336,42 +336,6 @@ async def delete_server(request: web.Request) -> web.Response:
     return response
 
 
-# -- flavors ----------------------------------------------------------------------------------
-
-
-async def _flavors(request: web.Request, identity: Identity) -> list[dict[str, Any]]:
-    kube = services(request).as_user(identity)
-    return await kube.list(COMPUTE, "Flavor")
-
-
-@routes.get("/compute/v2.1/flavors")
-@routes.get("/compute/v2.1/flavors/detail")
-async def list_flavors(request: web.Request) -> web.Response:
-    version = microversion(request)
-    identity = await identity_of(request)
-    flavors = [documents.flavor(f, base_url=base_url(request), version=version)
-               for f in await _flavors(request, identity)]  # fmt: skip
-    if not request.path.endswith("/detail"):
-        flavors = [{"id": f["id"], "name": f["name"], "links": f["links"],
-                    **({"description": f.get("description")} if version >= (2, 55) else {})}
-                   for f in flavors]  # fmt: skip
-    return respond({"flavors": flavors}, version)
-
-
-@routes.get("/compute/v2.1/flavors/{flavor_id}")
-async def show_flavor(request: web.Request) -> web.Response:
-    version = microversion(request)
-    identity = await identity_of(request)
-    wanted = request.match_info["flavor_id"]
-    found = next((f for f in await _flavors(request, identity)
-                  if wanted in (f["metadata"]["uid"], f["metadata"]["name"])), None)  # fmt: skip
-    if found is None:
-        raise Fault(404, f"Flavor {wanted} could not be found.")
-    return respond(
-        {"flavor": documents.flavor(found, base_url=base_url(request), version=version)}, version
-    )
-
-
 # -- server actions ---------------------------------------------------------------------------
 
 
