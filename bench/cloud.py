@@ -23,21 +23,22 @@ def local_cloud(
     """The cloud and the operator's process, with a node per hundred `servers`."""
     with tempfile.TemporaryDirectory(prefix="nimbus-bench-") as run_dir:
         devcloud = cluster.DevCloud(pathlib.Path(run_dir))
-        devcloud.up(log=False)
-        devcloud.add_nodes([
-            {"name": f"bench-{i}", "zone": "zone-a", "vcpus": 64, "memory_mb": 65536,
-             "disk_gb": 1000}
-            for i in range(-(-servers // 100))
-        ])  # fmt: skip
-        env = dict(os.environ, KUBECONFIG=str(devcloud.kubeconfig))
-        with (devcloud.log_dir / "operator.log").open("wb") as out:
-            operator = subprocess.Popen([sys.executable, "-m", "nimbus", "run"], stdout=out,
-                                        stderr=subprocess.STDOUT, env=env)  # fmt: skip
-        try:
+        operator: subprocess.Popen[bytes] | None = None
+        try:  # whatever fails from here, the cloud goes down
+            devcloud.up(log=False)
+            nodes = [{"name": f"bench-{i}", "zone": "zone-a", "vcpus": 64, "memory_mb": 65536,
+                      "disk_gb": 1000} for i in range(-(-servers // 100))]  # fmt: skip
+            if nodes:
+                devcloud.add_nodes(nodes)
+            env = dict(os.environ, KUBECONFIG=str(devcloud.kubeconfig))
+            with (devcloud.log_dir / "operator.log").open("wb") as out:
+                operator = subprocess.Popen([sys.executable, "-m", "nimbus", "run"], stdout=out,
+                                            stderr=subprocess.STDOUT, env=env)  # fmt: skip
             yield devcloud, operator
         finally:
-            operator.terminate()
-            operator.wait(timeout=30)
+            if operator is not None:
+                operator.terminate()
+                operator.wait(timeout=30)
             devcloud.down()
             if logs is not None:
                 shutil.copytree(devcloud.log_dir, logs, dirs_exist_ok=True)
