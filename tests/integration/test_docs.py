@@ -40,6 +40,7 @@ PAGES = [
     "openstack-api.md",
     "placement.md",
     "how-to/quotas.md",
+    "how-to/openstack-cli.md",
     "how-to/terraform.md",
     "how-to/upgrading.md",
     "how-to/node-labels.md",
