@@ -147,7 +147,9 @@ def test_quotas_are_shown_to_members_and_set_by_an_admin(
                                   "networks")} == {
         "instances": 10, "cores": 20, "ram": 51200, "server-groups": 10, "volumes": 10,
         "networks": 100}  # fmt: skip
-    refused = openstack(api, "alice", first, "quota", "set", "--instances", "5", first,
+    # By the project's id: a member may not look projects up by name (Keystone's 403).
+    project_id = cloud.get(PROJECT, first, None)["metadata"]["uid"]
+    refused = openstack(api, "alice", first, "quota", "set", "--instances", "5", project_id,
                         check=False)  # fmt: skip
     assert refused.returncode != 0
     assert POLICY.format("os-quota-sets:update") in refused.stderr, refused.stderr
