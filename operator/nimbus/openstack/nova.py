@@ -14,6 +14,7 @@ from typing import Any
 
 from aiohttp import web
 
+from nimbus.k8s import client
 from nimbus.openstack import documents, microversions, server_actions, server_request
 from nimbus.openstack.faults import Fault
 from nimbus.openstack.service import Identity, Services
@@ -364,15 +365,29 @@ async def server_action(request: web.Request) -> web.Response:
     if action == "rebuild":
         images = await kube.list(IMAGES, "Image", identity.namespace)
     groups: list[dict[str, Any]] = []
-    if action in ("addSecurityGroup", "removeSecurityGroup"):
+    whole = action in ("addSecurityGroup", "removeSecurityGroup")
+    if whole:
         groups = await kube.list(NETWORKS, "SecurityGroup", identity.namespace)
-    patch = server_actions.action_patch(action, argument, server, flavors=flavors, images=images,
-                                        now=datetime.datetime.now(datetime.UTC),
-                                        security_groups=groups)  # fmt: skip
-    if patch is not None:
-        server = await kube.patch(
-            COMPUTE, "Server", server["metadata"]["name"], identity.namespace, patch
-        )
+    for attempt in range(3):
+        patch = server_actions.action_patch(action, argument, server, flavors=flavors,
+                                            images=images, now=datetime.datetime.now(datetime.UTC),
+                                            security_groups=groups)  # fmt: skip
+        if patch is None:
+            break
+        if whole:  # a list written whole: as read, so that a concurrent change is a 409
+            patch = {
+                **patch,
+                "metadata": {"resourceVersion": server["metadata"]["resourceVersion"]},
+            }
+        try:
+            server = await kube.patch(
+                COMPUTE, "Server", server["metadata"]["name"], identity.namespace, patch
+            )
+            break
+        except client.ApiError as error:
+            if error.status != 409 or not whole or attempt == 2:
+                raise
+            server = await _server(request, identity)  # changed meanwhile: again, on it
     if action == "rebuild":
         context = await _context(request, identity)
         document = _document(request, identity, server, context, version)
