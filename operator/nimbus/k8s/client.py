@@ -9,7 +9,7 @@ import dataclasses
 import datetime
 import json
 import ssl
-from collections.abc import AsyncIterator, Iterable, Sequence
+from collections.abc import AsyncIterator, Callable, Iterable, Sequence
 from typing import Any
 
 import aiohttp
@@ -132,6 +132,9 @@ class Client:
         self._as: tuple[tuple[str, str], ...] = ()  # impersonation headers of each request
         self._read_only: str | None = None  # why writes are refused, for a read-only client
         self._parent: Client | None = None
+        # Told of every object a write answers with, by this client and the impersonating
+        # ones made from it after it is set (a cache keeping what its owner wrote).
+        self.observer: Callable[[dict[str, Any]], None] | None = None
 
     def impersonating(
         self, user: str, groups: Sequence[str] = (), *, read_only: str | None = None
@@ -229,6 +232,9 @@ class Client:
                 except (ValueError, KeyError):
                     raise ApiError(response.status, response.reason or "", text) from None
             result: dict[str, Any] = json.loads(text) if text else {}
+            # not a DELETE's answer: the object's last state, which could follow its watch event
+            if self.observer is not None and method in ("POST", "PUT", "PATCH") and result:
+                self.observer(result)
             return result
 
     async def apply(

@@ -129,8 +129,15 @@ def application(config: Config, api: client.Client) -> web.Application:
     ):
         app.add_routes(module.routes)
 
+    services: Services = app["services"]
+
+    async def start(_: web.Application) -> None:
+        services.start()
+
     async def close(_: web.Application) -> None:
+        await services.stop()
         await api.close()
 
+    app.on_startup.append(start)
     app.on_cleanup.append(close)
     return app

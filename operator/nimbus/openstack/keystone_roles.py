@@ -22,7 +22,6 @@ from nimbus.openstack.keystone_admin import (
     may,
     services,
 )
-from nimbus.openstack.service import IDENTITY
 
 routes = web.RouteTableDef()
 
@@ -150,7 +149,7 @@ async def role_assignments(request: web.Request) -> web.Response:
     user_id = query.get("user.id")
     if user_id != identity.user_id and not await may(svc, identity, "list", "projects"):
         raise forbidden("list_role_assignments")
-    users = await svc.api.list(IDENTITY, "User")
+    users = await svc.users()
     ids = {u["metadata"]["name"]: u["metadata"]["uid"] for u in users}
     names = {v: k for k, v in ids.items()}
     if user_id is not None and user_id not in names:

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import base64
+import copy
 import dataclasses
 import datetime
 import json
@@ -17,7 +18,8 @@ import time
 from collections.abc import Mapping
 from typing import Any
 
-from nimbus.k8s import client
+from nimbus.identity import api as identity_api
+from nimbus.k8s import client, reflector
 from nimbus.openstack import passwords, tokens
 from nimbus.openstack.faults import UNAUTHORIZED, Fault
 
@@ -35,10 +37,6 @@ IMPLIED = {"admin": ("admin", "member", "reader"), "member": ("member", "reader"
 DOMAIN = {"id": "default", "name": "Default"}
 KEY_REFRESH = 30.0  # seconds between reads of the key Secret
 REVOCATION_REFRESH = 2.0
-# How long a verified token's User, as read, answers for the next requests: a user disabled or
-# deleted is refused everywhere within it (keystonemiddleware caches a token's validation for
-# five minutes). Its Project is read at every request: its roles and quota are what it says now.
-IDENTITY_REFRESH = 2.0
 NAMES_KEPT = 200_000  # ids remembered (services.remember) before starting afresh
 
 
@@ -94,18 +92,44 @@ class Services:
         # turns a lookup by OpenStack id into one GET by name (made as the caller, its uid
         # checked), instead of a list of the whole project. Never an answer by itself.
         self._names: dict[tuple[str, str, str], str] = {}
-        self._recent: dict[tuple[str, str], tuple[float, dict[str, Any] | None]] = {}
+        # Users and Projects as an informer keeps them (a list, then a watch), and as this
+        # process last wrote them (the client tells them of every write's answer): what a token
+        # is checked against at each request without a read. A user disabled or deleted, or a
+        # member removed, is refused as soon as the watch brings the change (milliseconds;
+        # keystonemiddleware caches a validation for five minutes). Until they have listed,
+        # the API server is read instead.
+        self._users = reflector.Reflector(api, IDENTITY, "User")
+        self._projects = reflector.Reflector(api, IDENTITY, "Project")
+        api.observer = self._observe
 
-    def as_user(self, identity: Identity) -> client.Client:
+    def _observe(self, written: dict[str, Any]) -> None:
+        self._users.observe(written)
+        self._projects.observe(written)
+
+    def start(self) -> None:
+        """Start keeping Users and Projects (the application's startup)."""
+        self._users.start()
+        self._projects.start()
+
+    async def stop(self) -> None:
+        await self._users.stop()
+        await self._projects.stop()
+
+    def as_user(self, identity: Identity, *, in_project: bool = False) -> client.Client:
         """A client that acts as the token's user: Kubernetes RBAC judges every call. An
         application credential without the member role is held to reading, whatever the
-        user may do."""
+        user may do. `in_project`: also in the group of the token's project
+        (identity_api.PROJECT_GROUP), for what was granted to the project as such — another
+        project's image shared with it; the operator lets the API assert it per Project."""
         read_only = None
         if identity.token.roles is not None and "member" not in identity.roles:
             held = ", ".join(identity.roles)
             read_only = (f"application credential {identity.token.application_credential} "
                          f"holds the roles {held}: writing needs member")  # fmt: skip
-        return self.api.impersonating(identity.token.user, GROUPS, read_only=read_only)
+        groups: tuple[str, ...] = GROUPS
+        if in_project and identity.project is not None:
+            groups = (*GROUPS, identity_api.PROJECT_GROUP + identity.project["metadata"]["name"])
+        return self.api.impersonating(identity.token.user, groups, read_only=read_only)
 
     # -- ids ---------------------------------------------------------------------------------
 
@@ -245,26 +269,18 @@ class Services:
 
     # -- users and projects ------------------------------------------------------------------
 
-    async def _read_recent(self, kind: str, name: str) -> dict[str, Any] | None:
-        """The object as read at most IDENTITY_REFRESH seconds ago."""
-        now = time.monotonic()
-        kept = self._recent.get((kind, name))
-        if kept is not None and now - kept[0] < IDENTITY_REFRESH:
-            return kept[1]
-        if len(self._recent) > NAMES_KEPT:
-            self._recent.clear()
-        found = await self.api.get(IDENTITY, kind, name)
-        self._recent[(kind, name)] = (now, found)
-        return found
-
     async def user_named(self, name: str) -> dict[str, Any] | None:
+        if self._users.synced:
+            return _copy(self._users.get(name))
         return await self.api.get(IDENTITY, "User", name)
 
+    async def users(self) -> list[dict[str, Any]]:
+        if self._users.synced:
+            return [copy.deepcopy(u) for u in self._users.objects.values()]
+        return await self.api.list(IDENTITY, "User")
+
     async def user_by_id(self, user_id: str) -> dict[str, Any] | None:
-        return next(
-            (u for u in await self.api.list(IDENTITY, "User") if u["metadata"]["uid"] == user_id),
-            None,
-        )
+        return next((u for u in await self.users() if u["metadata"]["uid"] == user_id), None)
 
     async def check_password(self, user: dict[str, Any], password: str) -> bool:
         name = user["metadata"]["name"]
@@ -279,12 +295,16 @@ class Services:
         return await asyncio.to_thread(passwords.verify, password, hashed)
 
     async def projects(self) -> list[dict[str, Any]]:
+        if self._projects.synced:
+            return [copy.deepcopy(p) for p in self._projects.objects.values()]
         return await self.api.list(IDENTITY, "Project")
 
     async def project(
         self, *, name: str | None = None, id: str | None = None
     ) -> dict[str, Any] | None:
         if name is not None:
+            if self._projects.synced:
+                return _copy(self._projects.get(name))
             return await self.api.get(IDENTITY, "Project", name)
         return next((p for p in await self.projects() if p["metadata"]["uid"] == id), None)
 
@@ -318,7 +338,7 @@ class Services:
         credential = token.application_credential
         if credential and f"credential.{credential}" in revoked:
             raise Fault(401, UNAUTHORIZED, style="keystone")
-        user = await self._read_recent("User", token.user)
+        user = await self.user_named(token.user)
         if user is None or not (user.get("spec") or {}).get("enabled", True):
             raise Fault(401, UNAUTHORIZED, style="keystone")
         changed = (user.get("status") or {}).get("passwordChangedAt")
@@ -339,6 +359,11 @@ class Services:
             if not roles:
                 raise Fault(401, UNAUTHORIZED, style="keystone")
         return Identity(token, user, project, roles)
+
+
+def _copy(obj: dict[str, Any] | None) -> dict[str, Any] | None:
+    """A cached object's copy: callers change what they are given."""
+    return copy.deepcopy(obj) if obj is not None else None
 
 
 def _parse(stamp: str) -> datetime.datetime:
