@@ -2,8 +2,9 @@
 and openstacksdk as users drive them, against the session's control plane and operator: an
 image created queued, set, shown, listed by property and deleted (a protected one refused);
 imported by web-download until the operator has it active; shared with the other tenant's
-project; another tenant's image not found; a reader refused a create; what Nimbus cannot do
-(upload, deactivate, publicize as a member) refused in Glance's words, saying what to do."""
+project, which sees it, accepts it and boots from it; another tenant's image not found; a
+reader refused a create; what Nimbus cannot do (upload, deactivate, publicize as a member)
+refused in Glance's words, saying what to do."""
 
 from __future__ import annotations
 
@@ -208,9 +209,12 @@ def test_data_cannot_be_uploaded_and_the_refusal_says_what_to_do(
 def test_an_image_is_shared_with_the_other_tenant_s_project(
     cloud: Cloud, api: str, tenants: dict[str, str], queued: dict[str, Any]
 ) -> None:
-    """`openstack image add project` looks the other project up in Keystone, which refuses a
-    member (403), and then takes the id as given, as with Keystone."""
+    """The owner adds a project (`openstack image add project` looks it up in Keystone, which
+    refuses a member, and then takes the id as given, as with Keystone); the member project
+    sees the image, pending, outside its list until it accepts; only it answers, and nothing
+    else of the image is its to change; removed, it sees the image no more."""
     first, second = tenants["first"], tenants["second"]
+    owner_id = cloud.get("projects.identity.nimbus.dev", first)["metadata"]["uid"]
     other = cloud.get("projects.identity.nimbus.dev", second)["metadata"]["uid"]
     conn = _sdk(api, "alice", first)
     images: Any = conn.image
@@ -221,34 +225,124 @@ def test_an_image_is_shared_with_the_other_tenant_s_project(
             other, queued["id"], "pending")  # fmt: skip
         image = _named(cloud, first, queued["id"])
         assert image["spec"]["members"] == [second]
-        # the operator lets the member project's service accounts clone the image's disk
+        # the operator lets the member project's service accounts clone the image's disk, and
+        # its group (which the API asserts for a token scoped to it) read the Image
         binding = f"image-{image['metadata']['name']}-clone"
-        wait_for(cloud, "rolebinding", binding, first, "{.subjects[0].name}",
-                 f"system:serviceaccounts:{second}")  # fmt: skip
-        members = as_json(openstack(api, "alice", first, "image", "member", "list",
-                                    queued["id"], "-f", "json"))  # fmt: skip
-        assert [(m["Member ID"], m["Status"]) for m in members] == [(other, "pending")]
+        wait_for(cloud, "rolebinding", binding, first, "{.subjects[1].name}",
+                 f"nimbus:project:{second}")  # fmt: skip
         with pytest.raises(sdk.exceptions.ConflictException) as duplicate:
             images.add_member(queued["id"], member_id=other)
         assert f"Member {other} is duplicated for image {queued['id']}" in str(duplicate.value)
 
-        # Only the member answers: the owner is refused, and bob cannot see another
-        # project's image to accept it (docs/openstack-api.md says why).
+        # The member project sees it, pending: by id, and listed only when asked for pending.
+        shown = _show(api, "bob", second, queued["id"])
+        assert (shown["visibility"], shown["owner"]) == ("shared", owner_id)
+        listed = as_json(openstack(api, "bob", second, "image", "list", "-f", "json"))
+        assert queued["id"] not in {i["ID"] for i in listed}
+        pending = as_json(openstack(api, "bob", second, "image", "list", "--member-status",
+                                    "pending", "-f", "json"))  # fmt: skip
+        assert queued["id"] in {i["ID"] for i in pending}
+
+        # Only the member answers: the owner is refused; the member accepts.
         owner = openstack(api, "alice", first, "image", "set", "--accept", queued["id"],
                           check=False)  # fmt: skip
         assert "You are not permitted to modify 'status' on this image member." in owner.stderr
-        accept = openstack(api, "bob", second, "image", "set", "--accept", queued["id"],
-                           check=False)  # fmt: skip
-        assert f"No Image found for {queued['id']}" in accept.stderr
+        openstack(api, "bob", second, "image", "set", "--accept", queued["id"])
+        listed = as_json(openstack(api, "bob", second, "image", "list", "-f", "json"))
+        assert queued["id"] in {i["ID"] for i in listed}
+        annotations = _named(cloud, first, queued["id"])["metadata"]["annotations"]
+        assert annotations[f"member-status.image.nimbus.dev/{second}"] == "accepted"
+        members = as_json(openstack(api, "alice", first, "image", "member", "list",
+                                    queued["id"], "-f", "json"))  # fmt: skip
+        assert [(m["Member ID"], m["Status"]) for m in members] == [(other, "accepted")]
+        mine = as_json(openstack(api, "bob", second, "image", "member", "list", queued["id"],
+                                 "-f", "json"))  # fmt: skip
+        assert [(m["Member ID"], m["Status"]) for m in mine] == [(other, "accepted")]
+
+        # Nothing else of the image is the member's: not through the API, where it is
+        # another project's image, nor through Kubernetes, where the member-status policy
+        # refuses all but its own answer.
+        renamed = openstack(api, "bob", second, "image", "set", "--name", "mine", queued["id"],
+                            check=False)  # fmt: skip
+        assert renamed.returncode != 0
+        added = openstack(api, "bob", second, "image", "add", "project", queued["id"],
+                          owner_id, check=False)  # fmt: skip
+        assert "only the image's owner adds and removes members" in added.stderr
+        as_bob = ("--as", "bob", "--as-group", f"nimbus:project:{second}")
+        name = image["metadata"]["name"]
+        for patch in ('{"spec": {"minDiskGB": 7}}',
+                      '{"metadata": {"annotations": {"member-status.image.nimbus.dev/'
+                      f'{first}": "accepted"}}}}}}',
+                      '{"metadata": {"labels": {"mine": "yes"}}}'):  # fmt: skip
+            refused = cloud.kubectl("patch", IMAGE, name, "-n", first, "--type", "merge",
+                                    "-p", patch, *as_bob, check=False)  # fmt: skip
+            assert refused.returncode != 0, patch
+            assert (
+                "is shared with your project: you may set only your project's member "
+                "status" in refused.stderr
+            ), refused.stderr
+        cloud.kubectl("patch", IMAGE, name, "-n", first, "--type", "merge", "-p",
+                      '{"metadata": {"annotations": {"member-status.image.nimbus.dev/'
+                      f'{second}": "rejected"}}}}}}', *as_bob)  # fmt: skip
+        assert _show(api, "bob", second, queued["id"])["id"] == queued["id"]
+        listed = as_json(openstack(api, "bob", second, "image", "list", "-f", "json"))
+        assert queued["id"] not in {i["ID"] for i in listed}
 
         openstack(api, "alice", first, "image", "remove", "project", queued["id"], other)
-        assert "members" not in cloud.get(IMAGE, image["metadata"]["name"], first)["spec"]
+        kept = cloud.get(IMAGE, name, first)
+        assert "members" not in kept["spec"]
+        assert f"member-status.image.nimbus.dev/{second}" not in (
+            kept["metadata"].get("annotations") or {})  # fmt: skip
+        deadline = time.monotonic() + 30
+        while _visible(api, "bob", second, queued["id"]) and time.monotonic() < deadline:
+            time.sleep(0.5)
+        assert not _visible(api, "bob", second, queued["id"])
         openstack(api, "alice", first, "image", "set", "--private", queued["id"])
         with pytest.raises(sdk.exceptions.ForbiddenException) as private:
             images.add_member(queued["id"], member_id=other)
         assert "Only shared images have members" in str(private.value)
     finally:
         conn.close()
+
+
+def _visible(api: str, user: str, project: str, image_id: str) -> bool:
+    shown = openstack(api, user, project, "image", "show", image_id, check=False)
+    if shown.returncode == 0:
+        return True
+    assert f"No Image found for {image_id}" in shown.stderr
+    return False
+
+
+def test_a_project_boots_a_server_from_an_image_shared_with_it(
+    cloud: Cloud, api: str, tenants: dict[str, str]
+) -> None:
+    """bob's project boots from the first project's cirros, shared with it, by id: the
+    operator clones the shared disk, and the server's document names the image."""
+    first, second = tenants["first"], tenants["second"]
+    shared = cloud.get(IMAGE, "cirros", first)
+    cloud.kubectl("patch", IMAGE, "cirros", "-n", first, "--type", "merge", "-p",
+                  json.dumps({"spec": {"visibility": "shared", "members": [second]}}))  # fmt: skip
+    try:
+        wait_for(cloud, "rolebinding", "image-cirros-clone", first, "{.subjects[1].name}",
+                 f"nimbus:project:{second}")  # fmt: skip
+        made = as_json(openstack(api, "bob", second, "server", "create", "--flavor",
+                                 "api1.small", "--image", shared["metadata"]["uid"],
+                                 "--network", "private", "--wait", "from-shared",
+                                 "-f", "json"))  # fmt: skip
+        assert made["status"] == "ACTIVE"
+        server = cloud.get("osserver", "from-shared", second)
+        assert server["spec"]["image"] == {"name": "cirros", "project": first}
+        shown = as_json(openstack(api, "bob", second, "server", "show", "from-shared",
+                                  "-f", "json"))  # fmt: skip
+        assert shared["metadata"]["uid"] in json.dumps(shown["image"])
+        detail = as_json(openstack(api, "bob", second, "server", "list", "--long",
+                                   "-f", "json"))  # fmt: skip
+        row = next(r for r in detail if r["Name"] == "from-shared")
+        assert row["Image ID"] == shared["metadata"]["uid"]
+    finally:
+        openstack(api, "bob", second, "server", "delete", "--wait", "from-shared", check=False)
+        cloud.kubectl("patch", IMAGE, "cirros", "-n", first, "--type", "merge", "-p",
+                      '{"spec": {"visibility": "private", "members": null}}')  # fmt: skip
 
 
 def test_another_tenant_s_private_image_is_not_found(

@@ -116,3 +116,37 @@ def test_deletion_protection_is_an_admission_policy_on_delete() -> None:
     rule = policy["spec"]["matchConstraints"]["resourceRules"][0]
     assert (rule["operations"], rule["resources"]) == (["DELETE"], ["projects"])
     assert binding["spec"]["validationActions"] == ["Deny"]
+
+
+@pytest.mark.parametrize(
+    ("users", "projects", "rules"),
+    [
+        ([], [], []),
+        (["bob", "alice", "bob"], [], [("users", ["alice", "bob"])]),
+        (["alice"], ["beta", "alpha"],
+         [("users", ["alice"]), ("groups", ["nimbus:project:alpha", "nimbus:project:beta"])]),
+        ([], ["alpha"], [("groups", ["nimbus:project:alpha"])]),
+    ],
+)  # fmt: skip
+def test_the_api_impersonates_named_users_and_asserts_named_project_groups_only(
+    users: list[str], projects: list[str], rules: list[tuple[str, list[str]]]
+) -> None:
+    role = roles.impersonation_role(users, projects)
+    assert role["metadata"]["name"] == roles.IMPERSONATION
+    assert [(r["resources"][0], r["resourceNames"]) for r in role["rules"]] == rules
+    assert all(r["verbs"] == ["impersonate"] and r["resourceNames"] for r in role["rules"])
+
+
+def test_the_member_status_policy_lets_owners_through_and_confines_members() -> None:
+    policy, binding = roles.member_status_policy()
+    spec = policy["spec"]
+    assert spec["matchConstraints"]["resourceRules"][0]["resources"] == ["images"]
+    assert spec["matchConstraints"]["resourceRules"][0]["operations"] == ["UPDATE"]
+    owner = next(v["expression"] for v in spec["variables"] if v["name"] == "owner")
+    assert ".check('update').allowed()" in owner
+    rule = spec["validations"][0]["expression"]
+    assert rule.startswith("variables.owner || (object.spec == oldObject.spec")
+    assert "'nimbus:project:' + k.substring(31)" in rule
+    assert binding["spec"] == {"policyName": policy["metadata"]["name"],
+                               "validationActions": ["Deny"]}  # fmt: skip
+    assert [policy, binding] == roles.cluster_objects()[-2:]

@@ -126,13 +126,26 @@ def test_the_image_schema_offers_only_what_the_image_kind_takes() -> None:
     assert glance_documents.images_schema()["links"][1] == {"rel": "next", "href": "{next}"}
 
 
-def test_members_are_pending_and_match_the_member_schemas() -> None:
-    document = glance_documents.members(QUEUED, [PROJECT])
-    assert document == {"members": [{
-        "member_id": PROJECT, "image_id": UID, "status": "pending",
+@pytest.mark.parametrize(
+    ("annotations", "statuses"),
+    [
+        ({}, ["pending", "pending"]),
+        ({"member-status.image.nimbus.dev/beta": "accepted"}, ["accepted", "pending"]),
+        ({"member-status.image.nimbus.dev/gamma": "rejected",
+          "member-status.image.nimbus.dev/other": "accepted"}, ["pending", "rejected"]),
+    ],
+)  # fmt: skip
+def test_a_member_s_status_is_its_own_answer_and_matches_the_member_schemas(
+    annotations: dict[str, str], statuses: list[str]
+) -> None:
+    image = {**QUEUED, "metadata": {**QUEUED["metadata"], "annotations": annotations}}
+    document = glance_documents.members(image, {PROJECT: "beta", "id-gamma": "gamma"})
+    assert [m["status"] for m in document["members"]] == statuses
+    assert document["members"][0] == {
+        "member_id": PROJECT, "image_id": UID, "status": statuses[0],
         "created_at": "2026-03-01T10:00:00Z", "updated_at": "2026-03-01T10:00:00Z",
         "schema": "/v2/schemas/member",
-    }], "schema": "/v2/schemas/members"}  # fmt: skip
+    }  # fmt: skip
     jsonschema.validate(document, glance_documents.members_schema())
     jsonschema.validate(document["members"][0], glance_documents.member_schema())
 

@@ -60,15 +60,20 @@ def test_registry_image_without_min_disk_gets_the_default_size() -> None:
 
 
 @pytest.mark.parametrize(
-    ("spec", "groups"),
+    ("spec", "groups", "verbs"),
     [
-        ({"visibility": "private"}, []),
+        ({"visibility": "private"}, [], []),
         ({"visibility": "shared", "members": ["research", "alpha"]},
-         ["system:serviceaccounts:alpha", "system:serviceaccounts:research"]),
-        ({"visibility": "public"}, ["system:authenticated", "system:serviceaccounts"]),
+         ["system:serviceaccounts:alpha", "nimbus:project:alpha",
+          "system:serviceaccounts:research", "nimbus:project:research"], ["get", "patch"]),
+        ({"visibility": "public"}, ["system:authenticated", "system:serviceaccounts"], ["get"]),
     ],
 )  # fmt: skip
-def test_clone_rbac_follows_visibility(spec: dict[str, Any], groups: list[str]) -> None:
+def test_clone_rbac_follows_visibility(
+    spec: dict[str, Any], groups: list[str], verbs: list[str]
+) -> None:
+    """Who may clone the image's DataVolume and read the Image: a shared image's members also
+    patch it (their answer, which the member-status policy confines to one annotation)."""
     objects = image.render_clone_rbac(image_inputs(**spec))
     if not groups:
         assert objects == []
@@ -80,7 +85,13 @@ def test_clone_rbac_follows_visibility(spec: dict[str, Any], groups: list[str]) 
             "resources": ["datavolumes/source"],
             "resourceNames": ["image-cirros"],
             "verbs": ["create"],
-        }
+        },
+        {
+            "apiGroups": ["image.nimbus.dev"],
+            "resources": ["images"],
+            "resourceNames": ["cirros"],
+            "verbs": verbs,
+        },
     ]
     assert [s["name"] for s in binding["subjects"]] == groups
     assert binding["roleRef"]["name"] == role["metadata"]["name"] == "image-cirros-clone"

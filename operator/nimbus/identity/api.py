@@ -9,6 +9,10 @@ import pydantic
 from nimbus.api import meta
 
 GROUP = "identity.nimbus.dev"
+# The Kubernetes group the OpenStack API asserts, beside the user, for a token scoped to a project
+# (`nimbus:project:<project>`): what is granted to a project rather than to its users one by one,
+# such as an image shared with it. Only the API asserts it, and only for a member of the project.
+PROJECT_GROUP = "nimbus:project:"
 
 DNS_LABEL = r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$"
 

@@ -225,17 +225,23 @@ _IMPERSONATED: list[list[str]] = []  # the names last written, once written
 
 
 @kopf.on.event(api.GROUP, meta.VERSION, "users")
+@kopf.on.event(api.GROUP, meta.VERSION, "projects")
 async def impersonation(memo: kopf.Memo, logger: kopf.Logger, **_: Any) -> None:
-    """The OpenStack API may impersonate the Users there are, and no one else: each User made or
-    deleted rewrites the ClusterRole naming them (roles.impersonation_role)."""
+    """The OpenStack API may impersonate the Users there are, and assert the group of the
+    Projects there are, and nothing else: each User or Project made or deleted rewrites the
+    ClusterRole naming them (roles.impersonation_role)."""
     api_client: client.Client = memo.api
     async with _IMPERSONATION:
-        users = await api_client.list(api.User.api_version_name(), "User")
-        names = sorted(u["metadata"]["name"] for u in users
-                       if not u["metadata"].get("deletionTimestamp"))  # fmt: skip
+        users, projects = [
+            sorted(o["metadata"]["name"] for o in await api_client.list(kind.api_version_name(),
+                                                                        kind.__name__)
+                   if not o["metadata"].get("deletionTimestamp"))
+            for kind in (api.User, api.Project)
+        ]  # fmt: skip
+        names = [*users, "", *projects]
         if _IMPERSONATED and _IMPERSONATED[-1] == names:
             return
-        role = roles.impersonation_role(names)
+        role = roles.impersonation_role(users, projects)
         try:  # its rules alone: the chart owns the rest of it (and Helm its labels)
             try:
                 await api_client.patch(RBAC, "ClusterRole", roles.IMPERSONATION, None,

@@ -18,9 +18,12 @@ OpenStack API too); bound cluster-wide to a user, it makes them the cloud's iden
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Any
 
 from nimbus.api import kinds
+from nimbus.identity.api import PROJECT_GROUP
+from nimbus.image import api as image_api
 
 READ = ["get", "list", "watch"]
 WRITE = ["create", "update", "patch", "delete", "deletecollection"]
@@ -34,6 +37,7 @@ IDENTITY_ADMIN = "nimbus-identity-admin"
 # Whom the OpenStack API may impersonate: the Users there are, by name, and no one else. The
 # operator keeps its rules; the API's ServiceAccount is bound to it (nimbus.openstack.rbac).
 IMPERSONATION = "nimbus-api-impersonation"
+MEMBER_STATUS_POLICY = "nimbus-image-member-status"
 
 
 def _nimbus_rules(verbs: list[str]) -> list[dict[str, Any]]:
@@ -121,6 +125,17 @@ def public_reader_binding() -> dict[str, Any]:
     }  # fmt: skip
 
 
+def _denying(policy: dict[str, Any]) -> dict[str, Any]:
+    """The binding that makes a ValidatingAdmissionPolicy deny what it does not validate."""
+    name = policy["metadata"]["name"]
+    return {
+        "apiVersion": "admissionregistration.k8s.io/v1",
+        "kind": "ValidatingAdmissionPolicyBinding",
+        "metadata": {"name": name},
+        "spec": {"policyName": name, "validationActions": ["Deny"]},
+    }
+
+
 def deletion_protection() -> list[dict[str, Any]]:
     """A ValidatingAdmissionPolicy (and its binding): deleting a Project with
     spec.deletionProtection: true is refused by the API server itself, operator or not."""
@@ -144,29 +159,82 @@ def deletion_protection() -> list[dict[str, Any]]:
             }],
         },
     }  # fmt: skip
-    binding = {
+    return [policy, _denying(policy)]
+
+
+def project_group(project: str) -> str:
+    return PROJECT_GROUP + project
+
+
+def member_status_policy() -> list[dict[str, Any]]:
+    """A ValidatingAdmissionPolicy (and its binding): whoever may not update Images throughout
+    the namespace (a project an image is shared with, whose group may patch that one Image) may
+    change only its own project's member-status annotation, to pending, accepted or rejected —
+    never the spec, labels, finalizers, owners or another project's answer."""
+    prefix, n = image_api.MEMBER_STATUS, len(image_api.MEMBER_STATUS)
+    answers = ", ".join(f"'{s}'" for s in image_api.MEMBER_STATUSES)
+    mine = (
+        f"(k.startsWith('{prefix}') && k.substring({n}) in variables.members && "
+        f"('{PROJECT_GROUP}' + k.substring({n})) in request.userInfo.groups)"
+    )
+    same = " && ".join(
+        f"(has(object.metadata.{f}) ? object.metadata.{f} : {empty}) == "
+        f"(has(oldObject.metadata.{f}) ? oldObject.metadata.{f} : {empty})"
+        for f, empty in (("labels", "{}"), ("finalizers", "[]"), ("ownerReferences", "[]"))
+    )
+    policy = {
         "apiVersion": "admissionregistration.k8s.io/v1",
-        "kind": "ValidatingAdmissionPolicyBinding",
-        "metadata": {"name": DELETION_PROTECTION},
-        "spec": {"policyName": DELETION_PROTECTION, "validationActions": ["Deny"]},
-    }
-    return [policy, binding]
+        "kind": "ValidatingAdmissionPolicy",
+        "metadata": {"name": MEMBER_STATUS_POLICY},
+        "spec": {
+            "failurePolicy": "Fail",
+            "matchConstraints": {"resourceRules": [{
+                "apiGroups": [image_api.GROUP], "apiVersions": ["*"],
+                "operations": ["UPDATE"], "resources": ["images"],
+            }]},
+            "variables": [
+                {"name": "owner",
+                 "expression": f"authorizer.group('{image_api.GROUP}').resource('images')"
+                               ".namespace(object.metadata.namespace).check('update').allowed()"},
+                {"name": "new", "expression": "has(object.metadata.annotations) ? "
+                                              "object.metadata.annotations : {}"},
+                {"name": "old", "expression": "has(oldObject.metadata.annotations) ? "
+                                              "oldObject.metadata.annotations : {}"},
+                {"name": "members", "expression": "has(oldObject.spec.members) ? "
+                                                  "oldObject.spec.members : []"},
+            ],
+            "validations": [{
+                "expression": f"variables.owner || (object.spec == oldObject.spec && {same} && "
+                              "variables.new.all(k, (k in variables.old && variables.old[k] == "
+                              f"variables.new[k]) || ({mine} && variables.new[k] in [{answers}]))"
+                              f" && variables.old.all(k, k in variables.new || {mine}))",
+                "messageExpression": "'image ' + object.metadata.name + ' is shared with your "
+                                     "project: you may set only your project\\'s member "
+                                     f"status (annotation {prefix}<project>: pending, accepted "
+                                     "or rejected), nothing else of it'",
+                "reason": "Forbidden",
+            }],
+        },
+    }  # fmt: skip
+    return [policy, _denying(policy)]
 
 
 def cluster_objects() -> list[dict[str, Any]]:
     """Everything above, in the order to apply it."""
-    return [*cluster_roles(), public_reader_binding(), *deletion_protection()]
+    return [*cluster_roles(), public_reader_binding(), *deletion_protection(),
+            *member_status_policy()]  # fmt: skip
 
 
-def impersonation_role(users: list[str]) -> dict[str, Any]:
-    """The ClusterRole letting the OpenStack API impersonate exactly these users. With none, it
-    has no rule: a rule with no resourceNames would let it impersonate anyone."""
-    rules = (
-        [{"apiGroups": [""], "resources": ["users"], "verbs": ["impersonate"],
-          "resourceNames": sorted(set(users))}]
-        if users
-        else []
-    )  # fmt: skip
+def impersonation_role(users: Sequence[str], projects: Sequence[str] = ()) -> dict[str, Any]:
+    """The ClusterRole letting the OpenStack API impersonate exactly these users, and assert the
+    group of exactly these projects (project_group). With none, no rule: a rule with no
+    resourceNames would let it impersonate anyone."""
+    rules = [
+        {"apiGroups": [""], "resources": [resource], "verbs": ["impersonate"],
+         "resourceNames": sorted(set(names))}
+        for resource, names in (("users", users), ("groups", [project_group(p) for p in projects]))
+        if names
+    ]  # fmt: skip
     return {
         "apiVersion": "rbac.authorization.k8s.io/v1",
         "kind": "ClusterRole",

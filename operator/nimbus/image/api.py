@@ -138,6 +138,15 @@ class ImageSpec(meta.Model):
     )
 
 
+# A member project's answer to an image shared with it (Glance's member status), kept on the
+# Image as the annotation `member-status.image.nimbus.dev/<project>`: absent means pending. The
+# member writes it (the image's Role grants its project's group patch on this one Image), and
+# the ValidatingAdmissionPolicy `nimbus-image-member-status` lets such a writer change nothing
+# else (nimbus.identity.roles.member_status_policy).
+MEMBER_STATUS = "member-status.image.nimbus.dev/"
+MEMBER_STATUSES = ("pending", "accepted", "rejected")
+
+
 ImageState = Literal[
     "queued", "saving", "uploading", "importing", "active", "killed", "deleted",
     "pending_delete", "deactivated",

@@ -5,6 +5,7 @@ from __future__ import annotations
 import dataclasses
 from typing import Any
 
+from nimbus.identity.api import PROJECT_GROUP
 from nimbus.image import api
 from nimbus.runtime import templating
 
@@ -64,20 +65,27 @@ def render_data_volume(inputs: ImageInputs) -> dict[str, Any]:
 
 
 def clone_subjects(spec: api.ImageSpec) -> list[dict[str, str]]:
-    """Who may clone the image: nobody else when private, the members' service accounts and
-    users when shared, everyone when public."""
+    """Who may read and clone the image: nobody else when private; when shared, the members'
+    service accounts and their projects' group (which the OpenStack API asserts for a token
+    scoped to the project); everyone when public."""
     if spec.visibility == "public":
         groups = ["system:authenticated", "system:serviceaccounts"]
     elif spec.visibility == "shared":
-        groups = [f"system:serviceaccounts:{member}" for member in sorted(spec.members)]
+        groups = [
+            group
+            for member in sorted(spec.members)
+            for group in (f"system:serviceaccounts:{member}", PROJECT_GROUP + member)
+        ]
     else:
         groups = []
     return [{"apiGroup": "rbac.authorization.k8s.io", "kind": "Group", "name": g} for g in groups]
 
 
 def render_clone_rbac(inputs: ImageInputs) -> list[dict[str, Any]]:
-    """A Role allowing CDI's clone (datavolumes/source) of this image only, and its binding;
-    nothing for a private image (the handler deletes what a previous visibility made)."""
+    """A Role allowing CDI's clone (datavolumes/source) of this image only, and reading the Image
+    (for a shared one also patching it: a member's answer, which the ValidatingAdmissionPolicy
+    `nimbus-image-member-status` confines to its own annotation), and its binding; nothing for
+    a private image (the handler deletes what a previous visibility made)."""
     subjects = clone_subjects(inputs.spec)
     if not subjects:
         return []
@@ -91,6 +99,8 @@ def render_clone_rbac(inputs: ImageInputs) -> list[dict[str, Any]]:
         "image-clone-role.yaml.j2",
         name=name,
         data_volume=data_volume_name(inputs.name),
+        image=inputs.name,
+        image_verbs=["get", "patch"] if inputs.spec.visibility == "shared" else ["get"],
         **common,
     )
     binding = templating.render(

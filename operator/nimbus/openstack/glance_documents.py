@@ -93,22 +93,24 @@ def image(body: Mapping[str, Any], *, base_url: str, owner: str) -> dict[str, An
 # --- members --------------------------------------------------------------------------------
 
 
-def member(body: Mapping[str, Any], member_id: str) -> dict[str, Any]:
-    """A member of a shared image, as Glance shows it. Its status is `pending`: a member project
-    of a Nimbus image may use it at once, and has nowhere to record an answer (see
-    docs/openstack-api.md)."""
+def member(body: Mapping[str, Any], member_id: str, project: str) -> dict[str, Any]:
+    """A member (`project`, of that id) of a shared image, as Glance shows it: its status is the
+    member's answer (the annotation image_api.MEMBER_STATUS + project), pending until given."""
+    annotations = body["metadata"].get("annotations") or {}
     return {
         "member_id": member_id,
         "image_id": documents.uid(body),
-        "status": "pending",
+        "status": annotations.get(image_api.MEMBER_STATUS + project) or "pending",
         "created_at": documents.created(body),
         "updated_at": documents.updated(body),
         "schema": "/v2/schemas/member",
     }
 
 
-def members(body: Mapping[str, Any], member_ids: list[str]) -> dict[str, Any]:
-    return {"members": [member(body, m) for m in member_ids], "schema": "/v2/schemas/members"}
+def members(body: Mapping[str, Any], projects: Mapping[str, str]) -> dict[str, Any]:
+    """The members (member id -> project name) of a shared image."""
+    return {"members": [member(body, m, p) for m, p in projects.items()],
+            "schema": "/v2/schemas/members"}  # fmt: skip
 
 
 def import_info() -> dict[str, Any]:

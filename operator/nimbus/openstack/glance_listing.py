@@ -130,8 +130,7 @@ def listing(images: Sequence[Mapping[str, Any]], query: Sequence[tuple[str, str]
     """GET /v2/images over the project's image documents: Glance's filters (name, status,
     visibility, owner, tag, id=in:, protected, os_hidden, disk and container format, size and
     time bounds, any property), order and pages (`limit`, `marker`, a `next` link while more
-    remain). `member_status` is checked, and changes nothing: the images listed are the
-    project's own."""
+    remain). `member_status` is checked here; the caller kept the shared images it names."""
     member = next((v for k, v in query if k == "member_status"), "accepted")
     if member not in (*glance_requests.MEMBER_STATUSES, "all"):
         raise Fault(400, f"Invalid status: {member}")

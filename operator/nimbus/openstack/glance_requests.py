@@ -25,7 +25,7 @@ CONTAINER_FORMATS: tuple[str, ...] = typing.get_args(
     image_api.ImageSpec.model_fields["container_format"].annotation
 )
 VISIBILITIES = ("private", "shared", "public")  # Glance's, but community: Nimbus has none
-MEMBER_STATUSES = ("pending", "accepted", "rejected")
+MEMBER_STATUSES = image_api.MEMBER_STATUSES
 IMPORT_METHODS = glance_documents.IMPORT_METHODS
 # The Image kind's bounds (image.api): Glance's defaults are larger (image_property_quota,
 # image_tag_quota, image_member_quota: 128 each), so its 413s read the same.

@@ -10,12 +10,13 @@ from __future__ import annotations
 import asyncio
 import datetime
 import re
+from collections.abc import Sequence
 from typing import Any
 
 from aiohttp import web
 
 from nimbus.k8s import client
-from nimbus.openstack import documents, microversions, server_actions, server_request
+from nimbus.openstack import documents, glance, microversions, server_actions, server_request
 from nimbus.openstack.faults import Fault
 from nimbus.openstack.service import Identity, Services
 
@@ -85,18 +86,45 @@ async def project_servers(request: web.Request, identity: Identity) -> list[dict
     return found
 
 
-async def _context(request: web.Request, identity: Identity) -> dict[str, Any]:
-    """What server documents refer to: flavors by name, the project's images, volumes,
-    networks and security groups (whose OpenStack names the documents show)."""
+def _image_key(server: dict[str, Any], namespace: str) -> str:
+    """The key of a server's image in a context: its name, or `namespace/name` for another
+    project's (public or shared) image."""
+    ref = (server.get("spec") or {}).get("image") or {}
+    project = ref.get("project")
+    return (
+        f"{project}/{ref.get('name')}" if project and project != namespace else ref.get("name", "")
+    )
+
+
+async def _foreign_images(
+    request: web.Request, identity: Identity, servers: list[dict[str, Any]]
+) -> dict[str, dict[str, Any]]:
+    """Other projects' images these servers boot from, as the caller may read them (only
+    looked for when a server names one)."""
+    if not any("/" in _image_key(s, identity.namespace) for s in servers):
+        return {}
+    found = await glance.foreign_images(request, identity)
+    return {f"{i['metadata']['namespace']}/{i['metadata']['name']}": i for i in found}
+
+
+async def _context(
+    request: web.Request, identity: Identity, servers: list[dict[str, Any]]
+) -> dict[str, Any]:
+    """What server documents refer to: flavors by name, the project's images (and others'
+    these servers boot from), volumes, networks and security groups (whose OpenStack names the
+    documents show)."""
     kube = services(request).as_user(identity)
     listed = await asyncio.gather(
         kube.list(COMPUTE, "Flavor"), kube.list(IMAGES, "Image", identity.namespace),
         kube.list(VOLUMES, "Volume", identity.namespace),
         kube.list(NETWORKS, "Network", identity.namespace),
         kube.list(NETWORKS, "SecurityGroup", identity.namespace),
+        _foreign_images(request, identity, servers),
     )  # fmt: skip
-    return {key: {o["metadata"]["name"]: o for o in objects}
-            for key, objects in zip(_CONTEXT, listed, strict=True)}  # fmt: skip
+    context = {key: {o["metadata"]["name"]: o for o in objects}
+               for key, objects in zip(_CONTEXT, listed[:-1], strict=True)}  # fmt: skip
+    context["images"].update(listed[-1])
+    return context
 
 
 _CONTEXT = ("flavors", "images", "volumes", "networks", "security_groups")
@@ -108,11 +136,10 @@ def _document(
 ) -> dict[str, Any]:  # fmt: skip
     spec, status = server.get("spec") or {}, server.get("status") or {}
     flavor_name = (status.get("built") or {}).get("flavor") or spec.get("flavor")
-    image_name = (spec.get("image") or {}).get("name")
     return documents.server(
         server,
         flavor=context["flavors"].get(flavor_name or ""),
-        image=context["images"].get(image_name or ""),
+        image=context["images"].get(_image_key(server, identity.namespace)),
         project_id=str(identity.project["metadata"]["uid"]) if identity.project else "",
         user_id=identity.user_id,
         admin=identity.admin,
@@ -147,7 +174,7 @@ async def list_servers_detail(request: web.Request) -> web.Response:
     version = microversion(request)
     identity = await identity_of(request)
     servers = [s for s in await project_servers(request, identity) if _matches(s, request.query)]
-    context = await _context(request, identity)
+    context = await _context(request, identity, servers)
     details = [_document(request, identity, s, context, version) for s in servers]
     return respond({"servers": details}, version)
 
@@ -159,7 +186,8 @@ async def _context_of(
     kube = services(request).as_user(identity)
     spec, status = server.get("spec") or {}, server.get("status") or {}
     flavor = (status.get("built") or {}).get("flavor") or spec.get("flavor") or ""
-    image = (spec.get("image") or {}).get("name")
+    image = _image_key(server, identity.namespace)
+    image_namespace, _, image_name = image.rpartition("/")
     volumes = [v["volume"] for v in spec.get("volumes") or []]
     if spec.get("bootVolume"):
         volumes.append(spec["bootVolume"]["name"])
@@ -169,7 +197,7 @@ async def _context_of(
               for g in spec.get("securityGroups") or []]  # fmt: skip
     found = await asyncio.gather(
         kube.get(COMPUTE, "Flavor", flavor) if flavor else _nothing(),
-        kube.get(IMAGES, "Image", image, identity.namespace) if image else _nothing(),
+        _image_of(request, identity, image_name, image_namespace) if image else _nothing(),
         *(kube.get(api, kind, name, identity.namespace) for api, kind, _, name in named),
     )
     context: dict[str, Any] = {"flavors": {flavor: found[0]} if found[0] else {},
@@ -183,6 +211,26 @@ async def _context_of(
 
 async def _nothing() -> None:
     return None
+
+
+async def _image_of(
+    request: web.Request, identity: Identity, name: str, namespace: str
+) -> dict[str, Any] | None:
+    """The server's image read as the caller: the project's, or another project's (in the
+    project's group) that it may still read — None when it no longer may."""
+    if not namespace:
+        return await services(request).as_user(identity).get(IMAGES, "Image", name,
+                                                              identity.namespace)  # fmt: skip
+    try:
+        return (
+            await services(request)
+            .as_user(identity, in_project=True)
+            .get(IMAGES, "Image", name, namespace)
+        )
+    except client.ApiError as error:
+        if error.status == 403:
+            return None
+        raise
 
 
 async def _server(request: web.Request, identity: Identity) -> dict[str, Any]:
@@ -236,12 +284,29 @@ async def json_body(request: web.Request) -> Any:
         raise Fault(400, "Malformed request body") from None
 
 
+def _image_refs(body: Any) -> set[str]:
+    """The image ids a server create names (imageRef, block_device_mapping_v2's image sources),
+    before server_request checks the body: only to know whether to look beyond the project."""
+    server = body.get("server") if isinstance(body, dict) else None
+    if not isinstance(server, dict):
+        return set()
+    refs = {server.get("imageRef")}
+    mappings = server.get("block_device_mapping_v2")
+    for mapping in mappings if isinstance(mappings, list) else []:
+        if isinstance(mapping, dict) and mapping.get("source_type") == "image":
+            refs.add(mapping.get("uuid"))
+    return {r for r in refs if isinstance(r, str) and r}
+
+
 class _Resolver:
     """server_request.Resolver over what the caller may list in their project: an OpenStack id
     (uid) or name -> the Kubernetes name."""
 
-    def __init__(self, objects: dict[str, list[dict[str, Any]]]) -> None:
+    def __init__(
+        self, objects: dict[str, list[dict[str, Any]]], foreign: Sequence[dict[str, Any]] = ()
+    ) -> None:
         self.objects = objects
+        self.foreign = foreign  # other projects' images offered to the caller's
 
     def _find(self, kind: str, ref: str) -> str | None:
         for body in self.objects[kind]:
@@ -253,7 +318,13 @@ class _Resolver:
         return self._find("flavors", ref)
 
     def image(self, ref: str) -> str | None:
-        return self._find("images", ref)
+        """The project's image (by id or name), or another project's offered to it, by id, as
+        `namespace/name`."""
+        found = self._find("images", ref)
+        if found is None:
+            found = next((f"{i['metadata']['namespace']}/{i['metadata']['name']}"
+                          for i in self.foreign if i["metadata"]["uid"] == ref), None)  # fmt: skip
+        return found
 
     def network(self, ref: str) -> str | None:
         return self._find("networks", ref)
@@ -295,8 +366,12 @@ async def create_server(request: web.Request) -> web.Response:
     kinds = ("flavors", "images", "networks", "ports", "volumes", "servers", "server_groups",
              "security_groups")  # fmt: skip
     objects = dict(zip(kinds, listed, strict=True))
+    own = {n for i in objects["images"] for n in (i["metadata"]["uid"], i["metadata"]["name"])}
+    foreign = []  # another project's image, public or shared, only when the request names one
+    if _image_refs(body) - own:
+        foreign = await glance.foreign_images(request, identity)
     try:
-        resolver = _Resolver(objects)
+        resolver = _Resolver(objects, foreign)
         display, spec = server_request.server_create(
             body, resolve=resolver, hints=resolver, security_groups=resolver
         )
@@ -389,7 +464,7 @@ async def server_action(request: web.Request) -> web.Response:
                 raise
             server = await _server(request, identity)  # changed meanwhile: again, on it
     if action == "rebuild":
-        context = await _context(request, identity)
+        context = await _context(request, identity, [server])
         document = _document(request, identity, server, context, version)
         return respond({"server": document}, version, status=202)
     response = respond(None, version, status=204 if action == "confirmResize" else 202)
