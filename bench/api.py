@@ -11,7 +11,9 @@ running as its own ServiceAccount, it prints:
 - tokens issued per second (password logins: scrypt's tenth of a second each) and validated per
   second (`GET /v3/auth/tokens`);
 - p50 and p99 of `GET /compute/v2.1/servers/{id}` with 20 concurrent clients (target: p99
-  under 50 ms).
+  under 50 ms), beside the Kubernetes reads a show makes (the Server as the user, then its
+  Image), and one GET of the Server alone, made directly by 20 concurrent clients in the same
+  run: the floor the API stands on, and the API's p99 as a ratio of it.
 
 Figures, not pass/fail: bench/README.md keeps them.
 """
@@ -130,6 +132,38 @@ async def _latencies(url: str, token: str, ids: list[str], clients: int, request
     return taken
 
 
+async def _floor_latencies(kubeconfig: str, names: list[str], clients: int, requests: int,
+                           *, image: bool) -> list[float]:  # fmt: skip
+    """What a show asks of Kubernetes, asked directly by the same clients: the Server as the
+    user (RBAC judges each read: the least any show must do), then, with `image`, its Image —
+    what `nimbus api` reads (the token's User and Project, and the Flavor, come from its
+    watches)."""
+    taken: list[float] = []
+    queue: asyncio.Queue[str] = asyncio.Queue()
+    for i in range(requests):
+        queue.put_nowait(names[i % len(names)])
+    async with client.Client(client.load_credentials(kubeconfig), kinds=kinds.table()) as api:
+        user = api.impersonating("bencher", ("system:authenticated",))
+
+        async def worker() -> None:
+            while not queue.empty():
+                name = queue.get_nowait()
+                started = time.perf_counter()
+                server = await user.get("compute.nimbus.dev/v1alpha1", "Server", name, "bench")
+                assert server is not None, name
+                if image:
+                    await user.get("image.nimbus.dev/v1alpha1", "Image", "cirros", "bench")
+                taken.append(time.perf_counter() - started)
+
+        await asyncio.gather(*(worker() for _ in range(clients)))
+    return taken
+
+
+def _percentiles(taken: list[float]) -> tuple[float, float]:
+    ordered = sorted(taken)
+    return ordered[len(ordered) // 2] * 1000, ordered[int(len(ordered) * 0.99) - 1] * 1000
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--servers", type=int, default=1000)
@@ -200,11 +234,20 @@ def main() -> None:
             print(f"  tokens validated                   {check_rate:8.1f} /s")
 
             ids = [s["id"] for s in listed]
-            taken = sorted(asyncio.run(_latencies(url, token, ids, args.clients, 2000)))
-            p50 = taken[len(taken) // 2] * 1000
-            p99 = taken[int(len(taken) * 0.99) - 1] * 1000
+            p50, p99 = _percentiles(asyncio.run(_latencies(url, token, ids, args.clients, 2000)))
+            names = [f"s-{i:04d}" for i in range(args.servers)]
+            kubeconfig = str(devcloud.kubeconfig)
+            reads50, reads99 = _percentiles(asyncio.run(_floor_latencies(
+                kubeconfig, names, args.clients, 2000, image=True)))  # fmt: skip
+            one50, one99 = _percentiles(asyncio.run(_floor_latencies(
+                kubeconfig, names, args.clients, 2000, image=False)))  # fmt: skip
             print(f"  GET /servers/{{id}}, {args.clients} clients     p50 {p50:6.1f} ms   "
                   f"p99 {p99:6.1f} ms   (target: p99 under 50 ms)")  # fmt: skip
+            print(f"  its two reads, direct             p50 {reads50:6.1f} ms   "
+                  f"p99 {reads99:6.1f} ms   (server, then image: same clients)")  # fmt: skip
+            print(f"  one GET of the server, direct     p50 {one50:6.1f} ms   "
+                  f"p99 {one99:6.1f} ms   (the least a show can ask)")  # fmt: skip
+            print(f"  ratio API / its reads direct, p99  {p99 / reads99:8.2f}")
         finally:
             api.terminate()
             api.wait(timeout=20)

@@ -196,7 +196,7 @@ async def _context_of(
     named += [(NETWORKS, "SecurityGroup", "security_groups", g)
               for g in spec.get("securityGroups") or []]  # fmt: skip
     found = await asyncio.gather(
-        kube.get(COMPUTE, "Flavor", flavor) if flavor else _nothing(),
+        services(request).server_flavor(identity, flavor) if flavor else _nothing(),
         _image_of(request, identity, image_name, image_namespace) if image else _nothing(),
         *(kube.get(api, kind, name, identity.namespace) for api, kind, _, name in named),
     )

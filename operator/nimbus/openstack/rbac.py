@@ -1,15 +1,15 @@
 """What the API may do as itself, pure: least privilege, as the operator's RBAC is.
 
-It reads Users and Projects (to authenticate and to scope), keeps its Fernet keys, reads
-password hashes and keeps revocations in the system namespace, and impersonates: only the users
-there are User objects of (the ClusterRole `nimbus-api-impersonation`, whose names the operator
-keeps, bound here), never a name without one. It reads no
-project's objects as itself: every such call impersonates the token's user, in the group
-`system:authenticated` (service.GROUPS), so Kubernetes RBAC judges what that user may do. The
-one other group it asserts is the token's project's (`nimbus:project:<name>`, only for a member,
-and only the Projects there are, as the operator keeps the impersonation ClusterRole), to read
-and answer another project's image shared with it. It lists Images cluster-wide only to find
-public and shared ones, each read again as the caller."""
+It reads Users and Projects (to authenticate and to scope) and Flavors (a server's own, in its
+document), keeps its Fernet keys, reads password hashes and keeps revocations in the system
+namespace, and impersonates: only the users there are User objects of (the ClusterRole
+`nimbus-api-impersonation`, whose names the operator keeps, bound here), never a name without
+one. It reads no project's objects as itself: every such call impersonates the token's user, in
+the group `system:authenticated` (service.GROUPS), so Kubernetes RBAC judges what that user may
+do. The one other group it asserts is the token's project's (`nimbus:project:<name>`, only for a
+member, and only the Projects there are, as the operator keeps the impersonation ClusterRole),
+to read and answer another project's image shared with it. It lists Images cluster-wide only to
+find public and shared ones, each read again as the caller."""
 
 from __future__ import annotations
 
@@ -30,6 +30,9 @@ def objects(namespace: str, subject: dict[str, str]) -> list[dict[str, Any]]:
         {"apiGroups": ["identity.nimbus.dev"], "resources": ["users/status"], "verbs": ["patch"]},
         {"apiGroups": [""], "resources": ["groups"], "verbs": ["impersonate"],
          "resourceNames": ["system:authenticated"]},
+        # kept from a watch, to describe a server's own flavor (every user may read flavors)
+        {"apiGroups": ["compute.nimbus.dev"], "resources": ["flavors"],
+         "verbs": ["get", "list", "watch"]},
         # the index of other projects' images a project may use (public, or shared with it):
         # only to find them; each is read again as the caller before it is shown or used
         {"apiGroups": ["image.nimbus.dev"], "resources": ["images"], "verbs": ["list"]},

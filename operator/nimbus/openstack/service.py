@@ -24,6 +24,7 @@ from nimbus.openstack import passwords, tokens
 from nimbus.openstack.faults import UNAUTHORIZED, Fault
 
 IDENTITY = "identity.nimbus.dev/v1alpha1"
+COMPUTE = "compute.nimbus.dev/v1alpha1"
 KEYS_SECRET = "nimbus-fernet-keys"
 REVOCATIONS = "nimbus-token-revocations"
 LOCKOUTS = "nimbus-login-failures"  # per user: "<failures> <locked until, epoch seconds>"
@@ -54,7 +55,8 @@ class Config:
 
 @dataclasses.dataclass(frozen=True)
 class Identity:
-    """Who a verified token says is calling, and for which project."""
+    """Who a verified token says is calling, and for which project. Its user and project are
+    the objects the API keeps from its watches: read them, never change them."""
 
     token: tokens.Token
     user: dict[str, Any]  # the User object
@@ -100,20 +102,30 @@ class Services:
         # the API server is read instead.
         self._users = reflector.Reflector(api, IDENTITY, "User")
         self._projects = reflector.Reflector(api, IDENTITY, "Project")
+        # Flavors likewise, only to describe a server's own flavor in its document.
+        self._flavors = reflector.Reflector(api, COMPUTE, "Flavor")
+        self._kept = (self._users, self._projects, self._flavors)
         api.observer = self._observe
 
     def _observe(self, written: dict[str, Any]) -> None:
-        self._users.observe(written)
-        self._projects.observe(written)
+        for kept in self._kept:
+            kept.observe(written)
 
     def start(self) -> None:
-        """Start keeping Users and Projects (the application's startup)."""
-        self._users.start()
-        self._projects.start()
+        """Start keeping Users, Projects and Flavors (the application's startup)."""
+        for kept in self._kept:
+            kept.start()
 
     async def stop(self) -> None:
-        await self._users.stop()
-        await self._projects.stop()
+        for kept in self._kept:
+            await kept.stop()
+
+    async def server_flavor(self, identity: Identity, name: str) -> dict[str, Any] | None:
+        """The Flavor a server of the caller's was built on, to describe it in the server's
+        document (Nova shows a server's flavor to whoever sees the server)."""
+        if self._flavors.synced:
+            return _copy(self._flavors.get(name))
+        return await self.as_user(identity).get(COMPUTE, "Flavor", name)
 
     def as_user(self, identity: Identity, *, in_project: bool = False) -> client.Client:
         """A client that acts as the token's user: Kubernetes RBAC judges every call. An
@@ -338,7 +350,11 @@ class Services:
         credential = token.application_credential
         if credential and f"credential.{credential}" in revoked:
             raise Fault(401, UNAUTHORIZED, style="keystone")
-        user = await self.user_named(token.user)
+        # The kept objects themselves, not copies (a show should not copy a Project): an
+        # Identity's user and project are read, never changed.
+        user = (
+            self._users.get(token.user) if self._users.synced else await self.user_named(token.user)
+        )
         if user is None or not (user.get("spec") or {}).get("enabled", True):
             raise Fault(401, UNAUTHORIZED, style="keystone")
         changed = (user.get("status") or {}).get("passwordChangedAt")
@@ -350,7 +366,11 @@ class Services:
             # One GET by the name the token carries (never a list per request), the same
             # project only if its uid is the one the token was issued for.
             if token.project_name:
-                project = await self.project(name=token.project_name)
+                project = (
+                    self._projects.get(token.project_name)
+                    if self._projects.synced
+                    else await self.project(name=token.project_name)
+                )
             if project is not None and project["metadata"]["uid"] != token.project_id:
                 project = None
             roles = self.roles_on(project, token.user) if project else ()
