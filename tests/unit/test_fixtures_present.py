@@ -15,6 +15,7 @@ REPO = pathlib.Path(__file__).parents[2]
     [
         ("tests/fixtures/heat-templates", "*.yaml", 10),
         ("tests/fixtures/nova-parity", "case-*.json", 20),
+        ("tests/fixtures/nova-34-parity", "case-*.json", 10),
         ("examples", "*.yaml", 7),
         ("operator/nimbus/templates", "*.j2", 12),
         ("crds", "*.yaml", 16),

@@ -135,8 +135,27 @@ def test_full_nodes_are_filtered_out_with_novas_reason() -> None:
     inv.pod_event("ADDED", pod("old", "n1", "Running", flavor=flavor(ram_mb=3072)))
     verdict = inv.filter(pod("new", flavor=flavor(ram_mb=4096)), ["n1", "n2"], CONFIG)
     assert verdict.passed == ["n2"]
-    assert verdict.failed == {"n1": "RamFilter: 1024 MB free < 4096 MB requested"}
+    # Nova reserves 512 MB of each host: 4096 - 512 - 3072.
+    assert verdict.failed == {"n1": "RamFilter: 512 MB free < 4096 MB requested"}
     assert verdict.unresolvable == {}
+
+
+def test_every_pod_on_a_node_counts_against_it() -> None:
+    inv = cloud(node("n1", memory_mb=8192), node("n2", memory_mb=8192))
+    other = {
+        "metadata": {"name": "db-0", "namespace": "apps", "uid": "u-db"},
+        "spec": {"nodeName": "n1",
+                 "containers": [{"resources": {"requests": {"cpu": "2", "memory": "4Gi"}}}]},
+        "status": {"phase": "Running"},
+    }  # fmt: skip
+    inv.pod_event("ADDED", other)
+    state = inv.host("n1")
+    assert state is not None
+    assert (state.vcpus_used, state.memory_mb_used, state.num_instances) == (2, 4096, 0)
+    verdict = inv.filter(pod("a", flavor=flavor(ram_mb=4096)), ["n1", "n2"], CONFIG)
+    assert verdict.failed == {"n1": "RamFilter: 3584 MB free < 4096 MB requested"}
+    inv.pod_event("DELETED", other)
+    assert inv.filter(pod("a", flavor=flavor(ram_mb=4096)), ["n1", "n2"], CONFIG).failed == {}
 
 
 def test_a_zone_or_a_disabled_host_cannot_be_resolved_by_waiting() -> None:
@@ -147,6 +166,19 @@ def test_a_zone_or_a_disabled_host_cannot_be_resolved_by_waiting() -> None:
     assert verdict.unresolvable == {
         "n1": "AvailabilityZoneFilter: host is in zone-b, not zone-a",
         "n2": "ComputeFilter: the host's compute service is disabled",
+    }
+
+
+def test_a_node_not_ready_is_a_compute_service_down() -> None:
+    down = node("n1")
+    down["status"]["conditions"] = [
+        {"type": "MemoryPressure", "status": "False"},
+        {"type": "Ready", "status": "Unknown", "reason": "NodeStatusUnknown"},
+    ]
+    verdict = cloud(down, node("n2")).filter(pod("a"), ["n1", "n2"], CONFIG)
+    assert verdict.passed == ["n2"]
+    assert verdict.unresolvable == {
+        "n1": "ComputeFilter: the host's compute service is forced down"
     }
 
 
@@ -185,11 +217,11 @@ def test_a_decision_is_assumed_until_the_binding_is_seen() -> None:
     now = [0.0]
     inv = inventory.Inventory(clock=lambda: now[0])
     inv.replace_nodes([node("n1", memory_mb=4096), node("n2", memory_mb=4096)])
-    first = pod("a", flavor=flavor(ram_mb=4096))
+    first = pod("a", flavor=flavor(ram_mb=3584))  # a node's 4096 MB but Nova's 512 reserved
     scores = dict(inv.prioritize(first, ["n1", "n2"], CONFIG))
     assert scores["n1"] == 10
     # The next pod, decided before the binding arrives, already sees n1 full.
-    second = pod("b", flavor=flavor(ram_mb=4096))
+    second = pod("b", flavor=flavor(ram_mb=3584))
     assert inv.filter(second, ["n1", "n2"], CONFIG).passed == ["n2"]
     # The binding replaces the assumption; a deletion ends it.
     inv.pod_event("MODIFIED", {**first, "spec": {**first["spec"], "nodeName": "n1"}})
@@ -204,8 +236,8 @@ def test_a_decision_is_assumed_until_the_binding_is_seen() -> None:
 
 def test_a_restarted_servers_old_pod_does_not_keep_it_from_its_node() -> None:
     inv = cloud(node("n1", memory_mb=4096))
-    inv.pod_event("ADDED", pod("a", "n1", "Running", uid="old", flavor=flavor(ram_mb=4096)))
-    assert inv.filter(pod("a", uid="new", flavor=flavor(ram_mb=4096)), ["n1"], CONFIG).passed == [
+    inv.pod_event("ADDED", pod("a", "n1", "Running", uid="old", flavor=flavor(ram_mb=3584)))
+    assert inv.filter(pod("a", uid="new", flavor=flavor(ram_mb=3584)), ["n1"], CONFIG).passed == [
         "n1"
     ]
 
@@ -308,7 +340,7 @@ async def test_filter_answers_an_extender_filter_result() -> None:
         assert await response.json() == {
             "NodeNames": ["n2"],
             "Nodes": None,
-            "FailedNodes": {"n1": "RamFilter: 4096 MB free < 8192 MB requested"},
+            "FailedNodes": {"n1": "RamFilter: 8192 MB requested > the host's 4096 MB (max_unit)"},
             "FailedAndUnresolvableNodes": {},
             "Error": "",
         }
@@ -362,7 +394,11 @@ def _asks(**changes: Any) -> engine.RequestSpec:
 
 def test_preflight_finds_a_server_no_empty_node_could_take() -> None:
     nodes = [node("n1", memory_mb=4096), node("n2", memory_mb=8192)]
-    assert inventory.preflight(nodes, _asks(flavor=flavor(ram_mb=8192)), CONFIG) is None
+    # n2's 8192 MB less the 512 MB Nova reserves.
+    assert inventory.preflight(nodes, _asks(flavor=flavor(ram_mb=7680)), CONFIG) is None
+    assert inventory.preflight(nodes, _asks(flavor=flavor(ram_mb=7681)), CONFIG) == [
+        "RamFilter: (start: 2, end: 0)"
+    ]
     huge = _asks(flavor=flavor(ram_mb=16384))
     assert inventory.preflight(nodes, huge, CONFIG) == ["RamFilter: (start: 2, end: 0)"]
     elsewhere = _asks(spec=spec(availabilityZone="zone-z"))

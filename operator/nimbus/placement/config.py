@@ -9,7 +9,7 @@ import dataclasses
 from collections.abc import Mapping
 from typing import Any
 
-from nimbus.placement import engine, hosts
+from nimbus.placement import engine, filters, hosts
 
 # [DEFAULT] options of nova.conf -> hosts.Defaults fields (reserved disk is in MB in Nova).
 _COMPUTE = {
@@ -58,10 +58,10 @@ def parse(document: Mapping[str, Any] | None) -> tuple[engine.Config, hosts.Defa
             raise ConfigError(f"filter_scheduler.{option}: unknown option; accepted are {accepted}")
         options[option] = _convert(f"filter_scheduler.{option}", value, getattr(config, option))
     for name in options.get("enabled_filters", ()):
-        if name not in engine.FILTERS:
+        if name not in filters.FILTERS:
             raise ConfigError(
                 f"filter_scheduler.enabled_filters: unknown filter {name!r}; "
-                f"accepted are {', '.join(sorted(engine.FILTERS))}"
+                f"accepted are {', '.join(sorted(filters.FILTERS))}"
             )
     defaults = hosts.Defaults()
     given: dict[str, Any] = {}

@@ -27,16 +27,12 @@ import yaml
 from aiohttp import web
 
 from nimbus.api import kinds
-from nimbus.compute import scheduling
 from nimbus.k8s import client
 from nimbus.placement import config as placement_config
 from nimbus.placement import engine
 from nimbus.scheduler import inventory, request
 
 log = logging.getLogger("nimbus.extender")
-
-# The pods placement serves; others are never sent to it (and pass through if they are).
-POD_SELECTOR = f"app.kubernetes.io/managed-by=nimbus,{scheduling.SERVER}"
 
 
 class Settings:
@@ -125,9 +121,9 @@ class Extender:
         inv, groups = self.inventory, "compute.nimbus.dev/v1alpha1"
         self._tasks = [
             asyncio.create_task(self._reflect("v1", "Node", inv.replace_nodes, inv.node_event)),
-            asyncio.create_task(
-                self._reflect("v1", "Pod", inv.replace_pods, inv.pod_event, POD_SELECTOR)
-            ),
+            # Every pod: each one's requests count against its node (placement serves only
+            # Servers' pods; the others pass through if they are sent).
+            asyncio.create_task(self._reflect("v1", "Pod", inv.replace_pods, inv.pod_event)),
             asyncio.create_task(
                 self._reflect(groups, "ServerGroup", inv.replace_groups, inv.group_event)
             ),

@@ -22,6 +22,8 @@ from nimbus.placement import engine, hosts
 from nimbus.scheduler import request
 
 ASSUME_SECONDS = 30.0
+# How long prioritize may reuse the decision its pod's filter made (one scheduling cycle).
+CYCLE_SECONDS = 5.0
 
 # Reasons that other servers' coming and going can change: kube-scheduler may retry them
 # (FailedNodes). The rest hold until the node or the flavor changes (FailedAndUnresolvable).
@@ -61,6 +63,12 @@ def _slim_node(node: Mapping[str, Any]) -> dict[str, Any]:
         "status": {
             "allocatable": dict(status.get("allocatable") or {}),
             "addresses": list(status.get("addresses") or []),
+            # Ready's status only: the rest of a condition changes without a new decision.
+            "conditions": [
+                {"type": "Ready", "status": c.get("status")}
+                for c in status.get("conditions") or []
+                if c.get("type") == "Ready"
+            ],
         },
     }
 
@@ -98,10 +106,12 @@ class Inventory:
         self._assumed: dict[str, tuple[_Pod, float]] = {}  # uid -> (pod, expiry)
         self._hosts: dict[str, engine.HostState] = {}
         self._servers: dict[str, set[str]] = {}  # namespace/name -> nodes its pods are on
-        # kube-scheduler asks prioritize about the nodes filter just passed: the same
-        # decision, unless something changed in between (`_version` counts changes).
+        # kube-scheduler asks prioritize about the nodes filter just passed, in the same
+        # scheduling cycle: the same decision, as kube-scheduler's own plugins decide a cycle
+        # on one snapshot, even when other pods' cycles changed the inventory in between.
+        # Filter reuses a decision only while nothing changed (`_version` counts changes).
         self._version = 0
-        self._last: tuple[Any, ...] | None = None
+        self._cycles: dict[Any, tuple[int, engine.Config, list[str], Verdict, float]] = {}
 
     # -- what the watches report -------------------------------------------------------------
 
@@ -231,19 +241,27 @@ class Inventory:
         return request.request_spec(metadata, node_selector, group, members)
 
     def decide(
-        self, pod: Mapping[str, Any], names: Iterable[str], config: engine.Config
+        self,
+        pod: Mapping[str, Any],
+        names: Iterable[str],
+        config: engine.Config,
+        cycle: bool = False,
     ) -> Verdict:
         """Nova's decision for the pod over the named nodes (those kube-scheduler's own filters
-        passed). Pods placement does not serve pass through untouched."""
+        passed); with `cycle`, the one its filter made in this scheduling cycle when the nodes
+        are those it passed. Pods placement does not serve pass through untouched."""
         names = list(names)
         if not request.served(pod):
             return Verdict(names, {}, {}, None)
         names.sort()  # Nova keeps equal weights in the hosts' order: here, by node name
         self._expire()
-        key = (pod["metadata"].get("uid"), self._version, config)
-        if self._last is not None and self._last[0] == key and self._last[1] == names:
-            last: Verdict = self._last[2]
-            return last
+        uid = pod["metadata"].get("uid")
+        memo = self._cycles.get(uid)
+        fresh = memo is not None and (
+            memo[0] == self._version or (cycle and memo[4] >= self.clock())
+        )
+        if memo is not None and fresh and memo[1] == config and memo[2] == names:
+            return memo[3]
         server = request.server(pod["metadata"])
         spec = self.request_spec(pod)
         states, unknown = [], {}
@@ -261,7 +279,16 @@ class Inventory:
         passed = [name for name, _ in decision.weighed]
         verdict = Verdict(passed, failed, unresolvable, decision)
         # What prioritize will ask: the nodes that passed, in name order.
-        self._last = (key, sorted(passed), verdict)
+        self._cycles.pop(uid, None)
+        self._cycles[uid] = (
+            self._version,
+            config,
+            sorted(passed),
+            verdict,
+            self.clock() + CYCLE_SECONDS,
+        )
+        if len(self._cycles) > 256:  # the pods decided last
+            del self._cycles[next(iter(self._cycles))]
         return verdict
 
     def filter(
@@ -278,7 +305,7 @@ class Inventory:
         """Extender scores, 0..10: Nova's first choice gets 10, alone; the others 0..9 by
         their weight. With kube-scheduler's own scoring off, Nova's choice is the one bound."""
         names = list(names)
-        verdict = self.decide(pod, names, config)
+        verdict = self.decide(pod, names, config, cycle=True)
         if verdict.decision is None:
             return [(name, 0) for name in names]
         weighed = verdict.decision.weighed

@@ -11,7 +11,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from nimbus.compute import render, scheduling
-from nimbus.placement import engine, hosts
+from nimbus.placement import engine, filters, hosts
 
 # KubeVirt labels the target pod of a live migration with its migration's uid.
 MIGRATION = "kubevirt.io/migrationJobUID"
@@ -56,11 +56,14 @@ def _int(labels: Mapping[str, str], key: str) -> int:
 
 
 def placed(pod: Mapping[str, Any]) -> hosts.Placed | None:
-    """What a Server's pod uses on its node; None for other pods, and for those done."""
+    """What a pod uses on its node: a Server's pod its flavor, any other pod its requests (on
+    Kubernetes every pod consumes); None for pods that are done."""
     metadata = pod.get("metadata") or {}
     name = server(metadata)
     phase = (pod.get("status") or {}).get("phase")
-    if name is None or phase in ("Succeeded", "Failed"):
+    if name is None:
+        return hosts.pod_usage(pod)
+    if phase in ("Succeeded", "Failed"):
         return None
     labels = metadata.get("labels") or {}
     extra_specs = (
@@ -73,7 +76,7 @@ def placed(pod: Mapping[str, Any]) -> hosts.Placed | None:
         memory_mb=_int(labels, scheduling.MEMORY_MB),
         disk_gb=_int(labels, scheduling.DISK_GB),
         busy=phase != "Running",  # building: Nova's I/O operation
-        devices=engine.pci_requests(spec),
+        devices=filters.pci_requests(spec),
     )
 
 
