@@ -107,7 +107,7 @@ def api(cloud: Cloud, operator: pathlib.Path, tmp_path_factory: pytest.TempPathF
 def tenants(cloud: Cloud, api: str) -> dict[str, str]:
     """Two projects, a member in each (alice, bob), carol a reader of the first, and
     nimbus-admin: a User named as the cluster's admin, a member of the first project only.
-    (first, second -> the projects' names)"""
+    (first, second -> the projects' names; first-image, second-image -> their cirros's id)"""
     suffix = uuid.uuid4().hex[:5]
     first, second = f"os-a-{suffix}", f"os-b-{suffix}"
     for project, member in ((first, "alice"), (second, "bob")):
@@ -137,7 +137,12 @@ def tenants(cloud: Cloud, api: str) -> dict[str, str]:
                  "spec": {"flavor": "api1.small", "image": {"name": "cirros"},
                           "networks": [{"network": "private"}]}})  # fmt: skip
     wait_for(cloud, "osserver", "web", first, "{.status.status}", "ACTIVE", timeout=180)
-    return {"first": first, "second": second}
+    # Each project's cirros by id: other projects' public images (the session's other tests
+    # make some, named cirros too) are listed to everyone, so the name is not the CLI's to
+    # resolve, as in any OpenStack cloud with a public image of that name.
+    ids = {f"{p}-image": cloud.get("images.image.nimbus.dev", "cirros", tenants)["metadata"]["uid"]
+           for p, tenants in (("first", first), ("second", second))}  # fmt: skip
+    return {"first": first, "second": second, **ids}
 
 
 def openstack(url: str, user: str, project: str | None, *args: str, check: bool = True,

@@ -16,7 +16,15 @@ import pytest
 from openstack import connection as sdk_connection
 
 from tests.integration.conftest import Cloud
-from tests.integration.openstack import PROJECT, as_json, hashed, needs_cli, openstack, user
+from tests.integration.openstack import (
+    PROJECT,
+    as_json,
+    call,
+    hashed,
+    needs_cli,
+    openstack,
+    user,
+)
 
 pytestmark = needs_cli
 POLICY = "Policy doesn't allow os_compute_api:{} to be performed."
@@ -109,11 +117,17 @@ def test_server_groups_are_made_joined_and_deleted_through_the_cli(
     assert sorted(g["Name"] for g in listed) == ["Spread Out", "g1"]
 
     server = as_json(openstack(api, "alice", first, "server", "create", "--flavor", "api1.small",
-                               "--image", "cirros", "--network", "private", "--hint",
+                               "--image", tenants["first-image"], "--network", "private",
+                               "--hint",
                                f"group={group['id']}", "--wait", "-f", "json",
                                "grouped"))  # fmt: skip
     assert server["status"] == "ACTIVE"
     assert cloud.get("osserver", "grouped", first)["spec"]["serverGroup"] == "g1"
+    token = openstack(api, "alice", first, "token", "issue", "-f", "value", "-c",
+                      "id").stdout.strip()  # fmt: skip
+    _, shown = call(f"{api}/compute/v2.1/servers/{server['id']}", token=token,
+                    headers={"OpenStack-API-Version": "compute 2.71"})  # fmt: skip
+    assert shown["server"]["server_groups"] == [group["id"]]
     shown = as_json(openstack(api, "alice", first, "server", "group", "show", "-f", "json", "g1"))
     assert shown["members"] == [server["id"]]
 
@@ -255,7 +269,8 @@ def test_a_server_over_quota_is_refused_in_nova_s_words(
                   '{"spec": {"quota": {"instances": 1}}}')  # fmt: skip
     try:
         refused = openstack(api, "alice", first, "server", "create", "--flavor", "api1.small",
-                            "--image", "cirros", "--network", "private", "one-too-many",
+                            "--image", tenants["first-image"], "--network", "private",
+                            "one-too-many",
                             check=False)  # fmt: skip
         assert refused.returncode != 0
         assert "Quota exceeded for instances: Requested 1, but already used 1 of 1 instances" \

@@ -187,7 +187,7 @@ def test_a_server_boots_on_a_port_made_through_the_api(api: str, tenants: dict[s
     port = as_json(openstack(api, "alice", first, "port", "create", "--network", "private",
                              "-f", "json", "vm-port"))  # fmt: skip
     server = as_json(openstack(api, "alice", first, "server", "create", "--flavor",
-                               "api1.small", "--image", "cirros", "--nic",
+                               "api1.small", "--image", tenants["first-image"], "--nic",
                                f"port-id={port['id']}", "--wait", "-f", "json",
                                "on-a-port"))  # fmt: skip
     assert server["status"] == "ACTIVE"

@@ -99,7 +99,7 @@ def test_tofu_applies_plans_nothing_more_and_destroys(
     first = tenants["first"]
     shutil.copy(CONFIGURATION, tmp_path / "main.tf")
     variables = {"auth_url": f"{api}/v3", "project": first, "password": "s3cret-alice",
-                 "flavor": "api1.small"}  # fmt: skip
+                 "flavor": "api1.small", "image": tenants["first-image"]}  # fmt: skip
 
     def run(*args: str) -> str:
         """tofu's output; the test fails, with what it printed, unless it exits 0."""

@@ -132,7 +132,7 @@ _CONTEXT = ("flavors", "images", "volumes", "networks", "security_groups")
 
 def _document(
     request: web.Request, identity: Identity, server: dict[str, Any], context: dict[str, Any],
-    version: tuple[int, int],
+    version: tuple[int, int], *, listing: bool = False,
 ) -> dict[str, Any]:  # fmt: skip
     spec, status = server.get("spec") or {}, server.get("status") or {}
     flavor_name = (status.get("built") or {}).get("flavor") or spec.get("flavor")
@@ -148,6 +148,8 @@ def _document(
         volumes=context["volumes"],
         networks=context["networks"],
         security_groups=context["security_groups"],
+        server_group=context.get("server_group"),
+        listing=listing,
     )
 
 
@@ -175,7 +177,8 @@ async def list_servers_detail(request: web.Request) -> web.Response:
     identity = await identity_of(request)
     servers = [s for s in await project_servers(request, identity) if _matches(s, request.query)]
     context = await _context(request, identity, servers)
-    details = [_document(request, identity, s, context, version) for s in servers]
+    details = [_document(request, identity, s, context, version, listing=True)
+               for s in servers]  # fmt: skip
     return respond({"servers": details}, version)
 
 
@@ -195,15 +198,18 @@ async def _context_of(
     named += [(NETWORKS, "Network", "networks", n) for n in status.get("addresses") or {}]
     named += [(NETWORKS, "SecurityGroup", "security_groups", g)
               for g in spec.get("securityGroups") or []]  # fmt: skip
+    group = spec.get("serverGroup")
     found = await asyncio.gather(
         services(request).server_flavor(identity, flavor) if flavor else _nothing(),
         _image_of(request, identity, image_name, image_namespace) if image else _nothing(),
+        kube.get(COMPUTE, "ServerGroup", group, identity.namespace) if group else _nothing(),
         *(kube.get(api, kind, name, identity.namespace) for api, kind, _, name in named),
     )
     context: dict[str, Any] = {"flavors": {flavor: found[0]} if found[0] else {},
                                "images": {image: found[1]} if found[1] and image else {},
-                               "volumes": {}, "networks": {}, "security_groups": {}}  # fmt: skip
-    for (_, _, key, name), body in zip(named, found[2:], strict=True):
+                               "volumes": {}, "networks": {}, "security_groups": {},
+                               "server_group": found[2]}  # fmt: skip
+    for (_, _, key, name), body in zip(named, found[3:], strict=True):
         if body:
             context[key][name] = body
     return context
