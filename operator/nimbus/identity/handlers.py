@@ -226,11 +226,18 @@ _IMPERSONATED: list[list[str]] = []  # the names last written, once written
 
 @kopf.on.event(api.GROUP, meta.VERSION, "users")
 @kopf.on.event(api.GROUP, meta.VERSION, "projects")
-async def impersonation(memo: kopf.Memo, logger: kopf.Logger, **_: Any) -> None:
+async def impersonation(
+    memo: kopf.Memo, logger: kopf.Logger, type: str | None, body: kopf.Body, **_: Any
+) -> None:
     """The OpenStack API may impersonate the Users there are, and assert the group of the
     Projects there are, and nothing else: each User or Project made or deleted rewrites the
-    ClusterRole naming them (roles.impersonation_role)."""
+    ClusterRole naming them (roles.impersonation_role). A change to one already named, and not
+    being deleted (a Project's status, often), changes nothing and lists nothing."""
     api_client: client.Client = memo.api
+    metadata = body.get("metadata") or {}
+    if (type == "MODIFIED" and not metadata.get("deletionTimestamp") and _IMPERSONATED
+            and metadata.get("name") in _IMPERSONATED[-1]):  # fmt: skip
+        return
     async with _IMPERSONATION:
         users, projects = [
             sorted(o["metadata"]["name"] for o in await api_client.list(kind.api_version_name(),
