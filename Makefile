@@ -33,13 +33,19 @@ $(VENV)/.installed: pyproject.toml $(LOCKS) | $(BIN)/pip
 	touch $@
 
 .PHONY: deps
-deps: ## install system packages the tests need (Debian's etcd-server and shellcheck)
+deps: ## install system packages the tests need (Debian's etcd-server, shellcheck, nftables, haproxy)
 	@command -v etcd >/dev/null || { \
 	  echo "installing etcd-server (apt-get)"; \
 	  $(SUDO) apt-get update -qq && DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq etcd-server; }
 	@command -v shellcheck >/dev/null || { \
 	  echo "installing shellcheck (apt-get): make test lints the e2e scripts"; \
 	  $(SUDO) apt-get update -qq && DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq shellcheck; }
+	@command -v nft >/dev/null && command -v haproxy >/dev/null && command -v keepalived >/dev/null \
+	  && command -v ip >/dev/null || { \
+	  echo "installing nftables, haproxy, keepalived, iproute2 (apt-get): the routers' and load"; \
+	  echo "balancers' data paths are tested on them in network namespaces"; \
+	  $(SUDO) apt-get update -qq && DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq \
+	    nftables haproxy keepalived iproute2; }
 	@command -v go >/dev/null || { echo "Go >= 1.26 is needed to build the control plane"; exit 1; }
 
 .PHONY: venv

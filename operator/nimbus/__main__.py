@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import logging
 import os
 import pathlib
 import sys
@@ -162,6 +163,19 @@ def _api(args: argparse.Namespace) -> int:
     return 0
 
 
+def _router_agent(args: argparse.Namespace) -> int:
+    import asyncio
+
+    from nimbus.network import agent
+
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(message)s")
+    return asyncio.run(
+        agent.run(
+            args.namespace, args.router, interval=args.interval, once=args.once, netns=args.netns
+        )
+    )
+
+
 def _check(args: argparse.Namespace) -> int:
     from nimbus import check
 
@@ -234,6 +248,19 @@ def parser() -> argparse.ArgumentParser:
     api.add_argument("--tls-cert-file", help="serve HTTPS with this certificate (PEM)")
     api.add_argument("--tls-key-file", help="the certificate's key (PEM)")
     api.set_defaults(func=_api)
+
+    agent = commands.add_parser(
+        "router-agent",
+        help="program this network namespace as a Router's data path (the router pod's agent)",
+    )
+    agent.add_argument("--namespace", required=True, help="the router's project (namespace)")
+    agent.add_argument("--router", required=True, help="the Router's name")
+    agent.add_argument("--once", action="store_true", help="apply once and exit (1: failed)")
+    agent.add_argument("--interval", type=float, default=2.0, help="seconds between reads")
+    agent.add_argument(
+        "--netns", help="program this named network namespace (ip netns) instead of its own"
+    )
+    agent.set_defaults(func=_router_agent)
 
     checking = commands.add_parser(
         "check", help="check an installed Nimbus: CRDs, schema, webhook (the chart's helm test)"

@@ -29,6 +29,7 @@ HANDLER_MODULES = (
     "nimbus.identity.handlers",
     "nimbus.compute.handlers",
     "nimbus.network.handlers",
+    "nimbus.network.routers",
     "nimbus.blockstorage.handlers",
     "nimbus.image.handlers",
     "nimbus.orchestration.handlers",

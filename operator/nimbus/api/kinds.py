@@ -22,6 +22,8 @@ ALL: tuple[type[meta.Resource], ...] = (
     network.Subnet,
     network.Port,
     network.SecurityGroup,
+    network.Router,
+    network.FloatingIP,
     blockstorage.VolumeType,
     blockstorage.Volume,
     blockstorage.Snapshot,

@@ -13,6 +13,7 @@ CATEGORY = "nimbus"
 # Words that Kubernetes spells in capitals inside a camelCase name (podIP, hostIPs, diskGB).
 _ACRONYMS = {
     "ip": "IP", "ips": "IPs", "mb": "MB", "gb": "GB", "id": "ID", "cidr": "CIDR", "dhcp": "DHCP",
+    "snat": "SNAT",
 }  # fmt: skip
 
 

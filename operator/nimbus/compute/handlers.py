@@ -242,6 +242,20 @@ async def _build(
 @kopf.on.event(
     "kubevirt.io", "v1", "virtualmachines", labels={"app.kubernetes.io/managed-by": "nimbus"}
 )
+@handling.follows("network.nimbus.dev", meta.VERSION, "floatingips")
+async def floating_ip_changed(
+    type: str | None, body: dict[str, Any], memo: kopf.Memo, view: cache.View
+) -> None:
+    """A floating IP (dis)associated: the addresses of the server using its port follow."""
+    namespace = body["metadata"]["namespace"]
+    for port_name in {body["spec"].get("port"), (body.get("status") or {}).get("port")} - {None}:
+        port = view.get("ports", str(port_name), namespace)
+        server = (port or {}).get("status", {}).get("deviceID")
+        server_body = view.get("servers", server, namespace) if server else None
+        if server_body is not None and not server_body["metadata"].get("deletionTimestamp"):
+            await reports.report_server(memo.api, view, server_body)
+
+
 @kopf.on.event(
     "kubevirt.io",
     "v1",

@@ -127,6 +127,20 @@ async def report_server(
         return operation
 
 
+def floating_ips(view: cache.View, namespace: str, server: str) -> dict[str, str]:
+    """fixed IP -> floating IP, of the floating IPs associated with the server's ports (a
+    port's deviceID names the server using it)."""
+    found = {}
+    for each in view.list("floatingips", namespace):
+        held = each.get("status") or {}
+        if not (held.get("router") and held.get("fixedIPAddress") and held.get("port")):
+            continue
+        port = view.get("ports", held["port"], namespace)
+        if port is not None and (port.get("status") or {}).get("deviceID") == server:
+            found[held["fixedIPAddress"]] = held["floatingIPAddress"]
+    return found
+
+
 def forget_reports(namespace: str, name: str) -> None:
     _REPORTS.pop((namespace, name), None)
 
@@ -154,6 +168,10 @@ async def _report_server(
         stop_requested=server_body["spec"].get("powerState") == "Stopped",
         launched=bool((server_body.get("status") or {}).get("launchedAt")),
     )
+    floating = floating_ips(view, namespace, name)
+    if floating and state.addresses:
+        found = status.with_floating(state.addresses, floating)
+        state = dataclasses.replace(state, addresses=found, networks=status.networks_column(found))
     extra = dict(built.fields)
     operation = extra.pop("operation", (server_body.get("status") or {}).get("operation"))
     if operation and lifecycle.finished(operation, vmi):

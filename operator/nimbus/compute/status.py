@@ -80,6 +80,23 @@ def addresses(vmi: dict[str, Any] | None, networks: list[str]) -> dict[str, list
     return out
 
 
+def with_floating(
+    found: dict[str, list[dict[str, Any]]], floating: dict[str, str]
+) -> dict[str, list[dict[str, Any]]]:
+    """The addresses with each fixed IP's floating IP after it (fixed -> floating), `type:
+    floating`, as Nova lists them (OS-EXT-IPS:type)."""
+    out: dict[str, list[dict[str, Any]]] = {}
+    for network, entries in found.items():
+        listed = out.setdefault(network, [])
+        for entry in entries:
+            listed.append(entry)
+            address = floating.get(entry["addr"]) if entry.get("type") == "fixed" else None
+            if address is not None:
+                extra = {"mac": entry["mac"]} if entry.get("mac") else {}
+                listed.append({"addr": address, "version": 4, "type": "floating", **extra})
+    return out
+
+
 def networks_column(addresses_by_network: dict[str, list[dict[str, Any]]]) -> str:
     """The NETWORKS column of `openstack server list`: private=10.0.0.12, fd00::12; other=..."""
     return "; ".join(

@@ -68,6 +68,10 @@ def operator_rules() -> list[dict[str, Any]]:
         {"apiGroups": ["rbac.authorization.k8s.io"], "resources": ["clusterroles"],
          "verbs": ["get", "update", "patch", "escalate"],
          "resourceNames": [roles.IMPERSONATION]},
+        # A Router's router pod: its Deployment and the ServiceAccount it reads its Router as
+        # (the Role above, on the pod's own Router and the project's FloatingIPs).
+        {"apiGroups": ["apps"], "resources": ["deployments"], "verbs": OWN},
+        {"apiGroups": [""], "resources": ["serviceaccounts"], "verbs": OWN},
         # Security groups and project isolation.
         {"apiGroups": ["networking.k8s.io"], "resources": ["networkpolicies"], "verbs": OWN},
         # What the servers, images, networks and volumes become.

@@ -31,6 +31,8 @@ COUNTED = {
     "subnets": "subnets.network.nimbus.dev",
     "ports": "ports.network.nimbus.dev",
     "security_groups": "securitygroups.network.nimbus.dev",
+    "routers": "routers.network.nimbus.dev",
+    "floating_ips": "floatingips.network.nimbus.dev",
 }
 
 

@@ -38,6 +38,7 @@ RESOURCES: dict[tuple[str, str], Resource] = {
     ("v1", "ResourceQuota"): Resource("resourcequotas", True),
     ("v1", "LimitRange"): Resource("limitranges", True),
     ("v1", "ServiceAccount"): Resource("serviceaccounts", True),
+    ("apps/v1", "Deployment"): Resource("deployments", True),
     ("storage.k8s.io/v1", "StorageClass"): Resource("storageclasses", False),
     ("kopf.dev/v1", "ClusterKopfPeering"): Resource("clusterkopfpeerings", False),
     ("authorization.k8s.io/v1", "SubjectAccessReview"): Resource("subjectaccessreviews", False),

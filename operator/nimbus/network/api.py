@@ -402,3 +402,187 @@ class SecurityGroup(meta.Resource):
 
     spec: SecurityGroupSpec = pydantic.Field(default_factory=SecurityGroupSpec)
     status: SecurityGroupStatus | None = None
+
+
+class ExternalNetworkRef(meta.Model):
+    """An external network (router:external), usually an admin project's."""
+
+    network: meta.Name
+    project: str | None = pydantic.Field(
+        default=None,
+        max_length=63,
+        description="The project (namespace) of the external network; default: this object's.",
+    )
+
+
+class ExternalGateway(ExternalNetworkRef):
+    """Neutron's external_gateway_info: the router's leg on an external network."""
+
+    enable_snat: bool = pydantic.Field(
+        default=True,
+        description="Source-NAT the router's subnets to its external address (Neutron's "
+        "enable_snat).",
+    )
+    external_fixed_ips: list[FixedIP] = pydantic.Field(
+        default_factory=list,
+        max_length=4,
+        description="The gateway's address on the external network; default: allocated.",
+        json_schema_extra=meta.LIST_ATOMIC,
+    )
+
+
+class RouterInterface(meta.Model):
+    """One of the router's legs on its project's networks (`openstack router add subnet`)."""
+
+    model_config = pydantic.ConfigDict(
+        json_schema_extra=meta.validations(
+            meta.rule(
+                "has(self.subnet) != has(self.port)",
+                "an interface names exactly one of subnet (the router takes its gatewayIP) or port",
+            )
+        )
+    )
+
+    subnet: meta.Name | None = None
+    port: meta.Name | None = None
+
+
+class RouterSpec(meta.Model):
+    """A Neutron router: routes between its subnets and NATs them to an external network."""
+
+    admin_state_up: bool = True
+    external_gateway: ExternalGateway | None = None
+    interfaces: list[RouterInterface] = pydantic.Field(
+        default_factory=list, max_length=32, json_schema_extra=meta.LIST_ATOMIC
+    )
+    routes: list[HostRoute] = pydantic.Field(
+        default_factory=list,
+        max_length=32,
+        description="Static routes: a destination CIDR through a nexthop on one of the "
+        "router's subnets.",
+        json_schema_extra=meta.LIST_ATOMIC,
+    )
+    ha: bool = pydantic.Field(
+        default=False,
+        description="Two router pods with keepalived VRRP, as Neutron's L3 HA.",
+        json_schema_extra=meta.immutable("ha", "create a new router"),
+    )
+    description: str = pydantic.Field(default="", max_length=255)
+
+
+class RouterLeg(meta.Model):
+    """One interface of the router pod, as the router agent programs it."""
+
+    device: str = pydantic.Field(max_length=15, description="The interface in the router pod.")
+    network: str
+    project: str | None = None
+    subnet: str | None = None
+    port: str | None = None
+    ip_address: str | None = None
+    cidr: str | None = None
+    gateway_ip: str | None = pydantic.Field(
+        default=None, description="On the external leg: the default route's nexthop."
+    )
+
+
+class DataPath(meta.Model):
+    """What the router agent last applied."""
+
+    plan: str = pydantic.Field(description="The digest of the plan applied.")
+    agent: str | None = None
+    applied_at: str | None = None
+
+
+class RouterStatus(meta.Status):
+    status: NetworkState | None = None
+    external_gateway: RouterLeg | None = None
+    interfaces: list[RouterLeg] = pydantic.Field(
+        default_factory=list, json_schema_extra=meta.LIST_ATOMIC
+    )
+    plan: str | None = pydantic.Field(
+        default=None, description="The digest of the data path the router should have."
+    )
+    data_path: DataPath | None = None
+    deployment: str | None = None
+
+
+class Router(meta.Resource):
+    """A Neutron router: a router pod whose nftables ruleset routes and NATs."""
+
+    group: ClassVar[str] = GROUP
+    plural: ClassVar[str] = "routers"
+    short_names: ClassVar[tuple[str, ...]] = ("osrouter",)
+    openstack: ClassVar[str] = "Neutron router"
+    columns: ClassVar[tuple[meta.Column, ...]] = (
+        meta.Column("Status", ".status.status"),
+        meta.Column("External Gateway", ".status.externalGateway.ipAddress"),
+        meta.Column("Subnets", ".spec.interfaces[*].subnet"),
+        meta.Column("HA", ".spec.ha", "boolean", priority=1),
+        meta.AGE,
+    )
+
+    spec: RouterSpec = pydantic.Field(default_factory=RouterSpec)
+    status: RouterStatus | None = None
+
+
+class FloatingIPSpec(meta.Model):
+    """A Neutron floating IP: an external address DNATed to a port's fixed IP."""
+
+    model_config = pydantic.ConfigDict(
+        json_schema_extra=meta.validations(
+            meta.rule(
+                "!has(self.fixedIPAddress) || has(self.port)",
+                "fixedIPAddress needs port: it picks one of the port's fixed IPs",
+                field_path=".fixedIPAddress",
+            )
+        )
+    )
+
+    floating_network: ExternalNetworkRef = pydantic.Field(
+        json_schema_extra=meta.immutable(
+            "floatingNetwork", "a floating IP cannot move to another network"
+        )
+    )
+    floating_ip_address: IPAddress | None = pydantic.Field(
+        default=None,
+        description="Default: allocated from the external network's subnets.",
+        json_schema_extra=meta.immutable("floatingIPAddress", "create a new floating IP"),
+    )
+    port: meta.Name | None = pydantic.Field(
+        default=None, description="The associated port; none: the floating IP is DOWN."
+    )
+    fixed_ip_address: IPAddress | None = pydantic.Field(
+        default=None, description="Which of the port's fixed IPs; default: its first IPv4 one."
+    )
+    description: str = pydantic.Field(default="", max_length=255)
+
+
+class FloatingIPStatus(meta.Status):
+    status: NetworkState | None = None
+    floating_ip_address: str | None = None
+    fixed_ip_address: str | None = None
+    port: str | None = None
+    router: str | None = pydantic.Field(default=None, description="The router that NATs it.")
+    floating_port: str | None = pydantic.Field(
+        default=None, description="The port holding the address on the external network."
+    )
+
+
+class FloatingIP(meta.Resource):
+    """A Neutron floating IP: DNAT and SNAT in its router's nftables ruleset."""
+
+    group: ClassVar[str] = GROUP
+    plural: ClassVar[str] = "floatingips"
+    short_names: ClassVar[tuple[str, ...]] = ("osfip",)
+    openstack: ClassVar[str] = "Neutron floating IP"
+    columns: ClassVar[tuple[meta.Column, ...]] = (
+        meta.Column("Floating IP Address", ".status.floatingIPAddress"),
+        meta.Column("Fixed IP Address", ".status.fixedIPAddress"),
+        meta.Column("Port", ".spec.port"),
+        meta.Column("Status", ".status.status"),
+        meta.Column("Router", ".status.router", priority=1),
+        meta.AGE,
+    )
+
+    spec: FloatingIPSpec
+    status: FloatingIPStatus | None = None

@@ -30,6 +30,7 @@ INDEXED: dict[str, tuple[str, str, str]] = {
     "subnets_index": ("network.nimbus.dev", "v1alpha1", "subnets"),
     "ports_index": ("network.nimbus.dev", "v1alpha1", "ports"),
     "securitygroups_index": ("network.nimbus.dev", "v1alpha1", "securitygroups"),
+    "floatingips_index": ("network.nimbus.dev", "v1alpha1", "floatingips"),
     "volumetypes_index": ("blockstorage.nimbus.dev", "v1alpha1", "volumetypes"),
     "volumes_index": ("blockstorage.nimbus.dev", "v1alpha1", "volumes"),
     "snapshots_index": ("blockstorage.nimbus.dev", "v1alpha1", "snapshots"),
