@@ -82,6 +82,7 @@ bench: build ## benchmarks: figures and ratios, not pass/fail (N=100 servers)
 	$(BIN)/python bench/placement.py
 	$(BIN)/python bench/stack.py
 	$(BIN)/python bench/api.py --servers 1000
+	$(BIN)/python bench/l3.py
 
 .PHONY: bench-nova
 bench-nova: venv ## install Nova 34 (the `bench` extra) so that bench/placement.py compares with it
