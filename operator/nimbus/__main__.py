@@ -176,6 +176,23 @@ def _router_agent(args: argparse.Namespace) -> int:
     )
 
 
+def _amphora_agent(args: argparse.Namespace) -> int:
+    import asyncio
+
+    from nimbus.loadbalancer import agent
+
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(message)s")
+    return asyncio.run(
+        agent.run(
+            args.namespace,
+            args.load_balancer,
+            run_dir=pathlib.Path(args.run_dir),
+            interval=args.interval,
+            netns=args.netns,
+        )
+    )
+
+
 def _check(args: argparse.Namespace) -> int:
     from nimbus import check
 
@@ -261,6 +278,20 @@ def parser() -> argparse.ArgumentParser:
         "--netns", help="program this named network namespace (ip netns) instead of its own"
     )
     agent.set_defaults(func=_router_agent)
+
+    amphora = commands.add_parser(
+        "amphora-agent",
+        help="run HAProxy for a LoadBalancer in this network namespace (the amphora pod's agent)",
+    )
+    amphora.add_argument("--namespace", required=True, help="the load balancer's project")
+    amphora.add_argument("--load-balancer", required=True, help="the LoadBalancer's name")
+    amphora.add_argument("--run-dir", default="/run/amphora", help="HAProxy's configuration "
+                         "and stats socket (default: %(default)s)")  # fmt: skip
+    amphora.add_argument("--interval", type=float, default=2.0, help="seconds between reads")
+    amphora.add_argument(
+        "--netns", help="hold the VIP and run HAProxy in this named network namespace (ip netns)"
+    )
+    amphora.set_defaults(func=_amphora_agent)
 
     checking = commands.add_parser(
         "check", help="check an installed Nimbus: CRDs, schema, webhook (the chart's helm test)"

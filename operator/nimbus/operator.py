@@ -30,6 +30,7 @@ HANDLER_MODULES = (
     "nimbus.compute.handlers",
     "nimbus.network.handlers",
     "nimbus.network.routers",
+    "nimbus.loadbalancer.handlers",
     "nimbus.blockstorage.handlers",
     "nimbus.image.handlers",
     "nimbus.orchestration.handlers",
@@ -58,6 +59,7 @@ ADMISSION_MODULES = (
     "nimbus.compute.admission",
     "nimbus.blockstorage.admission",
     "nimbus.network.admission",
+    "nimbus.loadbalancer.admission",
     "nimbus.image.admission",
     "nimbus.orchestration.admission",
 )

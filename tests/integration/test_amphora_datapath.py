@@ -23,7 +23,7 @@ from typing import TypeVar
 
 import pytest
 
-from nimbus.network import amphora
+from nimbus.loadbalancer import amphora
 
 T = TypeVar("T")
 SEARCH_PATH = f"{os.environ.get('PATH', '')}:/usr/sbin:/sbin"

@@ -109,7 +109,7 @@ def test_defaults_a_secure_operator_with_a_webhook_and_its_generated_ca() -> Non
     assert base64.b64decode(secret["data"]["tls.crt"]).startswith(b"-----BEGIN CERTIFICATE")
     paths = {w["clientConfig"]["service"]["path"] for w in config["webhooks"]}
     assert {"/servers", "/stacks", "/volumes", "/subnets", "/images", "/projects", "/routers",
-            "/floatingips"} <= paths  # fmt: skip
+            "/floatingips", "/members"} <= paths  # fmt: skip
     assert {w["failurePolicy"] for w in config["webhooks"]} == {"Fail"}
     # the mutating step records who asked for a Stack (identity/authz.py), with the same CA
     (mutating,) = find(docs, "MutatingWebhookConfiguration")
@@ -118,7 +118,7 @@ def test_defaults_a_secure_operator_with_a_webhook_and_its_generated_ca() -> Non
     }
     assert {w["clientConfig"]["caBundle"] for w in mutating["webhooks"]} == bundles
     assert not find(docs, "Deployment", "nimbus-scheduler")
-    assert len(find(docs, "CustomResourceDefinition")) == len(crdgen.rendered()) == 19
+    assert len(find(docs, "CustomResourceDefinition")) == len(crdgen.rendered()) == 24
     (role,) = find(docs, "ClusterRole", "nimbus-operator")
     assert role["rules"] == rbac.operator_rules()
     assert not any("*" in r["verbs"] or "*" in r["resources"] for r in role["rules"])

@@ -305,6 +305,9 @@ UPDATE_BASES = {
     "port-mac-immutable": spec(macAddress="02:00:00:00:00:50"),
     "project-namespace-immutable": spec(namespace="acme-1"),
     "volume-type-immutable": spec(volumeType="standard"),
+    # Its own range: with the operator's webhook up (another module started it), the subnets
+    # of one network may not overlap.
+    "subnet-network-immutable": spec(cidr="10.0.2.0/24"),
 }
 
 

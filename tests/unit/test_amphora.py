@@ -10,7 +10,7 @@ import threading
 
 import pytest
 
-from nimbus.network import amphora
+from nimbus.loadbalancer import amphora
 
 MONITOR = amphora.HealthMonitor("HTTP", delay=5, timeout=3, max_retries=2, url_path="/healthz")
 M1 = amphora.Member("m1", "192.0.2.11", 8080, weight=10)

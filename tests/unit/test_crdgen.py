@@ -103,7 +103,8 @@ def test_names_and_categories() -> None:
     short_names = [name for kind in kinds.ALL for name in kind.short_names]
     assert short_names == [
         "osproject", "osuser", "osflavor", "oskeypair", "osservergroup", "osserver", "osimage",
-        "osnet", "ossubnet", "osport", "ossg", "osrouter", "osfip", "osvoltype", "osvol", "ossnap",
+        "osnet", "ossubnet", "osport", "ossg", "osrouter", "osfip", "oslb",
+        "oslistener", "ospool", "osmember", "oshm", "osvoltype", "osvol", "ossnap",
         "osstack",
     ]  # fmt: skip
     for kind in kinds.ALL:
@@ -116,7 +117,9 @@ def test_names_and_categories() -> None:
         "Project": "identity", "User": "identity", "Flavor": "compute", "KeyPair": "compute",
         "ServerGroup": "compute", "Server": "compute", "Image": "image", "Network": "network",
         "Subnet": "network", "Port": "network", "SecurityGroup": "network",
-        "Router": "network", "FloatingIP": "network",
+        "Router": "network", "FloatingIP": "network", "LoadBalancer": "loadbalancer",
+        "Listener": "loadbalancer", "Pool": "loadbalancer", "Member": "loadbalancer",
+        "HealthMonitor": "loadbalancer",
         "VolumeType": "blockstorage", "Volume": "blockstorage", "Snapshot": "blockstorage",
         "Stack": "orchestration",
     }  # fmt: skip

@@ -7,6 +7,7 @@ from nimbus.blockstorage import api as blockstorage
 from nimbus.compute import api as compute
 from nimbus.identity import api as identity
 from nimbus.image import api as image
+from nimbus.loadbalancer import api as loadbalancer
 from nimbus.network import api as network
 from nimbus.orchestration import api as orchestration
 
@@ -24,6 +25,11 @@ ALL: tuple[type[meta.Resource], ...] = (
     network.SecurityGroup,
     network.Router,
     network.FloatingIP,
+    loadbalancer.LoadBalancer,
+    loadbalancer.Listener,
+    loadbalancer.Pool,
+    loadbalancer.Member,
+    loadbalancer.HealthMonitor,
     blockstorage.VolumeType,
     blockstorage.Volume,
     blockstorage.Snapshot,

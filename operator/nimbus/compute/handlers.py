@@ -239,9 +239,6 @@ async def _build(
     return vm, extra
 
 
-@kopf.on.event(
-    "kubevirt.io", "v1", "virtualmachines", labels={"app.kubernetes.io/managed-by": "nimbus"}
-)
 @handling.follows("network.nimbus.dev", meta.VERSION, "floatingips")
 async def floating_ip_changed(
     type: str | None, body: dict[str, Any], memo: kopf.Memo, view: cache.View
@@ -256,6 +253,9 @@ async def floating_ip_changed(
             await reports.report_server(memo.api, view, server_body)
 
 
+@kopf.on.event(
+    "kubevirt.io", "v1", "virtualmachines", labels={"app.kubernetes.io/managed-by": "nimbus"}
+)
 @kopf.on.event(
     "kubevirt.io",
     "v1",

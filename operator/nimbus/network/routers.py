@@ -54,9 +54,18 @@ def port_name(prefix: str, namespace: str, name: str) -> str:
     return f"{prefix}.{namespace}.{name}"[:253]
 
 
-async def _locked(key: tuple[str, str, str], work: Callable[[], Awaitable[None]]) -> None:
+async def _locked(
+    key: tuple[str, str, str], work: Callable[[], Awaitable[None]], *, quiet: bool = False
+) -> None:
+    """Run one reconciliation of the object at a time. `quiet`, for a pass an event of another
+    object asked for: "not yet" is already in the status, and the object's own reconciler,
+    or the next event, tries again."""
     async with _LOCKS.setdefault(key, asyncio.Lock()):
-        await work()
+        try:
+            await work()
+        except kopf.TemporaryError:
+            if not quiet:
+                raise
 
 
 def _external(view: cache.View, ref: api.ExternalNetworkRef, namespace: str) -> dict[str, Any]:
@@ -316,20 +325,19 @@ async def _release(
 
 
 async def _reconcile_router_locked(
-    memo: kopf.Memo, view: cache.View, namespace: str, name: str
+    memo: kopf.Memo, view: cache.View, namespace: str, name: str, *, quiet: bool = True
 ) -> None:
     await _locked(
-        ("router", namespace, name), lambda: reconcile_router(memo, view, namespace, name)
+        ("router", namespace, name),
+        lambda: reconcile_router(memo, view, namespace, name),
+        quiet=quiet,
     )
 
 
 @handling.reconciler(api.Router)
 async def router(name: str, namespace: str | None, memo: kopf.Memo, **kwargs: Any) -> None:
     assert namespace is not None, "routers are namespaced"
-    view = cache.View.of(kwargs, memo)
-    await _locked(
-        ("router", namespace, name), lambda: reconcile_router(memo, view, namespace, name)
-    )
+    await _reconcile_router_locked(memo, cache.View.of(kwargs, memo), namespace, name, quiet=False)
 
 
 @kopf.on.delete(api.GROUP, meta.VERSION, "routers")
@@ -351,9 +359,7 @@ async def router_changed(
     status = body.get("status") or {}
     applied = (status.get("dataPath") or {}).get("plan")
     if status.get("plan") and (status.get("status") == "ACTIVE") != (applied == status["plan"]):
-        await _locked(
-            ("router", namespace, name), lambda: reconcile_router(memo, view, namespace, name)
-        )
+        await _reconcile_router_locked(memo, view, namespace, name)
     for floating in await memo.api.list(API_VERSION, "FloatingIP", namespace):
         if floating["spec"].get("port"):
             await _reconcile_floating_locked(memo, view, namespace, floating["metadata"]["name"])
@@ -513,18 +519,20 @@ async def _report_floating(
 
 
 async def _reconcile_floating_locked(
-    memo: kopf.Memo, view: cache.View, namespace: str, name: str
+    memo: kopf.Memo, view: cache.View, namespace: str, name: str, *, quiet: bool = True
 ) -> None:
     await _locked(
         ("floatingip", namespace, name),
         lambda: reconcile_floating_ip(memo, view, namespace, name),
+        quiet=quiet,
     )
 
 
 @handling.reconciler(api.FloatingIP)
 async def floating_ip(name: str, namespace: str | None, memo: kopf.Memo, **kwargs: Any) -> None:
     assert namespace is not None, "floating IPs are namespaced"
-    await _reconcile_floating_locked(memo, cache.View.of(kwargs, memo), namespace, name)
+    view = cache.View.of(kwargs, memo)
+    await _reconcile_floating_locked(memo, view, namespace, name, quiet=False)
 
 
 @kopf.on.delete(api.GROUP, meta.VERSION, "floatingips")
@@ -558,9 +566,7 @@ async def port_changed(
     annotations = metadata.get("annotations") or {}
     if GATEWAY_OF in annotations:
         namespace, name = annotations[GATEWAY_OF].split("/", 1)
-        await _locked(
-            ("router", namespace, name), lambda: reconcile_router(memo, view, namespace, name)
-        )
+        await _reconcile_router_locked(memo, view, namespace, name)
     if FLOATING_OF in annotations:
         namespace, name = annotations[FLOATING_OF].split("/", 1)
         await _reconcile_floating_locked(memo, view, namespace, name)

@@ -1,0 +1,1 @@
+"""Octavia: load balancers as amphora pods running HAProxy."""
