@@ -27,6 +27,15 @@ DEGRADED: dict[str, tuple[str, frozenset[str]]] = {
     "Volume": ("status", frozenset({"error", "error_deleting", "error_restoring",
                                     "error_extending"})),
     "Snapshot": ("status", frozenset({"error", "error_deleting"})),
+    "Router": ("status", frozenset({"ERROR"})),
+    "FloatingIP": ("status", frozenset({"ERROR"})),
+    # Octavia: provisioning_status ERROR (an operating status is the traffic's, not the
+    # object's: a member DOWN is reported, not Degraded in Argo CD).
+    "LoadBalancer": ("provisioningStatus", frozenset({"ERROR"})),
+    "Listener": ("provisioningStatus", frozenset({"ERROR"})),
+    "Pool": ("provisioningStatus", frozenset({"ERROR"})),
+    "Member": ("provisioningStatus", frozenset({"ERROR"})),
+    "HealthMonitor": ("provisioningStatus", frozenset({"ERROR"})),
     # Heat: any action's FAILED, and a rollback (the create or update it undid failed).
     "Stack": ("stackStatus", frozenset({"ROLLBACK_COMPLETE"})),
 }  # fmt: skip
