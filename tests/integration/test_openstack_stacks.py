@@ -57,7 +57,7 @@ UPDATED = TEMPLATE.replace(
 BROKEN = """
 heat_template_version: 2018-08-31
 resources:
-  balancer: {type: OS::Octavia::LoadBalancer}
+  balancer: {type: OS::Octavia::L7Policy}
 """
 
 
@@ -84,7 +84,7 @@ def test_a_template_is_validated_as_heat_validates_it(
     broken = openstack(api, "alice", first, "orchestration", "template", "validate", "-t",
                        _write(tmp_path, "broken.yaml", BROKEN), check=False)  # fmt: skip
     assert broken.returncode != 0
-    refusal = 'ERROR: Resource balancer: the resource type "OS::Octavia::LoadBalancer" is not '
+    refusal = 'ERROR: Resource balancer: the resource type "OS::Octavia::L7Policy" is not '
     assert refusal + "supported" in broken.stderr, broken.stderr
     # A create of it is refused with the same words, by the operator's admission webhook.
     refused = openstack(api, "alice", first, "stack", "create", "-t", str(tmp_path / "broken.yaml"),

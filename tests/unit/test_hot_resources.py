@@ -1,6 +1,6 @@
 """Heat resource types as Nimbus objects: table tests of the pure mapping, validated by the
-kinds' own models, attributes with Heat's names, ResourceGroup, and which real templates use
-types Nimbus has no kind for yet."""
+kinds' own models, attributes with Heat's names, completion, ResourceGroup, and which real
+templates use types Nimbus has no kind for yet."""
 
 from __future__ import annotations
 
@@ -225,11 +225,150 @@ def test_heats_own_types_are_values() -> None:
     assert "Content-Type: text/x-shellscript" in mime.value
 
 
-def test_routers_are_accepted_but_not_supported_yet() -> None:
-    with pytest.raises(
-        resources.NotSupportedYetError, match="OS::Neutron::Router is not supported yet"
-    ):
-        resources.render("OS::Neutron::Router", "r", {}, STACK)
+@pytest.mark.parametrize(
+    ("kind", "properties", "nimbus", "spec"),
+    [
+        ("OS::Neutron::Router", {}, "network.nimbus.dev/v1alpha1/Router", {}),
+        ("OS::Neutron::Router", {"external_gateway_info": {"network": "public"}},
+         "network.nimbus.dev/v1alpha1/Router", {"externalGateway": {"network": "public"}}),
+        ("OS::Neutron::Router",
+         {"name": "r1", "admin_state_up": False, "ha": True, "value_specs": {"x": 1},
+          "external_gateway_info": {
+              "network": "admin/public", "enable_snat": False,
+              "external_fixed_ips": [{"subnet": "public-v4", "ip_address": "203.0.113.10"}]}},
+         "network.nimbus.dev/v1alpha1/Router",
+         {"adminStateUp": False, "ha": True,
+          "externalGateway": {
+              "network": "public", "project": "admin", "enableSNAT": False,
+              "externalFixedIPs": [{"subnet": "public-v4", "ipAddress": "203.0.113.10"}]}}),
+        ("OS::Neutron::FloatingIP",
+         {"floating_network": "admin/public", "port_id": "web-port",
+          "fixed_ip_address": "10.0.0.5"},
+         "network.nimbus.dev/v1alpha1/FloatingIP",
+         {"floatingNetwork": {"network": "public", "project": "admin"}, "port": "web-port",
+          "fixedIPAddress": "10.0.0.5"}),
+        ("OS::Neutron::FloatingIP",
+         {"floating_network_id": "public", "floating_ip_address": "203.0.113.7"},
+         "network.nimbus.dev/v1alpha1/FloatingIP",
+         {"floatingNetwork": {"network": "public"}, "floatingIPAddress": "203.0.113.7"}),
+        ("OS::Octavia::LoadBalancer",
+         {"vip_subnet": "web-subnet", "vip_address": "10.0.0.100", "provider": "octavia",
+          "admin_state_up": False, "description": "web", "flavor": "small"},
+         "loadbalancer.nimbus.dev/v1alpha1/LoadBalancer",
+         {"vipSubnet": "web-subnet", "vipAddress": "10.0.0.100", "provider": "amphora",
+          "adminStateUp": False, "description": "web"}),
+        ("OS::Octavia::Listener",
+         {"loadbalancer": "web-lb", "protocol": "HTTP", "protocol_port": 80,
+          "connection_limit": 100, "default_pool": "web-pool",
+          "allowed_cidrs": ["192.0.2.0/24"], "timeout_client_data": 1000,
+          "timeout_member_connect": 2000, "timeout_member_data": 3000,
+          "admin_state_up": True, "description": "front"},
+         "loadbalancer.nimbus.dev/v1alpha1/Listener",
+         {"loadBalancer": "web-lb", "protocol": "HTTP", "protocolPort": 80,
+          "connectionLimit": 100, "defaultPool": "web-pool", "allowedCIDRs": ["192.0.2.0/24"],
+          "timeoutClientData": 1000, "timeoutMemberConnect": 2000, "timeoutMemberData": 3000,
+          "adminStateUp": True, "description": "front"}),
+        ("OS::Octavia::Pool",
+         {"loadbalancer": "web-lb", "protocol": "HTTP", "lb_algorithm": "SOURCE_IP",
+          "session_persistence": {"type": "APP_COOKIE", "cookie_name": "sid"},
+          "admin_state_up": True, "description": "back"},
+         "loadbalancer.nimbus.dev/v1alpha1/Pool",
+         {"loadBalancer": "web-lb", "protocol": "HTTP", "lbAlgorithm": "SOURCE_IP",
+          "sessionPersistence": {"type": "APP_COOKIE", "cookieName": "sid"},
+          "adminStateUp": True, "description": "back"}),
+        ("OS::Octavia::PoolMember",
+         {"pool": "web-pool", "address": "10.0.0.5", "protocol_port": 8080,
+          "subnet": "web-subnet", "weight": 10, "backup": True, "monitor_address": "10.0.0.6",
+          "monitor_port": 9000, "admin_state_up": False},
+         "loadbalancer.nimbus.dev/v1alpha1/Member",
+         {"pool": "web-pool", "address": "10.0.0.5", "protocolPort": 8080, "subnet": "web-subnet",
+          "weight": 10, "backup": True, "monitorAddress": "10.0.0.6", "monitorPort": 9000,
+          "adminStateUp": False}),
+        ("OS::Octavia::HealthMonitor",
+         {"pool": "web-pool", "type": "HTTP", "delay": 5, "timeout": 3, "max_retries": 3,
+          "max_retries_down": 2, "http_method": "HEAD", "url_path": "/health",
+          "expected_codes": "200-204", "admin_state_up": True},
+         "loadbalancer.nimbus.dev/v1alpha1/HealthMonitor",
+         {"pool": "web-pool", "type": "HTTP", "delay": 5, "timeout": 3, "maxRetries": 3,
+          "maxRetriesDown": 2, "httpMethod": "HEAD", "urlPath": "/health",
+          "expectedCodes": "200-204", "adminStateUp": True}),
+    ],
+)  # fmt: skip
+def test_routers_floating_ips_and_load_balancers_become_their_kinds(
+    kind: str, properties: dict[str, Any], nimbus: str, spec: dict[str, Any]
+) -> None:
+    manifest = applied(kind, properties)
+    assert f"{manifest['apiVersion']}/{manifest['kind']}" == nimbus
+    assert manifest["metadata"]["name"] == "web-res"
+    assert manifest["spec"] == spec
+
+
+def test_a_router_interface_is_added_to_its_routers_interfaces() -> None:
+    by_subnet = resources.render(
+        "OS::Neutron::RouterInterface", "ri", {"router": "web-router", "subnet": "web-sub"}, STACK
+    )
+    assert by_subnet == resources.Append(
+        "Router", "web-router", "interfaces", {"subnet": "web-sub"}
+    )
+    # the names Heat deprecated, as older templates write them
+    by_port = resources.render(
+        "OS::Neutron::RouterInterface", "ri", {"router_id": "web-router", "port_id": "p"}, STACK
+    )
+    assert by_port == resources.Append("Router", "web-router", "interfaces", {"port": "p"})
+
+
+@pytest.mark.parametrize(
+    ("kind", "properties", "message"),
+    [
+        ("OS::Neutron::RouterInterface", {"router": "r", "subnet": "s", "port": "p"},
+         "ri.properties: Cannot define the following properties at the same time: subnet, port."),
+        ("OS::Neutron::RouterInterface", {"router": "r"},
+         "ri.properties: At least one of the following properties must be specified: subnet, "
+         "port."),
+        ("OS::Neutron::RouterInterface", {"subnet": "s"},
+         "ri.properties: Property router not assigned"),
+        ("OS::Neutron::Router", {"external_gateway_info": {"enable_snat": True}},
+         "ri.properties.external_gateway_info: Property network not assigned"),
+        ("OS::Neutron::FloatingIP", {"port_id": "p"},
+         "ri.properties: Property floating_network not assigned"),
+        ("OS::Neutron::FloatingIP", {"floating_network": "public", "fixed_ip_address": "10.0.0.5"},
+         "ri.properties: fixed_ip_address cannot be specified without port_id."),
+        ("OS::Octavia::Pool", {"listener": "web-listener", "protocol": "HTTP",
+                               "lb_algorithm": "ROUND_ROBIN"},
+         "ri.properties: listener: web-listener: a pool is made the default pool only of an "
+         "OS::Octavia::Listener of this template"),
+        ("OS::Octavia::Pool", {"protocol": "HTTP", "lb_algorithm": "ROUND_ROBIN"},
+         "ri.properties: At least one of the following properties must be specified: listener, "
+         "loadbalancer."),
+        # what the kind cannot do is refused by its model, naming its field
+        ("OS::Octavia::HealthMonitor", {"pool": "p", "type": "PING", "delay": 3, "timeout": 3,
+                                        "max_retries": 3},
+         "ri.properties: type: Input should be 'HTTP', 'HTTPS', 'TCP' or 'TLS-HELLO'"),
+        ("OS::Octavia::LoadBalancer", {"vip_subnet": "s", "provider": "ovn"},
+         "ri.properties: provider: Input should be 'amphora'"),
+    ],
+)  # fmt: skip
+def test_what_heat_or_the_kind_refuses_is_a_property_error(
+    kind: str, properties: dict[str, Any], message: str
+) -> None:
+    with pytest.raises(hot_template.HotError, match=re.escape(f"Property error: {message}")):
+        resources.render(kind, "ri", properties, STACK)
+
+
+@pytest.mark.parametrize(
+    ("kind", "instead"),
+    [
+        ("OS::Neutron::RouterGateway", "use the OS::Neutron::Router's external_gateway_info"),
+        ("OS::Neutron::FloatingIPAssociation", "use the OS::Neutron::FloatingIP's port_id"),
+    ],
+)
+def test_types_that_would_set_another_resources_field_are_refused_saying_what_to_use(
+    kind: str, instead: str
+) -> None:
+    with pytest.raises(resources.NotSupportedYetError) as refused:
+        resources.check_types({"x": {"type": kind}})
+    assert str(refused.value).startswith(f"Resource x: {kind} is not supported: it would set its")
+    assert instead in str(refused.value)
 
 
 def test_unknown_types_are_refused_listing_the_supported() -> None:
@@ -268,6 +407,73 @@ def test_attributes_have_heats_names() -> None:
     assert observed.attributes("OS::Cinder::Volume", volume)["size"] == 10
 
 
+def test_routers_floating_ips_and_load_balancers_have_heats_attributes() -> None:
+    router = {
+        "metadata": {"name": "web-router"},
+        "spec": {"externalGateway": {"network": "public", "project": "admin"}},
+        "status": {"status": "ACTIVE", "externalGateway": {
+            "device": "qg-0", "network": "public", "project": "admin", "subnet": "public-v4",
+            "ipAddress": "203.0.113.2", "cidr": "203.0.113.0/24"}},
+    }  # fmt: skip
+    attrs = observed.attributes("OS::Neutron::Router", router)
+    assert {k: v for k, v in attrs.items() if k != "show"} == {
+        "name": "web-router",
+        "status": "ACTIVE",
+        "admin_state_up": True,
+        "external_gateway_info": {
+            "network_id": "admin/public",
+            "enable_snat": True,
+            "external_fixed_ips": [{"subnet_id": "public-v4", "ip_address": "203.0.113.2"}],
+        },
+    }
+    assert (
+        observed.attributes("OS::Neutron::Router", {"metadata": {"name": "r"}})[
+            "external_gateway_info"
+        ]
+        is None
+    )
+    floating = {
+        "metadata": {"name": "web-fip"},
+        "spec": {"floatingNetwork": {"network": "public"}, "port": "web-port"},
+        "status": {"status": "ACTIVE", "floatingIPAddress": "203.0.113.7",
+                   "fixedIPAddress": "10.0.0.5", "port": "web-port", "router": "web-router"},
+    }  # fmt: skip
+    attrs = observed.attributes("OS::Neutron::FloatingIP", floating)
+    assert {k: v for k, v in attrs.items() if k != "show"} == {
+        "floating_ip_address": "203.0.113.7",
+        "fixed_ip_address": "10.0.0.5",
+        "port_id": "web-port",
+        "router_id": "web-router",
+        "floating_network_id": "public",
+    }
+    balancer = {
+        "metadata": {"name": "web-lb"},
+        "spec": {"vipSubnet": "web-sub"},
+        "status": {"vipAddress": "10.0.0.100", "vipPort": "octavia-lb-web-lb",
+                   "provisioningStatus": "ACTIVE", "operatingStatus": "ONLINE"},
+    }  # fmt: skip
+    attrs = observed.attributes("OS::Octavia::LoadBalancer", balancer)
+    assert {k: v for k, v in attrs.items() if k != "show"} == {
+        "name": "web-lb",
+        "vip_address": "10.0.0.100",
+        "vip_port_id": "octavia-lb-web-lb",
+        "vip_subnet_id": "web-sub",
+        "provisioning_status": "ACTIVE",
+        "operating_status": "ONLINE",
+    }
+    listener = {"metadata": {"name": "l"}, "spec": {"loadBalancer": "web-lb", "defaultPool": "p"}}
+    attrs = observed.attributes("OS::Octavia::Listener", listener)
+    assert attrs["loadbalancers"] == [{"id": "web-lb"}]
+    assert attrs["default_pool_id"] == "p"
+    member = {"metadata": {"name": "m"}, "spec": {"pool": "p", "address": "10.0.0.5"},
+              "status": {"provisioningStatus": "PENDING_CREATE"}}  # fmt: skip
+    attrs = observed.attributes("OS::Octavia::PoolMember", member)
+    assert (attrs["address"], attrs["pool_id"], attrs["provisioning_status"]) == (
+        "10.0.0.5", "p", "PENDING_CREATE")  # fmt: skip
+    monitor = {"metadata": {"name": "hm"}, "spec": {"pool": "p"}}
+    assert observed.attributes("OS::Octavia::HealthMonitor", monitor)["pools"] == [{"id": "p"}]
+
+
 @pytest.mark.parametrize(
     ("status", "done"),
     [
@@ -283,6 +489,51 @@ def test_attributes_have_heats_names() -> None:
 )
 def test_a_resource_is_done_when_its_child_is(status: dict[str, Any], done: Any) -> None:
     assert observed.ready({"status": status}) == done
+
+
+PROVISIONING_FAILED = {
+    "provisioningStatus": "ERROR",
+    "conditions": [{"type": "Ready", "status": "False", "reason": "InvalidConfiguration",
+                    "message": "listeners[web].default_pool: pool 'x' not found"}],
+}  # fmt: skip
+
+
+@pytest.mark.parametrize(
+    ("kind", "status", "done"),
+    [
+        # Heat waits for a router ACTIVE (or DOWN: admin down), and fails it in ERROR
+        ("Router", {"status": "BUILD"}, False),
+        ("Router", {"status": "ACTIVE"}, True),
+        ("Router", {"status": "DOWN"}, True),
+        ("Router", {"status": "ERROR", "conditions": [
+            {"type": "Ready", "status": "False", "reason": "NotExternalNetwork",
+             "message": "Network lan is not a valid external network."}]},
+         "Network lan is not a valid external network."),
+        # Octavia's objects: their provisioning status, each as Heat's check_create_complete
+        ("LoadBalancer", {}, False),
+        ("LoadBalancer", {"provisioningStatus": "PENDING_CREATE"}, False),
+        ("LoadBalancer", {"provisioningStatus": "ACTIVE", "operatingStatus": "OFFLINE"}, True),
+        ("Listener", {"provisioningStatus": "PENDING_UPDATE"}, False),
+        ("Member", {"provisioningStatus": "ACTIVE", "operatingStatus": "ERROR"}, True),
+        ("Pool", PROVISIONING_FAILED, "listeners[web].default_pool: pool 'x' not found"),
+        ("HealthMonitor", {"provisioningStatus": "ERROR"}, "the resource is ERROR"),
+        # a floating IP is made once it has its address, as Heat has it at create
+        ("FloatingIP", {"status": "DOWN"}, False),
+        ("FloatingIP", {"status": "DOWN", "floatingIPAddress": "203.0.113.7"}, True),
+        ("FloatingIP", {"status": "ERROR", "floatingIPAddress": "203.0.113.7", "conditions": [
+            {"type": "Ready", "status": "False", "reason": "ExternalGatewayForFloatingIPNotFound",
+             "message": "External network public is not reachable from subnet s."}]}, True),
+        ("FloatingIP", {"status": "ERROR", "conditions": [
+            {"type": "Ready", "status": "False", "reason": "NotExternalNetwork",
+             "message": "Network lan is not a valid external network."}]},
+         "Network lan is not a valid external network."),
+        ("FloatingIP", {"floatingIPAddress": "203.0.113.7", "observedGeneration": 1}, False),
+    ],
+)  # fmt: skip
+def test_routers_floating_ips_and_load_balancers_are_done_as_heat_waits_for_them(
+    kind: str, status: dict[str, Any], done: Any
+) -> None:
+    assert observed.ready({"kind": kind, "metadata": {"generation": 2}, "status": status}) == done
 
 
 def test_a_resource_group_expands_into_indexed_members() -> None:
@@ -333,11 +584,6 @@ NEEDS = {
     "OS::Zaqar::MistralTrigger",
     "OS::Zaqar::Queue",
     "OS::Neutron::Trunk",
-    "OS::Octavia::HealthMonitor",
-    "OS::Octavia::Listener",
-    "OS::Octavia::LoadBalancer",
-    "OS::Octavia::Pool",
-    "OS::Octavia::PoolMember",
     "OS::Swift::Container",
 }
 

@@ -1,9 +1,12 @@
 """A stack's plan: the environment's resource_registry, template resources and nested stacks,
-update_policy, the implicit edges Heat adds, which changes replace a resource, and how a nested
-stack reports back. Pure: the plan is made over empty indexes (no custom constraints here)."""
+update_policy, the implicit edges Heat adds, Octavia's pools made with a listener, which changes
+replace a resource, and how a nested stack reports back. Pure: the plan is made over indexes in
+memory (empty, but for the custom constraints' test)."""
 
 from __future__ import annotations
 
+import pathlib
+import re
 from typing import Any
 
 import pytest
@@ -11,6 +14,7 @@ import pytest
 from nimbus.identity import authz
 from nimbus.orchestration import observed, resources
 from nimbus.orchestration import plan as planning
+from nimbus.orchestration.hot import graph
 from nimbus.orchestration.hot import template as hot_template
 from nimbus.runtime import cache
 
@@ -144,6 +148,145 @@ def test_ports_and_servers_on_a_network_wait_for_its_subnets() -> None:
     assert made.graph["on_port"] == {"port"}
     assert made.waves == [["net", "other"], ["elsewhere", "subnet", "subnet6"], ["port"],
                           ["on_port", "server"]]  # fmt: skip
+
+
+FIXTURES = pathlib.Path(__file__).parents[1] / "fixtures" / "heat-templates"
+
+
+def test_floating_ips_wait_for_the_router_and_interface_that_route_them() -> None:
+    """Heat's own example (hot/servers_in_new_neutron_net.yaml): each floating IP waits for
+    the router with its gateway on the floating network, and for the interface on its port's
+    subnet (FloatingIP.add_dependencies), as the router waits for its interface's subnet."""
+    template = (FIXTURES / "ht__hot__servers_in_new_neutron_net.yaml").read_text()
+    parameters = {"key_name": "ops", "image": "cirros", "flavor": "m1.tiny",
+                  "public_net": "admin/public", "private_net_name": "web",
+                  "private_net_cidr": "10.0.0.0/24", "private_net_gateway": "10.0.0.1",
+                  "private_net_pool_start": "10.0.0.10",
+                  "private_net_pool_end": "10.0.0.99"}  # fmt: skip
+    made = planning.Plan(
+        {"metadata": {"name": STACK.name, "namespace": STACK.namespace, "uid": STACK.uid},
+         "spec": {"template": template, "parameters": parameters}},
+        cache.View.of_objects([]),
+    )  # fmt: skip
+    assert made.graph["server1_floating_ip"] == {"server1_port", "router", "router_interface"}
+    assert made.graph["server2_floating_ip"] == {"server2_port", "router", "router_interface"}
+    assert made.graph["router_interface"] == {"router", "private_subnet"}
+    assert made.waves[-1] == ["server1", "server1_floating_ip", "server2", "server2_floating_ip"]
+    assert made.accesses()["router_interface"] == {
+        authz.Access("patch", "network.nimbus.dev", "routers", "demo")
+    }
+    assert made.accesses()["router"] == {
+        authz.Access("create", "network.nimbus.dev", "routers", "demo")
+    }
+
+
+def test_the_edges_heat_adds_for_routers_and_floating_ips() -> None:
+    public, lan = {"get_resource": "public"}, {"get_resource": "lan"}
+    made = plan({"resources": {
+        "public": {"type": "OS::Neutron::Net"},
+        "public_v4": {"type": "OS::Neutron::Subnet",
+                      "properties": {"network": public, "cidr": "203.0.113.0/24"}},
+        "lan": {"type": "OS::Neutron::Net"},
+        "lan_v4": {"type": "OS::Neutron::Subnet",
+                   "properties": {"network": lan, "cidr": "10.0.0.0/24"}},
+        "other": {"type": "OS::Neutron::Net"},
+        "other_v4": {"type": "OS::Neutron::Subnet",
+                     "properties": {"network": {"get_resource": "other"}, "cidr": "10.1.0.0/24"}},
+        # a router waits for the subnets of its gateway's network (Router.add_dependencies)
+        "router": {"type": "OS::Neutron::Router",
+                   "properties": {"external_gateway_info": {"network": public}}},
+        "on_lan": {"type": "OS::Neutron::RouterInterface",
+                   "properties": {"router": {"get_resource": "router"},
+                                  "subnet": {"get_resource": "lan_v4"}}},
+        "on_other": {"type": "OS::Neutron::RouterInterface",
+                     "properties": {"router": {"get_resource": "router"},
+                                    "subnet": {"get_resource": "other_v4"}}},
+        # no fixed_ips: on a subnet of its network, as Heat asks Neutron
+        "port": {"type": "OS::Neutron::Port", "properties": {"network": lan}},
+        "fip": {"type": "OS::Neutron::FloatingIP",
+                "properties": {"floating_network": public, "port_id": {"get_resource": "port"}}},
+        # on another floating network, with no port: no edge
+        "elsewhere": {"type": "OS::Neutron::FloatingIP", "properties": {"floating_network": lan}},
+    }})  # fmt: skip
+    assert made.graph["router"] == {"public", "public_v4"}
+    assert made.graph["fip"] == {"public", "port", "router", "on_lan"}
+    assert made.graph["elsewhere"] == {"lan"}
+
+
+LOAD_BALANCED: dict[str, dict[str, Any]] = {
+    "lb": {"type": "OS::Octavia::LoadBalancer", "properties": {"vip_subnet": "web-sub"}},
+    "listener": {"type": "OS::Octavia::Listener",
+                 "properties": {"loadbalancer": {"get_resource": "lb"}, "protocol": "HTTP",
+                                "protocol_port": 80}},
+    "pool": {"type": "OS::Octavia::Pool", "depends_on": ["listener"],
+             "properties": {"listener": {"get_resource": "listener"}, "protocol": "HTTP",
+                            "lb_algorithm": "ROUND_ROBIN"}},
+    "member": {"type": "OS::Octavia::PoolMember",
+               "properties": {"pool": {"get_resource": "pool"}, "address": "10.0.0.5",
+                              "protocol_port": 8080}},
+}  # fmt: skip
+
+
+def test_a_pool_made_with_a_listener_is_its_default_pool_on_its_load_balancer() -> None:
+    """As Octavia: the pool is on the listener's load balancer, and the listener's default pool
+    is the pool, which it waits for."""
+    made = plan({"resources": LOAD_BALANCED})
+    assert made.definitions["pool"]["properties"] == {
+        "loadbalancer": {"get_resource": "lb"}, "protocol": "HTTP", "lb_algorithm": "ROUND_ROBIN"
+    }  # fmt: skip
+    assert made.definitions["listener"]["properties"]["default_pool"] == {"get_resource": "pool"}
+    assert made.graph["pool"] == {"lb"}
+    assert made.graph["listener"] == {"lb", "pool"}
+    assert made.waves == [["lb"], ["pool"], ["listener", "member"]]
+    evaluated = {**made.definitions["pool"]["properties"], "loadbalancer": "web-lb"}
+    pool = resources.render("OS::Octavia::Pool", "pool", evaluated, STACK)
+    assert isinstance(pool, resources.Apply)
+    assert pool.manifest["spec"]["loadBalancer"] == "web-lb"
+    taken = {**LOAD_BALANCED, "listener": {**LOAD_BALANCED["listener"], "properties": {
+        **LOAD_BALANCED["listener"]["properties"], "default_pool": "legacy"}}}  # fmt: skip
+    with pytest.raises(hot_template.HotError, match="Resource pool: listener listener has a "
+                       "default_pool already"):  # fmt: skip
+        plan({"resources": taken})
+
+
+def test_heats_octavia_example_orders_as_octavia_needs() -> None:
+    """hot/octavia/servers_with_octavia.yaml: its pool names the listener."""
+    template = hot_template.load(
+        (FIXTURES / "ht__hot__octavia__servers_with_octavia.yaml").read_text()
+    )
+    definitions = dict(template.resources)
+    definitions.update(resources.listener_pools(definitions))
+    dependencies = graph.graph(definitions)
+    assert dependencies["pool"] == {"loadbalancer"}
+    assert dependencies["listener"] == {"loadbalancer", "pool"}
+    assert dependencies["monitor"] == {"pool"}
+    assert dependencies["pool_member1"] == {"pool", "server1"}
+
+
+def test_a_network_of_another_project_is_named_project_slash_network() -> None:
+    public = {"apiVersion": "network.nimbus.dev/v1alpha1", "kind": "Network",
+              "metadata": {"name": "public", "namespace": "admin"},
+              "spec": {"external": True}}  # fmt: skip
+    template = {
+        "heat_template_version": "2018-08-31",
+        "parameters": {"public_net": {"type": "string", "constraints": [
+            {"custom_constraint": "neutron.network"}]}},
+        "resources": {"fip": {"type": "OS::Neutron::FloatingIP",
+                              "properties": {"floating_network": {"get_param": "public_net"}}}},
+    }  # fmt: skip
+
+    def planned(value: str) -> planning.Plan:
+        body = {"metadata": {"name": STACK.name, "namespace": STACK.namespace, "uid": STACK.uid},
+                "spec": {"template": template, "parameters": {"public_net": value}}}  # fmt: skip
+        return planning.Plan(body, cache.View.of_objects([public]))
+
+    assert planned("admin/public").parameters["public_net"] == "admin/public"
+    with pytest.raises(hot_template.HotError, match=re.escape(
+            "The Network (admin/nowhere) could not be found.")):  # fmt: skip
+        planned("admin/nowhere")
+    with pytest.raises(hot_template.HotError, match=re.escape(
+            "The Network (public) could not be found.")):  # fmt: skip
+        planned("public")  # the stack's project has none of that name
 
 
 def _live(kind: str, spec: dict[str, Any]) -> dict[str, Any]:

@@ -561,12 +561,12 @@ def test_validate_refuses_as_heat_names_it(template: dict[str, Any], kind: str,
 
 
 def test_validate_refuses_an_unknown_type_and_a_parameter_the_template_lacks() -> None:
-    pool = {"heat_template_version": "2018-08-31",
-            "resources": {"lb": {"type": "OS::Octavia::Pool"}}}  # fmt: skip
-    kind, message = _refusal({"template": pool})
+    policy = {"heat_template_version": "2018-08-31",
+              "resources": {"lb": {"type": "OS::Octavia::L7Policy"}}}  # fmt: skip
+    kind, message = _refusal({"template": policy})
     assert (kind, message.split(";")[0]) == (
         "StackValidationFailed",
-        'Resource lb: the resource type "OS::Octavia::Pool" is not supported',
+        'Resource lb: the resource type "OS::Octavia::L7Policy" is not supported',
     )
     assert _refusal({"template": TEMPLATE, "parameters": {"flavour": "x"}}) == (
         "UnknownUserParameter", "The Parameter (flavour) was not defined in template.")  # fmt: skip
@@ -576,7 +576,8 @@ def test_the_resource_types_are_those_a_stack_makes() -> None:
     served = heat_templates.resource_types()
     assert {"OS::Nova::Server", "OS::Neutron::Net", "OS::Cinder::Volume",
             "OS::Heat::ResourceGroup", "OS::Heat::RandomString"} <= set(served)  # fmt: skip
-    assert "OS::Neutron::Router" not in served  # accepted in templates, but not made yet
+    assert {"OS::Neutron::Router", "OS::Neutron::FloatingIP", "OS::Octavia::Pool"} <= set(served)
+    assert "OS::Neutron::RouterGateway" not in served  # refused, saying what to use instead
     assert heat_templates.resource_type_list({"name": "Cinder"}) == [
         "OS::Cinder::Volume", "OS::Cinder::VolumeAttachment"]  # fmt: skip
     described = heat_templates.resource_type_list({"name": "Neutron::Net",

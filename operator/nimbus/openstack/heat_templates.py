@@ -170,8 +170,12 @@ def _describe(kind: str) -> str:
         return f"Makes {scope} Nimbus {hot_resources.KINDS[kind]}."
     if kind == hot_resources.GROUP:
         return "Makes its members, <group>-<index>, each of resource_def."
-    if kind in ("OS::Neutron::SecurityGroupRule", "OS::Cinder::VolumeAttachment"):
-        return "Adds an item to the object it names (its group's rules, its server's volumes)."
+    if kind in ("OS::Neutron::SecurityGroupRule", "OS::Cinder::VolumeAttachment",
+                "OS::Neutron::RouterInterface"):  # fmt: skip
+        return (
+            "Adds an item to the object it names (its group's rules, its server's volumes, its "
+            "router's interfaces)."
+        )
     return "A value of Heat's own; no object."
 
 

@@ -7,7 +7,7 @@ resources.py writes what these objects should be; this module reads what they ar
 from __future__ import annotations
 
 import functools
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from typing import Any
 
 import pydantic
@@ -70,10 +70,82 @@ def attributes(kind: str, obj: Mapping[str, Any]) -> dict[str, Any]:
         return {"public_key": status.get("publicKey"), "name": name, "show": status}
     if kind in ("OS::Glance::WebImage", "OS::Glance::Image"):
         return {"name": name, "status": status.get("status"), "show": status}
+    if kind == "OS::Neutron::Router":
+        return {
+            "name": name,
+            "status": status.get("status"),
+            "admin_state_up": spec.get("adminStateUp", True),
+            "external_gateway_info": _gateway_info(spec, status),
+            "show": status,
+        }
+    if kind == "OS::Neutron::FloatingIP":
+        network = spec.get("floatingNetwork") or {}
+        return {
+            "floating_ip_address": status.get("floatingIPAddress"),
+            "fixed_ip_address": status.get("fixedIPAddress"),
+            "port_id": status.get("port") or spec.get("port"),
+            "router_id": status.get("router"),
+            "floating_network_id": _network_named(network),
+            "show": status,
+        }
+    if kind in OCTAVIA:
+        return {"name": name, **OCTAVIA[kind](spec, status), **_octavia_statuses(status),
+                "show": status}  # fmt: skip
     if obj.get("kind") == "Stack":  # a nested stack: its outputs are its attributes
         outputs = {o["outputKey"]: o.get("outputValue") for o in status.get("outputs") or []}
         return {**outputs, "outputs": outputs, "name": name, "show": status}
     return {"name": name, "show": status}
+
+
+def _network_named(ref: Mapping[str, Any]) -> str | None:
+    """An external network as a template names it (resources.external_network's inverse)."""
+    if not ref.get("network"):
+        return None
+    return f"{ref['project']}/{ref['network']}" if ref.get("project") else str(ref["network"])
+
+
+def _gateway_info(spec: Mapping[str, Any], status: Mapping[str, Any]) -> dict[str, Any] | None:
+    """Neutron's external_gateway_info: the gateway's network, SNAT, and its address."""
+    wanted = spec.get("externalGateway")
+    if not wanted:
+        return None
+    leg = status.get("externalGateway") or {}
+    fixed = [{"subnet_id": leg.get("subnet"), "ip_address": leg.get("ipAddress")}]
+    return {
+        "network_id": _network_named(wanted),
+        "enable_snat": wanted.get("enableSNAT", True),
+        "external_fixed_ips": fixed if leg.get("ipAddress") else [],
+    }
+
+
+def _octavia_statuses(status: Mapping[str, Any]) -> dict[str, Any]:
+    return {
+        "provisioning_status": status.get("provisioningStatus"),
+        "operating_status": status.get("operatingStatus"),
+    }
+
+
+# Heat's attributes of the Octavia types, each from its object (Heat's `pools`, `listeners`,
+# `members` and `healthmonitor_id` are other objects' and not read here).
+OCTAVIA: dict[str, Callable[[Mapping[str, Any], Mapping[str, Any]], dict[str, Any]]] = {
+    "OS::Octavia::LoadBalancer": lambda spec, status: {
+        "vip_address": status.get("vipAddress"),
+        "vip_port_id": status.get("vipPort"),
+        "vip_subnet_id": spec.get("vipSubnet"),
+    },
+    "OS::Octavia::Listener": lambda spec, status: {
+        "loadbalancers": [{"id": spec.get("loadBalancer")}],
+        "default_pool_id": spec.get("defaultPool"),
+    },
+    "OS::Octavia::Pool": lambda spec, status: {
+        "loadbalancers": [{"id": spec.get("loadBalancer")}],
+    },
+    "OS::Octavia::PoolMember": lambda spec, status: {
+        "address": spec.get("address"),
+        "pool_id": spec.get("pool"),
+    },
+    "OS::Octavia::HealthMonitor": lambda spec, status: {"pools": [{"id": spec.get("pool")}]},
+}
 
 
 def group_attribute(members: list[str], values: Mapping[str, Any], path: list[Any]) -> Any:
@@ -116,13 +188,22 @@ def ready(obj: Mapping[str, Any]) -> bool | str:
         if stack_status.endswith("FAILED") or stack_status.startswith("ROLLBACK"):
             return str(status.get("stackStatusReason") or stack_status)
         return stack_status in ("CREATE_COMPLETE", "UPDATE_COMPLETE")
-    word = status.get("status")
-    if word in ("ERROR", "error", "killed"):
+    # Octavia's objects have no status word: Heat waits for their provisioning_status ACTIVE.
+    word = status.get("status") or status.get("provisioningStatus")
+    # Heat takes a floating IP as made once Neutron has given it its address; its association
+    # is the router's to program, and an ERROR there is the router not caught up yet, or
+    # Neutron's refusal, which the FloatingIP's status says.
+    addressed = obj.get("kind") == "FloatingIP" and bool(status.get("floatingIPAddress"))
+    if word in ("ERROR", "error", "killed") and not addressed:
         fault = status.get("fault") or {}
-        return str(fault.get("message") or f"the resource is {word}")
+        why = next((c.get("message") for c in status.get("conditions") or []
+                    if c.get("type") == "Ready" and c.get("message")), None)  # fmt: skip
+        return str(fault.get("message") or why or f"the resource is {word}")
     generation = (obj.get("metadata") or {}).get("generation")
     if status.get("observedGeneration", generation) != generation:
         return False  # its controller has not yet seen the change (a resize, say)
+    if obj.get("kind") == "FloatingIP":
+        return addressed
     if word in READY_WORDS:
         return True
     conditions = {c["type"]: c for c in status.get("conditions") or []}

@@ -15,8 +15,10 @@ from nimbus.orchestration.hot.template import HotError, Template
 TYPES = ("string", "number", "json", "comma_delimited_list", "boolean")
 SCHEMA_KEYS = {"type", "label", "description", "default", "hidden", "constraints",
                "immutable", "tags"}  # fmt: skip
-CUSTOM_CONSTRAINTS = ("nova.flavor", "glance.image", "neutron.network", "nova.keypair",
-                      "cinder.volume")  # fmt: skip
+CUSTOM_CONSTRAINTS = (
+    "nova.flavor", "glance.image", "neutron.network", "neutron.subnet", "neutron.port",
+    "neutron.router", "nova.keypair", "cinder.volume",
+)  # fmt: skip
 _TRUE = {"1", "t", "true", "on", "y", "yes"}
 _FALSE = {"0", "f", "false", "off", "n", "no"}
 PSEUDO = ("OS::stack_name", "OS::stack_id", "OS::project_id")

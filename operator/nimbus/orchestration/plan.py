@@ -20,6 +20,7 @@ KIND = kinds.BY_KIND
 # The object an appending type changes (OS::Neutron::SecurityGroupRule, VolumeAttachment).
 _APPENDS_TO = {
     "OS::Neutron::SecurityGroupRule": "SecurityGroup",
+    "OS::Neutron::RouterInterface": "Router",
     "OS::Cinder::VolumeAttachment": "Server",
 }
 # Heat's custom constraints: the index each looks in, and Heat's message when it is not there.
@@ -27,6 +28,9 @@ _CONSTRAINTS = {
     "nova.flavor": ("flavors", False, "The Flavor ({}) could not be found."),
     "glance.image": ("images", True, "The Image ({}) could not be found."),
     "neutron.network": ("networks", True, "The Network ({}) could not be found."),
+    "neutron.subnet": ("subnets", True, "The Subnet ({}) could not be found."),
+    "neutron.port": ("ports", True, "The Port ({}) could not be found."),
+    "neutron.router": ("routers", True, "The Router ({}) could not be found."),
     "nova.keypair": ("keypairs", True, "The Key ({}) could not be found."),
     "cinder.volume": ("volumes", True, "The Volume ({}) could not be found."),
 }
@@ -70,7 +74,11 @@ class Plan:
 
         def lookup(constraint: str, value: str) -> str | None:
             plural, namespaced, message = _CONSTRAINTS[constraint]
-            found = view.get(plural, value, namespace if namespaced else None)
+            name, where = value, namespace if namespaced else None
+            if constraint == "neutron.network":  # `admin/public`: another project's network
+                ref = resources.external_network(value)
+                name, where = ref["network"], ref.get("project", namespace)
+            found = view.get(plural, name, where)
             return None if found is not None else message.format(value)
 
         self.parameters = parameters.resolve(
@@ -114,6 +122,7 @@ class Plan:
                 }
                 continue
             definitions[name] = {**resource, "type": kind}
+        definitions.update(resources.listener_pools(definitions))
         resources.check_types(definitions, self.files)
         for name, definition in definitions.items():
             if definition["type"] in self.files:  # a template resource's template is checked too

@@ -63,7 +63,7 @@ Made = Apply | Append | Value
 
 
 class NotSupportedYetError(HotError):
-    """A Heat type whose Nimbus kind does not exist yet: the resource fails with this."""
+    """A Heat type Nimbus knows and does not make (REFUSED): refused with the reason."""
 
 
 def physical_name(stack: str, resource: str) -> str:
@@ -234,14 +234,19 @@ def _subnet(resource: str, p: Mapping[str, Any], stack: Stack) -> Made:
     return Apply(_manifest("Subnet", physical_name(stack.name, resource), stack, resource, spec))
 
 
-def _port(resource: str, p: Mapping[str, Any], stack: Stack) -> Made:
+def _fixed_ips(items: Any) -> list[dict[str, Any]] | None:
+    """Heat's fixed_ips (a port's, a router gateway's external_fixed_ips) as Nimbus's."""
     fixed = [
         {"subnet": f.get("subnet") or f.get("subnet_id"), "ipAddress": f.get("ip_address")}
-        for f in p.get("fixed_ips") or []
+        for f in items or []
     ]
+    return [{k: v for k, v in f.items() if v} for f in fixed] or None
+
+
+def _port(resource: str, p: Mapping[str, Any], stack: Stack) -> Made:
     spec = {
         "network": p.get("network") or p.get("network_id"),
-        "fixedIPs": [{k: v for k, v in f.items() if v} for f in fixed] or None,
+        "fixedIPs": _fixed_ips(p.get("fixed_ips")),
         "macAddress": p.get("mac_address"),
         "securityGroups": p.get("security_groups"),
         "portSecurityEnabled": p.get("port_security_enabled"),
@@ -271,6 +276,213 @@ def _security_group(resource: str, p: Mapping[str, Any], stack: Stack) -> Made:
 
 def _security_group_rule(resource: str, p: Mapping[str, Any], stack: Stack) -> Made:
     return Append("SecurityGroup", str(p.get("security_group")), "rules", _rule(p))
+
+
+def _required(where: str, p: Mapping[str, Any], *names: str) -> Any:
+    """The first of a property's names (Heat's, then its deprecated ones) that is given."""
+    value = next((p[n] for n in names if p.get(n) is not None), None)
+    if value is None:
+        raise HotError(f"Property error: {where}: Property {names[0]} not assigned")
+    return value
+
+
+def external_network(value: Any) -> dict[str, str]:
+    """An external network as a template names it: `public` is the stack's project's, and
+    `admin/public` the network public of project admin (external networks are usually an
+    admin project's; a Kubernetes name has no `/`)."""
+    project, _, network = str(value).rpartition("/")
+    return {"network": network, "project": project} if project else {"network": network}
+
+
+def _router(resource: str, p: Mapping[str, Any], stack: Stack) -> Made:
+    spec: dict[str, Any] = {"adminStateUp": p.get("admin_state_up"), "ha": p.get("ha")}
+    gateway = p.get("external_gateway_info")
+    if gateway:
+        where = f"{resource}.properties.external_gateway_info"
+        network = _required(where, gateway, "network")
+        wanted = {
+            "enableSNAT": gateway.get("enable_snat"),
+            "externalFixedIPs": _fixed_ips(gateway.get("external_fixed_ips")),
+        }
+        spec["externalGateway"] = {
+            **external_network(network),
+            **{k: v for k, v in wanted.items() if v is not None},
+        }
+    return Apply(_manifest("Router", physical_name(stack.name, resource), stack, resource, spec))
+
+
+def _router_interface(resource: str, p: Mapping[str, Any], stack: Stack) -> Made:
+    """An interface added to its router's `interfaces`, as Neutron's add_interface_router."""
+    router = _required(f"{resource}.properties", p, "router", "router_id")
+    subnet = p.get("subnet") or p.get("subnet_id")
+    port = p.get("port") or p.get("port_id")
+    if bool(subnet) == bool(port):
+        which = (
+            "Cannot define the following properties at the same time"
+            if subnet
+            else "At least one of the following properties must be specified"
+        )
+        raise HotError(f"Property error: {resource}.properties: {which}: subnet, port.")
+    item = {"subnet": str(subnet)} if subnet else {"port": str(port)}
+    return Append("Router", str(router), "interfaces", item)
+
+
+def _floating_ip(resource: str, p: Mapping[str, Any], stack: Stack) -> Made:
+    network = _required(f"{resource}.properties", p, "floating_network", "floating_network_id")
+    if p.get("fixed_ip_address") and not p.get("port_id"):
+        raise HotError(
+            f"Property error: {resource}.properties: fixed_ip_address cannot be specified "
+            "without port_id."
+        )
+    spec = {
+        "floatingNetwork": external_network(network),
+        "floatingIPAddress": p.get("floating_ip_address"),
+        "port": p.get("port_id"),
+        "fixedIPAddress": p.get("fixed_ip_address"),
+    }
+    return Apply(
+        _manifest("FloatingIP", physical_name(stack.name, resource), stack, resource, spec)
+    )
+
+
+# Octavia's name for its amphora driver, which Nimbus's load balancers are.
+_PROVIDERS = {"octavia": "amphora"}
+
+
+def _load_balancer(resource: str, p: Mapping[str, Any], stack: Stack) -> Made:
+    provider = p.get("provider")
+    spec = {
+        "vipSubnet": p.get("vip_subnet"),
+        "vipAddress": p.get("vip_address"),
+        "provider": _PROVIDERS.get(str(provider), provider),
+        "adminStateUp": p.get("admin_state_up"),
+        "description": p.get("description"),
+    }
+    return _octavia("LoadBalancer", resource, stack, spec)
+
+
+def _listener(resource: str, p: Mapping[str, Any], stack: Stack) -> Made:
+    spec = {
+        "loadBalancer": p.get("loadbalancer"),
+        "protocol": p.get("protocol"),
+        "protocolPort": p.get("protocol_port"),
+        "connectionLimit": p.get("connection_limit"),
+        "defaultPool": p.get("default_pool"),
+        "allowedCIDRs": p.get("allowed_cidrs"),
+        # Octavia's timeouts, which Heat's schema lacks
+        "timeoutClientData": p.get("timeout_client_data"),
+        "timeoutMemberConnect": p.get("timeout_member_connect"),
+        "timeoutMemberData": p.get("timeout_member_data"),
+        "adminStateUp": p.get("admin_state_up"),
+        "description": p.get("description"),
+    }
+    return _octavia("Listener", resource, stack, spec)
+
+
+def _pool(resource: str, p: Mapping[str, Any], stack: Stack) -> Made:
+    if p.get("listener") is not None:  # listener_pools took one of this template's
+        raise HotError(
+            f"Property error: {resource}.properties: listener: {p['listener']}: a pool is "
+            "made the default pool only of an OS::Octavia::Listener of this template, named "
+            "with get_resource; name the loadbalancer, and the pool in the listener's "
+            "default_pool"
+        )
+    if p.get("loadbalancer") is None:
+        raise HotError(
+            f"Property error: {resource}.properties: At least one of the following properties "
+            "must be specified: listener, loadbalancer."
+        )
+    spec: dict[str, Any] = {
+        "loadBalancer": p.get("loadbalancer"),
+        "protocol": p.get("protocol"),
+        "lbAlgorithm": p.get("lb_algorithm"),
+        "adminStateUp": p.get("admin_state_up"),
+        "description": p.get("description"),
+    }
+    persistence = p.get("session_persistence")
+    if persistence:
+        named = {"type": persistence.get("type"), "cookieName": persistence.get("cookie_name")}
+        spec["sessionPersistence"] = {k: v for k, v in named.items() if v is not None}
+    return _octavia("Pool", resource, stack, spec)
+
+
+def _pool_member(resource: str, p: Mapping[str, Any], stack: Stack) -> Made:
+    spec = {
+        "pool": p.get("pool"),
+        "address": p.get("address"),
+        "protocolPort": p.get("protocol_port"),
+        "subnet": p.get("subnet"),
+        "weight": p.get("weight"),
+        "backup": p.get("backup"),  # Octavia's, which Heat's schema lacks
+        "monitorAddress": p.get("monitor_address"),
+        "monitorPort": p.get("monitor_port"),
+        "adminStateUp": p.get("admin_state_up"),
+    }
+    return _octavia("Member", resource, stack, spec)
+
+
+def _health_monitor(resource: str, p: Mapping[str, Any], stack: Stack) -> Made:
+    spec = {
+        "pool": p.get("pool"),
+        "type": p.get("type"),
+        "delay": p.get("delay"),
+        "timeout": p.get("timeout"),
+        "maxRetries": p.get("max_retries"),
+        "maxRetriesDown": p.get("max_retries_down"),  # Octavia's, which Heat's schema lacks
+        "httpMethod": p.get("http_method"),
+        "urlPath": p.get("url_path"),
+        "expectedCodes": p.get("expected_codes"),
+        "adminStateUp": p.get("admin_state_up"),
+    }
+    return _octavia("HealthMonitor", resource, stack, spec)
+
+
+def _octavia(kind: str, resource: str, stack: Stack, spec: dict[str, Any]) -> Made:
+    return Apply(_manifest(kind, physical_name(stack.name, resource), stack, resource, spec))
+
+
+def listener_pools(definitions: Mapping[str, Mapping[str, Any]]) -> dict[str, dict[str, Any]]:
+    """Octavia makes a pool created with a `listener` that listener's default pool, on its load
+    balancer. A Nimbus Pool names its load balancer, and a Listener its defaultPool: so a Pool
+    naming a Listener of the template (get_resource) takes the listener's `loadbalancer`, and
+    the Listener gets `default_pool: {get_resource: <pool>}` (the listener then waits for the
+    pool, where Heat has the pool wait for the listener). Returns the definitions it changes."""
+    changed: dict[str, dict[str, Any]] = {}
+    for name, definition in definitions.items():
+        properties = definition.get("properties")
+        if definition.get("type") != POOL or not isinstance(properties, dict):
+            continue
+        named = properties.get("listener")
+        listener = (
+            named.get("get_resource") if isinstance(named, dict) and len(named) == 1 else None
+        )
+        if not isinstance(listener, str):
+            continue  # the pool's render refuses it, saying what would do
+        target = changed.get(listener) or definitions.get(listener)
+        if target is None or target.get("type") != LISTENER:
+            continue
+        theirs = target.get("properties")
+        if not isinstance(theirs, dict):
+            continue
+        if theirs.get("default_pool") not in (None, {"get_resource": name}):
+            raise HotError(
+                f"Resource {name}: listener {listener} has a default_pool already; a pool made "
+                "with a listener is that listener's default pool, as in Octavia"
+            )
+        depends = definition.get("depends_on") or []
+        depends = [depends] if isinstance(depends, str) else list(depends)
+        mine = {k: v for k, v in properties.items() if k != "listener"}
+        mine.setdefault("loadbalancer", theirs.get("loadbalancer"))
+        changed[name] = {
+            **definition,
+            "properties": mine,
+            "depends_on": [d for d in depends if d != listener],
+        }
+        changed[listener] = {
+            **target,
+            "properties": {**theirs, "default_pool": {"get_resource": name}},
+        }
+    return changed
 
 
 def _volume(resource: str, p: Mapping[str, Any], stack: Stack) -> Made:
@@ -380,15 +592,6 @@ def _multipart(resource: str, p: Mapping[str, Any], stack: Stack) -> Made:
     return Value(text, {"config": text})
 
 
-def _not_yet(kind: str) -> Render:
-    def render(resource: str, p: Mapping[str, Any], stack: Stack) -> Made:
-        raise NotSupportedYetError(
-            f"{kind} is not supported yet: Nimbus has no kind for it (a later release will add it)"
-        )
-
-    return render
-
-
 TYPES: dict[str, Render] = {
     "OS::Nova::Server": _server,
     "OS::Nova::Flavor": _flavor,
@@ -411,9 +614,26 @@ TYPES: dict[str, Render] = {
     "OS::Heat::MultipartMime": _multipart,
     # A nested stack; render() gives it the parent's files and resource_registry.
     "OS::Heat::Stack": lambda resource, p, stack: _nested(resource, p, stack, {}, None),
-    "OS::Neutron::Router": _not_yet("OS::Neutron::Router"),
-    "OS::Neutron::RouterInterface": _not_yet("OS::Neutron::RouterInterface"),
-    "OS::Neutron::FloatingIP": _not_yet("OS::Neutron::FloatingIP"),
+    "OS::Neutron::Router": _router,
+    "OS::Neutron::RouterInterface": _router_interface,
+    "OS::Neutron::FloatingIP": _floating_ip,
+    "OS::Octavia::LoadBalancer": _load_balancer,
+    "OS::Octavia::Listener": _listener,
+    "OS::Octavia::Pool": _pool,
+    "OS::Octavia::PoolMember": _pool_member,
+    "OS::Octavia::HealthMonitor": _health_monitor,
+}
+# Heat types that set one field of an object another resource is. The engine changes another
+# resource's object only by adding an item to one of its lists (Append), so these are refused
+# at validation, saying what does the same.
+REFUSED = {
+    "OS::Neutron::RouterGateway": "it would set its router's externalGateway, a field of "
+    "another resource's object, which the Stack engine does not change (it only adds items to "
+    "lists); use the OS::Neutron::Router's external_gateway_info, as Heat advises since it "
+    "deprecated this type",
+    "OS::Neutron::FloatingIPAssociation": "it would set its floating IP's port, a field of "
+    "another resource's object, which the Stack engine does not change (it only adds items to "
+    "lists); use the OS::Neutron::FloatingIP's port_id (and fixed_ip_address)",
 }
 
 
@@ -429,11 +649,20 @@ KINDS = {
     "OS::Neutron::Subnet": "Subnet",
     "OS::Neutron::Port": "Port",
     "OS::Neutron::SecurityGroup": "SecurityGroup",
+    "OS::Neutron::Router": "Router",
+    "OS::Neutron::FloatingIP": "FloatingIP",
+    "OS::Octavia::LoadBalancer": "LoadBalancer",
+    "OS::Octavia::Listener": "Listener",
+    "OS::Octavia::Pool": "Pool",
+    "OS::Octavia::PoolMember": "Member",
+    "OS::Octavia::HealthMonitor": "HealthMonitor",
     "OS::Cinder::Volume": "Volume",
     "OS::Heat::Stack": "Stack",
 }
 GROUP = "OS::Heat::ResourceGroup"
 NESTED = "OS::Heat::Stack"
+POOL = "OS::Octavia::Pool"
+LISTENER = "OS::Octavia::Listener"
 # update_policy keys Heat accepts, by type (Heat refuses any other as an unknown property).
 UPDATE_POLICIES = {
     GROUP: {
@@ -470,6 +699,8 @@ def check_types(resources: Mapping[str, Any], files: Mapping[str, str] = ()) -> 
                     raise HotError(f"Resource {name}: update_policy: Unknown Property {bad}")
         if kind in TYPES or kind == GROUP or kind in files:
             continue
+        if kind in REFUSED:
+            raise NotSupportedYetError(f"Resource {name}: {kind} is not supported: {REFUSED[kind]}")
         supported = ", ".join(sorted([*TYPES, GROUP]))
         raise HotError(
             f'Resource {name}: the resource type "{kind}" is not supported; '

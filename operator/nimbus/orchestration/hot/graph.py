@@ -35,34 +35,103 @@ def dependencies(template: Template) -> dict[str, set[str]]:
     return graph(template.resources)
 
 
+def _key(snippet: Any) -> str | None:
+    """A snippet as Heat compares two resources' properties when it adds edges (unresolved:
+    `{get_resource: net}` is the same network wherever it is written)."""
+    return None if snippet is None else json.dumps(snippet, sort_keys=True)
+
+
 def _network_key(properties: Any) -> str | None:
-    network = (properties or {}).get("network") or (properties or {}).get("network_id")
-    return None if network is None else json.dumps(network, sort_keys=True)
+    return _key((properties or {}).get("network") or (properties or {}).get("network_id"))
+
+
+def _gateway_key(properties: Mapping[str, Any]) -> str | None:
+    """The network of a Router's external_gateway_info."""
+    gateway = properties.get("external_gateway_info")
+    return _key(gateway.get("network")) if isinstance(gateway, dict) else None
+
+
+def _port_on_subnet(
+    port: Mapping[str, Any], subnet: str | None, subnet_networks: Mapping[str, str]
+) -> bool:
+    """Heat's port_on_subnet (FloatingIP.add_dependencies): a fixed IP on the interface's
+    subnet; a port with none is on any port interface, and on a subnet of its network (Heat
+    asks Neutron; here, a Subnet of the template, `subnet_networks` mapping it to its network)."""
+    fixed = port.get("fixed_ips")
+    if not isinstance(fixed, list) or not fixed:
+        return subnet is None or subnet_networks.get(subnet, "") == _network_key(port)
+    return any(
+        isinstance(f, dict) and _key(f.get("subnet") or f.get("subnet_id")) == subnet for f in fixed
+    )
+
+
+def _floating_ip(
+    resource: Mapping[str, Any],
+    definitions: Mapping[str, Mapping[str, Any]],
+    subnet_networks: Mapping[str, str],
+) -> set[str]:
+    """Heat's FloatingIP.add_dependencies: the Routers with their gateway on its network, and
+    the RouterInterfaces on the subnet of a Port it depends on, so that it is reachable."""
+    properties = resource["properties"]
+    network = _key(properties.get("floating_network") or properties.get("floating_network_id"))
+    depends = resource.get("depends_on") or []
+    needs = references(properties) | ({depends} if isinstance(depends, str) else set(depends))
+    ports = [
+        definitions[n].get("properties") or {}
+        for n in sorted(needs)
+        if n in definitions and definitions[n].get("type") == "OS::Neutron::Port"
+    ]
+    out = set()
+    for name, other in definitions.items():
+        theirs = other.get("properties")
+        if not isinstance(theirs, dict):
+            continue
+        if other.get("type") == "OS::Neutron::Router":
+            if network is not None and _gateway_key(theirs) == network:
+                out.add(name)
+        elif other.get("type") == "OS::Neutron::RouterInterface":
+            subnet = _key(theirs.get("subnet") or theirs.get("subnet_id"))
+            if any(
+                isinstance(p, dict) and _port_on_subnet(p, subnet, subnet_networks) for p in ports
+            ):
+                out.add(name)
+    return out
 
 
 def _implicit(definitions: Mapping[str, Mapping[str, Any]]) -> dict[str, set[str]]:
-    """The edges Heat adds itself: a Port, and a Server on a network (not a port), depend on
-    the Subnets of that network, so that they get an address (Heat's add_dependencies)."""
+    """The edges Heat adds itself (its add_dependencies): a Port, and a Server on a network
+    (not a port), depend on the Subnets of that network, so that they get an address; a Router
+    on the Subnets of its gateway's network; a FloatingIP on the Routers with their gateway on
+    its network and on the RouterInterfaces on its port's subnet, so that it is routed."""
     subnets: dict[str, set[str]] = {}
+    # a Subnet of the template, as get_resource names it -> its network
+    subnet_networks: dict[str, str] = {}
     for name, resource in definitions.items():
         if resource.get("type") == "OS::Neutron::Subnet":
             key = _network_key(resource.get("properties"))
             if key is not None:
                 subnets.setdefault(key, set()).add(name)
+                subnet_networks[str(_key({"get_resource": name}))] = key
     out: dict[str, set[str]] = {}
     for name, resource in definitions.items():
         properties = resource.get("properties") or {}
         if not isinstance(properties, dict):
             continue
-        if resource.get("type") == "OS::Neutron::Port":
+        kind = resource.get("type")
+        if kind == "OS::Neutron::Port":
             keys = [_network_key(properties)]
-        elif resource.get("type") == "OS::Nova::Server":
+        elif kind == "OS::Nova::Server":
             networks = properties.get("networks")
             keys = [
                 _network_key(net)
                 for net in (networks if isinstance(networks, list) else [])
                 if isinstance(net, dict) and not net.get("port")
             ]
+        elif kind == "OS::Neutron::Router":
+            keys = [_gateway_key(properties)]
+        elif kind == "OS::Neutron::FloatingIP":
+            out[name] = _floating_ip(resource, definitions, subnet_networks) - {name}
+            continue
         else:
             continue
         for key in keys:
