@@ -171,7 +171,13 @@ def _router_agent(args: argparse.Namespace) -> int:
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(message)s")
     return asyncio.run(
         agent.run(
-            args.namespace, args.router, interval=args.interval, once=args.once, netns=args.netns
+            args.namespace,
+            args.router,
+            interval=args.interval,
+            once=args.once,
+            netns=args.netns,
+            speaker=args.speaker,
+            run_dir=pathlib.Path(args.run_dir),
         )
     )
 
@@ -276,6 +282,12 @@ def parser() -> argparse.ArgumentParser:
     agent.add_argument("--interval", type=float, default=2.0, help="seconds between reads")
     agent.add_argument(
         "--netns", help="program this named network namespace (ip netns) instead of its own"
+    )
+    agent.add_argument(
+        "--speaker", help="an HA router's VRRP speaker name (default: $POD_NAME, else the host)"
+    )
+    agent.add_argument(
+        "--run-dir", default="/run/nimbus-router", help="keepalived's files (default: %(default)s)"
     )
     agent.set_defaults(func=_router_agent)
 

@@ -13,6 +13,7 @@ import os
 import shutil
 import subprocess
 import sys
+import tempfile
 import textwrap
 import time
 import uuid
@@ -128,11 +129,17 @@ class Namespaces:
 
     def close(self) -> None:
         for process in self.processes:
-            process.kill()
-            out, _ = process.communicate()
+            process.terminate()  # an agent stops its keepalived
+            try:
+                out, _ = process.communicate(timeout=15)
+            except subprocess.TimeoutExpired:
+                process.kill()
+                out, _ = process.communicate()
             argv = [str(a) for a in process.args]  # type: ignore[union-attr]
             if "router-agent" in argv:
                 print(f"{' '.join(argv)}:\n{out}")  # shown when the test fails
+        # Whatever an agent killed hard left behind (its keepalived, in a run dir of ours).
+        subprocess.run(["pkill", "-f", f"/tmp/{self.prefix}-"], check=False)
         for name in reversed(self.made):
             subprocess.run(["ip", "netns", "del", name], check=False)
 
@@ -305,3 +312,89 @@ def test_routers_route_and_nat_real_packets(cloud: Cloud, netns: Namespaces) -> 
         "the disassociated floating IP stops reaching web",
     )
     assert netns.connect(servers["web1"], EXTERNAL_HOST) == f"outside {r1_address}"
+
+
+def _holder(netns: Namespaces, routers: list[str], device: str, address: str) -> list[str]:
+    """The router namespaces whose `device` holds `address` (keepalived's master's)."""
+    held = []
+    for inside in routers:
+        out = subprocess.run(["ip", "-n", inside, "-4", "-o", "address", "show", "dev", device],
+                             capture_output=True, text=True, check=False).stdout  # fmt: skip
+        if f" {address}/" in out:
+            held.append(inside)
+    return held
+
+
+@pytest.mark.skipif(not shutil.which("keepalived"), reason="needs keepalived (make deps)")
+@pytest.mark.usefixtures("operator")
+def test_an_ha_router_fails_over_to_its_other_pod(cloud: Cloud, netns: Namespaces) -> None:
+    """`ha: true`: two router namespaces on the same networks, keepalived's VRRP between them;
+    one holds the addresses, and when it goes the other takes them and the traffic."""
+    admin, project = cloud.namespace(), cloud.namespace()
+    cloud.apply(
+        _obj("Network", "public", admin, {"external": True}),
+        _obj("Subnet", "public-v4", admin, {
+            "network": "public", "cidr": "203.0.113.0/24", "gatewayIP": "203.0.113.1",
+            "allocationPools": [{"start": "203.0.113.10", "end": "203.0.113.60"}],
+        }),
+    )  # fmt: skip
+    _project_network(cloud, project, {"blue": "10.0.0.0/24"}, {"web": ("blue", "10.0.0.5")})
+    gateway = {"network": "public", "project": admin}
+    cloud.apply(_obj("Router", "r", project, {"externalGateway": gateway, "ha": True,
+                                               "interfaces": [{"subnet": "blue-v4"}]}))  # fmt: skip
+    cloud.apply(_obj("FloatingIP", "web", project, {"floatingNetwork": gateway, "port": "web"}))
+    wait_for(cloud, "floatingips.network.nimbus.dev", "web", project, "{.status.router}", "r")
+    router = wait_for(cloud, "routers.network.nimbus.dev", "r", project, "{.status.status}",
+                      "BUILD")  # fmt: skip
+    fip = cloud.get("floatingips.network.nimbus.dev", "web", project)["status"]["floatingIPAddress"]
+    inner = _leg(router, "blue-v4")["device"]
+    outer = router["status"]["externalGateway"]["device"]
+
+    # Two switches (the subnet's and the external network's) and two router namespaces on both.
+    external, lan = netns.add("ext"), netns.add("lan")
+    for switch in (external, lan):
+        netns.ip(switch, "link", "add", "br0", "type", "bridge")
+        netns.ip(switch, "link", "set", "br0", "up")
+    netns.ip(external, "address", "add", f"{EXTERNAL_HOST}/24", "dev", "br0")
+    routers = []
+    for short in ("rta", "rtb"):
+        inside = netns.add(short)
+        routers.append(inside)
+        for device, switch in ((inner, lan), (outer, external)):
+            port = f"p{uuid.uuid4().hex[:6]}"
+            netns.wire(inside, device, switch, port)
+            netns.ip(switch, "link", "set", port, "master", "br0")
+    web = netns.add("web")
+    port = f"p{uuid.uuid4().hex[:6]}"
+    netns.wire(web, "eth0", lan, port)
+    netns.ip(lan, "link", "set", port, "master", "br0")
+    netns.ip(web, "address", "add", "10.0.0.5/24", "dev", "eth0")
+    netns.ip(web, "route", "add", "default", "via", "10.0.0.1")
+    netns.server(web, "web", "10.0.0.5")
+    netns.server(external, "outside", EXTERNAL_HOST)
+
+    env = {**os.environ, "KUBECONFIG": str(cloud.devcloud.kubeconfig)}
+    agents = {}
+    for inside in routers:
+        run_dir = tempfile.mkdtemp(prefix=f"{netns.prefix}-", dir="/tmp")
+        agents[inside] = netns.start(
+            [sys.executable, "-m", "nimbus", "router-agent", "--namespace", project, "--router",
+             "r", "--netns", inside, "--interval", "0.5", "--speaker", inside, "--run-dir",
+             run_dir], env,
+        )  # fmt: skip
+    wait_for(cloud, "routers.network.nimbus.dev", "r", project, "{.status.status}", "ACTIVE")
+    wait_for(cloud, "floatingips.network.nimbus.dev", "web", project, "{.status.status}", "ACTIVE")
+    _wait(lambda: len(_holder(netns, routers, inner, "10.0.0.1")) == 1, "one master")
+    (master,) = _holder(netns, routers, inner, "10.0.0.1")
+    assert _holder(netns, routers, outer, fip) == [master]
+    _wait(lambda: netns.connect(external, fip) == f"web {EXTERNAL_HOST}", "the floating IP")
+    assert netns.connect(web, EXTERNAL_HOST) == f"outside {fip}"
+
+    # The master's agent goes (its pod deleted, its node lost): keepalived goes with it, and
+    # the other pod takes the addresses; new connections flow through it.
+    agents[master].terminate()
+    agents[master].wait(timeout=30)
+    (backup,) = [r for r in routers if r != master]
+    _wait(lambda: _holder(netns, routers, inner, "10.0.0.1") == [backup], "the backup takes over")
+    _wait(lambda: netns.connect(external, fip) == f"web {EXTERNAL_HOST}", "the floating IP again")
+    assert netns.connect(web, EXTERNAL_HOST) == f"outside {fip}"

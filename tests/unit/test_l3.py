@@ -3,6 +3,7 @@ a router's interfaces (nimbus.network.admission.router_refusal)."""
 
 from __future__ import annotations
 
+import dataclasses
 import json
 from typing import Any
 
@@ -215,7 +216,7 @@ def test_router_refusal(
     assert admission.router_refusal(router, SUBNETS, others) == expected
 
 
-def test_router_pod_is_attached_to_each_leg_and_holds_net_admin_only() -> None:
+def test_router_pod_is_attached_to_each_leg_and_holds_net_admin_and_raw_only() -> None:
     body = _router()
     status = body["status"]
     nads = {("", "blue"): "blue", ("", "green"): "green", ("admin", "public"): "public"}
@@ -237,7 +238,11 @@ def test_router_pod_is_attached_to_each_leg_and_holds_net_admin_only() -> None:
          "ips": ["203.0.113.10/24"]},
     ]  # fmt: skip
     container = pod["spec"]["containers"][0]
-    assert container["securityContext"]["capabilities"] == {"drop": ["ALL"], "add": ["NET_ADMIN"]}
+    # HA: keepalived's raw VRRP sockets too; the two pods apart.
+    assert container["securityContext"]["capabilities"] == {
+        "drop": ["ALL"], "add": ["NET_ADMIN", "NET_RAW"],
+    }  # fmt: skip
+    assert "podAntiAffinity" in pod["spec"]["affinity"]
     assert container["command"][:2] == ["nimbus", "router-agent"]
     assert deployment["spec"]["replicas"] == 2
     verbs = {(tuple(r["resources"]), tuple(r["verbs"])) for r in role["rules"]}
@@ -315,3 +320,20 @@ def test_a_servers_floating_ip_follows_its_fixed_ip_in_its_addresses() -> None:
     assert status.networks_column(found) == (
         "private=10.0.0.5, 203.0.113.20, fd00::5; other=10.1.0.5"
     )
+
+
+def test_an_ha_routers_keepalived_holds_every_address_of_the_plan() -> None:
+    plan = dataclasses.replace(
+        l3.Plan(legs=(BLUE,), gateway=GATEWAY, floating=(("203.0.113.20", "10.0.0.5"),)),
+        ha="p/r1",
+    )
+    text = l3.keepalived_config(plan)
+    for line in ("interface qg-public", "state BACKUP", "nopreempt",
+                 f"virtual_router_id {l3.virtual_router_id('p/r1')}",
+                 "10.0.0.1/24 dev qr-blue", "203.0.113.10/24 dev qg-public",
+                 "203.0.113.20/32 dev qg-public"):  # fmt: skip
+        assert line in text
+    # The table stands on the backup too: no route names an address it does not hold.
+    assert all(r.source is None for r in l3.routes(plan))
+    assert l3.ha_address("router-r1-a").startswith("169.254.")
+    assert l3.ha_address("router-r1-a") != l3.ha_address("router-r1-b")

@@ -16,6 +16,7 @@ import json
 import logging
 import os
 import pathlib
+import signal
 import socket
 import subprocess
 from collections.abc import Callable, Sequence
@@ -52,6 +53,10 @@ class DataPath:
 
     netns: str | None = None
     runner: Runner = run_command
+    # An HA router: the VRRP speaker's name (the pod's) and where keepalived keeps its files.
+    speaker: str | None = None
+    run_dir: pathlib.Path = pathlib.Path("/run/nimbus-router")
+    keepalived: subprocess.Popen[bytes] | None = None
 
     def run(self, argv: Sequence[str], stdin: str | None = None) -> str:
         inside = ["ip", "netns", "exec", self.netns] if self.netns else []
@@ -75,11 +80,45 @@ class DataPath:
             )
         batch = [f"link set dev {d} up" for d in plan.devices]
         batch += self._addresses(plan, links)
+        if plan.ha:
+            device = l3.vrrp_device(plan)
+            batch.append(f"address replace {l3.ha_address(self.speaker or '')} dev {device}")
         batch += self._rules(plan)
         batch += self._routes(plan)
         if batch:
             self.run(["ip", "-force", "-batch", "-"], "\n".join(batch) + "\n")
         self.run(["nft", "-f", "-"], l3.ruleset(plan))
+        if plan.ha:
+            self._keepalived(plan)
+        elif self.keepalived is not None:
+            self.stop()
+
+    def _keepalived(self, plan: l3.Plan) -> None:
+        """Write keepalived's configuration; start it, or make it read the new one (SIGHUP)."""
+        self.run_dir.mkdir(parents=True, exist_ok=True)
+        config = self.run_dir / "keepalived.conf"
+        config.write_text(l3.keepalived_config(plan))
+        if self.keepalived is not None and self.keepalived.poll() is None:
+            self.keepalived.send_signal(signal.SIGHUP)
+            return
+        files = {"-p": "keepalived.pid", "-r": "vrrp.pid", "-c": "checkers.pid"}
+        argv = ["keepalived", "--dont-fork", "--log-console", "--vrrp", "-f", str(config)]
+        for flag, name in files.items():
+            argv += [flag, str(self.run_dir / name)]
+        inside = ["ip", "netns", "exec", self.netns] if self.netns else []
+        self.keepalived = subprocess.Popen(
+            [*inside, *argv], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
+        )
+
+    def stop(self) -> None:
+        if self.keepalived is not None and self.keepalived.poll() is None:
+            self.keepalived.terminate()
+            try:
+                self.keepalived.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                self.keepalived.kill()
+                self.keepalived.wait()
+        self.keepalived = None
 
     def _forwarding(self) -> None:
         if self.netns:
@@ -95,7 +134,14 @@ class DataPath:
             ) from error
 
     def _addresses(self, plan: l3.Plan, links: dict[str, Any]) -> list[str]:
+        """The legs' addresses, and the floating IPs on the gateway leg. An HA router's are
+        keepalived's to add and remove (only the master holds them): the agent only takes away
+        what is in no plan."""
         wanted = l3.addresses(plan)
+        if plan.ha:
+            speaker = l3.ha_address(self.speaker or "")
+            device = l3.vrrp_device(plan) or ""
+            wanted.setdefault(device, set()).add(speaker)
         batch = []
         for entry in self.ip_json("-4", "address", "show"):
             name = entry.get("ifname", "")
@@ -107,6 +153,8 @@ class DataPath:
                     batch.append(f"address del {held} dev {name}")
                 else:
                     wanted[name].discard(held)
+        if plan.ha:
+            return batch
         for name, missing in sorted(wanted.items()):
             batch += [f"address add {a} dev {name}" for a in sorted(missing)]
         return batch
@@ -150,43 +198,59 @@ async def run(
     once: bool = False,
     kubeconfig: str | None = None,
     netns: str | None = None,
+    speaker: str | None = None,
+    run_dir: pathlib.Path | None = None,
 ) -> int:
     """Follow the Router and its FloatingIPs; apply each new plan and report it applied."""
     from nimbus.api import kinds
     from nimbus.k8s import client
 
-    data_path = DataPath(netns=netns)
-    agent = os.environ.get("POD_NAME") or socket.gethostname()
+    agent = speaker or os.environ.get("POD_NAME") or socket.gethostname()
+    data_path = DataPath(netns=netns, speaker=agent)
+    # SIGTERM (the pod deleted) ends the loop through `finally`: keepalived goes too, and its
+    # last advertisement hands the addresses to the other pod at once.
+    task = asyncio.current_task()
+    if task is not None:
+        asyncio.get_running_loop().add_signal_handler(signal.SIGTERM, task.cancel)
+    if run_dir is not None:
+        data_path.run_dir = run_dir
     applied: str | None = None
-    async with client.Client(client.load_credentials(kubeconfig), kinds=kinds.table()) as api:
-        while True:
-            body = await api.get(API_VERSION, "Router", router, namespace)
-            if body is None:
-                logger.warning("router %s/%s not found", namespace, router)
-            else:
-                floating = await api.list(API_VERSION, "FloatingIP", namespace)
-                plan = l3.plan_of(body, floating)
-                digest = plan.digest()
-                reported = ((body.get("status") or {}).get("dataPath") or {}).get("plan")
-                if digest != applied:
-                    try:
-                        data_path.apply(plan)
-                    except AgentError as error:
-                        logger.error("router %s/%s: %s", namespace, router, error)
-                        if once:
-                            return 1
-                    else:
-                        applied = digest
-                        logger.info("router %s/%s: applied plan %s", namespace, router, digest)
-                if applied == digest and reported != digest:
-                    now = datetime.datetime.now(datetime.UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
-                    await api.patch_status(
-                        API_VERSION,
-                        "Router",
-                        router,
-                        namespace,
-                        {"dataPath": {"plan": digest, "agent": agent, "appliedAt": now}},
-                    )
-            if once:
-                return 0
-            await asyncio.sleep(interval)
+    try:
+        async with client.Client(client.load_credentials(kubeconfig), kinds=kinds.table()) as api:
+            while True:
+                body = await api.get(API_VERSION, "Router", router, namespace)
+                if body is None:
+                    logger.warning("router %s/%s not found", namespace, router)
+                else:
+                    floating = await api.list(API_VERSION, "FloatingIP", namespace)
+                    plan = l3.plan_of(body, floating)
+                    digest = plan.digest()
+                    reported = ((body.get("status") or {}).get("dataPath") or {}).get("plan")
+                    if digest != applied:
+                        try:
+                            data_path.apply(plan)
+                        except AgentError as error:
+                            logger.error("router %s/%s: %s", namespace, router, error)
+                            if once:
+                                return 1
+                        else:
+                            applied = digest
+                            logger.info("router %s/%s: applied plan %s", namespace, router, digest)
+                    if applied == digest and reported != digest:
+                        now = datetime.datetime.now(datetime.UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+                        await api.patch_status(
+                            API_VERSION,
+                            "Router",
+                            router,
+                            namespace,
+                            {"dataPath": {"plan": digest, "agent": agent, "appliedAt": now}},
+                        )
+                if once:
+                    return 0
+                await asyncio.sleep(interval)
+    except asyncio.CancelledError:
+        logger.info("router %s/%s: stopping", namespace, router)
+        return 0
+    finally:
+        if not once:
+            data_path.stop()  # keepalived goes with the agent: the other pod takes over

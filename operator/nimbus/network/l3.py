@@ -69,6 +69,7 @@ class Plan:
     gateway: Gateway | None = None
     floating: tuple[tuple[str, str], ...] = ()  # (floating IP, fixed IP), sorted
     routes: tuple[tuple[str, str], ...] = ()  # (destination, nexthop), sorted
+    ha: str | None = None  # the router's key (namespace/name) when two pods share it by VRRP
 
     def digest(self) -> str:
         """A short digest of the plan: the router's status compares what the agent applied
@@ -135,7 +136,8 @@ def plan_of(router: Mapping[str, Any], floating_ips: Iterable[Mapping[str, Any]]
     routes = tuple(
         sorted((r["destination"], r["nexthop"]) for r in spec.get("routes") or [] if legs)
     )
-    return Plan(legs=legs, gateway=gateway, floating=floating, routes=routes)
+    ha = f"{router['metadata'].get('namespace')}/{name}" if spec.get("ha") else None
+    return Plan(legs=legs, gateway=gateway, floating=floating, routes=routes, ha=ha)
 
 
 # -- the nftables ruleset ----------------------------------------------------------------------
@@ -247,8 +249,13 @@ class Route:
 
 def routes(plan: Plan) -> list[Route]:
     """ROUTE_TABLE: the legs' own networks, the static routes through a nexthop on a leg, the
-    default route through the external subnet's gateway, and `unreachable` for the rest."""
-    table = [Route(leg.cidr, device=leg.device, source=leg.address) for leg in plan.all_legs]
+    default route through the external subnet's gateway, and `unreachable` for the rest. An HA
+    router's routes name no source address: the backup holds none of the legs' addresses
+    (keepalived moves them), and the table must stand on both."""
+    table = [
+        Route(leg.cidr, device=leg.device, source=None if plan.ha else leg.address)
+        for leg in plan.all_legs
+    ]
     for destination, nexthop in plan.routes:
         leg = leg_for(plan, nexthop)
         if leg is not None:
@@ -267,6 +274,68 @@ def leg_for(plan: Plan, address: str) -> Leg | None:
         if ip in ipaddress.ip_network(leg.cidr):
             return leg
     return None
+
+
+# -- HA: keepalived's VRRP between two router pods ---------------------------------------------
+
+
+HA_CIDR = "169.254.192.0/18"  # Neutron's l3_ha_net_cidr: the VRRP speakers' own addresses
+
+
+def vrrp_device(plan: Plan) -> str | None:
+    """Where VRRP speaks: the gateway leg, else the first leg (Neutron has a network of its
+    own for it)."""
+    legs = plan.all_legs
+    return plan.gateway.device if plan.gateway else (legs[0].device if legs else None)
+
+
+def virtual_router_id(key: str) -> int:
+    """VRRP's router id (1 to 255), from the router's namespace/name."""
+    return int(hashlib.sha256(key.encode()).hexdigest(), 16) % 255 + 1
+
+
+def ha_address(speaker: str) -> str:
+    """A VRRP speaker's own address in HA_CIDR, from its name (the pod's): a /18 of link-local
+    addresses, so two pods of one router practically never draw the same."""
+    network = ipaddress.ip_network(HA_CIDR)
+    offset = int(hashlib.sha256(speaker.encode()).hexdigest(), 16) % (network.num_addresses - 2)
+    return f"{network.network_address + offset + 1}/{network.prefixlen}"
+
+
+def keepalived_config(plan: Plan) -> str:
+    """keepalived's configuration of an HA router, as Neutron's L3 agent writes it: one VRRP
+    instance, every pod BACKUP with nopreempt at one priority (the first up becomes master and
+    stays), the legs' addresses and the floating IPs as its virtual addresses (only the master
+    holds them), gratuitous ARP when one takes over."""
+    assert plan.ha is not None
+    device = vrrp_device(plan)
+    held = addresses(plan)
+    virtual = [f"        {address} dev {leg}" for leg in sorted(held) for address in
+               sorted(held[leg])]  # fmt: skip
+    secret = hashlib.sha256(f"vrrp:{plan.ha}".encode()).hexdigest()[:8]
+    return "\n".join([
+        "global_defs {",
+        f"    router_id {plan.ha.replace('/', '.')}",
+        "    vrrp_garp_master_delay 1",
+        "    vrrp_garp_master_repeat 3",
+        "}",
+        f"vrrp_instance {plan.ha.replace('/', '_')} {{",
+        "    state BACKUP",
+        f"    interface {device}",
+        f"    virtual_router_id {virtual_router_id(plan.ha)}",
+        "    priority 50",
+        "    nopreempt",
+        "    advert_int 1",
+        "    authentication {",
+        "        auth_type PASS",
+        f"        auth_pass {secret}",
+        "    }",
+        "    virtual_ipaddress {",
+        *virtual,
+        "    }",
+        "}",
+        "",
+    ])  # fmt: skip
 
 
 # -- what a router may not be ------------------------------------------------------------------

@@ -45,7 +45,9 @@ def render(
     owner: dict[str, Any],
 ) -> list[dict[str, Any]]:
     """The router pod's objects: ServiceAccount, Role, RoleBinding and Deployment. `ha`: two
-    replicas (keepalived VRRP between them)."""
+    replicas, on two nodes if there are, with keepalived's VRRP between them (its raw
+    sockets: CAP_NET_RAW besides CAP_NET_ADMIN)."""
+    ha = bool(router["spec"].get("ha"))
     name = router["metadata"]["name"]
     namespace = router["metadata"]["namespace"]
     pod = name_of(name)
@@ -90,8 +92,12 @@ def render(
             "allowPrivilegeEscalation": False,
             "readOnlyRootFilesystem": True,
             "runAsUser": 0,  # CAP_NET_ADMIN is the root user's in the pod's own user namespace
-            "capabilities": {"drop": ["ALL"], "add": ["NET_ADMIN"]},
+            "capabilities": {
+                "drop": ["ALL"],
+                "add": ["NET_ADMIN", "NET_RAW"] if ha else ["NET_ADMIN"],
+            },
         },
+        "volumeMounts": [{"name": "run", "mountPath": "/run/nimbus-router"}],
         "resources": {
             "requests": {"cpu": "10m", "memory": "64Mi"},
             "limits": {"memory": "256Mi"},
@@ -102,7 +108,7 @@ def render(
         "kind": "Deployment",
         "metadata": metadata,
         "spec": {
-            "replicas": 2 if router["spec"].get("ha") else 1,
+            "replicas": 2 if ha else 1,
             "selector": {"matchLabels": {ROUTER_LABEL: name}},
             "strategy": {"type": "Recreate"},  # two pods never answer for one address
             "template": {
@@ -120,8 +126,22 @@ def render(
                         "sysctls": [{"name": "net.ipv4.ip_forward", "value": "1"}],
                     },
                     "containers": [agent],
+                    "volumes": [{"name": "run", "emptyDir": {"medium": "Memory"}}],
+                    **({"affinity": _apart(name)} if ha else {}),
                 },
             },
         },
     }
     return [account, role, binding, deployment]
+
+
+def _apart(router: str) -> dict[str, Any]:
+    """An HA router's two pods on two nodes, where there are two."""
+    term = {
+        "weight": 100,
+        "podAffinityTerm": {
+            "labelSelector": {"matchLabels": {ROUTER_LABEL: router}},
+            "topologyKey": "kubernetes.io/hostname",
+        },
+    }
+    return {"podAntiAffinity": {"preferredDuringSchedulingIgnoredDuringExecution": [term]}}
