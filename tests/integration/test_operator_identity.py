@@ -50,7 +50,7 @@ def project(cloud: Cloud, operator: pathlib.Path, users: dict[str, str]) -> Iter
         {"user": users["admin"], "role": "admin"},
         {"user": users["member"], "role": "member"},
         {"user": users["reader"], "role": "reader"},
-    ], quota={"keyPairs": 1})  # fmt: skip
+    ], quota={"keyPairs": 1, "routers": 1})  # fmt: skip
     wait_for(cloud, PROJECT, name, None, "{.status.status}", "ACTIVE")
     yield name
     cloud.kubectl("delete", PROJECT, name, "--wait=false", check=False)
@@ -138,6 +138,15 @@ def test_object_counts_are_held_to_the_quota(cloud: Cloud, project: str) -> None
     refused = cloud.kubectl("create", "-f", "-", stdin=yaml.safe_dump(keypair("k2")), check=False)
     assert "exceeded quota: nimbus-quota" in refused.stderr
     assert "count/keypairs.compute.nimbus.dev=1" in refused.stderr
+
+    # Neutron's router quota, the same way (floating IPs too: count/floatingips...).
+    def router(name: str) -> dict[str, Any]:
+        return {"apiVersion": "network.nimbus.dev/v1alpha1", "kind": "Router",
+                "metadata": {"name": name, "namespace": project}}  # fmt: skip
+
+    cloud.apply(router("r1"))
+    refused = cloud.kubectl("create", "-f", "-", stdin=yaml.safe_dump(router("r2")), check=False)
+    assert "count/routers.network.nimbus.dev=1" in refused.stderr
 
 
 def test_a_disabled_projects_members_hold_no_roles(

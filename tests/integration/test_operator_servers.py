@@ -126,6 +126,52 @@ def test_a_server_boots_with_addresses_on_a_host(cloud: Cloud, operator: pathlib
                   "--timeout=60s")  # fmt: skip
 
 
+def test_a_floating_ip_is_among_its_servers_addresses(cloud: Cloud, operator: pathlib.Path) -> None:
+    """Nova lists a server's floating IP after the fixed IP it is NATed to, `type: floating`
+    (OS-EXT-IPS:type), and `openstack server list` (the NETWORKS column) shows both."""
+    ns = cloud.namespace()
+    cloud.apply_text(FLAVORS)
+    cloud.apply_text(CLOUD, ns)
+    cloud.apply_text(server("fip-1", networks=[{"network": "private"}]), ns)
+    layer3 = """
+apiVersion: network.nimbus.dev/v1alpha1
+kind: Network
+metadata: {name: public}
+spec: {external: true}
+---
+apiVersion: network.nimbus.dev/v1alpha1
+kind: Subnet
+metadata: {name: public-v4}
+spec: {network: public, cidr: 203.0.113.0/24, allocationPools: [{start: 203.0.113.40, end: 203.0.113.49}]}
+---
+apiVersion: network.nimbus.dev/v1alpha1
+kind: Router
+metadata: {name: router1}
+spec: {externalGateway: {network: public}, interfaces: [{subnet: private-v4}]}
+---
+apiVersion: network.nimbus.dev/v1alpha1
+kind: FloatingIP
+metadata: {name: fip-1}
+spec: {floatingNetwork: {network: public}, port: fip-1-port-0}
+"""  # noqa: E501
+    cloud.apply_text(layer3, ns)
+    wait_for(cloud, "servers.compute.nimbus.dev", "fip-1", ns, "{.status.status}", "ACTIVE",
+             timeout=90)  # fmt: skip
+    floating = wait_for(cloud, "floatingips.network.nimbus.dev", "fip-1", ns,
+                        "{.status.router}", "router1")["status"]  # fmt: skip
+    address = floating["floatingIPAddress"]
+    web = wait_for(cloud, "servers.compute.nimbus.dev", "fip-1", ns, "{.status.networks}",
+                   f"private={floating['fixedIPAddress']}, {address}")  # fmt: skip
+    fixed, nat = web["status"]["addresses"]["private"]
+    assert (fixed["type"], nat["type"], nat["addr"]) == ("fixed", "floating", address)
+    assert nat["mac"] == fixed["mac"]
+    # Disassociated: gone from the server's addresses.
+    cloud.kubectl("patch", "floatingips.network.nimbus.dev", "fip-1", "-n", ns, "--type=json",
+                  "-p", '[{"op": "remove", "path": "/spec/port"}]')  # fmt: skip
+    wait_for(cloud, "servers.compute.nimbus.dev", "fip-1", ns, "{.status.networks}",
+             f"private={floating['fixedIPAddress']}")  # fmt: skip
+
+
 def test_missing_references_wait_in_novas_words(cloud: Cloud, operator: pathlib.Path) -> None:
     ns = cloud.namespace()
     cloud.apply_text(server("web-2", flavor="s1.missing"), ns)

@@ -239,14 +239,23 @@ async def _build(
     return vm, extra
 
 
+# (namespace, floating IP) -> the port it was last seen on: a dissociation's events name none.
+_FLOATING_PORTS: dict[tuple[str, str], set[str]] = {}
+
+
 @handling.follows("network.nimbus.dev", meta.VERSION, "floatingips")
 async def floating_ip_changed(
     type: str | None, body: dict[str, Any], memo: kopf.Memo, view: cache.View
 ) -> None:
     """A floating IP (dis)associated: the addresses of the server using its port follow."""
     namespace = body["metadata"]["namespace"]
-    for port_name in {body["spec"].get("port"), (body.get("status") or {}).get("port")} - {None}:
-        port = view.get("ports", str(port_name), namespace)
+    key = (namespace, body["metadata"]["name"])
+    now = {body["spec"].get("port"), (body.get("status") or {}).get("port")} - {None}
+    ports = _FLOATING_PORTS.pop(key, set()) | {str(p) for p in now}
+    if type != "DELETED" and now:
+        _FLOATING_PORTS[key] = {str(p) for p in now}
+    for port_name in sorted(ports):
+        port = view.get("ports", port_name, namespace)
         server = (port or {}).get("status", {}).get("deviceID")
         server_body = view.get("servers", server, namespace) if server else None
         if server_body is not None and not server_body["metadata"].get("deletionTimestamp"):

@@ -135,6 +135,8 @@ def floating_ips(view: cache.View, namespace: str, server: str) -> dict[str, str
         held = each.get("status") or {}
         if not (held.get("router") and held.get("fixedIPAddress") and held.get("port")):
             continue
+        if (each.get("spec") or {}).get("port") != held["port"]:
+            continue  # being dissociated or moved: the status has not caught up
         port = view.get("ports", held["port"], namespace)
         if port is not None and (port.get("status") or {}).get("deviceID") == server:
             found[held["fixedIPAddress"]] = held["floatingIPAddress"]
