@@ -247,9 +247,11 @@ def test_the_extensions_are_what_is_served_and_nothing_else() -> None:
     aliases = {e["alias"] for e in neutron_documents.extensions()}
     assert {"security-group", "quotas", "quota_details", "standard-attr-description",
             "port-security", "allowed-address-pairs", "net-mtu", "provider"} <= aliases  # fmt: skip
-    # Not served: routers, floating IPs, tags, QoS, DNS integration, subnet pools, bindings.
-    assert not aliases & {"router", "l3", "tag", "standard-attr-tag", "qos", "dns-integration",
-                          "subnet_allocation", "binding", "extraroute", "trunk"}  # fmt: skip
+    assert {"router", "ext-gw-mode", "extraroute", "extraroute-atomic", "l3-ha"} <= aliases
+    # Not served: tags, QoS, DNS integration, subnet pools, bindings, multiple gateways.
+    assert not aliases & {"tag", "standard-attr-tag", "qos", "dns-integration", "trunk",
+                          "subnet_allocation", "binding", "external-gateway-multihoming",
+                          "router_availability_zone", "fip-port-details"}  # fmt: skip
     for extension in neutron_documents.extensions():
         assert set(extension) == {"alias", "name", "description", "updated", "links"}
 

@@ -223,8 +223,7 @@ def select(document: dict[str, Any], fields: list[str]) -> dict[str, Any]:
 
 # --- quotas ---------------------------------------------------------------------------------
 
-# Neutron's quota resources -> the Project's quota fields. Routers and floating IPs are not
-# served yet; their limits are the Project's all the same.
+# Neutron's quota resources -> the Project's quota fields.
 QUOTAS = {
     "network": "networks", "subnet": "subnets", "port": "ports", "router": "routers",
     "floatingip": "floating_ips", "security_group": "security_groups",
@@ -282,6 +281,19 @@ EXTENSIONS = (
      "Adds external network attribute to network resource.", "2013-01-14T10:00:00-00:00"),
     ("provider", "Provider Network", "Expose mapping of virtual networks to physical networks",
      "2012-09-07T10:00:00-00:00"),
+    ("router", "Neutron L3 Router",
+     "Router abstraction for basic L3 forwarding between L2 Neutron networks and access to "
+     "external networks via a NAT gateway.", "2012-07-20T10:00:00-00:00"),
+    ("ext-gw-mode", "Neutron L3 Configurable external gateway mode",
+     "Extension of the router abstraction for specifying whether SNAT should occur on the "
+     "external gateway", "2013-03-28T10:00:00-00:00"),
+    ("extraroute", "Neutron Extra Route", "Extra routes configuration for L3 router",
+     "2013-02-01T10:00:00-00:00"),
+    ("extraroute-atomic", "Atomically add/remove extra routes",
+     "Edit extra routes of a router on server side by atomically adding/removing extra routes",
+     "2019-07-10T10:00:00-00:00"),
+    ("l3-ha", "HA Router extension", "Adds HA capability to routers.",
+     "2014-04-26T00:00:00-00:00"),
 )  # fmt: skip
 
 
