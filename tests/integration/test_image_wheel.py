@@ -29,7 +29,7 @@ def test_the_wheel_installs_from_the_pins_in_a_clean_venv(tmp_path: pathlib.Path
     subprocess.run([*pip, "--no-deps", str(wheel)], check=True)
     helped = subprocess.run([str(venv / "bin" / "nimbus"), "--help"], capture_output=True,
                             text=True, check=True)  # fmt: skip
-    assert "{run,extender,api,check,generate,devcloud}" in helped.stdout
+    assert "{run,extender,api,router-agent,amphora-agent,check,generate,devcloud}" in helped.stdout
     # The image needs nothing else: pip finds every requirement satisfied.
     checked = subprocess.run([str(venv / "bin" / "pip"), "check"], capture_output=True, text=True)
     assert checked.returncode == 0, checked.stdout

@@ -177,9 +177,7 @@ def test_a_load_balancer_balances_real_http_and_reports_member_health(
     # A member on no subnet of the load balancer's network is refused at the API.
     outside = _obj(LB_API, "Member", "m3", ns,
                    {"pool": "web", "address": "198.51.100.7", "protocolPort": 8080})  # fmt: skip
-    assert "member address 198.51.100.7 is not in any subnet of network lbnet" in cloud.refusal(
-        outside
-    )
+    assert "member address 198.51.100.7 is not on subnet lbnet-v4" in cloud.refusal(outside)
 
     env = {**os.environ, "KUBECONFIG": str(cloud.devcloud.kubeconfig)}
     argv = [sys.executable, "-m", "nimbus", "amphora-agent", "--namespace", ns,

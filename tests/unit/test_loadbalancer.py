@@ -160,19 +160,46 @@ SUBNETS = [
     ("spec", "expected"),
     [
         ({"address": "10.0.0.5"}, None),
-        ({"address": "10.0.1.5"}, None),  # another subnet of the network
-        ({"address": "10.0.1.5", "subnet": "net-b"}, None),
-        ({"address": "10.9.0.5"},
-         "spec.address: Validation failure: member address 10.9.0.5 is not in any subnet of "
-         "network net, the load balancer's: net-v4 (10.0.0.0/24), net-b (10.0.1.0/24)"),
-        ({"address": "10.0.0.5", "subnet": "net-b"},
-         "spec.address: Validation failure: member address 10.0.0.5 is not in any subnet of "
-         "network net, the load balancer's: net-b (10.0.1.0/24)"),
+        ({"address": "10.0.0.5", "subnet": "net-v4", "monitorAddress": "10.0.0.6"}, None),
+        ({"address": "10.0.1.5"},
+         "spec.address: Validation failure: member address 10.0.1.5 is not on subnet net-v4 "
+         "(10.0.0.0/24) of network net, the load balancer's VIP subnet: the amphora reaches "
+         "members there only"),
+        ({"address": "10.0.0.5", "monitorAddress": "10.96.0.1"},
+         "spec.monitorAddress: Validation failure: member monitorAddress 10.96.0.1 is not on "
+         "subnet net-v4 (10.0.0.0/24) of network net, the load balancer's VIP subnet: the "
+         "amphora reaches members there only"),
+        ({"address": "10.0.1.5", "subnet": "net-b"},
+         "spec.subnet: Subnet net-b is on network net, but the amphora is on the VIP's subnet "
+         "net-v4 only: a member is on it"),
         ({"address": "10.9.0.5", "subnet": "other"},
-         "spec.subnet: Subnet other is not on network net, the load balancer's: a member is on "
-         "one of its subnets"),
+         "spec.subnet: Subnet other is not on network net, the amphora is on the VIP's subnet "
+         "net-v4 only: a member is on it"),
     ],
 )  # fmt: skip
 def test_member_refusal(spec: dict[str, Any], expected: str | None) -> None:
     member = {"metadata": {"name": "m"}, "spec": spec}
     assert admission.member_refusal(member, SUBNETS[0], SUBNETS) == expected
+
+
+def test_a_member_off_the_vip_subnet_is_never_served() -> None:
+    """Let through before its load balancer existed, it is still refused by the operator and
+    the agent: the amphora's pod network is no way to the cluster."""
+    lb = render.model(
+        LB, "10.0.0.100", LISTENERS, POOLS,
+        [_obj("api", {"pool": "web", "address": "10.96.0.1", "protocolPort": 443})], MONITORS,
+    )  # fmt: skip
+    assert render.outside(lb, "10.0.0.0/24") == (
+        "member api: address 10.96.0.1 is not on the VIP's subnet 10.0.0.0/24, the amphora's "
+        "only network"
+    )
+    assert (
+        render.outside(render.model(LB, "10.0.0.100", [], POOLS, MEMBERS, []), "10.0.0.0/24")
+        is None
+    )
+
+
+def test_long_names_stay_labels() -> None:
+    long = "x" * 200
+    assert len(render.name_of(long)) == 63
+    assert render.name_of(long) != render.name_of(long[:-1] + "y")

@@ -1,5 +1,5 @@
-"""Load balancers' admission, in Octavia's words: a member is on one of the load balancer's
-network's subnets; a pool and a listener of one load balancer speak protocols that go together."""
+"""Load balancers' admission, in Octavia's words: a member is where its amphora reaches it, on
+the load balancer's VIP subnet."""
 
 from __future__ import annotations
 
@@ -16,30 +16,38 @@ NETWORK_API = "network.nimbus.dev/v1alpha1"
 def member_refusal(
     member: Mapping[str, Any], vip_subnet: Mapping[str, Any], subnets: Iterable[Mapping[str, Any]]
 ) -> str | None:
-    """Octavia's refusal of a member outside every subnet of the load balancer's network (or
-    outside the subnet it names)."""
+    """Octavia's refusal of a member its amphora cannot reach: Octavia plugs the amphora into
+    a member's subnet; Nimbus's amphora is on the VIP's subnet only, so a member (and its
+    monitor address) is there. The operator and the agent hold to it too, for a member let
+    through before its load balancer existed."""
     spec = member.get("spec") or {}
-    try:
-        address = ipaddress.ip_address(str(spec.get("address")))
-    except ValueError:
-        return None  # the schema says what is wrong with it
     network = vip_subnet["spec"]["network"]
-    candidates = [s for s in subnets if s["spec"].get("network") == network]
-    if spec.get("subnet"):
-        candidates = [s for s in candidates if s["metadata"]["name"] == spec["subnet"]]
-        if not candidates:
+    vip_name = vip_subnet["metadata"]["name"]
+    if spec.get("subnet") and spec["subnet"] != vip_name:
+        on_network = any(
+            s["metadata"]["name"] == spec["subnet"] and s["spec"].get("network") == network
+            for s in subnets
+        )
+        where = f"on network {network}, but" if on_network else f"not on network {network},"
+        return (
+            f"spec.subnet: Subnet {spec['subnet']} is {where} the amphora is on the VIP's "
+            f"subnet {vip_name} only: a member is on it"
+        )
+    cidr = ipaddress.ip_network(str(vip_subnet["spec"]["cidr"]), strict=False)
+    for field in ("address", "monitorAddress"):
+        if field == "monitorAddress" and not spec.get(field):
+            continue
+        try:
+            inside = ipaddress.ip_address(str(spec.get(field))) in cidr
+        except ValueError:
+            continue  # the schema says what is wrong with it
+        if not inside:
             return (
-                f"spec.subnet: Subnet {spec['subnet']} is not on network {network}, the load "
-                "balancer's: a member is on one of its subnets"
+                f"spec.{field}: Validation failure: member {field} {spec.get(field)} is not on "
+                f"subnet {vip_name} ({cidr}) of network {network}, the load balancer's VIP "
+                "subnet: the amphora reaches members there only"
             )
-    for subnet in candidates:
-        if address in ipaddress.ip_network(str(subnet["spec"]["cidr"]), strict=False):
-            return None
-    where = ", ".join(f"{s['metadata']['name']} ({s['spec']['cidr']})" for s in candidates)
-    return (
-        f"spec.address: Validation failure: member address {address} is not in any subnet of "
-        f"network {network}, the load balancer's: {where}"
-    )
+    return None
 
 
 @kopf.on.validate("loadbalancer.nimbus.dev", "v1alpha1", "members", id="members",

@@ -72,6 +72,9 @@ class Amphora:
         if self.process is not None and self.process.poll() is None:
             self.process.send_signal(signal.SIGUSR2)  # the master reloads, workers drain
             return
+        # A socket left by an HAProxy that died (the pod's emptyDir outlives its container)
+        # would pass for the new one's.
+        pathlib.Path(self.stats_socket).unlink(missing_ok=True)
         self.process = subprocess.Popen(
             self._inside(["haproxy", "-W", "-db", "-f", str(self.config)]),
             stdout=subprocess.DEVNULL,
@@ -151,7 +154,10 @@ async def run(
                     children["Member"], children["HealthMonitor"],
                 )  # fmt: skip
                 digest = render.digest(wanted)
-                if digest != running:
+                off_subnet = render.outside(wanted, status.get("vipCIDR") or "0.0.0.0/32")
+                if off_subnet is not None:
+                    logger.error("load balancer %s/%s: %s", namespace, load_balancer, off_subnet)
+                elif digest != running:
                     try:
                         engine.vip(status["vipAddress"], status["vipCIDR"])
                         engine.configure(

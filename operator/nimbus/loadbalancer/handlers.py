@@ -69,7 +69,7 @@ async def reconcile_load_balancer(
                 "metadata": {
                     "name": vip_port_name(name),
                     "namespace": namespace,
-                    "labels": {render.LB_LABEL: name},
+                    "labels": {render.LB_LABEL: render.short(name)},
                     "ownerReferences": [client.owner_reference(body)],
                 },
                 "spec": {
@@ -95,11 +95,11 @@ async def reconcile_load_balancer(
         body, vip, children["Listener"], children["Pool"], children["Member"],
         children["HealthMonitor"],
     )  # fmt: skip
-    problem = None
+    problem = render.outside(wanted_model, cidr)
     try:
         amphora.validate(wanted_model)
     except ValueError as error:
-        problem = str(error)
+        problem = problem or str(error)
     digest = render.digest(wanted_model)
     network = view.get("networks", subnet["spec"]["network"], namespace)
     nad = ((network or {}).get("status") or {}).get("networkAttachmentDefinition")
@@ -182,7 +182,7 @@ async def _report_children(
 
 async def _locked(
     memo: kopf.Memo, view: cache.View, namespace: str, name: str, *, quiet: bool = True
-) -> None:
+) -> bool:
     """One reconciliation of a load balancer at a time. `quiet`, for a pass another object's
     event asked for: "not yet" is in the status already, and the load balancer's own
     reconciler tries again."""
@@ -192,6 +192,8 @@ async def _locked(
         except kopf.TemporaryError:
             if not quiet:
                 raise
+            return False
+        return True
 
 
 @handling.reconciler(api.LoadBalancer)
@@ -215,8 +217,8 @@ async def health_reported(
     )  # fmt: skip
     if _SEEN_HEALTH.get(key) == health:
         return
-    _SEEN_HEALTH[key] = health
-    await _locked(memo, view, *key)
+    if await _locked(memo, view, *key):  # recorded once acted on: a failed pass comes again
+        _SEEN_HEALTH[key] = health
 
 
 async def _load_balancer_of(api_client: client.Client, body: dict[str, Any]) -> str | None:
@@ -239,12 +241,12 @@ def _follow_child(plural: str) -> None:
         generation = None if type == "DELETED" else body["metadata"].get("generation")
         if type != "DELETED" and _SEEN_GENERATION.get(uid) == generation:
             return  # a status write: nothing asked of the configuration
-        _SEEN_GENERATION[uid] = generation
+        lb = await _load_balancer_of(memo.api, body)
+        done = lb is None or await _locked(memo, view, body["metadata"]["namespace"], lb)
         if type == "DELETED":
             _SEEN_GENERATION.pop(uid, None)
-        lb = await _load_balancer_of(memo.api, body)
-        if lb is not None:
-            await _locked(memo, view, body["metadata"]["namespace"], lb)
+        elif done:  # recorded once acted on: a failed pass comes again with the next event
+            _SEEN_GENERATION[uid] = generation
 
     child_changed.__name__ = f"{plural}_changed"
     handling.follows(api.GROUP, meta.VERSION, plural)(child_changed)

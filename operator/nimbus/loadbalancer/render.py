@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import dataclasses
 import hashlib
+import ipaddress
 import json
 from collections.abc import Iterable, Mapping
 from typing import Any
@@ -115,6 +116,29 @@ def _monitor(spec: Mapping[str, Any]) -> amphora.HealthMonitor:
     )
 
 
+def outside(lb: amphora.LoadBalancer, vip_cidr: str) -> str | None:
+    """Why the amphora may not serve `lb`: a member (or its monitor address) off the VIP's
+    subnet, which is the amphora's only leg: anything else would leave by the pod's own
+    network. None when every address is on it."""
+    subnet = ipaddress.ip_network(vip_cidr, strict=False)
+    for pool in lb.pools:
+        for member in pool.members:
+            for field, address in (("address", member.address),
+                                   ("monitorAddress", member.monitor_address)):  # fmt: skip
+                if address is None:
+                    continue
+                try:
+                    inside = ipaddress.ip_address(address) in subnet
+                except ValueError:
+                    inside = False
+                if not inside:
+                    return (
+                        f"member {member.name}: {field} {address} is not on the VIP's subnet "
+                        f"{subnet}, the amphora's only network"
+                    )
+    return None
+
+
 def digest(lb: amphora.LoadBalancer) -> str:
     """The digest of what HAProxy must run: the operator's `status.config` and the agent's
     report compare by it."""
@@ -153,8 +177,16 @@ def operating(
 # -- the amphora pod ---------------------------------------------------------------------------
 
 
+def short(text: str, limit: int = 63) -> str:
+    """`text` within `limit` characters (a label's value, a Deployment's name): cut, with a
+    digest of the whole so that two long names never meet."""
+    if len(text) <= limit:
+        return text
+    return f"{text[: limit - 11].rstrip('-.')}-{hashlib.sha256(text.encode()).hexdigest()[:10]}"
+
+
 def name_of(lb: str) -> str:
-    return f"amphora-{lb}"[:63].rstrip("-.")
+    return short(f"amphora-{lb}")
 
 
 def render_pod(
@@ -172,7 +204,7 @@ def render_pod(
     name = lb["metadata"]["name"]
     namespace = lb["metadata"]["namespace"]
     pod = name_of(name)
-    labels = {**MANAGED, LB_LABEL: name}
+    labels = {**MANAGED, LB_LABEL: short(name)}
     metadata = {"name": pod, "namespace": namespace, "labels": labels, "ownerReferences": [owner]}
     group = "loadbalancer.nimbus.dev"
     role = {
@@ -220,7 +252,7 @@ def render_pod(
         "metadata": metadata,
         "spec": {
             "replicas": 1,
-            "selector": {"matchLabels": {LB_LABEL: name}},
+            "selector": {"matchLabels": {LB_LABEL: short(name)}},
             "strategy": {"type": "Recreate"},  # one amphora holds the VIP at a time
             "template": {
                 "metadata": {

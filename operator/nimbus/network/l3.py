@@ -16,6 +16,7 @@ import dataclasses
 import hashlib
 import ipaddress
 import json
+import re
 from collections.abc import Iterable, Mapping
 from typing import Any
 
@@ -86,57 +87,82 @@ class Plan:
         return self.legs + ((self.gateway,) if self.gateway else ())
 
 
-def _ipv4_leg(entry: Mapping[str, Any]) -> bool:
+DEVICE = re.compile(r"^q[rg]-[0-9a-z]{1,12}$")  # a kernel name: 15 characters at most
+
+
+def _ipv4(text: Any) -> str | None:
+    """`text` as an IPv4 address, or None: nothing else reaches `ip`, `nft` or keepalived."""
     try:
-        return ipaddress.ip_network(str(entry.get("cidr"))).version == 4 and bool(
-            entry.get("ipAddress")
-        )
+        address = ipaddress.ip_address(str(text))
     except ValueError:
-        return False
+        return None
+    return str(address) if address.version == 4 else None
+
+
+def _leg(entry: Mapping[str, Any]) -> tuple[str, str, str] | None:
+    """(device, address, cidr) of an IPv4 leg whose address lies in its network and whose
+    device is named as the operator names them; None for anything else. The status is the
+    operator's (and the agent's report), but the agent checks what it puts in a command."""
+    device, address = str(entry.get("device")), _ipv4(entry.get("ipAddress"))
+    try:
+        cidr = ipaddress.ip_network(str(entry.get("cidr")), strict=False)
+    except ValueError:
+        return None
+    if not DEVICE.match(device) or address is None or cidr.version != 4:
+        return None
+    if ipaddress.ip_address(address) not in cidr:
+        return None
+    return device, address, str(cidr)
+
+
+def _route(route: Mapping[str, Any]) -> tuple[str, str] | None:
+    try:
+        destination = ipaddress.ip_network(str(route.get("destination")), strict=False)
+    except ValueError:
+        return None
+    nexthop = _ipv4(route.get("nexthop"))
+    if destination.version != 4 or nexthop is None:
+        return None
+    return str(destination), nexthop
 
 
 def plan_of(router: Mapping[str, Any], floating_ips: Iterable[Mapping[str, Any]]) -> Plan:
     """The plan of a Router as the operator reported it (its legs' addresses in status) and of
     the FloatingIPs it NATs (those whose status names it). An admin-down router has nothing:
-    Neutron unplugs its ports."""
+    Neutron unplugs its ports. Only IPv4 is programmed; whatever does not parse is left out."""
     spec = router.get("spec") or {}
     status = router.get("status") or {}
     if not spec.get("adminStateUp", True):
         return Plan()
     name = router["metadata"]["name"]
     legs = tuple(
-        sorted(
-            Leg(leg["device"], leg["ipAddress"], leg["cidr"])
-            for leg in status.get("interfaces") or []
-            if _ipv4_leg(leg)
-        )
+        sorted(Leg(*found) for found in map(_leg, status.get("interfaces") or []) if found)
     )
     gateway = None
-    outside = status.get("externalGateway")
-    if outside and _ipv4_leg(outside) and spec.get("externalGateway"):
+    outside = _leg(status.get("externalGateway") or {})
+    if outside and spec.get("externalGateway"):
+        nexthop = _ipv4((status.get("externalGateway") or {}).get("gatewayIP"))
+        on_link = nexthop and ipaddress.ip_address(nexthop) in ipaddress.ip_network(outside[2])
         gateway = Gateway(
-            outside["device"],
-            outside["ipAddress"],
-            outside["cidr"],
-            nexthop=outside.get("gatewayIP"),
+            *outside,
+            nexthop=nexthop if on_link else None,
             snat=bool(spec["externalGateway"].get("enableSNAT", True)),
         )
     floating: tuple[tuple[str, str], ...] = ()
     if gateway is not None:
-        floating = tuple(
-            sorted(
-                (f["status"]["floatingIPAddress"], f["status"]["fixedIPAddress"])
-                for f in floating_ips
-                if (f.get("status") or {}).get("router") == name
-                and f["status"].get("floatingIPAddress")
-                and f["status"].get("fixedIPAddress")
-                and not f["metadata"].get("deletionTimestamp")
-            )
-        )
-    routes = tuple(
-        sorted((r["destination"], r["nexthop"]) for r in spec.get("routes") or [] if legs)
-    )
-    ha = f"{router['metadata'].get('namespace')}/{name}" if spec.get("ha") else None
+        pairs = set()
+        for f in floating_ips:
+            held = f.get("status") or {}
+            if held.get("router") != name or f["metadata"].get("deletionTimestamp"):
+                continue
+            outer, inner = _ipv4(held.get("floatingIPAddress")), _ipv4(held.get("fixedIPAddress"))
+            if outer and inner:
+                pairs.add((outer, inner))
+        floating = tuple(sorted(pairs))
+    routes = tuple(sorted({r for r in map(_route, spec.get("routes") or []) if r} if legs else ()))
+    # HA needs a leg to speak VRRP on; without one there is nothing to hold.
+    speaks = bool(legs or gateway)
+    ha = f"{router['metadata'].get('namespace')}/{name}" if spec.get("ha") and speaks else None
     return Plan(legs=legs, gateway=gateway, floating=floating, routes=routes, ha=ha)
 
 
@@ -316,6 +342,7 @@ def keepalived_config(plan: Plan) -> str:
     return "\n".join([
         "global_defs {",
         f"    router_id {plan.ha.replace('/', '.')}",
+        "    enable_script_security",
         "    vrrp_garp_master_delay 1",
         "    vrrp_garp_master_repeat 3",
         "}",

@@ -4,6 +4,7 @@ path it applied. Pure."""
 
 from __future__ import annotations
 
+import hashlib
 import json
 from typing import Any
 
@@ -13,8 +14,16 @@ AGENT_IMAGE = "ghcr.io/nimbus-cloud/nimbus:latest"  # the chart sets NIMBUS_AGEN
 NETWORKS_ANNOTATION = "k8s.v1.cni.cncf.io/networks"
 
 
+def short(text: str, limit: int = 63) -> str:
+    """`text` within `limit` characters (a label's value, a Deployment's name): cut, with a
+    digest of the whole so that two long names never meet."""
+    if len(text) <= limit:
+        return text
+    return f"{text[: limit - 11].rstrip('-.')}-{hashlib.sha256(text.encode()).hexdigest()[:10]}"
+
+
 def name_of(router: str) -> str:
-    return f"router-{router}"[:63].rstrip("-.")
+    return short(f"router-{router}")
 
 
 def attachments(status: dict[str, Any], nads: dict[tuple[str, str], str]) -> list[dict[str, Any]]:
@@ -51,7 +60,7 @@ def render(
     name = router["metadata"]["name"]
     namespace = router["metadata"]["namespace"]
     pod = name_of(name)
-    labels = {**MANAGED, ROUTER_LABEL: name}
+    labels = {**MANAGED, ROUTER_LABEL: short(name)}
     metadata = {"name": pod, "namespace": namespace, "labels": labels, "ownerReferences": [owner]}
     account = {"apiVersion": "v1", "kind": "ServiceAccount", "metadata": metadata}
     role = {
@@ -109,8 +118,15 @@ def render(
         "metadata": metadata,
         "spec": {
             "replicas": 2 if ha else 1,
-            "selector": {"matchLabels": {ROUTER_LABEL: name}},
-            "strategy": {"type": "Recreate"},  # two pods never answer for one address
+            "selector": {"matchLabels": {ROUTER_LABEL: short(name)}},
+            # One pod: never two answering for one address. HA: one pod at a time, so that
+            # the other holds the addresses meanwhile (keepalived moves them).
+            "strategy": {
+                "type": "RollingUpdate",
+                "rollingUpdate": {"maxSurge": 0, "maxUnavailable": 1},
+            }
+            if ha
+            else {"type": "Recreate"},
             "template": {
                 "metadata": {
                     "labels": labels,
@@ -140,7 +156,7 @@ def _apart(router: str) -> dict[str, Any]:
     term = {
         "weight": 100,
         "podAffinityTerm": {
-            "labelSelector": {"matchLabels": {ROUTER_LABEL: router}},
+            "labelSelector": {"matchLabels": {ROUTER_LABEL: short(router)}},
             "topologyKey": "kubernetes.io/hostname",
         },
     }

@@ -96,6 +96,27 @@ async def _external_port(
     applied in the external network's project; its first fixed IP, once allocated."""
     namespace, name = owner["metadata"]["namespace"], owner["metadata"]["name"]
     project = ref.project or namespace
+    wanted_name = port_name(prefix, namespace, name)
+    selector = f"{label}={f'{namespace}.{name}'[:63].rstrip('-.')}"
+    for held in await memo.api.list(API_VERSION, "Port", None, label_selector=selector):
+        metadata = held["metadata"]
+        if metadata["name"] != wanted_name:
+            continue
+        if (metadata["namespace"], held["spec"].get("network")) != (project, ref.network):
+            # The gateway moved to another network: its old address goes first.
+            await memo.api.delete(API_VERSION, "Port", metadata["name"], metadata["namespace"])
+            raise WaitingError("ReleasingAddress", f"releasing {metadata['namespace']}/"
+                               f"{held['spec'].get('network')}'s address first")  # fmt: skip
+    if not fixed_ips:  # Neutron's external addresses are IPv4: the first IPv4 subnet's
+        subnets = sorted(
+            s["metadata"]["name"]
+            for s in view.list("subnets", project)
+            if s["spec"].get("network") == ref.network and s["spec"].get("ipVersion", 4) == 4
+        )
+        if not subnets:
+            raise WaitingError("NoIPv4Subnet", f"Network {ref.network} has no IPv4 subnet to "
+                               "allocate an external address from.")  # fmt: skip
+        fixed_ips = [{"subnet": subnets[0]}]
     port = {
         "apiVersion": API_VERSION,
         "kind": "Port",
@@ -112,7 +133,12 @@ async def _external_port(
             "description": f"{owner['kind']} {namespace}/{name}",
         },
     }
-    held = await memo.api.apply(port)
+    try:
+        held = await memo.api.apply(port)
+    except client.ApiError as error:
+        if error.status != 403:  # the external project's port quota, say
+            raise
+        raise WaitingError("OverQuota", str(error)) from error
     status = held.get("status") or {}
     fixed = next(iter(status.get("fixedIPs") or []), None)
     if fixed is None or not fixed.get("ipAddress"):
@@ -259,7 +285,7 @@ async def reconcile_router(memo: kopf.Memo, view: cache.View, namespace: str, na
     floating = await api_client.list(API_VERSION, "FloatingIP", namespace)
     plan = l3.plan_of({**body, "status": fields}, floating).digest()
     fields["plan"] = plan
-    nads = await _attachments(view, fields)
+    nads = await _attachments(view, fields, namespace)
     owner = client.owner_reference(body)
     image = os.environ.get("NIMBUS_AGENT_IMAGE", router_pod.AGENT_IMAGE)
     for child in router_pod.render(body, fields, nads, image=image, owner=owner):
@@ -299,16 +325,19 @@ async def _report_router(
     await reporting.report(api_client, body, fields=fields, wanted=[condition], observed=False)
 
 
-async def _attachments(view: cache.View, status: dict[str, Any]) -> dict[tuple[str, str], str]:
+async def _attachments(
+    view: cache.View, status: dict[str, Any], namespace: str
+) -> dict[tuple[str, str], str]:
+    """(project, network) -> the network's attachment, for each leg: the subnets' legs are on
+    the router's own project's networks (project ""), the gateway on the external one's."""
     nads = {}
     for leg in [*status["interfaces"], *filter(None, [status.get("externalGateway")])]:
-        project = leg.get("project") or ""
-        network = view.get("networks", leg["network"], project) if project else None
+        network = view.get("networks", leg["network"], leg.get("project") or namespace)
         if network is None:
             continue
         nad = (network.get("status") or {}).get("networkAttachmentDefinition")
         if nad:
-            nads[(project, leg["network"])] = nad
+            nads[(leg.get("project") or "", leg["network"])] = nad
     return nads
 
 
@@ -342,9 +371,11 @@ async def router(name: str, namespace: str | None, memo: kopf.Memo, **kwargs: An
 
 @kopf.on.delete(api.GROUP, meta.VERSION, "routers")
 async def router_deleted(name: str, namespace: str | None, memo: kopf.Memo, **_: Any) -> None:
-    """The gateway's port on the external network is not in the router's project: release it."""
+    """The gateway's port on the external network is not in the router's project: release it
+    (under the router's lock: a pass under way would apply it again)."""
     assert namespace is not None
-    await _release(memo.api, GATEWAY_OF, "router-gateway", namespace, name)
+    async with _LOCKS.setdefault(("router", namespace, name), asyncio.Lock()):
+        await _release(memo.api, GATEWAY_OF, "router-gateway", namespace, name)
 
 
 @handling.follows(api.GROUP, meta.VERSION, "routers")
@@ -353,9 +384,15 @@ async def router_changed(
 ) -> None:
     """The agent reported a plan applied (or a new plan is due): the Router's status word, then
     the floating IPs of its project follow."""
-    if type == "DELETED" or body["metadata"].get("deletionTimestamp"):
-        return
     namespace, name = body["metadata"]["namespace"], body["metadata"]["name"]
+    if type == "DELETED" or body["metadata"].get("deletionTimestamp"):
+        # Its floating IPs are no longer NATed by it: they look for another router.
+        for floating in await memo.api.list(API_VERSION, "FloatingIP", namespace):
+            if (floating.get("status") or {}).get("router") == name:
+                await _reconcile_floating_locked(
+                    memo, view, namespace, floating["metadata"]["name"]
+                )
+        return
     status = body.get("status") or {}
     applied = (status.get("dataPath") or {}).get("plan")
     if status.get("plan") and (status.get("status") == "ACTIVE") != (applied == status["plan"]):
@@ -372,6 +409,12 @@ def _fixed_address(port: dict[str, Any], wanted: str | None) -> str:
     fixed = [f["ipAddress"] for f in (port.get("status") or {}).get("fixedIPs") or []]
     name = port["metadata"]["name"]
     if wanted:
+        if ipaddress.ip_address(wanted).version != 4:
+            raise RefusedError(
+                "InvalidFixedIP",
+                f"Bad floatingip request: fixed IP {wanted} is not IPv4: a floating IP NATs to "
+                "an IPv4 address.",
+            )
         if wanted not in fixed:
             raise RefusedError(
                 "InvalidFixedIP",
@@ -444,7 +487,8 @@ async def reconcile_floating_ip(
                     theirs.get("fixedIPAddress"),
                 ) != (spec.port, fixed):
                     continue
-                if other["metadata"]["creationTimestamp"] <= body["metadata"]["creationTimestamp"]:
+                theirs_first = (other["metadata"]["creationTimestamp"], other["metadata"]["name"])
+                if theirs_first < (body["metadata"]["creationTimestamp"], name):
                     raise RefusedError(
                         "FloatingIPPortAlreadyAssociated",
                         f"Cannot associate floating IP {fields['floatingIPAddress']} "
@@ -537,9 +581,10 @@ async def floating_ip(name: str, namespace: str | None, memo: kopf.Memo, **kwarg
 
 @kopf.on.delete(api.GROUP, meta.VERSION, "floatingips")
 async def floating_ip_deleted(name: str, namespace: str | None, memo: kopf.Memo, **_: Any) -> None:
-    """Release the floating IP's address on the external network."""
+    """Release the floating IP's address on the external network (under its lock)."""
     assert namespace is not None
-    await _release(memo.api, FLOATING_OF, "floatingip", namespace, name)
+    async with _LOCKS.setdefault(("floatingip", namespace, name), asyncio.Lock()):
+        await _release(memo.api, FLOATING_OF, "floatingip", namespace, name)
 
 
 @handling.follows(api.GROUP, meta.VERSION, "floatingips")
