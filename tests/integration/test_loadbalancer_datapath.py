@@ -211,6 +211,7 @@ def test_a_load_balancer_balances_real_http_and_reports_member_health(
                  "{.status.provisioningStatus}", "ACTIVE")  # fmt: skip
         assert set(wiring.requests(6)) == {"m1"}
     finally:
-        agent.terminate()
+        agent.terminate()  # the agent stops its HAProxy
         out, _ = agent.communicate(timeout=30)
         print(out.decode())  # shown when the test fails
+        subprocess.run(["pkill", "-f", str(wiring.workdir)], check=False)  # whatever is left

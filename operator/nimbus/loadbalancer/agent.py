@@ -139,6 +139,10 @@ async def run(
 
     engine = Amphora(run_dir, netns)
     running: str | None = None
+    # SIGTERM (the pod deleted) ends the loop through `finally`: HAProxy goes with the agent.
+    task = asyncio.current_task()
+    if task is not None:
+        asyncio.get_running_loop().add_signal_handler(signal.SIGTERM, task.cancel)
     agent = os.environ.get("POD_NAME") or socket.gethostname()
     try:
         async with client.Client(client.load_credentials(kubeconfig), kinds=kinds.table()) as api:
@@ -180,5 +184,8 @@ async def run(
                             {"health": {**patch, "reportedAt": now}},
                         )  # fmt: skip
                 await asyncio.sleep(interval)
+    except asyncio.CancelledError:
+        logger.info("load balancer %s/%s: stopping", namespace, load_balancer)
+        return 0
     finally:
         engine.stop()
