@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+import hashlib
 from typing import Annotated, Any, ClassVar, Literal
 
 import pydantic
@@ -64,6 +65,15 @@ def list_map(*keys: str) -> dict[str, Any]:
 LIST_SET: dict[str, Any] = {"x-kubernetes-list-type": "set"}
 LIST_ATOMIC: dict[str, Any] = {"x-kubernetes-list-type": "atomic"}
 PRESERVE_UNKNOWN: dict[str, Any] = {"x-kubernetes-preserve-unknown-fields": True}
+
+
+def short(text: str, limit: int = 63) -> str:
+    """`text` within `limit` characters (a label's value, a child's name): cut, with a digest
+    of the whole so that two long names never meet."""
+    if len(text) <= limit:
+        return text
+    return f"{text[: limit - 11].rstrip('-.')}-{hashlib.sha256(text.encode()).hexdigest()[:10]}"
+
 
 NAME_PATTERN = r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$"
 """A DNS-1123 subdomain: what Kubernetes accepts as the name of most objects."""

@@ -69,7 +69,7 @@ async def reconcile_load_balancer(
                 "metadata": {
                     "name": vip_port_name(name),
                     "namespace": namespace,
-                    "labels": {render.LB_LABEL: render.short(name)},
+                    "labels": {render.LB_LABEL: meta.short(name)},
                     "ownerReferences": [client.owner_reference(body)],
                 },
                 "spec": {

@@ -10,6 +10,7 @@ import json
 from collections.abc import Iterable, Mapping
 from typing import Any
 
+from nimbus.api.meta import short
 from nimbus.loadbalancer import amphora
 
 MANAGED = {"app.kubernetes.io/managed-by": "nimbus"}
@@ -175,14 +176,6 @@ def operating(
 
 
 # -- the amphora pod ---------------------------------------------------------------------------
-
-
-def short(text: str, limit: int = 63) -> str:
-    """`text` within `limit` characters (a label's value, a Deployment's name): cut, with a
-    digest of the whole so that two long names never meet."""
-    if len(text) <= limit:
-        return text
-    return f"{text[: limit - 11].rstrip('-.')}-{hashlib.sha256(text.encode()).hexdigest()[:10]}"
 
 
 def name_of(lb: str) -> str:

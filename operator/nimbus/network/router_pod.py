@@ -4,22 +4,15 @@ path it applied. Pure."""
 
 from __future__ import annotations
 
-import hashlib
 import json
 from typing import Any
+
+from nimbus.api.meta import short
 
 MANAGED = {"app.kubernetes.io/managed-by": "nimbus"}
 ROUTER_LABEL = "network.nimbus.dev/router"
 AGENT_IMAGE = "ghcr.io/nimbus-cloud/nimbus:latest"  # the chart sets NIMBUS_AGENT_IMAGE
 NETWORKS_ANNOTATION = "k8s.v1.cni.cncf.io/networks"
-
-
-def short(text: str, limit: int = 63) -> str:
-    """`text` within `limit` characters (a label's value, a Deployment's name): cut, with a
-    digest of the whole so that two long names never meet."""
-    if len(text) <= limit:
-        return text
-    return f"{text[: limit - 11].rstrip('-.')}-{hashlib.sha256(text.encode()).hexdigest()[:10]}"
 
 
 def name_of(router: str) -> str:
