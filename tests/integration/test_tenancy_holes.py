@@ -153,6 +153,77 @@ def test_only_an_admin_makes_an_image_public(cloud: Cloud, project: tuple[str, s
         cloud.kubectl("delete", "clusterrolebinding", f"publisher-{member}")
 
 
+# -- Neutron's admin-only attributes ------------------------------------------------------------
+
+
+def test_only_a_project_admin_sets_neutrons_admin_only_fields(
+    cloud: Cloud, operator: pathlib.Path
+) -> None:
+    """router:external, shared, a provider, a router's ha, enable_snat false and fixed gateway
+    address, a floating IP's address: Neutron's policy leaves them to an admin, and so does
+    admission whichever door (kubectl here) the request came through."""
+    ns = f"h-{uuid.uuid4().hex[:6]}"
+    member, admin = f"member-{uuid.uuid4().hex[:6]}", f"admin-{uuid.uuid4().hex[:6]}"
+    cloud.apply({"apiVersion": "identity.nimbus.dev/v1alpha1", "kind": "Project",
+                 "metadata": {"name": ns},
+                 "spec": {"members": [{"user": member, "role": "member"},
+                                      {"user": admin, "role": "admin"}],
+                          "purge": True}})  # fmt: skip
+    wait_for(cloud, PROJECT, ns, None, "{.status.status}", "ACTIVE")
+    try:
+        ext = {"apiVersion": NET, "kind": "Network", "metadata": {"name": "ext", "namespace": ns},
+               "spec": {"external": True}}  # fmt: skip
+        ok, why = as_user(cloud, member, "create", ext)
+        assert not ok
+        assert "spec.external: True: Forbidden: (rule:create_network:router:external) is " \
+            f"disallowed by policy. Only an admin of project {ns} sets it" in why  # fmt: skip
+        assert "administer on networks.network.nimbus.dev" in why
+        ok, why = as_user(cloud, member, "create",
+                          {**ext, "spec": {"shared": True}})  # fmt: skip
+        assert not ok
+        assert "rule:create_network:shared" in why
+        ok, why = as_user(cloud, admin, "create", ext)
+        assert ok, why
+        # the member edits what is not the admin's, and not what is
+        ok, why = as_user(
+            cloud, member, "apply", {**ext, "spec": {"external": True, "description": "the uplink"}}
+        )
+        assert ok, why
+        for doc in _network(ns, "ext", "10.99.0.0/24")[1:] + _network(ns, "inner", "10.1.0.0/24"):
+            cloud.apply(doc)
+
+        def router(**spec: Any) -> dict[str, Any]:
+            return {"apiVersion": NET, "kind": "Router",
+                    "metadata": {"name": f"r-{uuid.uuid4().hex[:4]}", "namespace": ns},
+                    "spec": spec}  # fmt: skip
+
+        refused = {
+            "rule:create_router:ha": router(ha=True),
+            "rule:create_router:external_gateway_info:enable_snat": router(
+                externalGateway={"network": "ext", "enableSNAT": False}),
+            "rule:create_router:external_gateway_info:external_fixed_ips": router(
+                externalGateway={"network": "ext",
+                                 "externalFixedIPs": [{"ipAddress": "10.99.0.9"}]}),
+            "rule:create_floatingip:floating_ip_address": {
+                "apiVersion": NET, "kind": "FloatingIP",
+                "metadata": {"name": "fip", "namespace": ns},
+                "spec": {"floatingNetwork": {"network": "ext"},
+                         "floatingIPAddress": "10.99.0.20"}},
+        }  # fmt: skip
+        for rule, obj in refused.items():
+            ok, why = as_user(cloud, member, "create", obj)
+            assert not ok, rule
+            assert f"({rule}) is disallowed by policy" in why
+        ok, why = as_user(cloud, member, "create",
+                          router(externalGateway={"network": "ext"}))  # fmt: skip
+        assert ok, why
+        for rule, obj in refused.items():
+            ok, why = as_user(cloud, admin, "create", obj)
+            assert ok, f"{rule}: {why}"
+    finally:
+        cloud.kubectl("delete", PROJECT, ns, "--wait=false", check=False)
+
+
 # -- a project never takes a namespace over ----------------------------------------------------
 
 

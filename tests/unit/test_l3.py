@@ -216,6 +216,43 @@ def test_router_refusal(
     assert admission.router_refusal(router, SUBNETS, others) == expected
 
 
+@pytest.mark.parametrize(
+    ("plural", "spec", "old", "expected"),
+    [
+        ("networks", {"external": True}, None, ["spec.external"]),
+        ("networks", {"external": False, "shared": False}, None, []),
+        ("networks", {"shared": True, "provider": {"networkType": "vlan",
+                      "physicalNetwork": "eth1", "segmentationID": 7}}, None,
+         ["spec.shared", "spec.provider", "spec.provider.physicalNetwork",
+          "spec.provider.segmentationID"]),
+        ("networks", {"provider": {"networkType": "local", "cni": "macvlan"}}, None, []),
+        # an admin's external network stays editable by members in its other fields
+        ("networks", {"external": True, "description": "x"}, {"external": True}, []),
+        ("networks", {"external": True}, {"external": False}, ["spec.external"]),
+        ("routers", {"ha": True}, None, ["spec.ha"]),
+        ("routers", {"externalGateway": {"network": "ext"}}, None, []),
+        ("routers", {"externalGateway": {"network": "ext", "enableSNAT": True}}, None, []),
+        ("routers", {"externalGateway": {"network": "ext", "enableSNAT": False}}, None,
+         ["spec.externalGateway.enableSNAT"]),
+        ("routers", {"externalGateway": {"network": "ext", "enableSNAT": False}},
+         {"externalGateway": {"network": "ext", "enableSNAT": False}}, []),
+        ("routers", {"externalGateway": {"network": "ext",
+                                         "externalFixedIPs": [{"ipAddress": "10.0.0.5"}]}},
+         {"externalGateway": {"network": "ext",
+                              "externalFixedIPs": [{"ipAddress": "10.0.0.4"}]}},
+         ["spec.externalGateway.externalFixedIPs"]),
+        ("routers", {"externalGateway": {"network": "ext", "externalFixedIPs": []}}, None, []),
+        ("floatingips", {"floatingNetwork": {"network": "ext"}}, None, []),
+        ("floatingips", {"floatingNetwork": {"network": "ext"},
+                         "floatingIPAddress": "10.0.0.9"}, None, ["spec.floatingIPAddress"]),
+    ],
+)  # fmt: skip
+def test_admin_only_fields(
+    plural: str, spec: dict[str, Any], old: dict[str, Any] | None, expected: list[str]
+) -> None:
+    assert [path for path, _ in admission.admin_fields(plural, spec, old)] == expected
+
+
 def test_router_pod_is_attached_to_each_leg_and_holds_net_admin_and_raw_only() -> None:
     body = _router()
     status = body["status"]

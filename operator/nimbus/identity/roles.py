@@ -5,8 +5,10 @@ that refuses to delete a protected project.
 - `nimbus-project-reader`: get, list and watch every Nimbus kind of the project;
 - `nimbus-project-member`: also create, update, patch and delete them, and write (not read)
   the project's Secrets, so that user data holding secrets stays out of readers' sight;
-- `nimbus-project-admin`: also the project's Secrets (a generated private key is one) and its
-  Events.
+- `nimbus-project-admin`: also the project's Secrets (a generated private key is one), its
+  Events, and the verb `administer` on networks, routers and floating IPs: the fields Neutron's
+  policy leaves to an admin (router:external, shared, provider, a router's ha, enable_snat and
+  external_fixed_ips, a floating IP's address), which admission checks.
 
 They aggregate into Kubernetes' view, edit and admin roles. No role grants Projects, Flavors or
 VolumeTypes beyond reading: only a cluster admin edits them. `nimbus-image-publisher` holds the
@@ -29,6 +31,7 @@ READ = ["get", "list", "watch"]
 WRITE = ["create", "update", "patch", "delete", "deletecollection"]
 AGGREGATE = {"reader": "view", "member": "edit", "admin": "admin"}
 PUBLIC_READER = "nimbus-public-reader"
+PROJECT_ADMIN = "nimbus-project-admin"
 # Glance's publicize_image: bound cluster-wide to whoever may make an image public.
 IMAGE_PUBLISHER = "nimbus-image-publisher"
 DELETION_PROTECTION = "nimbus-project-deletion-protection"
@@ -68,6 +71,11 @@ def cluster_roles() -> list[dict[str, Any]]:
             {"apiGroups": [""], "resources": ["secrets"], "verbs": READ + WRITE},
             {"apiGroups": [""], "resources": ["events"], "verbs": READ},
             {"apiGroups": ["events.k8s.io"], "resources": ["events"], "verbs": READ},
+            {
+                "apiGroups": ["network.nimbus.dev"],
+                "resources": ["floatingips", "networks", "routers"],
+                "verbs": ["administer"],
+            },
         ],
     }
     roles = [

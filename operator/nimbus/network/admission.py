@@ -1,6 +1,6 @@
 """Network admission, in Neutron's words: no two subnets of a network overlap; a router's
 subnets do not overlap and are no other router's; routers and floating IPs are on external
-networks."""
+networks; what Neutron's policy leaves to an admin is set by one."""
 
 from __future__ import annotations
 
@@ -10,7 +10,85 @@ from typing import Any
 
 import kopf
 
+from nimbus.identity import authz, roles
 from nimbus.network import l3
+
+GROUP = "network.nimbus.dev"
+# Neutron's policy (neutron/conf/policies): the attributes only an admin sets, by plural, as
+# (field, Neutron's rule, whether a spec sets it). Here an admin is whoever may `administer` the
+# kind in the project: the project's admins (nimbus-project-admin), and cluster admins; the
+# OpenStack API's admin role is the same RoleBinding, so both doors agree.
+_ADMIN_FIELDS: dict[str, tuple[tuple[str, str, Any], ...]] = {
+    "networks": (
+        ("spec.external", "network:router:external", lambda s: s.get("external") is True),
+        ("spec.shared", "network:shared", lambda s: s.get("shared") is True),
+        ("spec.provider", "network:provider:network_type",
+         lambda s: (s.get("provider") or {}).get("networkType", "local") != "local"),
+        ("spec.provider.physicalNetwork", "network:provider:physical_network",
+         lambda s: (s.get("provider") or {}).get("physicalNetwork") is not None),
+        ("spec.provider.segmentationID", "network:provider:segmentation_id",
+         lambda s: (s.get("provider") or {}).get("segmentationID") is not None),
+    ),
+    "routers": (
+        ("spec.ha", "router:ha", lambda s: s.get("ha") is True),
+        ("spec.externalGateway.enableSNAT", "router:external_gateway_info:enable_snat",
+         lambda s: (s.get("externalGateway") or {}).get("enableSNAT") is False),
+        ("spec.externalGateway.externalFixedIPs",
+         "router:external_gateway_info:external_fixed_ips",
+         lambda s: bool((s.get("externalGateway") or {}).get("externalFixedIPs"))),
+    ),
+    "floatingips": (
+        ("spec.floatingIPAddress", "floatingip:floating_ip_address",
+         lambda s: s.get("floatingIPAddress") is not None),
+    ),
+}  # fmt: skip
+
+
+def admin_fields(
+    plural: str, spec: Mapping[str, Any], old: Mapping[str, Any] | None
+) -> list[tuple[str, str]]:
+    """The admin-only fields (path, Neutron's rule) this spec sets that the old one did not: an
+    object an admin made stays editable by its members in every other field."""
+    return [
+        (path, rule)
+        for path, rule, sets in _ADMIN_FIELDS[plural]
+        if sets(spec) and not (old is not None and sets(old) and _at(old, path) == _at(spec, path))
+    ]
+
+
+def _at(spec: Mapping[str, Any], path: str) -> Any:
+    value: Any = spec
+    for key in path.split(".")[1:]:
+        value = (value or {}).get(key) if isinstance(value, Mapping) else None
+    return value
+
+
+async def _operator_user(memo: kopf.Memo) -> str:
+    if memo.get("operator_user") is None:
+        memo.operator_user = await authz.whoami(memo.api)
+    return str(memo.operator_user)
+
+
+async def _admin_only(plural: str, body: kopf.Body, userinfo: kopf.UserInfo, memo: kopf.Memo,
+                      old: Mapping[str, Any] | None) -> None:  # fmt: skip
+    """Refuse, in Neutron's policy words, an admin-only field set by someone who may not
+    `administer` the kind in the object's project. The operator passes: its Heat engine asks
+    the stack's requester the same question before it makes anything (orchestration.plan)."""
+    setting = admin_fields(plural, body.get("spec") or {}, (old or {}).get("spec"))
+    if not setting or userinfo.get("username") == await _operator_user(memo):
+        return
+    namespace = str(body["metadata"].get("namespace"))
+    access = authz.Access("administer", GROUP, plural, namespace)
+    if await authz.denied(memo.api, authz.Requester.of(userinfo), [access]):
+        path, rule = setting[0]
+        action = "create" if old is None else "update"
+        raise kopf.AdmissionError(
+            f"{path}: {_at(body.get('spec') or {}, path)!r}: Forbidden: "
+            f"(rule:{action}_{rule}) is disallowed by policy. Only an admin of project "
+            f"{namespace} sets it (the verb administer on {plural}.{GROUP}, in the ClusterRole "
+            f"{roles.PROJECT_ADMIN})",
+            code=403,
+        )
 
 
 def overlapping(subnet: Mapping[str, Any], others: Iterable[Mapping[str, Any]]) -> str | None:
@@ -50,6 +128,16 @@ async def validate_subnet(body: kopf.Body, memo: kopf.Memo, **kwargs: Any) -> No
     why = overlapping(dict(body), others)
     if why:
         raise kopf.AdmissionError(why, code=400)
+
+
+@kopf.on.validate(GROUP, "v1alpha1", "networks", id="networks",
+                  operations=["CREATE", "UPDATE"])  # fmt: skip
+async def validate_network(
+    body: kopf.Body, userinfo: kopf.UserInfo, memo: kopf.Memo, **kwargs: Any
+) -> None:
+    """Only an admin makes a network external or shared (every project may then use it) or
+    sets its provider attributes (which host network it is)."""
+    await _admin_only("networks", body, userinfo, memo, kwargs.get("old"))
 
 
 async def _external_network(
@@ -102,7 +190,10 @@ def router_refusal(
 
 @kopf.on.validate("network.nimbus.dev", "v1alpha1", "routers", id="routers",
                   operations=["CREATE", "UPDATE"])  # fmt: skip
-async def validate_router(body: kopf.Body, memo: kopf.Memo, **kwargs: Any) -> None:
+async def validate_router(
+    body: kopf.Body, userinfo: kopf.UserInfo, memo: kopf.Memo, **kwargs: Any
+) -> None:
+    await _admin_only("routers", body, userinfo, memo, kwargs.get("old"))
     namespace = str(body["metadata"].get("namespace"))
     gateway = (body.get("spec") or {}).get("externalGateway")
     if gateway:
@@ -116,8 +207,11 @@ async def validate_router(body: kopf.Body, memo: kopf.Memo, **kwargs: Any) -> No
 
 @kopf.on.validate("network.nimbus.dev", "v1alpha1", "floatingips", id="floatingips",
                   operations=["CREATE"])  # fmt: skip
-async def validate_floating_ip(body: kopf.Body, memo: kopf.Memo, **kwargs: Any) -> None:
+async def validate_floating_ip(
+    body: kopf.Body, userinfo: kopf.UserInfo, memo: kopf.Memo, **kwargs: Any
+) -> None:
     """A floating IP is on an external network, as Neutron's `floating_network_id` must be."""
+    await _admin_only("floatingips", body, userinfo, memo, None)
     namespace = str(body["metadata"].get("namespace"))
     ref = (body.get("spec") or {}).get("floatingNetwork") or {}
     await _external_network(memo, ref, namespace, "spec.floatingNetwork")
