@@ -33,7 +33,7 @@ $(VENV)/.installed: pyproject.toml $(LOCKS) | $(BIN)/pip
 	touch $@
 
 .PHONY: deps
-deps: ## install system packages the tests need (Debian's etcd-server, shellcheck, nftables, haproxy)
+deps: ## install system packages the tests need (Debian's etcd-server, shellcheck, nftables, haproxy, chromium)
 	@command -v etcd >/dev/null || { \
 	  echo "installing etcd-server (apt-get)"; \
 	  $(SUDO) apt-get update -qq && DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq etcd-server; }
@@ -46,6 +46,9 @@ deps: ## install system packages the tests need (Debian's etcd-server, shellchec
 	  echo "balancers' data paths are tested on them in network namespaces"; \
 	  $(SUDO) apt-get update -qq && DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq \
 	    nftables haproxy keepalived iproute2; }
+	@command -v chromium >/dev/null || { \
+	  echo "installing chromium (apt-get): the dashboard's tests drive it with Playwright"; \
+	  $(SUDO) apt-get update -qq && DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq chromium; }
 	@command -v go >/dev/null || { echo "Go >= 1.26 is needed to build the control plane"; exit 1; }
 
 .PHONY: venv
