@@ -13,6 +13,7 @@ from __future__ import annotations
 import ipaddress
 import json
 import time
+from collections.abc import Iterator
 from typing import Any
 
 import pytest
@@ -27,8 +28,17 @@ POOL = ("203.0.113.10", "203.0.113.12")  # the external subnet's pool: three add
 
 
 @pytest.fixture(scope="module")
-def admin(cloud: Cloud, api: str, tenants: dict[str, str]) -> str:
-    """dave: an admin of the first project, who alone may make a network external."""
+def admin(cloud: Cloud, api: str, tenants: dict[str, str]) -> Iterator[str]:
+    """dave: an admin of the first project, who alone may make a network external. The
+    external network the tests make is deleted at the end: every project sees one (the
+    session's other modules list their projects' networks)."""
+    yield _admin(cloud, api, tenants)
+    cloud.kubectl("delete", "subnets.network.nimbus.dev,networks.network.nimbus.dev",
+                  "public-v4", "public", "-n", tenants["first"], "--ignore-not-found",
+                  "--wait=false", check=False)  # fmt: skip
+
+
+def _admin(cloud: Cloud, api: str, tenants: dict[str, str]) -> str:
     first = tenants["first"]
     user(cloud, "dave", "s3cret-dave")
     cloud.kubectl(
@@ -68,11 +78,15 @@ def _fault(answer: tuple[int, Any]) -> tuple[int, str, str]:
 
 
 def _eventually(api: str, project: str, command: tuple[str, ...], got: Any) -> Any:
-    """What `got` finds in the CLI's show, once it finds something (the operator's part, when
+    """What `got` finds in alice's show, once it finds something (the operator's part, when
     it took longer than the API waits), failing after 60 s."""
+    return _eventually_as(api, "alice", project, command, got)
+
+
+def _eventually_as(api: str, who: str, project: str, command: tuple[str, ...], got: Any) -> Any:
     deadline = time.monotonic() + 60
     while True:
-        found = got(as_json(openstack(api, "alice", project, *command, "-f", "json")))
+        found = got(as_json(openstack(api, who, project, *command, "-f", "json")))
         if found:
             return found
         assert time.monotonic() < deadline, f"{command}: nothing after 60 s"
@@ -340,6 +354,57 @@ def test_another_project_sees_none_of_it_and_a_reader_makes_none(
         refused = openstack(api, "carol", first, *command, check=False)
         assert refused.returncode != 0, command
         assert "cannot create resource" in refused.stderr, refused.stderr
+
+
+def test_another_project_s_external_network_is_every_project_s_way_out(
+    cloud: Cloud, api: str, tenants: dict[str, str]
+) -> None:
+    """Neutron shows an external network to every project: bob, of the second project, lists
+    the first project's `public` (and none of its other networks), puts a router's gateway on
+    it and takes a floating IP from it, as from an admin project's in any OpenStack cloud."""
+    first, second = tenants["first"], tenants["second"]
+    public = as_json(openstack(api, "alice", first, "network", "show", "-f", "json", "public"))
+    listed = as_json(openstack(api, "bob", second, "network", "list", "--external", "-f",
+                               "json"))  # fmt: skip
+    assert [n["ID"] for n in listed] == [public["id"]]
+    names = {n["Name"] for n in as_json(openstack(api, "bob", second, "network", "list", "-f",
+                                                  "json"))}  # fmt: skip
+    assert names == {"private", "public"}  # bob's own private, and first's public
+    shown = as_json(openstack(api, "bob", second, "network", "show", "-f", "json", public["id"]))
+    assert (shown["router:external"], shown["project_id"]) == (True, public["project_id"])
+    assert shown["subnets"] == public["subnets"]
+
+    router = as_json(openstack(api, "bob", second, "router", "create", "--external-gateway",
+                               "public", "-f", "json", "bobs-edge"))  # fmt: skip
+    assert router["external_gateway_info"]["network_id"] == public["id"]
+    stored = cloud.get("routers.network.nimbus.dev", "bobs-edge", second)
+    assert stored["spec"]["externalGateway"]["network"] == "public"
+    assert stored["spec"]["externalGateway"]["project"] == first
+    floating = as_json(openstack(api, "bob", second, "floating", "ip", "create", "-f", "json",
+                                 "public"))  # fmt: skip
+    assert floating["floating_network_id"] == public["id"]
+    (made,) = json.loads(cloud.kubectl("get", "osfip", "-n", second, "-o",
+                                       "json").stdout)["items"]  # fmt: skip
+    assert made["spec"]["floatingNetwork"] == {"network": "public", "project": first}
+    address = floating["floating_ip_address"] or _eventually_as(
+        api, "bob", second, ("floating", "ip", "show", floating["id"]),
+        lambda shown: shown["floating_ip_address"])  # fmt: skip
+    assert _in_pool(address), address
+    openstack(api, "bob", second, "floating", "ip", "delete", floating["id"])
+    openstack(api, "bob", second, "router", "delete", "bobs-edge")
+
+    # no longer external: no longer anyone else's
+    cloud.kubectl("patch", "networks.network.nimbus.dev", "public", "-n", first, "--type=merge",
+                  "-p", '{"spec": {"external": false}}')  # fmt: skip
+    try:
+        deadline = time.monotonic() + 30
+        while as_json(openstack(api, "bob", second, "network", "list", "--external", "-f",
+                                "json")):  # fmt: skip
+            assert time.monotonic() < deadline, "public is still bob's to see after 30 s"
+            time.sleep(1)
+    finally:
+        cloud.kubectl("patch", "networks.network.nimbus.dev", "public", "-n", first,
+                      "--type=merge", "-p", '{"spec": {"external": true}}')  # fmt: skip
 
 
 def test_a_router_is_taken_apart_and_deleted(api: str, tenants: dict[str, str]) -> None:

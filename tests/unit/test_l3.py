@@ -9,7 +9,7 @@ from typing import Any
 
 import pytest
 
-from nimbus.network import admission, agent, l3, router_pod
+from nimbus.network import admission, agent, l3, render, router_pod
 
 BLUE = l3.Leg("qr-blue", "10.0.0.1", "10.0.0.0/24")
 GREEN = l3.Leg("qr-green", "10.0.1.1", "10.0.1.0/24")
@@ -374,3 +374,21 @@ def test_an_ha_routers_keepalived_holds_every_address_of_the_plan() -> None:
     assert all(r.source is None for r in l3.routes(plan))
     assert l3.ha_address("router-r1-a").startswith("169.254.")
     assert l3.ha_address("router-r1-a") != l3.ha_address("router-r1-b")
+
+
+def test_an_external_network_is_readable_by_every_signed_in_user_and_nothing_else_is() -> None:
+    role, binding = render.render_external_readers("public", "admin", ["public-v4"], None)
+    assert role["metadata"] == binding["metadata"]
+    assert (role["metadata"]["name"], role["metadata"]["namespace"]) == (
+        "nimbus-external-public", "admin")  # fmt: skip
+    assert role["rules"] == [
+        {"apiGroups": ["network.nimbus.dev"], "resources": ["networks"],
+         "resourceNames": ["public"], "verbs": ["get"]},
+        {"apiGroups": ["network.nimbus.dev"], "resources": ["subnets"],
+         "resourceNames": ["public-v4"], "verbs": ["get"]},
+    ]  # fmt: skip
+    assert [s["name"] for s in binding["subjects"]] == [
+        "system:authenticated", "system:serviceaccounts"]  # fmt: skip
+    assert binding["roleRef"]["name"] == "nimbus-external-public"
+    (only,) = render.render_external_readers("public", "admin", [], None)[0]["rules"]
+    assert only["resources"] == ["networks"]

@@ -38,11 +38,12 @@ def test_a_user_s_roles_on_a_project(
 def test_the_catalog_names_each_service_at_its_public_url() -> None:
     entries = {e["type"]: e for e in keystone.catalog("http://127.0.0.1:5000/", "RegionOne", "p1")}
     assert set(entries) == {"identity", "compute", "image", "network", "volumev3",
-                            "block-storage", "orchestration"}  # fmt: skip
+                            "block-storage", "orchestration", "load-balancer"}  # fmt: skip
     urls = {k: e["endpoints"][0]["url"] for k, e in entries.items()}
     assert urls["compute"] == "http://127.0.0.1:5000/compute/v2.1"
     assert urls["volumev3"] == "http://127.0.0.1:5000/volume/v3/p1"
     assert urls["orchestration"] == "http://127.0.0.1:5000/heat/v1/p1"
+    assert urls["load-balancer"] == "http://127.0.0.1:5000/load-balancer"
     interfaces = [p["interface"] for p in entries["image"]["endpoints"]]
     assert interfaces == ["public", "internal", "admin"]
     # Unscoped: no project, so no service whose URL names one.

@@ -455,6 +455,51 @@ def test_a_floating_ip_create_is_a_floating_ip_spec() -> None:
         "port": "web-port", "fixedIPAddress": "10.0.0.10"}  # fmt: skip
 
 
+UPLINK, UPLINK_V4 = "5e6f7a8b-0000-4000-8000-000000000401", "5e6f7a8b-0000-4000-8000-000000000402"
+
+
+def _admins() -> routers.Project:
+    """The demo project, and the admin project's external network `uplink` (named `public` too
+    would not matter: a reference names its project) with its subnet."""
+    uplink = _obj("Network", "public", UPLINK, {"external": True})
+    uplink_v4 = _obj("Subnet", "public-v4", UPLINK_V4,
+                     {"network": "public", "cidr": "198.51.100.0/24"})  # fmt: skip
+    for body in (uplink, uplink_v4):
+        body["metadata"]["namespace"] = "admin"
+    project = _project()
+    project.foreign = {("admin", "public"): uplink}
+    project.foreign_subnets = [uplink_v4]
+    return project
+
+
+def test_another_project_s_external_network_is_named_with_its_project() -> None:
+    project = _admins()
+    assert project.subnets_of("public", "admin")[0]["metadata"]["uid"] == UPLINK_V4
+    assert project.subnets_of("public")[0]["metadata"]["uid"] == PUBLIC_V4
+    assert neutron_router_requests.router_create(
+        {"router": {"external_gateway_info": {
+            "network_id": UPLINK, "external_fixed_ips": [{"subnet_id": UPLINK_V4}]}}},
+        project, project_id=PROJECT, admin=True) == ("", {"externalGateway": {
+            "network": "public", "project": "admin", "enableSNAT": True,
+            "externalFixedIPs": [{"subnet": "public-v4"}]}})  # fmt: skip
+    assert neutron_floating_requests.floating_ip_create(
+        {"floatingip": {"floating_network_id": UPLINK}}, project, project_id=PROJECT,
+        admin=False) == {"floatingNetwork": {"network": "public", "project": "admin"}}  # fmt: skip
+    with pytest.raises(Fault) as raised:  # r1's gateway is on the demo project's public
+        neutron_floating_requests.floating_ip_create(
+            {"floatingip": {"floating_network_id": UPLINK, "port_id": PORT}}, project,
+            project_id=PROJECT, admin=False)  # fmt: skip
+    assert raised.value.code == 404
+    assert f"External network {UPLINK} is not reachable from subnet {SUBNET}." in str(
+        raised.value.message)  # fmt: skip
+    with pytest.raises(Fault) as raised:  # its subnets are its own, not the demo project's
+        neutron_floating_requests.floating_ip_create(
+            {"floatingip": {"floating_network_id": UPLINK,
+                            "floating_ip_address": "203.0.113.77"}},
+            project, project_id=PROJECT, admin=True)  # fmt: skip
+    assert raised.value.code == 400
+
+
 @pytest.mark.parametrize(
     ("body", "code", "kind", "message"),
     [

@@ -8,7 +8,7 @@ from nimbus.k8s import client
 from nimbus.openstack import app
 from nimbus.openstack.service import Config
 
-PREFIXES = ("/v3", "/compute", "/image", "/network", "/volume", "/heat")
+PREFIXES = ("/v3", "/compute", "/image", "/network", "/volume", "/heat", "/load-balancer")
 
 
 def test_the_application_registers_every_route_once() -> None:
@@ -20,3 +20,4 @@ def test_the_application_registers_every_route_once() -> None:
     assert all(path == "/" or path.startswith(PREFIXES) for _, path in routes), routes
     assert ("PUT", "/v3/projects/{project_id}/users/{user_id}/roles/{role_id}") in routes
     assert ("POST", "/v3/users/{user_id}/application_credentials") in routes
+    assert ("DELETE", "/load-balancer/{version}/lbaas/loadbalancers/{lb_id}") in routes

@@ -157,6 +157,7 @@ SERVICES = (
     ("/network", "Networking (Neutron v2.0)", "v2.0"),
     ("/volume", "Block Storage (Cinder v3)", "microversions {cinder}"),
     ("/heat", "Orchestration (Heat v1)", "v1"),
+    ("/load-balancer", "Load Balancing (Octavia v2)", "v2.0"),
 )
 
 

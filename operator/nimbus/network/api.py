@@ -87,6 +87,11 @@ class NetworkStatus(meta.Status):
     subnets: list[str] = pydantic.Field(default_factory=list, json_schema_extra=meta.LIST_SET)
     network_attachment_definition: str | None = None
     mtu: int | None = None
+    external_reader_role: str | None = pydantic.Field(
+        default=None,
+        description="An external network's Role (and RoleBinding) letting every signed-in user "
+        "read it, as Neutron shows an external network to every project.",
+    )
 
 
 class Network(meta.Resource):

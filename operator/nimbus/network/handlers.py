@@ -51,11 +51,15 @@ async def reconcile_network(
         owner=client.owner_reference(network),
     )
     attachment = await api_client.apply(render.render_network_attachment(inputs))
+    readers = await _external_readers(
+        api_client, network, spec, [s["metadata"]["name"] for s in subnets]
+    )
     fields = {
         "status": "ACTIVE" if spec.admin_state_up else "DOWN",
         "subnets": [s["metadata"]["name"] for s in subnets],
         "networkAttachmentDefinition": attachment["metadata"]["name"],
         "mtu": spec.mtu,
+        "externalReaderRole": readers,
     }
     await reporting.report_changed(
         api_client,
@@ -80,6 +84,27 @@ async def reconcile_network(
                 fields=subnet_fields,
                 wanted=[Condition("NetworkFound", "True", "NetworkFound")],
             )
+
+
+async def _external_readers(
+    api_client: client.Client, network: dict[str, Any], spec: api.NetworkSpec, subnets: list[str]
+) -> str | None:
+    """An external network's readers' Role and RoleBinding, applied; removed when it stops
+    being external. The Role's name, or None."""
+    metadata = network["metadata"]
+    if spec.external:
+        for manifest in render.render_external_readers(
+            metadata["name"], metadata["namespace"], subnets, client.owner_reference(network)
+        ):
+            await api_client.apply(manifest)
+        return render.external_reader_name(metadata["name"])
+    had = (network.get("status") or {}).get("externalReaderRole")
+    if had:
+        for kind in ("RoleBinding", "Role"):
+            await api_client.delete(
+                "rbac.authorization.k8s.io/v1", kind, had, metadata["namespace"]
+            )
+    return None
 
 
 # Networks whose attachment is to be rendered again soon: many ports coming at once (a

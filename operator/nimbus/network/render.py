@@ -8,6 +8,7 @@ import ipaddress
 import json
 from typing import Any
 
+from nimbus.api import meta
 from nimbus.network import api
 from nimbus.runtime import templating
 
@@ -125,6 +126,45 @@ def render_network_attachment(inputs: NetworkInputs) -> dict[str, Any]:
         owner=[inputs.owner] if inputs.owner else [],
         config=json.dumps(cni_config(inputs), sort_keys=True),
     )
+
+
+def external_reader_name(network: str) -> str:
+    return meta.short(f"nimbus-external-{network}")
+
+
+def render_external_readers(
+    name: str, namespace: str, subnets: list[str], owner: dict[str, Any] | None
+) -> list[dict[str, Any]]:
+    """An external network is every project's way out, as Neutron shows it to every project:
+    a Role reading this network and its subnets (and no other object) bound to every signed-in
+    user and service account, so that a router's gateway or a floating IP in another project
+    can name it, and the OpenStack API can list it for them as the caller."""
+    metadata = {
+        "name": external_reader_name(name),
+        "namespace": namespace,
+        "labels": {"app.kubernetes.io/managed-by": "nimbus",
+                   "network.nimbus.dev/network": meta.short(name)},
+        "ownerReferences": [owner] if owner else [],
+    }  # fmt: skip
+    rules: list[dict[str, Any]] = [
+        {"apiGroups": [api.GROUP], "resources": ["networks"], "resourceNames": [name],
+         "verbs": ["get"]}
+    ]  # fmt: skip
+    if subnets:
+        rules.append({"apiGroups": [api.GROUP], "resources": ["subnets"],
+                      "resourceNames": sorted(subnets), "verbs": ["get"]})  # fmt: skip
+    role = {"apiVersion": "rbac.authorization.k8s.io/v1", "kind": "Role", "metadata": metadata,
+            "rules": rules}  # fmt: skip
+    binding = {
+        "apiVersion": "rbac.authorization.k8s.io/v1",
+        "kind": "RoleBinding",
+        "metadata": metadata,
+        "roleRef": {"apiGroup": "rbac.authorization.k8s.io", "kind": "Role",
+                    "name": metadata["name"]},
+        "subjects": [{"apiGroup": "rbac.authorization.k8s.io", "kind": "Group", "name": g}
+                     for g in ("system:authenticated", "system:serviceaccounts")],
+    }  # fmt: skip
+    return [role, binding]
 
 
 # -- security groups ------------------------------------------------------------------------

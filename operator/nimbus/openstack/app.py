@@ -37,6 +37,8 @@ from nimbus.openstack import (
     nova_hosts,
     nova_metadata,
     nova_volumes,
+    octavia,
+    octavia_objects,
 )
 from nimbus.openstack.faults import Fault
 from nimbus.openstack.service import Config, Services
@@ -57,6 +59,8 @@ def _style(path: str) -> str:
         return "neutron"
     if path.startswith("/heat"):
         return "heat"
+    if path.startswith("/load-balancer"):
+        return "octavia"
     # Cinder (/volume) and Glance answer Nova's fault documents: {"<faultName>": {...}}.
     return "nova"
 
@@ -128,6 +132,8 @@ def application(config: Config, api: client.Client) -> web.Application:
         cinder_extensions,
         heat,
         heat_resources,
+        octavia,
+        octavia_objects,
     ):
         app.add_routes(module.routes)
 

@@ -4,7 +4,9 @@ Nova, Cinder and Glance: `{"<faultName>": {"code": ..., "message": ...}}`; Keyst
 `{"error": {"code": ..., "title": ..., "message": ...}}`; Neutron:
 `{"NeutronError": {"type": ..., "message": ..., "detail": ""}}`; Heat: `{"code": ...,
 "title": ..., "explanation": ..., "error": {"type": ..., "message": ..., "traceback": null}}`
-(python-heatclient reads `error.message`). Pure: app.py answers them."""
+(python-heatclient reads `error.message`); Octavia: WSME's `{"faultcode": "Client" | "Server",
+"faultstring": ..., "debuginfo": null}` (python-octaviaclient reads `faultstring`). Pure: app.py
+answers them."""
 
 from __future__ import annotations
 
@@ -44,8 +46,8 @@ NEUTRON_TYPES = {
 
 
 class Fault(Exception):  # noqa: N818 -- OpenStack calls these fault documents
-    """An error to answer in the service's own shape (`style`: nova, keystone, neutron, heat;
-    `kind`: Neutron's type, Heat's exception name)."""
+    """An error to answer in the service's own shape (`style`: nova, keystone, neutron, heat,
+    octavia; `kind`: Neutron's type, Heat's exception name)."""
 
     def __init__(self, code: int, message: str, *, style: str = "nova", kind: str = "") -> None:
         super().__init__(message)
@@ -65,6 +67,9 @@ class Fault(Exception):  # noqa: N818 -- OpenStack calls these fault documents
             return {"code": self.code, "title": title, "explanation": explanation,
                     "error": {"type": self.kind or kind, "message": self.message,
                               "traceback": None}}  # fmt: skip
+        if self.style == "octavia":
+            return {"faultcode": "Client" if self.code < 500 else "Server",
+                    "faultstring": self.message, "debuginfo": None}  # fmt: skip
         name = NOVA_FAULTS.get(self.code, "computeFault")
         return {name: {"code": self.code, "message": self.message}}
 

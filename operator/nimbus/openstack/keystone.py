@@ -28,6 +28,7 @@ CATALOG = (
     ("volumev3", "cinderv3", "/volume/v3/{project_id}"),
     ("block-storage", "cinder", "/volume/v3/{project_id}"),
     ("orchestration", "heat", "/heat/v1/{project_id}"),
+    ("load-balancer", "octavia", "/load-balancer"),
 )
 
 

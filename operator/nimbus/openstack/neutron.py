@@ -58,10 +58,12 @@ def query(request: web.Request) -> dict[str, list[str]]:
 
 
 def respond(key: str, document: Any, request: web.Request, status: int = 200) -> web.Response:
-    """One resource (or a collection of them), with only the `fields=` asked for."""
+    """One resource (or a collection of them, sorted and paged as asked), with only the
+    `fields=` asked for."""
     fields = request.query.getall("fields", [])
     if isinstance(document, list):
-        document = [neutron_documents.select(d, fields) for d in document]
+        listed = neutron_documents.page(document, query(request))
+        document = [neutron_documents.select(d, fields) for d in listed]
     else:
         document = neutron_documents.select(document, fields)
     return web.json_response({key: document}, status=status)
@@ -124,25 +126,96 @@ def find(bodies: list[dict[str, Any]], ident: str, kind: str) -> dict[str, Any]:
 # -- networks ---------------------------------------------------------------------------------
 
 
+async def _readable(kube_client: client.Client, kind: str, name: str, namespace: str
+                    ) -> dict[str, Any] | None:  # fmt: skip
+    try:
+        return await kube_client.get(NETWORKS, kind, name, namespace)
+    except client.ApiError as error:
+        if error.status == 403:
+            return None
+        raise
+
+
+async def external_networks(
+    request: web.Request, identity: Identity
+) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
+    """Other projects' external networks and their subnets, which Neutron shows every project:
+    found in the API's index (a list as itself) and each read again as the caller, so RBAC
+    decides (the operator lets every signed-in user read an external network and its subnets:
+    network.render.render_external_readers)."""
+    svc = services(request)
+    projects = {(p.get("status") or {}).get("namespace") for p in await svc.projects()}
+    candidates = [n for n in await svc.api.list(NETWORKS, "Network")
+                  if n["metadata"]["namespace"] != identity.namespace
+                  and n["metadata"]["namespace"] in projects  # a project's, as all of Neutron's
+                  and (n.get("spec") or {}).get("external")]  # fmt: skip
+    kube_client = kube(request, identity)
+    read = await asyncio.gather(*(
+        _readable(kube_client, "Network", n["metadata"]["name"], n["metadata"]["namespace"])
+        for n in candidates))  # fmt: skip
+    networks = [n for n in read if n is not None and (n.get("spec") or {}).get("external")]
+    wanted = [(str(name), n["metadata"]["namespace"]) for n in networks
+              for name in (n.get("status") or {}).get("subnets") or []]  # fmt: skip
+    subnets = await asyncio.gather(*(_readable(kube_client, "Subnet", name, namespace)
+                                     for name, namespace in wanted))  # fmt: skip
+    return networks, [s for s in subnets if s is not None]
+
+
+async def _owners(request: web.Request, namespaces: set[str]) -> dict[str, str]:
+    """namespace -> the id of the project it is."""
+    if not namespaces:
+        return {}
+    return {str((p.get("status") or {}).get("namespace")): str(p["metadata"]["uid"])
+            for p in await services(request).projects()
+            if (p.get("status") or {}).get("namespace") in namespaces}  # fmt: skip
+
+
 def _network_documents(
-    identity: Identity, networks: list[dict[str, Any]], subnets: list[dict[str, Any]]
+    identity: Identity,
+    networks: list[dict[str, Any]],
+    subnets: list[dict[str, Any]],
+    owners: dict[str, str] | None = None,
 ) -> list[dict[str, Any]]:
+    """Neutron's documents of these networks (the caller's, and other projects' external ones,
+    whose project ids `owners` gives by namespace)."""
+
+    def owner(n: dict[str, Any]) -> str:
+        namespace = n["metadata"]["namespace"]
+        if namespace == identity.namespace:
+            return project_id(identity)
+        return (owners or {}).get(namespace, "")
+
     return [
-        neutron_documents.network(n, project_id=project_id(identity), admin=identity.admin,
+        neutron_documents.network(n, project_id=owner(n), admin=identity.admin,
                                   subnet_ids=[s["metadata"]["uid"] for s in subnets
                                               if (s.get("spec") or {}).get("network")
-                                              == n["metadata"]["name"]])
+                                              == n["metadata"]["name"] and
+                                              s["metadata"]["namespace"]
+                                              == n["metadata"]["namespace"]])
         for n in networks
     ]  # fmt: skip
 
 
+async def _visible_networks(
+    request: web.Request, identity: Identity
+) -> tuple[list[dict[str, Any]], list[dict[str, Any]], dict[str, str]]:
+    """The project's networks and subnets, then other projects' external ones (after), and
+    those projects' ids by namespace."""
+    (networks, subnets), (external, external_subnets) = await asyncio.gather(
+        held(kube(request, identity), identity.namespace, "Network", "Subnet"),
+        external_networks(request, identity))  # fmt: skip
+    owners = await _owners(request, {n["metadata"]["namespace"] for n in external})
+    return networks + external, subnets + external_subnets, owners
+
+
 @routes.get(f"{BASE}/networks")
 async def list_networks(request: web.Request) -> web.Response:
+    """The project's networks and every external network (router:external), as Neutron lists
+    them to any project."""
     identity = await identity_of(request)
-    networks, subnets = await held(kube(request, identity), identity.namespace, "Network",
-                                   "Subnet")  # fmt: skip
+    networks, subnets, owners = await _visible_networks(request, identity)
     wanted = query(request)
-    found = [n for n in _network_documents(identity, networks, subnets)
+    found = [n for n in _network_documents(identity, networks, subnets, owners)
              if neutron_documents.matches(n, wanted)]  # fmt: skip
     return respond("networks", found, request)
 
@@ -150,10 +223,10 @@ async def list_networks(request: web.Request) -> web.Response:
 @routes.get(BASE + "/networks/{network_id}")
 async def show_network(request: web.Request) -> web.Response:
     identity = await identity_of(request)
-    networks, subnets = await held(kube(request, identity), identity.namespace, "Network",
-                                   "Subnet")  # fmt: skip
+    networks, subnets, owners = await _visible_networks(request, identity)
     network = find(networks, request.match_info["network_id"], "Network")
-    return respond("network", _network_documents(identity, [network], subnets)[0], request)
+    return respond("network", _network_documents(identity, [network], subnets, owners)[0],
+                   request)  # fmt: skip
 
 
 @routes.post(f"{BASE}/networks")

@@ -7,6 +7,7 @@ into the OpenStack ids (metadata.uid) Neutron shows. Security groups: neutron_se
 
 from __future__ import annotations
 
+import functools
 import ipaddress
 from collections.abc import Iterable, Mapping
 from typing import Any
@@ -169,7 +170,7 @@ def port(
 
 # --- what GET on a collection takes: filters and fields -------------------------------------
 
-# Query parameters that are not filters (pagination and sorting are not served: ignored).
+# Query parameters that are not filters: fields (select), pagination and sorting (page).
 _NOT_FILTERS = frozenset({"fields", "limit", "marker", "page_reverse", "sort_key", "sort_dir"})
 
 
@@ -212,6 +213,36 @@ def matches(document: Mapping[str, Any], query: Mapping[str, list[str]]) -> bool
         elif not any(_equal(have, w) for w in wanted):
             return False
     return True
+
+
+def _sort_value(key: str, document: Mapping[str, Any]) -> tuple[bool, str]:
+    """A document's value of `key` to sort by: absent ones (None) first."""
+    value = document.get(key)
+    return value is not None, "" if value is None else str(value)
+
+
+def page(documents: list[dict[str, Any]], query: Mapping[str, list[str]]
+         ) -> list[dict[str, Any]]:  # fmt: skip
+    """Neutron's sorting and pagination of a list: `sort_key` (repeatable; by `id` when a page
+    is asked for and no key is), `sort_dir` (asc or desc, one per key), then what follows the
+    `marker` (an id) in that order, `limit` of them. A marker not in the list ends the listing
+    (an empty page): clients page until one is empty, and openstacksdk gives up with "Endless
+    pagination loop detected" on a marker that is ignored."""
+    keys = query.get("sort_key") or (["id"] if "limit" in query or "marker" in query else [])
+    directions = query.get("sort_dir") or []
+    ordered = list(documents)
+    # One stable sort per key, the last key first: the first key decides, the others break ties.
+    for index in reversed(range(len(keys))):
+        descending = (directions[index] if index < len(directions) else "asc") == "desc"
+        ordered.sort(key=functools.partial(_sort_value, keys[index]), reverse=descending)
+    marker = (query.get("marker") or [""])[0]
+    if marker:
+        ids = [str(d.get("id")) for d in ordered]
+        ordered = ordered[ids.index(marker) + 1 :] if marker in ids else []
+    limit = (query.get("limit") or [""])[0]
+    if limit.isdigit() and int(limit) > 0:
+        ordered = ordered[: int(limit)]
+    return ordered
 
 
 def select(document: dict[str, Any], fields: list[str]) -> dict[str, Any]:

@@ -101,18 +101,20 @@ def _floating_address(value: Any, network: dict[str, Any], project: Project) -> 
     """An address asked for (an admin's): on one of the network's subnets, free."""
     address = requests.ip_address(value, "floating_ip_address")
     ident, name = network["metadata"]["uid"], network["metadata"]["name"]
-    subnets = [s for s in project.subnets_of(name)
+    subnets = [s for s in project.subnets_of(name, project.reference(network))
                if ipaddress.ip_address(address) in project.cidr(s)]  # fmt: skip
     if not subnets:
         raise requests.bad_request(f"IP address {address} is not a valid IP for any of the "
                                    "subnets on the specified network.",
                                    "InvalidIpForNetwork")  # fmt: skip
     held = {project.gateway(s) for s in subnets}
-    for port in project.ports:
+    where = project.reference(network)
+    for port in project.ports if where is None else ():  # another project's ports are unseen
         if (port.get("spec") or {}).get("network") == name:
             held |= {str(f.get("ipAddress")) for f in Project.fixed_ips(port)}
     for other in project.floating_ips:
-        if ((other.get("spec") or {}).get("floatingNetwork") or {}).get("network") == name:
+        ref = (other.get("spec") or {}).get("floatingNetwork") or {}
+        if (ref.get("network"), ref.get("project")) == (name, where):
             held |= {(other.get("status") or {}).get("floatingIPAddress"),
                      (other.get("spec") or {}).get("floatingIPAddress")}  # fmt: skip
     if address in held:
@@ -136,10 +138,12 @@ def floating_ip_create(request: Any, project: Project, *, project_id: str, admin
     network = project.network(ident)
     if not (network.get("spec") or {}).get("external"):
         raise bad("floatingip", f"Network {ident} is not a valid external network")
-    name = network["metadata"]["name"]
-    if not any(project.cidr(s).version == 4 for s in project.subnets_of(name)):
+    name, where = network["metadata"]["name"], project.reference(network)
+    if not any(project.cidr(s).version == 4 for s in project.subnets_of(name, where)):
         raise bad("floatingip", f"Network {ident} does not contain any IPv4 subnet")
     spec: dict[str, Any] = {"floatingNetwork": {"network": name}}
+    if where is not None:
+        spec["floatingNetwork"]["project"] = where
     if body.get("floating_ip_address") is not None:
         if not admin:
             raise Fault(403, "(rule:create_floatingip:floating_ip_address) is disallowed by "
@@ -147,7 +151,7 @@ def floating_ip_create(request: Any, project: Project, *, project_id: str, admin
         spec["floatingIPAddress"] = _floating_address(body["floating_ip_address"], network,
                                                       project)  # fmt: skip
     requests.put(spec, "description", requests.string(body, "description"))
-    ref = network_api.ExternalNetworkRef(network=name)
+    ref = network_api.ExternalNetworkRef(network=name, project=where)
     spec.update({k: v for k, v in association(body, ref, project, floating=None).items() if v})
     requests.validated(network_api.FloatingIPSpec, spec, "floatingip")
     return spec

@@ -42,8 +42,9 @@ def interface_port_id(router_id: str, subnet_id: str) -> str:
 
 class Project:
     """The caller's project as a router or floating IP request reads it: its Network, Subnet,
-    Port, Router and FloatingIP bodies (and servers, for the ports they use), and any other
-    project's networks they name that the caller may read (`foreign`, by (project, name))."""
+    Port, Router and FloatingIP bodies (and servers, for the ports they use), and other
+    projects' networks the caller may read: those they name and every external one (`foreign`,
+    by (project, name)), with those external networks' subnets (`foreign_subnets`)."""
 
     def __init__(
         self, namespace: str, *, networks: list[dict[str, Any]], subnets: list[dict[str, Any]],
@@ -51,11 +52,13 @@ class Project:
         floating_ips: list[dict[str, Any]] | None = None,
         servers: list[dict[str, Any]] | None = None,
         foreign: Mapping[tuple[str, str], dict[str, Any]] | None = None,
+        foreign_subnets: list[dict[str, Any]] | None = None,
     ) -> None:  # fmt: skip
         self.namespace = namespace
         self.networks, self.subnets, self.ports = networks, subnets, ports
         self.routers, self.floating_ips = routers or [], floating_ips or []
         self.servers, self.foreign = servers or [], dict(foreign or {})
+        self.foreign_subnets = foreign_subnets or []
 
     # -- lookups ---------------------------------------------------------------------------
 
@@ -68,14 +71,17 @@ class Project:
         return next((b for b in bodies if b["metadata"]["name"] == name), None)
 
     def network(self, ident: str) -> dict[str, Any]:
-        found = self._by_uid(self.networks, ident)
+        """The project's network of that id, or another project's external one."""
+        found = self._by_uid(self.networks, ident) or self._by_uid(
+            [n for n in self.foreign.values() if (n.get("spec") or {}).get("external")], ident
+        )
         if found is None:
             raise Fault(404, f"Network {ident} could not be found.", style="neutron",
                         kind="NetworkNotFound")  # fmt: skip
         return found
 
     def subnet(self, ident: str) -> dict[str, Any]:
-        found = self._by_uid(self.subnets, ident)
+        found = self._by_uid(self.subnets, ident) or self._by_uid(self.foreign_subnets, ident)
         if found is None:
             raise Fault(404, f"Subnet {ident} could not be found.", style="neutron",
                         kind="SubnetNotFound")  # fmt: skip
@@ -94,8 +100,17 @@ class Project:
     def port_named(self, name: str | None) -> dict[str, Any] | None:
         return self._by_name(self.ports, name)
 
-    def subnets_of(self, network: str) -> list[dict[str, Any]]:
-        return [s for s in self.subnets if (s.get("spec") or {}).get("network") == network]
+    def subnets_of(self, network: str, project: str | None = None) -> list[dict[str, Any]]:
+        """The subnets of the network of that name, in `project` (default: this one)."""
+        if (project or self.namespace) == self.namespace:
+            return [s for s in self.subnets if (s.get("spec") or {}).get("network") == network]
+        return [s for s in self.foreign_subnets if s["metadata"]["namespace"] == project
+                and (s.get("spec") or {}).get("network") == network]  # fmt: skip
+
+    def reference(self, network: Mapping[str, Any]) -> str | None:
+        """The `project` of a reference to this network: None for the project's own."""
+        namespace = str(network["metadata"].get("namespace") or self.namespace)
+        return None if namespace == self.namespace else namespace
 
     # -- ids -------------------------------------------------------------------------------
 

@@ -56,7 +56,7 @@ def _external(project: Project, ident: str, resource: str) -> dict[str, Any]:
 
 def _external_fixed_ips(value: list[Any], network: dict[str, Any], project: Project
                         ) -> list[dict[str, str]]:  # fmt: skip
-    subnets = project.subnets_of(network["metadata"]["name"])
+    subnets = project.subnets_of(network["metadata"]["name"], project.reference(network))
     out = []
     for entry in value:
         if not isinstance(entry, Mapping) or not ({"subnet_id", "ip_address"} & set(entry)):
@@ -110,14 +110,14 @@ def _gateway(value: Any, project: Project, *, current: Mapping[str, Any] | None,
         raise _policy(action, "external_gateway_info:enable_snat")
     if not admin and fixed:
         raise _policy(action, "external_gateway_info:external_fixed_ips")
-    name = network["metadata"]["name"]
-    gateway: dict[str, Any] = {"network": name, "project": None,
+    name, where = network["metadata"]["name"], project.reference(network)
+    gateway: dict[str, Any] = {"network": name, "project": where,
                                "enableSNAT": True if snat is None else snat,
                                "externalFixedIPs": None}  # fmt: skip
     if fixed:
         gateway["externalFixedIPs"] = _external_fixed_ips(fixed, network, project)
     elif fixed is None and current and (current.get("network"), current.get("project")) == (
-        name, None
+        name, where
     ):  # fmt: skip
         gateway["externalFixedIPs"] = current.get("externalFixedIPs") or None
     return gateway
@@ -153,7 +153,9 @@ def _routes(value: Any, router: Mapping[str, Any], gateway: Mapping[str, Any] | 
         parsed.append(entry)
     connected = [project.cidr(s) for s, _ in project.interface_subnets(router)]
     if gateway and not gateway.get("project"):
-        connected += [project.cidr(s) for s in project.subnets_of(gateway["network"])]
+        connected += [
+            project.cidr(s) for s in project.subnets_of(gateway["network"], gateway.get("project"))
+        ]
     own = _own_addresses(router, project)
     for entry in parsed:
         nexthop = ipaddress.ip_address(entry["nexthop"])
@@ -312,7 +314,7 @@ def _check_new_legs(router: Mapping[str, Any], legs: list[tuple[dict[str, Any], 
     held = [s for s, _ in project.interface_subnets(router)]
     gateway = (router.get("spec") or {}).get("externalGateway") or {}
     if gateway and not gateway.get("project"):
-        held += project.subnets_of(gateway["network"])
+        held += project.subnets_of(gateway["network"], gateway.get("project"))
     for subnet, address in legs:
         ident = subnet["metadata"]["uid"]
         if any(h["metadata"]["uid"] == ident for h in held):

@@ -39,8 +39,9 @@ T = TypeVar("T")
 
 async def _project(request: web.Request, identity: Identity, *, servers: bool = False
                    ) -> documents.Project:  # fmt: skip
-    """The caller's project, and the other projects' networks its routers and floating IPs
-    name, as far as the caller may read them."""
+    """The caller's project, every other project's external network (and its subnets), and
+    the other networks its routers and floating IPs name, as far as the caller may read
+    them."""
     kube = neutron.kube(request, identity)
     kinds = (*_KINDS, "Server") if servers else _KINDS
     held = await neutron.held(kube, identity.namespace, *kinds)
@@ -53,8 +54,9 @@ async def _project(request: web.Request, identity: Identity, *, servers: bool = 
         *((b.get("spec") or {}).get("externalGateway") for b in routers),
         *((b.get("spec") or {}).get("floatingNetwork") for b in floating_ips)]
         if r and r.get("project") not in (None, identity.namespace)}  # fmt: skip
-    foreign = {}
-    for project, name in sorted(refs):
+    external, external_subnets = await neutron.external_networks(request, identity)
+    foreign = {(n["metadata"]["namespace"], n["metadata"]["name"]): n for n in external}
+    for project, name in sorted(refs - set(foreign)):
         try:
             found = await kube.get(NETWORKS, "Network", name, project)
         except client.ApiError as error:
@@ -65,7 +67,8 @@ async def _project(request: web.Request, identity: Identity, *, servers: bool = 
             foreign[(project, name)] = found
     return documents.Project(identity.namespace, networks=networks, subnets=subnets, ports=ports,
                              routers=routers, floating_ips=floating_ips,
-                             servers=held[5] if servers else None, foreign=foreign)  # fmt: skip
+                             servers=held[5] if servers else None, foreign=foreign,
+                             foreign_subnets=external_subnets)  # fmt: skip
 
 
 async def _admitted(call: Awaitable[T], project: documents.Project) -> T:

@@ -9,7 +9,8 @@ the group `system:authenticated` (service.GROUPS), so Kubernetes RBAC judges wha
 do. The one other group it asserts is the token's project's (`nimbus:project:<name>`, only for a
 member, and only the Projects there are, as the operator keeps the impersonation ClusterRole),
 to read and answer another project's image shared with it. It lists Images cluster-wide only to
-find public and shared ones, each read again as the caller."""
+find public and shared ones, and Networks only to find external ones, each read again as the
+caller."""
 
 from __future__ import annotations
 
@@ -36,6 +37,9 @@ def objects(namespace: str, subject: dict[str, str]) -> list[dict[str, Any]]:
         # the index of other projects' images a project may use (public, or shared with it):
         # only to find them; each is read again as the caller before it is shown or used
         {"apiGroups": ["image.nimbus.dev"], "resources": ["images"], "verbs": ["list"]},
+        # the index of other projects' external networks (router:external, which Neutron shows
+        # every project): only to find them; each is read again as the caller
+        {"apiGroups": ["network.nimbus.dev"], "resources": ["networks"], "verbs": ["list"]},
     ]  # fmt: skip
     namespaced_rules = [
         {"apiGroups": [""], "resources": ["secrets", "configmaps"], "verbs": ["create"]},
