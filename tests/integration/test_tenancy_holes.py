@@ -220,6 +220,15 @@ def test_only_a_project_admin_sets_neutrons_admin_only_fields(
         for rule, obj in refused.items():
             ok, why = as_user(cloud, admin, "create", obj)
             assert ok, f"{rule}: {why}"
+        # nor through a Stack, whose objects the operator makes
+        shared = ("heat_template_version: wallaby\nresources:\n  net:\n"
+                  "    type: OS::Neutron::Net\n    properties: {shared: true}\n")  # fmt: skip
+        ok, why = as_user(cloud, member, "create", _stack("shared", ns, shared))
+        assert not ok
+        assert "You are not authorized to use OS::Neutron::Net." in why
+        assert f"may not administer networks.network.nimbus.dev in namespace {ns}" in why
+        ok, why = as_user(cloud, admin, "create", _stack("shared", ns, shared))
+        assert ok, why
     finally:
         cloud.kubectl("delete", PROJECT, ns, "--wait=false", check=False)
 

@@ -356,19 +356,82 @@ def test_what_heat_or_the_kind_refuses_is_a_property_error(
 
 
 @pytest.mark.parametrize(
-    ("kind", "instead"),
+    ("kind", "properties", "assigned"),
     [
-        ("OS::Neutron::RouterGateway", "use the OS::Neutron::Router's external_gateway_info"),
-        ("OS::Neutron::FloatingIPAssociation", "use the OS::Neutron::FloatingIP's port_id"),
+        # Heat's deprecated RouterGateway: its router's gateway; Heat's reference router:network
+        ("OS::Neutron::RouterGateway", {"router_id": "web-router", "network": "public"},
+         resources.Assign("Router", "web-router", {"externalGateway": {"network": "public"}},
+                          "web-router:public")),
+        ("OS::Neutron::RouterGateway", {"router_id": "edge", "network_id": "admin/public"},
+         resources.Assign("Router", "edge",
+                          {"externalGateway": {"network": "public", "project": "admin"}},
+                          "edge:admin/public")),
+        # an association with no fixed IP unsets one an earlier association left
+        ("OS::Neutron::FloatingIPAssociation", {"floatingip_id": "web-fip", "port_id": "web-port"},
+         resources.Assign("FloatingIP", "web-fip", {"port": "web-port", "fixedIPAddress": None},
+                          "web-fip/gw")),
+        ("OS::Neutron::FloatingIPAssociation",
+         {"floatingip_id": "web-fip", "port_id": "web-port", "fixed_ip_address": "10.0.0.7"},
+         resources.Assign("FloatingIP", "web-fip",
+                          {"port": "web-port", "fixedIPAddress": "10.0.0.7"}, "web-fip/gw")),
     ],
-)
-def test_types_that_would_set_another_resources_field_are_refused_saying_what_to_use(
-    kind: str, instead: str
+)  # fmt: skip
+def test_a_gateway_and_an_association_set_a_field_of_the_object_they_name(
+    kind: str, properties: dict[str, Any], assigned: resources.Assign
 ) -> None:
-    with pytest.raises(resources.NotSupportedYetError) as refused:
-        resources.check_types({"x": {"type": kind}})
-    assert str(refused.value).startswith(f"Resource x: {kind} is not supported: it would set its")
-    assert instead in str(refused.value)
+    assert resources.render(kind, "gw", properties, STACK) == assigned
+
+
+@pytest.mark.parametrize(
+    ("kind", "properties", "message"),
+    [
+        ("OS::Neutron::RouterGateway", {"network": "public"},
+         "gw.properties: Property router_id not assigned"),
+        ("OS::Neutron::RouterGateway", {"router_id": "r"},
+         "gw.properties: Property network not assigned"),
+        ("OS::Neutron::FloatingIPAssociation", {"port_id": "p"},
+         "gw.properties: Property floatingip_id not assigned"),
+        ("OS::Neutron::FloatingIPAssociation", {"floatingip_id": "f"},
+         "gw.properties: Property port_id not assigned"),
+        # what the kind's field would refuse, by the Heat property it comes from
+        ("OS::Neutron::FloatingIPAssociation", {"floatingip_id": "f", "port_id": "Web_Port"},
+         "gw.properties: port_id: String should match pattern"),
+        ("OS::Neutron::RouterGateway", {"router_id": "r", "network": "Public Net"},
+         "gw.properties: network: String should match pattern"),
+    ],
+)  # fmt: skip
+def test_a_gateway_or_association_heat_would_refuse_is_a_property_error(
+    kind: str, properties: dict[str, Any], message: str
+) -> None:
+    with pytest.raises(hot_template.HotError, match=re.escape(f"Property error: {message}")):
+        resources.render(kind, "gw", properties, STACK)
+
+
+@pytest.mark.parametrize(
+    ("kind", "fields", "spec", "holds"),
+    [
+        # the API server's defaults are the kind's: still what the stack set
+        ("Router", {"externalGateway": {"network": "public"}},
+         {"externalGateway": {"network": "public", "enableSNAT": True, "externalFixedIPs": []}},
+         True),
+        # someone else's change since: not the stack's to unset
+        ("Router", {"externalGateway": {"network": "public"}},
+         {"externalGateway": {"network": "public", "enableSNAT": False}}, False),
+        ("Router", {"externalGateway": {"network": "public"}},
+         {"externalGateway": {"network": "public", "project": "admin"}}, False),
+        ("Router", {"externalGateway": {"network": "public"}}, {}, False),
+        ("FloatingIP", {"port": "web-port", "fixedIPAddress": None}, {"port": "web-port"}, True),
+        ("FloatingIP", {"port": "web-port", "fixedIPAddress": None},
+         {"port": "web-port", "fixedIPAddress": "10.0.0.9"}, False),
+        ("FloatingIP", {"port": "web-port", "fixedIPAddress": None}, {"port": "db-port"}, False),
+        ("FloatingIP", {"port": "web-port", "fixedIPAddress": "10.0.0.7"},
+         {"port": "web-port", "fixedIPAddress": "10.0.0.7"}, True),
+    ],
+)  # fmt: skip
+def test_an_object_holds_what_was_assigned_with_its_kinds_defaults(
+    kind: str, fields: dict[str, Any], spec: dict[str, Any], holds: bool
+) -> None:
+    assert observed.holds(kind, fields, spec) is holds
 
 
 def test_unknown_types_are_refused_listing_the_supported() -> None:

@@ -180,6 +180,39 @@ def test_floating_ips_wait_for_the_router_and_interface_that_route_them() -> Non
     }
 
 
+@pytest.mark.parametrize(
+    ("kind", "properties", "administers"),
+    [
+        ("OS::Neutron::Net", {"shared": True}, True),
+        ("OS::Neutron::Net", {"shared": False, "admin_state_up": True}, False),
+        ("OS::Neutron::Router", {"ha": True}, True),
+        ("OS::Neutron::Router", {"external_gateway_info": {"network": "admin/public"}}, False),
+        ("OS::Neutron::Router", {"external_gateway_info": {"network": "admin/public",
+                                                           "enable_snat": False}}, True),
+        ("OS::Neutron::Router", {"external_gateway_info": {
+            "network": "admin/public", "enable_snat": {"get_param": "snat"}}}, True),
+        ("OS::Neutron::Router", {"external_gateway_info": {
+            "network": "admin/public", "external_fixed_ips": [{"ip_address": "10.9.0.9"}]}},
+         True),
+        ("OS::Neutron::FloatingIP", {"floating_network": "admin/public"}, False),
+        ("OS::Neutron::FloatingIP", {"floating_network": "admin/public",
+                                     "floating_ip_address": "10.9.0.7"}, True),
+    ],
+)  # fmt: skip
+def test_neutron_s_admin_only_properties_ask_for_the_admin_s_right(
+    kind: str, properties: dict[str, Any], administers: bool
+) -> None:
+    """A stack's objects are made by the operator, which admission lets set Neutron's
+    admin-only fields: the stack asks for them as its requester's right (`administer`)."""
+    made = plan({"parameters": {"snat": {"type": "boolean", "default": True}},
+                 "resources": {"it": {"type": kind, "properties": properties}}})  # fmt: skip
+    plural = {"OS::Neutron::Net": "networks", "OS::Neutron::Router": "routers",
+              "OS::Neutron::FloatingIP": "floatingips"}[kind]  # fmt: skip
+    wanted = authz.Access("administer", "network.nimbus.dev", plural, "demo")
+    assert (wanted in made.accesses()["it"]) is administers
+    assert not planning.a_member_may(wanted, "demo")
+
+
 def test_the_edges_heat_adds_for_routers_and_floating_ips() -> None:
     public, lan = {"get_resource": "public"}, {"get_resource": "lan"}
     made = plan({"resources": {
@@ -211,6 +244,74 @@ def test_the_edges_heat_adds_for_routers_and_floating_ips() -> None:
     assert made.graph["router"] == {"public", "public_v4"}
     assert made.graph["fip"] == {"public", "port", "router", "on_lan"}
     assert made.graph["elsewhere"] == {"lan"}
+
+
+def test_the_edges_heat_adds_for_a_router_gateway_and_a_floating_ip_association() -> None:
+    """Heat's RouterGateway.add_dependencies (its router's interfaces, the subnets of its
+    network), FloatingIP's (the gateways to its floating network) and
+    FloatingIPAssociation's (the interfaces on its port's subnet)."""
+    public, lan = {"get_resource": "public"}, {"get_resource": "lan"}
+    router = {"get_resource": "router"}
+    made = plan({"resources": {
+        "public": {"type": "OS::Neutron::Net"},
+        "public_v4": {"type": "OS::Neutron::Subnet",
+                      "properties": {"network": public, "cidr": "203.0.113.0/24"}},
+        "lan": {"type": "OS::Neutron::Net"},
+        "lan_v4": {"type": "OS::Neutron::Subnet",
+                   "properties": {"network": lan, "cidr": "10.0.0.0/24"}},
+        "router": {"type": "OS::Neutron::Router"},
+        "on_lan": {"type": "OS::Neutron::RouterInterface",
+                   "properties": {"router_id": router, "subnet": {"get_resource": "lan_v4"}}},
+        # another router's interface: not this gateway's
+        "other": {"type": "OS::Neutron::Router"},
+        "on_other": {"type": "OS::Neutron::RouterInterface",
+                     "properties": {"router": {"get_resource": "other"}, "port": "p1"}},
+        "gateway": {"type": "OS::Neutron::RouterGateway",
+                    "properties": {"router_id": router, "network": public}},
+        "port": {"type": "OS::Neutron::Port",
+                 "properties": {"network": lan,
+                                "fixed_ips": [{"subnet": {"get_resource": "lan_v4"}}]}},
+        "fip": {"type": "OS::Neutron::FloatingIP", "properties": {"floating_network": public}},
+        "association": {"type": "OS::Neutron::FloatingIPAssociation",
+                        "properties": {"floatingip_id": {"get_resource": "fip"},
+                                       "port_id": {"get_resource": "port"}}},
+        # an association of a floating IP the template does not make: its port's interface
+        "outside": {"type": "OS::Neutron::FloatingIPAssociation",
+                    "properties": {"floatingip_id": "fip-1", "port_id": {"get_resource": "port"}}},
+    }})  # fmt: skip
+    assert made.graph["gateway"] == {"router", "public", "public_v4", "on_lan"}
+    assert made.graph["fip"] == {"public", "gateway"}
+    assert made.graph["association"] == {"fip", "port", "on_lan"}
+    assert made.graph["outside"] == {"port", "on_lan"}
+    assert made.waves[-2:] == [["fip"], ["association"]]
+    assert made.accesses()["gateway"] == {
+        authz.Access("patch", "network.nimbus.dev", "routers", "demo")
+    }
+    assert made.accesses()["association"] == {
+        authz.Access("patch", "network.nimbus.dev", "floatingips", "demo")
+    }
+
+
+@pytest.mark.parametrize(
+    ("resources_", "message"),
+    [
+        ({"router": {"type": "OS::Neutron::Router",
+                     "properties": {"external_gateway_info": {"network": "public"}}},
+          "gw": {"type": "OS::Neutron::RouterGateway",
+                 "properties": {"router_id": {"get_resource": "router"}, "network": "public"}}},
+         "Resource gw: router has external_gateway_info already, which sets its externalGateway "
+         "as this OS::Neutron::RouterGateway does: write one of them"),
+        ({"fip": {"type": "OS::Neutron::FloatingIP",
+                  "properties": {"floating_network": "public", "port_id": "p1"}},
+          "assoc": {"type": "OS::Neutron::FloatingIPAssociation",
+                    "properties": {"floatingip_id": {"get_resource": "fip"}, "port_id": "p2"}}},
+         "Resource assoc: fip has port_id already, which sets its port as this "
+         "OS::Neutron::FloatingIPAssociation does: write one of them"),
+    ],
+)  # fmt: skip
+def test_one_field_set_two_ways_is_refused(resources_: dict[str, Any], message: str) -> None:
+    with pytest.raises(hot_template.HotError, match=re.escape(message)):
+        plan({"resources": resources_})
 
 
 LOAD_BALANCED: dict[str, dict[str, Any]] = {

@@ -577,7 +577,8 @@ def test_the_resource_types_are_those_a_stack_makes() -> None:
     assert {"OS::Nova::Server", "OS::Neutron::Net", "OS::Cinder::Volume",
             "OS::Heat::ResourceGroup", "OS::Heat::RandomString"} <= set(served)  # fmt: skip
     assert {"OS::Neutron::Router", "OS::Neutron::FloatingIP", "OS::Octavia::Pool"} <= set(served)
-    assert "OS::Neutron::RouterGateway" not in served  # refused, saying what to use instead
+    assert "OS::Neutron::FloatingIPAssociation" in served
+    assert "OS::Neutron::RouterGateway" not in served  # made, but hidden, as Heat hides it
     assert heat_templates.resource_type_list({"name": "Cinder"}) == [
         "OS::Cinder::Volume", "OS::Cinder::VolumeAttachment"]  # fmt: skip
     described = heat_templates.resource_type_list({"name": "Neutron::Net",

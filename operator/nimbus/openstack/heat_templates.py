@@ -176,13 +176,20 @@ def _describe(kind: str) -> str:
             "Adds an item to the object it names (its group's rules, its server's volumes, its "
             "router's interfaces)."
         )
+    if kind == "OS::Neutron::FloatingIPAssociation":
+        return "Sets a field of the object it names (its floating IP's port and fixed address)."
     return "A value of Heat's own; no object."
+
+
+# Types Heat serves but hides from its list (support_status HIDDEN): deprecated for a property of
+# another type (RouterGateway for OS::Neutron::Router's external_gateway_info).
+HIDDEN = frozenset({"OS::Neutron::RouterGateway"})
 
 
 @functools.cache
 def resource_types() -> tuple[str, ...]:
-    """The types a Stack makes: those the engine renders, not those it accepts and fails
-    ("... is not supported yet")."""
+    """The types a Stack makes and Heat lists: those the engine renders, not those it accepts
+    and fails ("... is not supported yet"), nor those Heat hides."""
     probe = hot_resources.Stack("probe", "probe", "probe")
     served = [hot_resources.GROUP]
     for kind, render in hot_resources.TYPES.items():
@@ -192,7 +199,8 @@ def resource_types() -> tuple[str, ...]:
             continue
         except Exception:  # a property the probe lacks: the type is served
             pass
-        served.append(kind)
+        if kind not in HIDDEN:
+            served.append(kind)
     return tuple(sorted(served))
 
 

@@ -22,7 +22,7 @@ import kopf
 from nimbus.api import kinds, meta
 from nimbus.identity import authz
 from nimbus.k8s import client
-from nimbus.orchestration import api, observed, resources
+from nimbus.orchestration import api, changes, observed, resources
 from nimbus.orchestration import plan as plan_
 from nimbus.orchestration.hot import functions
 from nimbus.orchestration.hot import template as hot_template
@@ -50,14 +50,6 @@ def _owned(manifest: dict[str, Any], body: Mapping[str, Any], retain: bool) -> d
     return manifest
 
 
-def _subset(wanted: Any, current: Any) -> bool:
-    if isinstance(wanted, dict):
-        return isinstance(current, dict) and all(
-            _subset(v, current.get(k)) for k, v in wanted.items()
-        )
-    return bool(wanted == current)
-
-
 def _retained(definition: Mapping[str, Any]) -> bool:
     return str(definition.get("deletion_policy", "Delete")).lower() == "retain"
 
@@ -66,16 +58,17 @@ def _retained(definition: Mapping[str, Any]) -> bool:
 class Store:
     """What a stack keeps between passes, in its Secret `<stack>-stack-values`: the values of
     Heat's own resources (a RandomString is made once), the items its resources added to other
-    objects (to take them out again), and the spec of its last complete create or update (what
-    a rollback goes back to)."""
+    objects and the fields they set on them (to take them out and unset them again), and the
+    spec of its last complete create or update (what a rollback goes back to)."""
 
     values: dict[str, Any] = dataclasses.field(default_factory=dict)
     appended: dict[str, Any] = dataclasses.field(default_factory=dict)
+    assigned: dict[str, Any] = dataclasses.field(default_factory=dict)
     complete: dict[str, Any] | None = None
     saved: dict[str, str] = dataclasses.field(default_factory=dict)  # the Secret's data, as read
 
     def data(self) -> dict[str, str]:
-        out = {"values": self.values, "appended": self.appended}
+        out = {"values": self.values, "appended": self.appended, "assigned": self.assigned}
         if self.complete is not None:
             out["complete"] = self.complete
         return {k: base64.b64encode(json.dumps(v).encode()).decode() for k, v in out.items()}
@@ -88,7 +81,12 @@ class Store:
         )
         data = (secret or {}).get("data") or {}
         read = {k: json.loads(base64.b64decode(v)) for k, v in data.items()}
-        store = cls(read.get("values") or {}, read.get("appended") or {}, read.get("complete"))
+        store = cls(
+            read.get("values") or {},
+            read.get("appended") or {},
+            read.get("assigned") or {},
+            read.get("complete"),
+        )
         store.saved = store.data()
         return store
 
@@ -111,56 +109,6 @@ class Store:
             }
         )
         self.saved = data
-
-
-async def _append(
-    api_client: client.Client, namespace: str, made: resources.Append
-) -> dict[str, Any] | None:
-    kind = plan_.KIND[made.kind]
-    target = await api_client.get(kind.api_version_name(), made.kind, made.name, namespace)
-    if target is None:
-        return None
-    items = list((target.get("spec") or {}).get(made.field) or [])
-    if not any(_subset(made.item, item) for item in items):  # the API server adds defaults
-        items.append(made.item)
-        patch = {"spec": {made.field: items}}
-        if not await _patched(api_client, kind.api_version_name(), made.kind, made.name,
-                              namespace, patch):  # fmt: skip
-            return None  # gone since it was read: waited for, as one not made yet
-    return target
-
-
-async def _patched(
-    api_client: client.Client,
-    api_version: str,
-    kind: str,
-    name: str,
-    namespace: str,
-    patch: dict[str, Any],
-) -> bool:
-    """Merge-patch an object the stack read a moment ago; False when it is gone since (a 404:
-    deleted meanwhile, by its owner or a user), which is no error."""
-    try:
-        await api_client.patch(api_version, kind, name, namespace, patch)
-    except client.ApiError as error:
-        if error.status != 404:
-            raise
-        return False
-    return True
-
-
-async def _unappend(api_client: client.Client, namespace: str, record: Mapping[str, Any]) -> None:
-    """Take out an item a resource added (a volume attachment, a rule), if it is still there."""
-    kind = plan_.KIND[record["kind"]]
-    version = kind.api_version_name()
-    target = await api_client.get(version, record["kind"], record["name"], namespace)
-    if target is None or target["metadata"].get("deletionTimestamp"):
-        return
-    items = list((target.get("spec") or {}).get(record["field"]) or [])
-    kept = [item for item in items if not _subset(record["item"], item)]
-    if len(kept) != len(items):  # a target gone meanwhile holds nothing to take out
-        patch = {"spec": {record["field"]: kept}}
-        await _patched(api_client, version, record["kind"], record["name"], namespace, patch)
 
 
 @dataclasses.dataclass
@@ -276,14 +224,17 @@ async def _converge(
                 previous = store.appended.get(name)
                 appending = act(made=previous is not None, changed=previous != record)
                 if previous is not None and previous != record:  # moved or changed: out first
-                    await _unappend(api_client, namespace, previous)
-                target = await _append(api_client, namespace, made)
+                    await changes.unappend(api_client, namespace, previous)
+                target = await changes.append(api_client, namespace, made)
                 if target is None:
                     run.set(name, f"{appending}_IN_PROGRESS", f"waiting for {made.name}")
                     continue
                 store.appended[name] = record
                 run.refs[name] = f"{made.name}/{name}"
                 run.complete(name, appending, run.refs[name])
+                continue
+            if isinstance(made, resources.Assign):
+                await _converge_assign(api_client, namespace, run, store, name, made, act)
                 continue
             assert isinstance(made, resources.Apply)
             manifest = _owned(made.manifest, body, _retained(definition))
@@ -295,7 +246,7 @@ async def _converge(
                 reason = "waiting for the one it replaces to go"
                 run.set(name, f"{act(made=False)}_IN_PROGRESS", reason)
                 continue
-            changed = current is None or not _subset(manifest["spec"], current.get("spec"))
+            changed = current is None or not changes.subset(manifest["spec"], current.get("spec"))
             replaced = (
                 observed.needs_replacement(manifest, current)
                 if changed and current is not None
@@ -336,6 +287,37 @@ async def _converge(
                 run.set(name, f"{applying}_IN_PROGRESS", "state changed", physical)
     await _remove_dropped(api_client, view, plan, store)
     return run
+
+
+async def _converge_assign(
+    api_client: client.Client,
+    namespace: str,
+    run: Pass,
+    store: Store,
+    name: str,
+    made: resources.Assign,
+    act: functools.partial[str],
+) -> None:
+    """Set the fields a resource assigns (after unsetting them on the object it named before,
+    if it names another now); its status says what became of it."""
+    record = dataclasses.asdict(made)
+    previous = store.assigned.get(name)
+    assigning = act(made=previous is not None, changed=previous != record)
+    if previous is not None and (previous["kind"], previous["name"]) != (made.kind, made.name):
+        await changes.unassign(api_client, namespace, previous)  # Heat's order: the old one first
+    try:
+        target = await changes.assign(api_client, namespace, made)
+    except client.ApiError as error:
+        if error.status not in (400, 403, 422):  # the API server's or admission's refusal
+            raise
+        run.set(name, f"{assigning}_FAILED", error.message)
+        return
+    if target is None:
+        run.set(name, f"{assigning}_IN_PROGRESS", f"waiting for {made.name}")
+        return
+    store.assigned[name] = record
+    run.refs[name] = made.reference
+    run.complete(name, assigning, made.reference)
 
 
 def _external(
@@ -551,7 +533,8 @@ async def _remove_dropped(
     api_client: client.Client, view: cache.View, plan: Plan, store: Store
 ) -> None:
     """What an update dropped from the template goes (but what it retains), and so do the
-    items its dropped attachments and rules added."""
+    items its dropped attachments and rules added and the fields its dropped gateways and
+    associations set."""
     for resource, found in _made(view, plan.stack).items():
         if resource in plan.definitions:
             continue
@@ -564,7 +547,11 @@ async def _remove_dropped(
             )
     for resource in list(store.appended):
         if resource not in plan.definitions:
-            await _unappend(api_client, plan.stack.namespace, store.appended.pop(resource))
+            await changes.unappend(api_client, plan.stack.namespace, store.appended.pop(resource))
+    for resource in list(store.assigned):
+        if resource not in plan.definitions:
+            await changes.unassign(api_client, plan.stack.namespace, store.assigned[resource])
+            del store.assigned[resource]
 
 
 async def _report(
@@ -601,18 +588,23 @@ async def _delete_made(
 ) -> int:
     """Delete what the stack made, last wave first, a wave after the one before is gone; what a
     resource's deletion_policy retains stays. The items its attachments and rules added are
-    taken out first. The number of objects still to go (0: all gone)."""
+    taken out first, and the fields its gateways and associations set unset. The number of
+    objects still to go (0: all gone)."""
     namespace = body["metadata"]["namespace"]
     retained: set[str] = set()
     order: list[list[str]] = [[]]
     if plan is not None:
         retained = {n for n, d in plan.definitions.items() if _retained(d)}
         order = list(reversed(plan.waves))
-    if store.appended:
+    if store.appended or store.assigned:
         for resource, record in list(store.appended.items()):
             if resource not in retained:
-                await _unappend(api_client, namespace, record)
+                await changes.unappend(api_client, namespace, record)
                 del store.appended[resource]
+        for resource, record in list(store.assigned.items()):
+            if resource not in retained:
+                await changes.unassign(api_client, namespace, record)
+                del store.assigned[resource]
         await store.save(api_client, body)
     made = _made(view, resources.Stack(body["metadata"]["name"], namespace, ""))
     for wave in order:

@@ -13,6 +13,7 @@ from typing import Any
 import pydantic
 
 from nimbus.api import kinds
+from nimbus.orchestration import made
 
 # -- attributes ---------------------------------------------------------------------------------
 
@@ -210,6 +211,24 @@ def ready(obj: Mapping[str, Any]) -> bool | str:
     ready_condition = conditions.get("Ready")
     # Kinds without a status word (flavors, key pairs, groups) are done once Ready.
     return word is None and ready_condition is not None and ready_condition.get("status") == "True"
+
+
+def holds(kind_name: str, fields: Mapping[str, Any], spec: Mapping[str, Any]) -> bool:
+    """Whether an object's spec holds the values a resource assigned (None: the field unset),
+    the kind's defaults filled in on both sides, as the API server fills them in."""
+    return all(
+        _as_stored(kind_name, field, value) == _as_stored(kind_name, field, spec.get(field))
+        for field, value in fields.items()
+    )
+
+
+def _as_stored(kind_name: str, field: str, value: Any) -> Any:
+    adapter = made.spec_field(kind_name, field)
+    try:
+        parsed = adapter.validate_python(value)
+    except pydantic.ValidationError:
+        return value
+    return adapter.dump_python(parsed, by_alias=True, mode="json", exclude_none=True)
 
 
 # -- actions ------------------------------------------------------------------------------------

@@ -4,24 +4,28 @@ of the cloud, for whom. Used by the Stack's controller and its admission alike; 
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from typing import Any
 
 import yaml
 
 from nimbus.api import kinds
 from nimbus.identity import authz
-from nimbus.orchestration import observed, parameters, resources
+from nimbus.orchestration import neutron_resources, observed, parameters, resources
 from nimbus.orchestration.hot import functions, graph
 from nimbus.orchestration.hot import template as hot_template
 from nimbus.runtime import cache
 
 KIND = kinds.BY_KIND
-# The object an appending type changes (OS::Neutron::SecurityGroupRule, VolumeAttachment).
-_APPENDS_TO = {
+# The object a type changes rather than makes: appending an item to one of its lists
+# (SecurityGroupRule, RouterInterface, VolumeAttachment) or setting fields of it (RouterGateway,
+# FloatingIPAssociation).
+_CHANGES = {
     "OS::Neutron::SecurityGroupRule": "SecurityGroup",
     "OS::Neutron::RouterInterface": "Router",
     "OS::Cinder::VolumeAttachment": "Server",
+    "OS::Neutron::RouterGateway": "Router",
+    "OS::Neutron::FloatingIPAssociation": "FloatingIP",
 }
 # Heat's custom constraints: the index each looks in, and Heat's message when it is not there.
 _CONSTRAINTS = {
@@ -39,12 +43,40 @@ _CONSTRAINTS = {
 _PUBLIC = {"flavors", "volumetypes"}  # read by every signed-in user (nimbus-public-reader)
 
 
+def _set(value: Any) -> bool:
+    """A property a template sets: given, and not false (an intrinsic function counts)."""
+    return value is not None and value is not False
+
+
+def _gateway(p: Mapping[str, Any]) -> Mapping[str, Any]:
+    gateway = p.get("external_gateway_info")
+    return gateway if isinstance(gateway, Mapping) else {}
+
+
+# Neutron's policy: the properties only an admin sets (network.admission's admin-only fields,
+# which admission checks against the requester; the operator's own writes pass there, so the
+# stack asks for the verb `administer` on the kind, which a project's admin holds).
+_ADMIN_ONLY: dict[str, Callable[[Mapping[str, Any]], bool]] = {
+    "OS::Neutron::Net": lambda p: _set(p.get("shared")),
+    "OS::Neutron::Router": lambda p: (
+        _set(p.get("ha"))
+        or _gateway(p).get("enable_snat", True) is not True
+        or bool(_gateway(p).get("external_fixed_ips"))
+    ),
+    "OS::Neutron::FloatingIP": lambda p: _set(p.get("floating_ip_address")),
+}
+
+
 def a_member_may(access: authz.Access, namespace: str) -> bool:
     """What the nimbus-project-member role grants in `namespace`: every Nimbus kind there, and
     reading the public kinds."""
     if access.namespace is None:
         return access.verb == "get" and access.resource in _PUBLIC
-    return access.namespace == namespace and access.group.endswith(".nimbus.dev")
+    return (
+        access.namespace == namespace
+        and access.group.endswith(".nimbus.dev")
+        and access.verb != "administer"  # Neutron's admin-only attributes: the admin's
+    )
 
 
 class Plan:
@@ -76,7 +108,7 @@ class Plan:
             plural, namespaced, message = _CONSTRAINTS[constraint]
             name, where = value, namespace if namespaced else None
             if constraint == "neutron.network":  # `admin/public`: another project's network
-                ref = resources.external_network(value)
+                ref = neutron_resources.external_network(value)
                 name, where = ref["network"], ref.get("project", namespace)
             found = view.get(plural, name, where)
             return None if found is not None else message.format(value)
@@ -137,7 +169,8 @@ class Plan:
 
     def accesses(self) -> dict[str, set[authz.Access]]:
         """What each resource asks of the cloud, by resource: creating (and so changing and
-        deleting) its kind, changing the object it appends to, reading an external one."""
+        deleting) its kind, changing the object it appends to or sets fields of, reading an
+        external one."""
         namespace = self.stack.namespace
         out: dict[str, set[authz.Access]] = {}
         for name, definition in self.definitions.items():
@@ -152,9 +185,13 @@ class Plan:
                 where = namespace if kind.scope == "Namespaced" else None
                 verb = "get" if definition.get("external_id") is not None else "create"
                 wanted.add(authz.Access(verb, kind.group, kind.plural, where))
-            if kind_type in _APPENDS_TO:
-                kind = KIND[_APPENDS_TO[kind_type]]
+            if kind_type in _CHANGES:
+                kind = KIND[_CHANGES[kind_type]]
                 wanted.add(authz.Access("patch", kind.group, kind.plural, namespace))
+            admin_only = _ADMIN_ONLY.get(kind_type)
+            if admin_only is not None and admin_only(definition.get("properties") or {}):
+                kind = KIND[resources.KINDS[kind_type]]
+                wanted.add(authz.Access("administer", kind.group, kind.plural, namespace))
             if wanted:
                 out[name] = wanted
         return out

@@ -1,7 +1,9 @@
 """Heat resource types as Nimbus resources, pure: each type's properties (already evaluated)
 become the manifest of a Nimbus kind, a change to another resource (a volume attachment, a
-security group rule), or a value of Heat's own; a ResourceGroup becomes its members. What the
-live objects say back (attributes, completion) is read in observed.py.
+security group rule, a router's gateway), or a value of Heat's own; a ResourceGroup becomes its
+members. Neutron's types are mapped in neutron_resources.py, and what a resource becomes is
+defined in made.py. What the live objects say back (attributes, completion) is read in
+observed.py.
 
 A resource's physical name is `<stack>-<resource>`, made a DNS label, as Heat names what it
 creates after the stack and the resource.
@@ -9,100 +11,33 @@ creates after the stack and the resource.
 
 from __future__ import annotations
 
-import dataclasses
 import re
 import secrets
 import string
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from typing import Any
 
-import pydantic
 import yaml
 
-from nimbus.api import kinds
+from nimbus.orchestration import made, neutron_resources
 from nimbus.orchestration.hot import template as hot_template
 from nimbus.orchestration.hot.template import HotError
 
-STACK_LABEL = "orchestration.nimbus.dev/stack"
-RESOURCE_LABEL = "orchestration.nimbus.dev/resource"
-
-
-@dataclasses.dataclass(frozen=True)
-class Stack:
-    name: str
-    namespace: str
-    uid: str
-
-
-@dataclasses.dataclass(frozen=True)
-class Apply:
-    """A Nimbus object the resource is."""
-
-    manifest: dict[str, Any]
-
-
-@dataclasses.dataclass(frozen=True)
-class Append:
-    """An item the resource adds to another object's list (removed with the resource)."""
-
-    kind: str
-    name: str
-    field: str  # the list in the object's spec
-    item: dict[str, Any]
-
-
-@dataclasses.dataclass(frozen=True)
-class Value:
-    """A resource of Heat's own, which is only a value (OS::Heat::Value, RandomString, ...)."""
-
-    value: Any
-    attributes: dict[str, Any] = dataclasses.field(default_factory=dict)
-
-
-Made = Apply | Append | Value
+# What a resource becomes, and the stack's labels, as the engine's users know them from here.
+from nimbus.orchestration.made import RESOURCE_LABEL as RESOURCE_LABEL
+from nimbus.orchestration.made import STACK_LABEL as STACK_LABEL
+from nimbus.orchestration.made import Append as Append
+from nimbus.orchestration.made import Apply as Apply
+from nimbus.orchestration.made import Assign as Assign
+from nimbus.orchestration.made import Made as Made
+from nimbus.orchestration.made import Render as Render
+from nimbus.orchestration.made import Stack as Stack
+from nimbus.orchestration.made import Value as Value
+from nimbus.orchestration.made import physical_name as physical_name
 
 
 class NotSupportedYetError(HotError):
     """A Heat type Nimbus knows and does not make (REFUSED): refused with the reason."""
-
-
-def physical_name(stack: str, resource: str) -> str:
-    name = re.sub(r"[^a-z0-9-]+", "-", f"{stack}-{resource}".lower()).strip("-")
-    return name[:63].rstrip("-") or "resource"
-
-
-def _manifest(
-    kind_name: str,
-    name: str,
-    stack: Stack,
-    resource: str,
-    spec: dict[str, Any],
-    *,
-    namespaced: bool = True,
-) -> dict[str, Any]:
-    kind = kinds.by_kind(kind_name)
-    clean = {k: v for k, v in spec.items() if v is not None}
-    try:  # the kind's own model: what its CRD would refuse is refused here, by field
-        kind.model_fields["spec"].annotation.model_validate(clean)  # type: ignore[union-attr]
-    except pydantic.ValidationError as error:
-        first = error.errors()[0]
-        field = ".".join(str(p) for p in first["loc"])
-        raise HotError(f"Property error: {resource}.properties: {field}: {first['msg']}") from None
-    metadata: dict[str, Any] = {
-        "name": name,
-        "labels": {STACK_LABEL: stack.name, RESOURCE_LABEL: resource},
-    }
-    if namespaced:
-        metadata["namespace"] = stack.namespace
-    return {
-        "apiVersion": kind.api_version_name(),
-        "kind": kind_name,
-        "metadata": metadata,
-        "spec": clean,
-    }
-
-
-Render = Callable[[str, Mapping[str, Any], Stack], Made]
 
 
 def _server(resource: str, p: Mapping[str, Any], stack: Stack) -> Made:
@@ -156,7 +91,9 @@ def _server(resource: str, p: Mapping[str, Any], stack: Stack) -> Made:
         spec["configDrive"] = bool(p["config_drive"])
     if p.get("name"):
         spec["hostname"] = re.sub(r"[^a-z0-9-]+", "-", str(p["name"]).lower())[:63].strip("-")
-    return Apply(_manifest("Server", physical_name(stack.name, resource), stack, resource, spec))
+    return Apply(
+        made.manifest("Server", physical_name(stack.name, resource), stack, resource, spec)
+    )
 
 
 def _flavor(resource: str, p: Mapping[str, Any], stack: Stack) -> Made:
@@ -170,13 +107,13 @@ def _flavor(resource: str, p: Mapping[str, Any], stack: Stack) -> Made:
         "extraSpecs": {str(k): str(v) for k, v in (p.get("extra_specs") or {}).items()},
     }
     name = p.get("name") or physical_name(stack.name, resource)
-    return Apply(_manifest("Flavor", name, stack, resource, spec, namespaced=False))
+    return Apply(made.manifest("Flavor", name, stack, resource, spec, namespaced=False))
 
 
 def _keypair(resource: str, p: Mapping[str, Any], stack: Stack) -> Made:
     spec = {"publicKey": p.get("public_key"), "type": p.get("type")}
     return Apply(
-        _manifest(
+        made.manifest(
             "KeyPair", p.get("name") or physical_name(stack.name, resource), stack, resource, spec
         )
     )
@@ -188,7 +125,7 @@ def _server_group(resource: str, p: Mapping[str, Any], stack: Stack) -> Made:
     if (p.get("rules") or {}).get("max_server_per_host"):
         spec["rules"] = {"maxServerPerHost": p["rules"]["max_server_per_host"]}
     return Apply(
-        _manifest("ServerGroup", physical_name(stack.name, resource), stack, resource, spec)
+        made.manifest("ServerGroup", physical_name(stack.name, resource), stack, resource, spec)
     )
 
 
@@ -204,144 +141,9 @@ def _image(resource: str, p: Mapping[str, Any], stack: Stack) -> Made:
         "tags": p.get("tags"),
     }
     return Apply(
-        _manifest(
+        made.manifest(
             "Image", p.get("name") or physical_name(stack.name, resource), stack, resource, spec
         )
-    )
-
-
-def _net(resource: str, p: Mapping[str, Any], stack: Stack) -> Made:
-    spec = {
-        "shared": p.get("shared"),
-        "adminStateUp": p.get("admin_state_up"),
-        "portSecurityEnabled": p.get("port_security_enabled"),
-    }
-    return Apply(_manifest("Network", physical_name(stack.name, resource), stack, resource, spec))
-
-
-def _subnet(resource: str, p: Mapping[str, Any], stack: Stack) -> Made:
-    spec = {
-        "network": p.get("network") or p.get("network_id"),
-        "cidr": p.get("cidr"),
-        "ipVersion": p.get("ip_version"),
-        "gatewayIP": p.get("gateway_ip") or None,
-        "noGateway": True if p.get("gateway_ip") == "" else None,
-        "allocationPools": p.get("allocation_pools"),
-        "dnsNameservers": p.get("dns_nameservers"),
-        "enableDhcp": p.get("enable_dhcp"),
-        "hostRoutes": p.get("host_routes"),
-    }
-    return Apply(_manifest("Subnet", physical_name(stack.name, resource), stack, resource, spec))
-
-
-def _fixed_ips(items: Any) -> list[dict[str, Any]] | None:
-    """Heat's fixed_ips (a port's, a router gateway's external_fixed_ips) as Nimbus's."""
-    fixed = [
-        {"subnet": f.get("subnet") or f.get("subnet_id"), "ipAddress": f.get("ip_address")}
-        for f in items or []
-    ]
-    return [{k: v for k, v in f.items() if v} for f in fixed] or None
-
-
-def _port(resource: str, p: Mapping[str, Any], stack: Stack) -> Made:
-    spec = {
-        "network": p.get("network") or p.get("network_id"),
-        "fixedIPs": _fixed_ips(p.get("fixed_ips")),
-        "macAddress": p.get("mac_address"),
-        "securityGroups": p.get("security_groups"),
-        "portSecurityEnabled": p.get("port_security_enabled"),
-    }
-    return Apply(_manifest("Port", physical_name(stack.name, resource), stack, resource, spec))
-
-
-def _rule(rule: Mapping[str, Any]) -> dict[str, Any]:
-    out = {
-        "direction": rule.get("direction"),
-        "ethertype": rule.get("ethertype"),
-        "protocol": rule.get("protocol"),
-        "portRangeMin": rule.get("port_range_min"),
-        "portRangeMax": rule.get("port_range_max"),
-        "remoteIPPrefix": rule.get("remote_ip_prefix"),
-        "remoteGroup": rule.get("remote_group_id") or rule.get("remote_group"),
-    }
-    return {k: v for k, v in out.items() if v is not None}
-
-
-def _security_group(resource: str, p: Mapping[str, Any], stack: Stack) -> Made:
-    spec = {"description": p.get("description"), "rules": [_rule(r) for r in p.get("rules") or []]}
-    return Apply(
-        _manifest("SecurityGroup", physical_name(stack.name, resource), stack, resource, spec)
-    )
-
-
-def _security_group_rule(resource: str, p: Mapping[str, Any], stack: Stack) -> Made:
-    return Append("SecurityGroup", str(p.get("security_group")), "rules", _rule(p))
-
-
-def _required(where: str, p: Mapping[str, Any], *names: str) -> Any:
-    """The first of a property's names (Heat's, then its deprecated ones) that is given."""
-    value = next((p[n] for n in names if p.get(n) is not None), None)
-    if value is None:
-        raise HotError(f"Property error: {where}: Property {names[0]} not assigned")
-    return value
-
-
-def external_network(value: Any) -> dict[str, str]:
-    """An external network as a template names it: `public` is the stack's project's, and
-    `admin/public` the network public of project admin (external networks are usually an
-    admin project's; a Kubernetes name has no `/`)."""
-    project, _, network = str(value).rpartition("/")
-    return {"network": network, "project": project} if project else {"network": network}
-
-
-def _router(resource: str, p: Mapping[str, Any], stack: Stack) -> Made:
-    spec: dict[str, Any] = {"adminStateUp": p.get("admin_state_up"), "ha": p.get("ha")}
-    gateway = p.get("external_gateway_info")
-    if gateway:
-        where = f"{resource}.properties.external_gateway_info"
-        network = _required(where, gateway, "network")
-        wanted = {
-            "enableSNAT": gateway.get("enable_snat"),
-            "externalFixedIPs": _fixed_ips(gateway.get("external_fixed_ips")),
-        }
-        spec["externalGateway"] = {
-            **external_network(network),
-            **{k: v for k, v in wanted.items() if v is not None},
-        }
-    return Apply(_manifest("Router", physical_name(stack.name, resource), stack, resource, spec))
-
-
-def _router_interface(resource: str, p: Mapping[str, Any], stack: Stack) -> Made:
-    """An interface added to its router's `interfaces`, as Neutron's add_interface_router."""
-    router = _required(f"{resource}.properties", p, "router", "router_id")
-    subnet = p.get("subnet") or p.get("subnet_id")
-    port = p.get("port") or p.get("port_id")
-    if bool(subnet) == bool(port):
-        which = (
-            "Cannot define the following properties at the same time"
-            if subnet
-            else "At least one of the following properties must be specified"
-        )
-        raise HotError(f"Property error: {resource}.properties: {which}: subnet, port.")
-    item = {"subnet": str(subnet)} if subnet else {"port": str(port)}
-    return Append("Router", str(router), "interfaces", item)
-
-
-def _floating_ip(resource: str, p: Mapping[str, Any], stack: Stack) -> Made:
-    network = _required(f"{resource}.properties", p, "floating_network", "floating_network_id")
-    if p.get("fixed_ip_address") and not p.get("port_id"):
-        raise HotError(
-            f"Property error: {resource}.properties: fixed_ip_address cannot be specified "
-            "without port_id."
-        )
-    spec = {
-        "floatingNetwork": external_network(network),
-        "floatingIPAddress": p.get("floating_ip_address"),
-        "port": p.get("port_id"),
-        "fixedIPAddress": p.get("fixed_ip_address"),
-    }
-    return Apply(
-        _manifest("FloatingIP", physical_name(stack.name, resource), stack, resource, spec)
     )
 
 
@@ -438,7 +240,7 @@ def _health_monitor(resource: str, p: Mapping[str, Any], stack: Stack) -> Made:
 
 
 def _octavia(kind: str, resource: str, stack: Stack, spec: dict[str, Any]) -> Made:
-    return Apply(_manifest(kind, physical_name(stack.name, resource), stack, resource, spec))
+    return Apply(made.manifest(kind, physical_name(stack.name, resource), stack, resource, spec))
 
 
 def listener_pools(definitions: Mapping[str, Mapping[str, Any]]) -> dict[str, dict[str, Any]]:
@@ -503,7 +305,9 @@ def _volume(resource: str, p: Mapping[str, Any], stack: Stack) -> Made:
         "multiattach": p.get("multiattach"),
         "description": p.get("description"),
     }
-    return Apply(_manifest("Volume", physical_name(stack.name, resource), stack, resource, spec))
+    return Apply(
+        made.manifest("Volume", physical_name(stack.name, resource), stack, resource, spec)
+    )
 
 
 def _attachment(resource: str, p: Mapping[str, Any], stack: Stack) -> Made:
@@ -599,11 +403,6 @@ TYPES: dict[str, Render] = {
     "OS::Nova::ServerGroup": _server_group,
     "OS::Glance::WebImage": _image,
     "OS::Glance::Image": _image,
-    "OS::Neutron::Net": _net,
-    "OS::Neutron::Subnet": _subnet,
-    "OS::Neutron::Port": _port,
-    "OS::Neutron::SecurityGroup": _security_group,
-    "OS::Neutron::SecurityGroupRule": _security_group_rule,
     "OS::Cinder::Volume": _volume,
     "OS::Cinder::VolumeAttachment": _attachment,
     "OS::Heat::Value": _value,
@@ -614,27 +413,16 @@ TYPES: dict[str, Render] = {
     "OS::Heat::MultipartMime": _multipart,
     # A nested stack; render() gives it the parent's files and resource_registry.
     "OS::Heat::Stack": lambda resource, p, stack: _nested(resource, p, stack, {}, None),
-    "OS::Neutron::Router": _router,
-    "OS::Neutron::RouterInterface": _router_interface,
-    "OS::Neutron::FloatingIP": _floating_ip,
+    **neutron_resources.TYPES,
     "OS::Octavia::LoadBalancer": _load_balancer,
     "OS::Octavia::Listener": _listener,
     "OS::Octavia::Pool": _pool,
     "OS::Octavia::PoolMember": _pool_member,
     "OS::Octavia::HealthMonitor": _health_monitor,
 }
-# Heat types that set one field of an object another resource is. The engine changes another
-# resource's object only by adding an item to one of its lists (Append), so these are refused
-# at validation, saying what does the same.
-REFUSED = {
-    "OS::Neutron::RouterGateway": "it would set its router's externalGateway, a field of "
-    "another resource's object, which the Stack engine does not change (it only adds items to "
-    "lists); use the OS::Neutron::Router's external_gateway_info, as Heat advises since it "
-    "deprecated this type",
-    "OS::Neutron::FloatingIPAssociation": "it would set its floating IP's port, a field of "
-    "another resource's object, which the Stack engine does not change (it only adds items to "
-    "lists); use the OS::Neutron::FloatingIP's port_id (and fixed_ip_address)",
-}
+# Heat types Nimbus knows and does not make, refused at validation with the reason and what
+# does the same instead (none, since the engine sets fields of other objects: Assign).
+REFUSED: dict[str, str] = {}
 
 
 # The Nimbus kind each type that is an object makes (external_id looks it up there).
@@ -687,7 +475,8 @@ def resolve_type(kind: str, registry: Mapping[str, Any]) -> str:
 
 def check_types(resources: Mapping[str, Any], files: Mapping[str, str] = ()) -> None:  # type: ignore[assignment]
     """Unknown types are refused at validation, listing the supported ones; so are
-    update_policy keys Heat does not know for the type."""
+    update_policy keys Heat does not know for the type, and two resources that would set the
+    same field of one object."""
     for name, resource in resources.items():
         kind = resource.get("type")
         policy = resource.get("update_policy")
@@ -706,6 +495,7 @@ def check_types(resources: Mapping[str, Any], files: Mapping[str, str] = ()) -> 
             f'Resource {name}: the resource type "{kind}" is not supported; '
             f"supported are {supported}, or a template in spec.files"
         )
+    neutron_resources.check_assignments(resources)
 
 
 def render(
@@ -770,7 +560,7 @@ def _stack_manifest(
     registry = (environment or {}).get("resource_registry")
     if registry:  # the nested stack sees the same type mapping, as in Heat
         spec["environment"] = {"resource_registry": registry}
-    return Apply(_manifest("Stack", physical_name(stack.name, resource), stack, resource, spec))
+    return Apply(made.manifest("Stack", physical_name(stack.name, resource), stack, resource, spec))
 
 
 # -- ResourceGroup ------------------------------------------------------------------------------

@@ -10,6 +10,8 @@ from typing import Any
 
 from .template import HotError, Template
 
+ROUTER_GATEWAY = "OS::Neutron::RouterGateway"
+
 
 def references(node: Any) -> set[str]:
     """The resources a snippet refers to with get_resource or get_attr."""
@@ -65,14 +67,16 @@ def _port_on_subnet(
     )
 
 
-def _floating_ip(
+def _routing(
     resource: Mapping[str, Any],
+    properties: Mapping[str, Any],
     definitions: Mapping[str, Mapping[str, Any]],
     subnet_networks: Mapping[str, str],
 ) -> set[str]:
-    """Heat's FloatingIP.add_dependencies: the Routers with their gateway on its network, and
-    the RouterInterfaces on the subnet of a Port it depends on, so that it is reachable."""
-    properties = resource["properties"]
+    """Heat's FloatingIP.add_dependencies (and FloatingIPAssociation's): the Routers with their
+    gateway on its floating network, the RouterGateways to that network, and the
+    RouterInterfaces on the subnet of a Port it depends on, so that it is routed. An
+    association has no floating network of its own: its floating IP waits for the gateway."""
     network = _key(properties.get("floating_network") or properties.get("floating_network_id"))
     depends = resource.get("depends_on") or []
     needs = references(properties) | ({depends} if isinstance(depends, str) else set(depends))
@@ -89,6 +93,9 @@ def _floating_ip(
         if other.get("type") == "OS::Neutron::Router":
             if network is not None and _gateway_key(theirs) == network:
                 out.add(name)
+        elif other.get("type") == ROUTER_GATEWAY:
+            if network is not None and _network_key(theirs) == network:
+                out.add(name)
         elif other.get("type") == "OS::Neutron::RouterInterface":
             subnet = _key(theirs.get("subnet") or theirs.get("subnet_id"))
             if any(
@@ -98,11 +105,34 @@ def _floating_ip(
     return out
 
 
+def _router_key(properties: Any) -> str | None:
+    """The router of a RouterInterface or RouterGateway (Heat's `router`, or `router_id`)."""
+    return _key((properties or {}).get("router") or (properties or {}).get("router_id"))
+
+
+def _gateway(
+    properties: Mapping[str, Any], definitions: Mapping[str, Mapping[str, Any]]
+) -> set[str]:
+    """Heat's RouterGateway.add_dependencies: the RouterInterfaces of its router (Heat gives a
+    router its interfaces first, and takes its gateway away first)."""
+    router = _router_key(properties)
+    return {
+        name
+        for name, other in definitions.items()
+        if other.get("type") == "OS::Neutron::RouterInterface"
+        and router is not None
+        and isinstance(other.get("properties"), dict)
+        and _router_key(other["properties"]) == router
+    }
+
+
 def _implicit(definitions: Mapping[str, Mapping[str, Any]]) -> dict[str, set[str]]:
     """The edges Heat adds itself (its add_dependencies): a Port, and a Server on a network
     (not a port), depend on the Subnets of that network, so that they get an address; a Router
-    on the Subnets of its gateway's network; a FloatingIP on the Routers with their gateway on
-    its network and on the RouterInterfaces on its port's subnet, so that it is routed."""
+    on the Subnets of its gateway's network, and a RouterGateway on those and on its router's
+    RouterInterfaces; a FloatingIP on the Routers and RouterGateways with their gateway on its
+    network, and it and a FloatingIPAssociation on the RouterInterfaces on their port's subnet,
+    so that it is routed."""
     subnets: dict[str, set[str]] = {}
     # a Subnet of the template, as get_resource names it -> its network
     subnet_networks: dict[str, str] = {}
@@ -129,8 +159,11 @@ def _implicit(definitions: Mapping[str, Mapping[str, Any]]) -> dict[str, set[str
             ]
         elif kind == "OS::Neutron::Router":
             keys = [_gateway_key(properties)]
-        elif kind == "OS::Neutron::FloatingIP":
-            out[name] = _floating_ip(resource, definitions, subnet_networks) - {name}
+        elif kind == ROUTER_GATEWAY:  # and on the subnets of its network, as a Router
+            keys = [_network_key(properties)]
+            out[name] = _gateway(properties, definitions) - {name}
+        elif kind in ("OS::Neutron::FloatingIP", "OS::Neutron::FloatingIPAssociation"):
+            out[name] = _routing(resource, properties, definitions, subnet_networks) - {name}
             continue
         else:
             continue
