@@ -10,6 +10,7 @@ from typing import Any
 
 import pytest
 
+from nimbus.k8s import client
 from nimbus.orchestration import observed, resources
 from nimbus.orchestration.hot import template as hot_template
 
@@ -398,6 +399,17 @@ def test_a_gateway_and_an_association_set_a_field_of_the_object_they_name(
          "gw.properties: port_id: String should match pattern"),
         ("OS::Neutron::RouterGateway", {"router_id": "r", "network": "Public Net"},
          "gw.properties: network: String should match pattern"),
+        # the object changed is the stack's project's: never a path into another project
+        ("OS::Neutron::FloatingIPAssociation",
+         {"floatingip_id": "../../victim/floatingips/theirs", "port_id": "p"},
+         "the FloatingIP '../../victim/floatingips/theirs' is not the name of an object of the "
+         "stack's project"),
+        ("OS::Neutron::RouterGateway", {"router_id": "../../victim/routers/r", "network": "n"},
+         "the Router '../../victim/routers/r' is not the name of an object"),
+        ("OS::Neutron::RouterInterface", {"router": "../x", "subnet": "s"},
+         "the Router '../x' is not the name of an object"),
+        ("OS::Neutron::SecurityGroupRule", {"security_group": "../../victim/securitygroups/d"},
+         "the SecurityGroup '../../victim/securitygroups/d' is not the name of an object"),
     ],
 )  # fmt: skip
 def test_a_gateway_or_association_heat_would_refuse_is_a_property_error(
@@ -666,3 +678,11 @@ def test_real_templates_use_supported_types_or_are_refused_by_name(path: pathlib
             resources.check_types(template.resources)
     else:
         resources.check_types(template.resources, {t: "" for t in used if t.endswith(".yaml")})
+
+
+@pytest.mark.parametrize("name", ["..", ".", "../../victim/routers/r", "a%2Fb"])
+def test_the_api_client_never_builds_a_path_from_a_name_that_is_a_path(name: str) -> None:
+    with pytest.raises(ValueError, match="is not the name of a Kubernetes object"):
+        client.Client.path("network.nimbus.dev/v1alpha1", "Router", "demo", name)
+    with pytest.raises(ValueError, match="is not the name of a Kubernetes object"):
+        client.Client.path("network.nimbus.dev/v1alpha1", "Router", name)

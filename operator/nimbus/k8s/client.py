@@ -186,6 +186,9 @@ class Client:
         *,
         table: dict[tuple[str, str], Resource] = RESOURCES,
     ) -> str:
+        for part in (namespace, name):  # never a path of another object's (`../../other/...`)
+            if part is not None and (part in (".", "..") or "/" in part or "%" in part):
+                raise ValueError(f"{part!r} is not the name of a Kubernetes object")
         resource = table[(api_version, kind)]
         prefix = "/api/v1" if api_version == "v1" else f"/apis/{api_version}"
         if resource.namespaced and namespace:

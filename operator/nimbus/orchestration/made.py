@@ -14,7 +14,7 @@ from typing import Any
 
 import pydantic
 
-from nimbus.api import kinds
+from nimbus.api import kinds, meta
 from nimbus.orchestration.hot.template import HotError
 
 STACK_LABEL = "orchestration.nimbus.dev/stack"
@@ -35,6 +35,16 @@ class Apply:
     manifest: dict[str, Any]
 
 
+def named(kind: str, name: str) -> None:
+    """The object a resource changes is one of the stack's project, named as Kubernetes names
+    it: never a path (`../../other/floatingips/theirs`) that would lead elsewhere."""
+    if not re.fullmatch(meta.NAME_PATTERN, name) or len(name) > 253:
+        raise HotError(
+            f"Property error: the {kind} {name!r} is not the name of an object of the stack's "
+            "project (lowercase letters, digits, '-' and '.')"
+        )
+
+
 @dataclasses.dataclass(frozen=True)
 class Append:
     """An item the resource adds to another object's list (removed with the resource)."""
@@ -43,6 +53,9 @@ class Append:
     name: str
     field: str  # the list in the object's spec
     item: dict[str, Any]
+
+    def __post_init__(self) -> None:
+        named(self.kind, self.name)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -55,6 +68,9 @@ class Assign:
     name: str
     fields: dict[str, Any]  # spec field (as the CRD spells it) -> value; None: the field unset
     reference: str  # the resource's reference id (get_resource), Heat's where Heat has one
+
+    def __post_init__(self) -> None:
+        named(self.kind, self.name)
 
 
 @dataclasses.dataclass(frozen=True)
