@@ -232,3 +232,21 @@ async def test_a_router_not_there_yet_is_waited_for() -> None:
     world.put(ROUTER)
     await _pass(world)
     assert world.find("Router", "edge", NS)["spec"]["externalGateway"] == {"network": "public"}
+
+
+async def test_a_gateway_replaces_the_whole_gateway_the_router_had() -> None:
+    """A merge patch keeps the keys it does not name: the gateway's other keys (another
+    project's network, an admin's fixed address) are nulled, so the router's gateway is the
+    stack's, and the stack sees it converged."""
+    world = _world({**TEMPLATE, "resources": {"gateway": TEMPLATE["resources"]["gateway"]},
+                    "outputs": {}})  # fmt: skip
+    router = world.find("Router", "edge", NS)
+    router["spec"]["externalGateway"] = {
+        "network": "public", "project": "admin", "enableSNAT": False,
+        "externalFixedIPs": [{"ipAddress": "203.0.113.9"}]}  # fmt: skip
+    world.put(router)
+    assert await _pass(world) == "CREATE_COMPLETE"
+    assert world.find("Router", "edge", NS)["spec"]["externalGateway"] == {"network": "public"}
+    world.calls.clear()
+    assert await _pass(world) == "CREATE_COMPLETE"
+    assert world.writes("patch") == []

@@ -29,13 +29,18 @@ POOL = ("203.0.113.10", "203.0.113.12")  # the external subnet's pool: three add
 
 @pytest.fixture(scope="module")
 def admin(cloud: Cloud, api: str, tenants: dict[str, str]) -> Iterator[str]:
-    """dave: an admin of the first project, who alone may make a network external. The
+    """dave: an admin of the first project and the cloud's network admin (the ClusterRole
+    nimbus-network-admin), who alone may make a network external. The
     external network the tests make is deleted at the end: every project sees one (the
     session's other modules list their projects' networks)."""
+    cloud.kubectl("create", "clusterrolebinding", "os-network-admin-dave",
+                  "--clusterrole=nimbus-network-admin", "--user=dave")  # fmt: skip
     yield _admin(cloud, api, tenants)
     cloud.kubectl("delete", "subnets.network.nimbus.dev,networks.network.nimbus.dev",
                   "public-v4", "public", "-n", tenants["first"], "--ignore-not-found",
                   "--wait=false", check=False)  # fmt: skip
+    cloud.kubectl("delete", "clusterrolebinding", "os-network-admin-dave", "--ignore-not-found",
+                  check=False)  # fmt: skip
 
 
 def _admin(cloud: Cloud, api: str, tenants: dict[str, str]) -> str:

@@ -159,9 +159,10 @@ def test_only_an_admin_makes_an_image_public(cloud: Cloud, project: tuple[str, s
 def test_only_a_project_admin_sets_neutrons_admin_only_fields(
     cloud: Cloud, operator: pathlib.Path
 ) -> None:
-    """router:external, shared, a provider, a router's ha, enable_snat false and fixed gateway
-    address, a floating IP's address: Neutron's policy leaves them to an admin, and so does
-    admission whichever door (kubectl here) the request came through."""
+    """router:external, shared, a provider (the cloud's admin's: every project sees such a
+    network, or it is the hosts'), a router's ha, enable_snat false and fixed gateway address, a
+    floating IP's address (the project's admin's): Neutron's policy leaves them to an admin, and
+    so does admission whichever door (kubectl here) the request came through."""
     ns = f"h-{uuid.uuid4().hex[:6]}"
     member, admin = f"member-{uuid.uuid4().hex[:6]}", f"admin-{uuid.uuid4().hex[:6]}"
     cloud.apply({"apiVersion": "identity.nimbus.dev/v1alpha1", "kind": "Project",
@@ -173,15 +174,21 @@ def test_only_a_project_admin_sets_neutrons_admin_only_fields(
     try:
         ext = {"apiVersion": NET, "kind": "Network", "metadata": {"name": "ext", "namespace": ns},
                "spec": {"external": True}}  # fmt: skip
-        ok, why = as_user(cloud, member, "create", ext)
-        assert not ok
-        assert "spec.external: True: Forbidden: (rule:create_network:router:external) is " \
-            f"disallowed by policy. Only an admin of project {ns} sets it" in why  # fmt: skip
-        assert "administer on networks.network.nimbus.dev" in why
-        ok, why = as_user(cloud, member, "create",
-                          {**ext, "spec": {"shared": True}})  # fmt: skip
-        assert not ok
-        assert "rule:create_network:shared" in why
+        # a network every project sees, or on the hosts' network, is the cloud's admin's
+        for who in (member, admin):
+            ok, why = as_user(cloud, who, "create", ext)
+            assert not ok
+            assert "spec.external: True: Forbidden: (rule:create_network:router:external) is " \
+                "disallowed by policy. Only the cloud's admin sets it (the verb administer on " \
+                "networks.network.nimbus.dev cluster-wide, in the ClusterRole " \
+                "nimbus-network-admin)" in why  # fmt: skip
+        for spec, rule in (({"shared": True}, "shared"),
+                           ({"provider": {"cni": "macvlan"}}, "provider:cni")):  # fmt: skip
+            ok, why = as_user(cloud, admin, "create", {**ext, "spec": spec})
+            assert not ok
+            assert f"rule:create_network:{rule}" in why
+        cloud.kubectl("create", "clusterrolebinding", f"network-admin-{admin}",
+                      "--clusterrole=nimbus-network-admin", f"--user={admin}")  # fmt: skip
         ok, why = as_user(cloud, admin, "create", ext)
         assert ok, why
         # the member edits what is not the admin's, and not what is
@@ -226,10 +233,12 @@ def test_only_a_project_admin_sets_neutrons_admin_only_fields(
         ok, why = as_user(cloud, member, "create", _stack("shared", ns, shared))
         assert not ok
         assert "You are not authorized to use OS::Neutron::Net." in why
-        assert f"may not administer networks.network.nimbus.dev in namespace {ns}" in why
+        assert "may not administer networks.network.nimbus.dev cluster-wide" in why
         ok, why = as_user(cloud, admin, "create", _stack("shared", ns, shared))
         assert ok, why
     finally:
+        cloud.kubectl("delete", "clusterrolebinding", f"network-admin-{admin}",
+                      "--ignore-not-found", check=False)  # fmt: skip
         cloud.kubectl("delete", PROJECT, ns, "--wait=false", check=False)
 
 

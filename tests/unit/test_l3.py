@@ -225,7 +225,8 @@ def test_router_refusal(
                       "physicalNetwork": "eth1", "segmentationID": 7}}, None,
          ["spec.shared", "spec.provider", "spec.provider.physicalNetwork",
           "spec.provider.segmentationID"]),
-        ("networks", {"provider": {"networkType": "local", "cni": "macvlan"}}, None, []),
+        ("networks", {"provider": {"networkType": "local", "cni": "bridge"}}, None, []),
+        ("networks", {"provider": {"cni": "macvlan"}}, None, ["spec.provider.cni"]),
         # an admin's external network stays editable by members in its other fields
         ("networks", {"external": True, "description": "x"}, {"external": True}, []),
         ("networks", {"external": True}, {"external": False}, ["spec.external"]),

@@ -6,9 +6,9 @@ that refuses to delete a protected project.
 - `nimbus-project-member`: also create, update, patch and delete them, and write (not read)
   the project's Secrets, so that user data holding secrets stays out of readers' sight;
 - `nimbus-project-admin`: also the project's Secrets (a generated private key is one), its
-  Events, and the verb `administer` on networks, routers and floating IPs: the fields Neutron's
-  policy leaves to an admin (router:external, shared, provider, a router's ha, enable_snat and
-  external_fixed_ips, a floating IP's address), which admission checks.
+  Events, and the verb `administer` on routers and floating IPs: the fields Neutron's policy
+  leaves to an admin (a router's ha, enable_snat and external_fixed_ips, a floating IP's
+  address), which admission checks.
 
 They aggregate into Kubernetes' view, edit and admin roles. No role grants Projects, Flavors or
 VolumeTypes beyond reading: only a cluster admin edits them. `nimbus-image-publisher` holds the
@@ -16,6 +16,8 @@ verb `publicize` on images (Glance's publicize_image): bound cluster-wide, it le
 image public; cluster admins hold it already. `nimbus-identity-admin` is Keystone's admin for
 identity: Users and Projects, read and written (users, projects and role assignments through the
 OpenStack API too); bound cluster-wide to a user, it makes them the cloud's identity admin.
+`nimbus-network-admin` holds `administer` on networks: bound cluster-wide, it lets a user make a
+network external or shared (every project's) or give it a provider (the hosts' network).
 """
 
 from __future__ import annotations
@@ -32,6 +34,8 @@ WRITE = ["create", "update", "patch", "delete", "deletecollection"]
 AGGREGATE = {"reader": "view", "member": "edit", "admin": "admin"}
 PUBLIC_READER = "nimbus-public-reader"
 PROJECT_ADMIN = "nimbus-project-admin"
+# Neutron's admin for networks: external, shared and provider networks are the cloud's.
+NETWORK_ADMIN = "nimbus-network-admin"
 # Glance's publicize_image: bound cluster-wide to whoever may make an image public.
 IMAGE_PUBLISHER = "nimbus-image-publisher"
 DELETION_PROTECTION = "nimbus-project-deletion-protection"
@@ -73,7 +77,7 @@ def cluster_roles() -> list[dict[str, Any]]:
             {"apiGroups": ["events.k8s.io"], "resources": ["events"], "verbs": READ},
             {
                 "apiGroups": ["network.nimbus.dev"],
-                "resources": ["floatingips", "networks", "routers"],
+                "resources": ["floatingips", "routers"],
                 "verbs": ["administer"],
             },
         ],
@@ -100,6 +104,14 @@ def cluster_roles() -> list[dict[str, Any]]:
                      "labels": {"app.kubernetes.io/managed-by": "nimbus"}},
         "rules": [{"apiGroups": ["image.nimbus.dev"], "resources": ["images"],
                    "verbs": ["publicize"]}],
+    })  # fmt: skip
+    roles.append({
+        "apiVersion": "rbac.authorization.k8s.io/v1",
+        "kind": "ClusterRole",
+        "metadata": {"name": NETWORK_ADMIN,
+                     "labels": {"app.kubernetes.io/managed-by": "nimbus"}},
+        "rules": [{"apiGroups": ["network.nimbus.dev"], "resources": ["networks"],
+                   "verbs": ["administer"]}],
     })  # fmt: skip
     roles.append({
         "apiVersion": "rbac.authorization.k8s.io/v1",

@@ -16,8 +16,9 @@ from nimbus.network import l3
 GROUP = "network.nimbus.dev"
 # Neutron's policy (neutron/conf/policies): the attributes only an admin sets, by plural, as
 # (field, Neutron's rule, whether a spec sets it). Here an admin is whoever may `administer` the
-# kind in the project: the project's admins (nimbus-project-admin), and cluster admins; the
-# OpenStack API's admin role is the same RoleBinding, so both doors agree.
+# kind: for a network's, cluster-wide (an external or shared network is every project's, and a
+# provider is the hosts' network: the cloud's admin, nimbus-network-admin); for a router's and a
+# floating IP's, in the project (its admins, nimbus-project-admin). Cluster admins hold both.
 _ADMIN_FIELDS: dict[str, tuple[tuple[str, str, Any], ...]] = {
     "networks": (
         ("spec.external", "network:router:external", lambda s: s.get("external") is True),
@@ -28,6 +29,10 @@ _ADMIN_FIELDS: dict[str, tuple[tuple[str, str, Any], ...]] = {
          lambda s: (s.get("provider") or {}).get("physicalNetwork") is not None),
         ("spec.provider.segmentationID", "network:provider:segmentation_id",
          lambda s: (s.get("provider") or {}).get("segmentationID") is not None),
+        # Nimbus's own: macvlan or OVN-Kubernetes put the network on a host interface (eth0
+        # without physicalNetwork), which only the cloud's admin hands out
+        ("spec.provider.cni", "network:provider:cni",
+         lambda s: (s.get("provider") or {}).get("cni", "bridge") != "bridge"),
     ),
     "routers": (
         ("spec.ha", "router:ha", lambda s: s.get("ha") is True),
@@ -42,6 +47,8 @@ _ADMIN_FIELDS: dict[str, tuple[tuple[str, str, Any], ...]] = {
          lambda s: s.get("floatingIPAddress") is not None),
     ),
 }  # fmt: skip
+# Whose right it is: cluster-wide (None) or the object's project's.
+_CLUSTER_WIDE = frozenset({"networks"})
 
 
 def admin_fields(
@@ -78,17 +85,28 @@ async def _admin_only(plural: str, body: kopf.Body, userinfo: kopf.UserInfo, mem
     if not setting or userinfo.get("username") == await _operator_user(memo):
         return
     namespace = str(body["metadata"].get("namespace"))
-    access = authz.Access("administer", GROUP, plural, namespace)
+    access = administer(plural, namespace)
     if await authz.denied(memo.api, authz.Requester.of(userinfo), [access]):
         path, rule = setting[0]
         action = "create" if old is None else "update"
+        who = (
+            f"the cloud's admin sets it (the verb administer on {plural}.{GROUP} cluster-wide, "
+            f"in the ClusterRole {roles.NETWORK_ADMIN})"
+            if access.namespace is None
+            else f"an admin of project {namespace} sets it (the verb administer on "
+            f"{plural}.{GROUP}, in the ClusterRole {roles.PROJECT_ADMIN})"
+        )
         raise kopf.AdmissionError(
             f"{path}: {_at(body.get('spec') or {}, path)!r}: Forbidden: "
-            f"(rule:{action}_{rule}) is disallowed by policy. Only an admin of project "
-            f"{namespace} sets it (the verb administer on {plural}.{GROUP}, in the ClusterRole "
-            f"{roles.PROJECT_ADMIN})",
+            f"(rule:{action}_{rule}) is disallowed by policy. Only {who}",
             code=403,
         )
+
+
+def administer(plural: str, namespace: str) -> authz.Access:
+    """The right to set the kind's admin-only fields in `namespace`."""
+    where = None if plural in _CLUSTER_WIDE else namespace
+    return authz.Access("administer", GROUP, plural, where)
 
 
 def overlapping(subnet: Mapping[str, Any], others: Iterable[Mapping[str, Any]]) -> str | None:
@@ -206,12 +224,16 @@ async def validate_router(
 
 
 @kopf.on.validate("network.nimbus.dev", "v1alpha1", "floatingips", id="floatingips",
-                  operations=["CREATE"])  # fmt: skip
+                  operations=["CREATE", "UPDATE"])  # fmt: skip
 async def validate_floating_ip(
     body: kopf.Body, userinfo: kopf.UserInfo, memo: kopf.Memo, **kwargs: Any
 ) -> None:
-    """A floating IP is on an external network, as Neutron's `floating_network_id` must be."""
-    await _admin_only("floatingips", body, userinfo, memo, None)
+    """A floating IP is on an external network, as Neutron's `floating_network_id` must be;
+    its address, asked for at create or added later, is an admin's."""
+    old = kwargs.get("old")
+    await _admin_only("floatingips", body, userinfo, memo, old)
+    if old:
+        return  # its network cannot change (the CRD's rule)
     namespace = str(body["metadata"].get("namespace"))
     ref = (body.get("spec") or {}).get("floatingNetwork") or {}
     await _external_network(memo, ref, namespace, "spec.floatingNetwork")

@@ -76,6 +76,15 @@ async def unappend(api_client: client.Client, namespace: str, record: Mapping[st
         await patched(api_client, version, record["kind"], record["name"], namespace, patch)
 
 
+def replacing(value: Any, current: Any) -> Any:
+    """The merge-patch value that makes a field hold `value` whatever it held: a mapping's keys
+    that `value` lacks are nulled (a merge patch would keep them), down its nested mappings."""
+    if not isinstance(value, Mapping) or not isinstance(current, Mapping):
+        return value
+    return {**{k: None for k in current if k not in value},
+            **{k: replacing(v, current.get(k)) for k, v in value.items()}}  # fmt: skip
+
+
 async def assign(
     api_client: client.Client, namespace: str, made: resources.Assign
 ) -> dict[str, Any] | None:
@@ -86,9 +95,11 @@ async def assign(
     target = await api_client.get(version, made.kind, made.name, namespace)
     if target is None:
         return None
-    if not observed.holds(made.kind, made.fields, target.get("spec") or {}):
-        # a merge patch: None unsets a field, and the rest of the object is left as it is
-        patch = {"spec": dict(made.fields)}
+    spec = target.get("spec") or {}
+    if not observed.holds(made.kind, made.fields, spec):
+        # a merge patch: None unsets a field, and the rest of the object is left as it is; a
+        # field's value replaces the whole of what it held (a gateway's other keys go)
+        patch = {"spec": {k: replacing(v, spec.get(k)) for k, v in made.fields.items()}}
         if not await patched(api_client, version, made.kind, made.name, namespace, patch):
             return None  # gone since it was read: waited for, as one not made yet
     return target

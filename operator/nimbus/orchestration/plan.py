@@ -43,28 +43,40 @@ _CONSTRAINTS = {
 _PUBLIC = {"flavors", "volumetypes"}  # read by every signed-in user (nimbus-public-reader)
 
 
+def _function(value: Any) -> bool:
+    """An intrinsic function (get_param, map_merge, if, ...): what it gives is known only later."""
+    return (
+        isinstance(value, Mapping) and len(value) == 1 and next(iter(value)) in functions.FUNCTIONS
+    )
+
+
 def _set(value: Any) -> bool:
-    """A property a template sets: given, and not false (an intrinsic function counts)."""
+    """A property a template may set: given, and not false (a function counts: it may be)."""
     return value is not None and value is not False
 
 
-def _gateway(p: Mapping[str, Any]) -> Mapping[str, Any]:
+def _router_admin_only(p: Mapping[str, Any]) -> bool:
     gateway = p.get("external_gateway_info")
-    return gateway if isinstance(gateway, Mapping) else {}
+    if gateway is not None and (not isinstance(gateway, Mapping) or _function(gateway)):
+        return True  # what the function gives may hold enable_snat or external_fixed_ips
+    gateway = gateway or {}
+    return (
+        _set(p.get("ha"))
+        or gateway.get("enable_snat", True) is not True
+        or bool(gateway.get("external_fixed_ips"))
+    )
 
 
 # Neutron's policy: the properties only an admin sets (network.admission's admin-only fields,
 # which admission checks against the requester; the operator's own writes pass there, so the
-# stack asks for the verb `administer` on the kind, which a project's admin holds).
+# stack asks for the verb `administer` on the kind: cluster-wide for a network's, in the project
+# for a router's and a floating IP's). Properties given by a function as a whole count as set.
 _ADMIN_ONLY: dict[str, Callable[[Mapping[str, Any]], bool]] = {
     "OS::Neutron::Net": lambda p: _set(p.get("shared")),
-    "OS::Neutron::Router": lambda p: (
-        _set(p.get("ha"))
-        or _gateway(p).get("enable_snat", True) is not True
-        or bool(_gateway(p).get("external_fixed_ips"))
-    ),
+    "OS::Neutron::Router": _router_admin_only,
     "OS::Neutron::FloatingIP": lambda p: _set(p.get("floating_ip_address")),
 }
+_CLUSTER_WIDE = frozenset({"networks"})
 
 
 def a_member_may(access: authz.Access, namespace: str) -> bool:
@@ -189,9 +201,11 @@ class Plan:
                 kind = KIND[_CHANGES[kind_type]]
                 wanted.add(authz.Access("patch", kind.group, kind.plural, namespace))
             admin_only = _ADMIN_ONLY.get(kind_type)
-            if admin_only is not None and admin_only(definition.get("properties") or {}):
+            properties = definition.get("properties") or {}
+            if admin_only is not None and (_function(properties) or admin_only(properties)):
                 kind = KIND[resources.KINDS[kind_type]]
-                wanted.add(authz.Access("administer", kind.group, kind.plural, namespace))
+                where = None if kind.plural in _CLUSTER_WIDE else namespace
+                wanted.add(authz.Access("administer", kind.group, kind.plural, where))
             if wanted:
                 out[name] = wanted
         return out
