@@ -117,16 +117,22 @@ demo: build ## the local cloud: control plane, simulators, operator, examples; w
 	@echo "          openstack server list"
 	@OS_CLIENT_CONFIG_FILE=$$($(NIMBUS) devcloud openstack-env | sed -n 's/^export OS_CLIENT_CONFIG_FILE=//p') \
 	  OS_CLOUD=nimbus-demo OS_PASSWORD='correct horse battery staple' $(BIN)/openstack server list
+	@echo
+	@echo "Or in a browser, as alice: Horizon, the OpenStack dashboard (docs/dashboard.md), at"
+	@echo "          $$($(BIN)/python -c 'from nimbus.devcloud import cluster; print(cluster.DevCloud().dashboard_url())')"
+	@echo "          user name: alice    password: correct horse battery staple"
 	@echo "Stop it:  make demo-down              (make demo-destroy also deletes its data)"
 
 IMAGE ?= ghcr.io/nimbus-cloud/nimbus:0.1.0
+DASHBOARD_IMAGE ?= ghcr.io/nimbus-cloud/nimbus-dashboard:0.1.0
 
 .PHONY: image
-image: ## build the operator/extender image (needs a Docker engine)
+image: ## build the operator/extender image and the dashboard's (needs a Docker engine)
 	@command -v docker >/dev/null && docker info >/dev/null 2>&1 || { \
 	  echo "make image needs a Docker engine, and none answers here (docker info failed):"; \
 	  echo "build the image where one runs (make e2e does, on kind), or start the engine"; exit 1; }
 	docker build -t $(IMAGE) .
+	docker build -f dashboard/Dockerfile -t $(DASHBOARD_IMAGE) .
 
 .PHONY: docs
 docs: venv ## the documentation site (mkdocs-material), built strict into site/

@@ -93,6 +93,9 @@ def _devcloud(args: argparse.Namespace) -> int:
         metrics = cloud.metrics_url()
         if metrics is not None:
             print(f"  operator metrics: {metrics}")
+        dashboard = cloud.dashboard_url()
+        if dashboard is not None:
+            print(f"  dashboard: {dashboard}")
     elif args.action == "down":
         # each component is given up to 15 s to stop: say what is under way
         print(f"stopping the local cloud in {cloud.run_dir} (its data stays) ...", flush=True)

@@ -42,6 +42,7 @@ PAGES = [
     "how-to/quotas.md",
     "how-to/openstack-cli.md",
     "how-to/terraform.md",
+    "dashboard.md",
     "how-to/upgrading.md",
     "how-to/node-labels.md",
     "helm.md",
@@ -50,7 +51,8 @@ PAGES = [
 # The pages issue 22 asks to run besides the tutorial and the how-tos; those without blocks
 # have nothing to run (tests/unit/test_docblocks.py holds PAGES to the ones with blocks).
 SERVICE_PAGES = ["compute", "blockstorage", "image", "network", "identity", "orchestration",
-                 "placement", "devcloud", "argocd", "helm", "openstack-api"]  # fmt: skip
+                 "placement", "devcloud", "argocd", "helm", "openstack-api",
+                 "dashboard"]  # fmt: skip
 # Pages with blocks that are not run yet, and why.
 NOT_YET: dict[str, str] = {}
 # Blocks that fail because of a product bug, by page and a line of the block, with the bug:

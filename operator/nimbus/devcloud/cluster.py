@@ -21,6 +21,7 @@ from typing import Any
 
 import yaml
 
+from nimbus.dashboard import static
 from nimbus.devcloud import build, components, manifests, pki
 from nimbus.generate import crdgen
 
@@ -36,7 +37,15 @@ KUBEVIRT = ("cdi-apiserver", "virt-api", "cdi-controller", "virt-controller")
 # The nimbus-scheduler: a second kube-scheduler, calling the extender (after the extender).
 PLACEMENT = ("extender", "nimbus-scheduler")
 # Every component, as `status` lists them; `down` stops them in reverse.
-COMPONENTS = (*CONTROL_PLANE, *KUBEVIRT, "simulators", *PLACEMENT, "operator", "openstack-api")
+COMPONENTS = (
+    *CONTROL_PLANE,
+    *KUBEVIRT,
+    "simulators",
+    *PLACEMENT,
+    "operator",
+    "openstack-api",
+    "dashboard",
+)
 
 # The simulated nodes: capacity as node labels, as placement reads them.
 NODES = (
@@ -125,6 +134,13 @@ def _alive(pid: int, name: str) -> bool:
         words = [w.decode(errors="replace") for w in argv]
         python_command = " ".join(components.PYTHON_COMPONENTS[name])
         return "nimbus" in words and python_command in " ".join(words)
+    if name in components.PYTHON_MODULES:
+        try:
+            argv = pathlib.Path(f"/proc/{pid}/cmdline").read_bytes().split(b"\0")
+        except OSError:
+            return False
+        module_command = " ".join(components.PYTHON_MODULES[name])
+        return module_command in " ".join(w.decode(errors="replace") for w in argv)
     return stat[0] == components.BINARIES.get(name, name)[:15]
 
 
@@ -163,7 +179,7 @@ class DevCloud:
     def running(self, *, operator: bool = False) -> bool:
         """True when the control planes, the simulators (and the operator, if asked) run."""
         wanted = [*CONTROL_PLANE, *KUBEVIRT, "simulators", *PLACEMENT]
-        wanted += ["operator", "openstack-api"] if operator else []
+        wanted += ["operator", "openstack-api", "dashboard"] if operator else []
         status = self.status()
         return all(status[name].startswith("running") for name in wanted) and self._ready()
 
@@ -279,6 +295,7 @@ class DevCloud:
             env = self.operator_env(ports["webhook"], ports["operator-metrics"])
             self._start_python(state, "operator", env=env)
             self.start_openstack_api(state)
+            self.start_dashboard(state)
         return ready_after
 
     def _start_python(
@@ -309,6 +326,22 @@ class DevCloud:
         args = (f"--listen=127.0.0.1:{port}",)
         self._start_python(state, "openstack-api", args, env=env)
         self.clouds_yaml.write_text(components.clouds_yaml(port))
+
+    def start_dashboard(self, state: dict[str, Any]) -> None:
+        """Horizon over the OpenStack API, its static files collected once per Horizon version
+        (a few seconds, the first time) and its secret key made once in the run directory."""
+        key = self.run_dir / "dashboard-secret-key"
+        if not key.exists():
+            key.write_text(secrets.token_urlsafe(48))
+            key.chmod(0o600)
+        port = state["ports"]["dashboard"]
+        env = components.dashboard_env(state["ports"]["openstack-api"], key, static.collected())
+        self._start_python(state, "dashboard", (f"--bind=127.0.0.1:{port}",), env=env)
+        self._wait(f"http://127.0.0.1:{port}/auth/login/", "dashboard", tls=False)
+
+    def dashboard_url(self) -> str | None:
+        """Where the cloud's dashboard (Horizon) answers, or None when it does not run."""
+        return self._served("dashboard", "dashboard", "/")
 
     @property
     def clouds_yaml(self) -> pathlib.Path:

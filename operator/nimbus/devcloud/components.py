@@ -25,13 +25,15 @@ PYTHON_COMPONENTS = {
     "operator": ("run",),
     "openstack-api": ("api",),
 }
+# Python processes that are not `nimbus` commands: Horizon, over the OpenStack API.
+PYTHON_MODULES = {"dashboard": ("nimbus.dashboard", "serve")}
 # Components that run a binary of another name.
 BINARIES = {"nimbus-scheduler": "kube-scheduler"}
 # The ports a cloud listens on (all on 127.0.0.1), picked free at each start.
 PORTS = ("etcd", "etcd-peer", "apiserver", "controller-manager", "scheduler", "kwok",
          "extender", "nimbus-scheduler", "webhook", "operator-metrics", "virt-api",
          "virt-controller", "virt-handler", "cdi-apiserver", "cdi-controller",
-         "cdi-controller-health", "openstack-api")  # fmt: skip
+         "cdi-controller-health", "openstack-api", "dashboard")  # fmt: skip
 
 # The names virt-api's certificate is for: the API server checks the one of the APIService's
 # Service (<service>.<namespace>.svc), and calls the webhooks at 127.0.0.1.
@@ -204,6 +206,8 @@ def nimbus_scheduler_args(
 
 def python_argv(name: str, args: Sequence[str] = ()) -> list[str]:
     """The command line of one of Nimbus's own processes, with this interpreter."""
+    if name in PYTHON_MODULES:
+        return [sys.executable, "-m", *PYTHON_MODULES[name], *args]
     return [sys.executable, "-m", "nimbus", *PYTHON_COMPONENTS[name], *args]
 
 
@@ -493,6 +497,17 @@ def openstack_api_env(kubeconfig: pathlib.Path, port: int) -> dict[str, str]:
         "KUBECONFIG": str(kubeconfig),
         "NIMBUS_SYSTEM_NAMESPACE": SYSTEM_NAMESPACE,
         "NIMBUS_API_PUBLIC_URL": f"http://127.0.0.1:{port}",
+    }
+
+
+def dashboard_env(openstack_port: int, secret_key_file: pathlib.Path,
+                  static_root: pathlib.Path) -> dict[str, str]:  # fmt: skip
+    """Horizon (nimbus.dashboard.settings) over the API on 127.0.0.1:`openstack_port`."""
+    return {
+        "NIMBUS_DASHBOARD_KEYSTONE_URL": f"http://127.0.0.1:{openstack_port}/v3",
+        "NIMBUS_DASHBOARD_SECRET_KEY_FILE": str(secret_key_file),
+        "NIMBUS_DASHBOARD_STATIC_ROOT": str(static_root),
+        "NIMBUS_DASHBOARD_ALLOWED_HOSTS": "127.0.0.1,localhost",
     }
 
 

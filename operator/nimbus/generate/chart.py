@@ -244,6 +244,73 @@ class OpenStackApi(Values):
     pod_annotations: FreeForm = _field(dict, "annotations of the API pods")
 
 
+class DashboardImage(Values):
+    repository: str = _field(
+        "ghcr.io/nimbus-cloud/nimbus-dashboard",
+        "the dashboard image (dashboard/Dockerfile: Horizon with Nimbus's local settings)",
+    )
+    tag: str = _field("", "the image tag; empty means the chart's appVersion")
+    digest: str = _field("", "an image digest (sha256:...), used instead of the tag when set")
+
+
+class DashboardSecretKey(Values):
+    existing_secret: str = _field(
+        "", "a Secret of the release namespace holding Django's secret key (it signs the "
+        "sessions; every replica needs the same); empty: the chart makes one, once, and keeps it",
+    )  # fmt: skip
+    key: str = _field("secret-key", "the key of that Secret holding it")
+
+
+class DashboardIngress(Values):
+    enabled: bool = _field(False, "an Ingress in front of the dashboard's Service")
+    class_name: str = _field("", "the Ingress's ingressClassName; empty: the cluster's default")
+    host: str = _field("", "the host users reach the dashboard at (also an allowed host)")
+    annotations: FreeForm = _field(dict, "annotations of the Ingress (cert-manager's, ...)")
+    tls_secret_name: str = _field(
+        "", "a kubernetes.io/tls Secret for the host: the Ingress terminates TLS with it, and "
+        "the session and CSRF cookies are sent over HTTPS only",
+    )  # fmt: skip
+
+
+class Dashboard(Values):
+    enabled: bool = _field(
+        False, "serve Horizon, unmodified, over the OpenStack API (openstackApi): docs/dashboard.md"
+    )
+    image: DashboardImage = _field(DashboardImage, "the dashboard's image")
+    replicas: int = _field(1, "dashboard replicas: they share sessions by the secret key", ge=1)
+    workers: int = _field(2, "gunicorn workers per replica", ge=1)
+    port: int = _field(8080, "the dashboard's port (container and Service)", ge=1, le=65535)
+    keystone_url: str = _field(
+        "", "Keystone v3 as the dashboard reaches it; empty: the API's Service in the cluster, "
+        "http://<release>-api.<namespace>.svc:<port>/v3 (the other services are the catalog's "
+        "public endpoints, openstackApi.publicUrl)",
+    )  # fmt: skip
+    secret_key: DashboardSecretKey = _field(DashboardSecretKey, "Django's secret key")
+    session_engine: Literal["signed-cookies", "cache"] = _field(
+        "signed-cookies", "where sessions are kept: in a cookie signed with the secret key, or "
+        "in the cache (then memcached is required)",
+    )  # fmt: skip
+    memcached: list[str] = _field(
+        list, "memcached servers (host:port) for the cache; empty: a cache in each process"
+    )
+    allowed_hosts: list[str] = _field(
+        list, "host names the dashboard answers to, besides the Ingress's host, its Service's "
+        "names and localhost (Django's ALLOWED_HOSTS)",
+    )  # fmt: skip
+    ingress: DashboardIngress = _field(DashboardIngress, "an Ingress for the dashboard")
+    service_type: Literal["ClusterIP", "NodePort", "LoadBalancer"] = _field(
+        "ClusterIP", "the dashboard Service's type"
+    )
+    resources: FreeForm = _field(
+        lambda: {"requests": {"cpu": "100m", "memory": "256Mi"}, "limits": {"memory": "1Gi"}},
+        "the dashboard container's resources",
+    )
+    node_selector: FreeForm = _field(dict, "nodeSelector of the dashboard pods")
+    tolerations: list[FreeForm] = _field(list, "tolerations of the dashboard pods")
+    affinity: FreeForm = _field(dict, "affinity of the dashboard pods")
+    pod_annotations: FreeForm = _field(dict, "annotations of the dashboard pods")
+
+
 class ArgoCD(Values):
     health_checks: bool = _field(
         False,
@@ -265,6 +332,7 @@ class ChartValues(Values):
     webhook: Webhook = _field(Webhook, "the admission webhook, served by the operator")
     placement: Placement = _field(Placement, "Nova's filter scheduler, for servers")
     openstack_api: OpenStackApi = _field(OpenStackApi, "OpenStack's own API (`nimbus api`)")
+    dashboard: Dashboard = _field(Dashboard, "Horizon, the OpenStack dashboard, over that API")
     argocd: ArgoCD = _field(ArgoCD, "Argo CD integration")
     common_labels: FreeForm = _field(dict, "labels added to every object the chart makes")
 

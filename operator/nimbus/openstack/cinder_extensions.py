@@ -6,6 +6,7 @@ Every call to Kubernetes acts as the token's user (service.Services.as_user)."""
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Awaitable, Callable
 from typing import Any
 
 from aiohttp import web
@@ -209,3 +210,59 @@ async def transfers(request: web.Request) -> web.Response:
     version = cinder.microversion(request)
     await cinder.identity_of(request)
     return cinder.respond({"transfers": []}, version)
+
+
+# -- what Cinder has and Nimbus does not: empty lists, as a Cinder without any answers ---------
+# Horizon's Volumes page looks up each volume's group (a volume document has group_id from
+# 3.13), and its volume type pages the type's encryption and the QoS specs: a 404 there is an
+# error message on the page, where Cinder with none of them lists nothing.
+
+# Cinder's first microversion of each collection (older ones are a 404 in Cinder too).
+SINCE = {"groups": (3, 13), "group_snapshots": (3, 14), "group_types": (3, 11)}
+
+
+def _none(collection: str, what: str) -> Callable[[web.Request], Awaitable[web.Response]]:
+    """GET of a collection Nimbus has none of: empty, from its first microversion (a 404
+    before it, as in Cinder)."""
+
+    async def listed(request: web.Request) -> web.Response:
+        version = cinder.microversion(request)
+        await cinder.identity_of(request)
+        if version < SINCE[collection]:
+            raise Fault(404, "The resource could not be found.")
+        return cinder.respond({collection: []}, version)
+
+    listed.__doc__ = what
+    return listed
+
+
+for _path, _collection, _what in (
+    ("/groups", "groups", "Generic volume groups: Nimbus has none (a volume's group_id is null)."),
+    ("/groups/detail", "groups", "Generic volume groups, in detail: none."),
+    ("/group_snapshots", "group_snapshots", "Snapshots of volume groups: none, as there are no "
+     "groups."),
+    ("/group_snapshots/detail", "group_snapshots", "Snapshots of volume groups, in detail: "
+     "none."),
+    ("/group_types", "group_types", "Volume group types: none."),
+):  # fmt: skip
+    routes.get(V3 + _path)(_none(_collection, _what))
+
+
+@routes.get(V3 + "/qos-specs")
+async def qos_specs(request: web.Request) -> web.Response:
+    """QoS specs: none (a VolumeType's StorageClass holds what its storage promises)."""
+    version = cinder.microversion(request)
+    await cinder.identity_of(request)
+    return cinder.respond({"qos_specs": []}, version)
+
+
+@routes.get(V3 + "/types/{type_id}/encryption")
+async def type_encryption(request: web.Request) -> web.Response:
+    """A volume type's encryption: none, Cinder's empty document (the type must exist)."""
+    version = cinder.microversion(request)
+    identity = await cinder.identity_of(request)
+    wanted = request.match_info["type_id"]
+    if not any(wanted in (t["metadata"]["uid"], t["metadata"]["name"])
+               for t in await _types(request, identity)):  # fmt: skip
+        raise Fault(404, f"Volume type {wanted} could not be found.")
+    return cinder.respond({}, version)

@@ -13,7 +13,7 @@ from typing import Any
 from aiohttp import web
 
 from nimbus.k8s import client
-from nimbus.openstack import documents
+from nimbus.openstack import documents, nova_admin
 from nimbus.openstack.faults import Fault
 from nimbus.openstack.nova import (
     COMPUTE,
@@ -74,11 +74,15 @@ async def list_flavors(request: web.Request) -> web.Response:
     if "is_public" in request.query and request.query["is_public"].lower() in ("true", "false"):
         public = request.query["is_public"].lower() == "true"
         flavors = [f for f in flavors if f["os-flavor-access:is_public"] == public]
+    # Paged by limit and marker as Nova pages them (Horizon's admin Flavors page asks for a
+    # page; openstacksdk gives up on a marker that is ignored).
+    url = base_url(request) + request.path.removeprefix("/compute/v2.1")
+    flavors, links = nova_admin.page(request, flavors, "id", url)
     if not request.path.endswith("/detail"):
         flavors = [{"id": f["id"], "name": f["name"], "links": f["links"],
                     **({"description": f.get("description")} if version >= (2, 55) else {})}
                    for f in flavors]  # fmt: skip
-    return respond({"flavors": flavors}, version)
+    return respond({"flavors": flavors, **({"flavors_links": links} if links else {})}, version)
 
 
 @routes.get("/compute/v2.1/flavors/{flavor_id}")

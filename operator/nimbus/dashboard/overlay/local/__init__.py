@@ -1,0 +1,1 @@
+"""Horizon's `local` package: only local_settings is ours."""
