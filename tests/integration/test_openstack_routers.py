@@ -5,7 +5,8 @@ with a port and dissociated; Neutron's refusals in Neutron's words; another proj
 sees none of it and a reader makes none.
 
 No router pod runs on the local control plane, so no agent programs a data path: routers stay
-BUILD and floating IPs DOWN, and nothing here waits for ACTIVE (test_router_datapath.py proves
+BUILD (ACTIVE to Neutron's clients, as Neutron answers a new router) and floating IPs DOWN,
+and nothing here waits for the data path (test_router_datapath.py proves
 the data path with real packets)."""
 
 from __future__ import annotations
@@ -121,7 +122,7 @@ def test_an_external_network_and_a_router_with_a_gateway_and_an_interface(
                              "public", "--description", "the way out", "-f", "json",
                              "Edge Router"))  # fmt: skip
     assert (made["name"], made["description"], made["status"]) == (
-        "Edge Router", "the way out", "BUILD")  # fmt: skip
+        "Edge Router", "the way out", "ACTIVE")  # fmt: skip
     gateway = made["external_gateway_info"]
     assert (gateway["network_id"], gateway["enable_snat"]) == (public["id"], True)
     (fixed,) = gateway["external_fixed_ips"] or _eventually(
@@ -132,7 +133,7 @@ def test_an_external_network_and_a_router_with_a_gateway_and_an_interface(
 
     shown = as_json(openstack(api, "alice", first, "router", "show", "-f", "json",
                               "Edge Router"))  # fmt: skip
-    assert (shown["id"], shown["status"], shown["routes"]) == (made["id"], "BUILD", [])
+    assert (shown["id"], shown["status"], shown["routes"]) == (made["id"], "ACTIVE", [])
     assert "ha" not in shown  # an admin's attribute, as in Neutron's policy
     (stored,) = json.loads(cloud.kubectl("get", "osrouter", "-n", first, "-o",
                                          "json").stdout)["items"]  # fmt: skip
@@ -141,7 +142,7 @@ def test_an_external_network_and_a_router_with_a_gateway_and_an_interface(
     assert stored["spec"]["externalGateway"] == {"network": "public", "enableSNAT": True}
     listed = as_json(openstack(api, "alice", first, "router", "list", "-f", "json"))
     assert [(r["Name"], r["Status"], r["State"]) for r in listed] == [
-        ("Edge Router", "BUILD", True)]  # fmt: skip
+        ("Edge Router", "ACTIVE", True)]  # fmt: skip
     as_admin = as_json(openstack(api, admin, first, "router", "show", "-f", "json", made["id"]))
     assert (as_admin["ha"], as_admin["distributed"]) == (False, False)
 

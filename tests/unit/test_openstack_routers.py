@@ -93,7 +93,7 @@ def test_a_router_as_neutron_shows_it_its_gateway_as_the_operator_allocated_it()
     document = routers.router(R1, _project(), project_id=PROJECT)
     assert document == {
         "id": ROUTER, "name": "Edge Router", "tenant_id": PROJECT, "project_id": PROJECT,
-        "admin_state_up": True, "status": "BUILD",
+        "admin_state_up": True, "status": "ACTIVE",  # Nimbus's BUILD: Neutron's word
         "external_gateway_info": {"network_id": PUBLIC, "enable_snat": True,
                                   "external_fixed_ips": [{"subnet_id": PUBLIC_V4,
                                                           "ip_address": "203.0.113.10"}]},

@@ -9,8 +9,9 @@ project as read (neutron_router_requests, neutron_floating_requests); what only 
 can do is waited for briefly: a new floating IP's address and a router's gateway address (at
 most neutron_ports.ALLOCATION_WAIT), a floating IP whose address cannot be allocated deleted
 again and refused (IpAddressGenerationFailure). The data path itself is never waited for:
-routers are BUILD and floating IPs DOWN until the router agent has programmed them, and what
-goes wrong later is the object's ERROR, its reason in its conditions and Events.
+routers are BUILD to kubectl (ACTIVE to Neutron's clients, as Neutron answers a new router)
+and floating IPs DOWN until the router agent has programmed them, and what goes wrong later
+is the object's ERROR, its reason in its conditions and Events.
 
 Every call to Kubernetes acts as the token's user (service.Services.as_user)."""
 
