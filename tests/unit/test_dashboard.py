@@ -14,6 +14,7 @@ from types import ModuleType
 
 import pytest
 import yaml
+from django.core.cache.backends import memcached as django_memcached
 
 from nimbus.dashboard import __main__ as dashboard_main
 from nimbus.dashboard import static
@@ -68,6 +69,11 @@ def test_every_setting_comes_from_the_environment(
     assert settings.CACHES == {"default": {
         "BACKEND": "django.core.cache.backends.memcached.PyMemcacheCache",
         "LOCATION": ["memcached-0:11211", "memcached-1:11211"]}}  # fmt: skip
+    # the backend is there (the dashboard extra's pymemcache) and takes those servers
+    backend = django_memcached.PyMemcacheCache(
+        settings.CACHES["default"]["LOCATION"], {})  # fmt: skip
+    assert backend._servers == ["memcached-0:11211", "memcached-1:11211"]
+    assert type(backend._cache).__module__.startswith("pymemcache")
     assert pathlib.Path(settings.STATIC_ROOT) == tmp_path / "static"
     assert settings.SESSION_COOKIE_SECURE is settings.CSRF_COOKIE_SECURE is True
     assert settings.CSRF_TRUSTED_ORIGINS == ["https://cloud.example.com"]
