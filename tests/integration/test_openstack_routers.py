@@ -38,7 +38,7 @@ def admin(cloud: Cloud, api: str, tenants: dict[str, str]) -> Iterator[str]:
                   "--clusterrole=nimbus-network-admin", "--user=dave")  # fmt: skip
     yield _admin(cloud, api, tenants)
     cloud.kubectl("delete", "subnets.network.nimbus.dev,networks.network.nimbus.dev",
-                  "public-v4", "public", "-n", tenants["first"], "--ignore-not-found",
+                  "uplink-v4", "uplink", "-n", tenants["first"], "--ignore-not-found",
                   "--wait=false", check=False)  # fmt: skip
     cloud.kubectl("delete", "clusterrolebinding", "os-network-admin-dave", "--ignore-not-found",
                   check=False)  # fmt: skip
@@ -112,14 +112,14 @@ def test_an_external_network_and_a_router_with_a_gateway_and_an_interface(
                         check=False)  # fmt: skip
     assert "(rule:create_network:router:external) is disallowed by policy" in refused.stderr
     public = as_json(openstack(api, admin, first, "network", "create", "--external", "-f",
-                               "json", "public"))  # fmt: skip
+                               "json", "uplink"))  # fmt: skip
     assert public["router:external"] is True
-    openstack(api, admin, first, "subnet", "create", "--network", "public", "--subnet-range",
+    openstack(api, admin, first, "subnet", "create", "--network", "uplink", "--subnet-range",
               "203.0.113.0/24", "--allocation-pool", f"start={POOL[0]},end={POOL[1]}",
-              "public-v4")  # fmt: skip
+              "uplink-v4")  # fmt: skip
 
     made = as_json(openstack(api, "alice", first, "router", "create", "--external-gateway",
-                             "public", "--description", "the way out", "-f", "json",
+                             "uplink", "--description", "the way out", "-f", "json",
                              "Edge Router"))  # fmt: skip
     assert (made["name"], made["description"], made["status"]) == (
         "Edge Router", "the way out", "ACTIVE")  # fmt: skip
@@ -139,7 +139,7 @@ def test_an_external_network_and_a_router_with_a_gateway_and_an_interface(
                                          "json").stdout)["items"]  # fmt: skip
     assert stored["metadata"]["uid"] == made["id"]
     assert stored["spec"]["interfaces"] == [{"subnet": "private-v4"}]
-    assert stored["spec"]["externalGateway"] == {"network": "public", "enableSNAT": True}
+    assert stored["spec"]["externalGateway"] == {"network": "uplink", "enableSNAT": True}
     listed = as_json(openstack(api, "alice", first, "router", "list", "-f", "json"))
     assert [(r["Name"], r["Status"], r["State"]) for r in listed] == [
         ("Edge Router", "ACTIVE", True)]  # fmt: skip
@@ -157,7 +157,7 @@ def test_an_external_network_and_a_router_with_a_gateway_and_an_interface(
     openstack(api, "alice", first, "router", "unset", "--external-gateway", "Edge Router")
     status, document = _neutron(api, token, "GET", f"routers/{made['id']}")
     assert (document["router"]["routes"], document["router"]["external_gateway_info"]) == ([], None)
-    openstack(api, "alice", first, "router", "set", "--external-gateway", "public",
+    openstack(api, "alice", first, "router", "set", "--external-gateway", "uplink",
               "Edge Router")  # fmt: skip
     status, document = _neutron(api, token, "GET", f"routers/{made['id']}?fields=id&fields="
                                 "external_gateway_info")  # fmt: skip
@@ -172,9 +172,9 @@ def test_a_floating_ip_is_associated_with_a_port_and_dissociated(
     port = as_json(openstack(api, "alice", first, "port", "create", "--network", "private",
                              "-f", "json", "fip-port"))  # fmt: skip
     address = port["fixed_ips"][0]["ip_address"]
-    public = as_json(openstack(api, "alice", first, "network", "show", "-f", "json", "public"))
+    public = as_json(openstack(api, "alice", first, "network", "show", "-f", "json", "uplink"))
     made = as_json(openstack(api, "alice", first, "floating", "ip", "create", "--description",
-                             "web's", "-f", "json", "public"))  # fmt: skip
+                             "web's", "-f", "json", "uplink"))  # fmt: skip
     allocated = made["floating_ip_address"] or _eventually(
         api, first, ("floating", "ip", "show", made["id"]),
         lambda shown: shown["floating_ip_address"])  # fmt: skip
@@ -265,7 +265,7 @@ def test_neutron_s_refusals_in_neutron_s_words(api: str, tenants: dict[str, str]
             "routers",
             {
                 "router": {
-                    "external_gateway_info": {"network_id": ids["public"], "enable_snat": False}
+                    "external_gateway_info": {"network_id": ids["uplink"], "enable_snat": False}
                 }
             },
         )
@@ -316,21 +316,21 @@ def test_neutron_s_refusals_in_neutron_s_words(api: str, tenants: dict[str, str]
     assert status == 201, made
     port = made["port"]
     assert _fault(_neutron(api, token, "POST", "floatingips", {"floatingip": {
-        "floating_network_id": ids["public"], "port_id": port["id"]}})) == (
+        "floating_network_id": ids["uplink"], "port_id": port["id"]}})) == (
         404, "ExternalGatewayForFloatingIPNotFound",
-        f"External network {ids['public']} is not reachable from subnet {subnet['id']}. "
+        f"External network {ids['uplink']} is not reachable from subnet {subnet['id']}. "
         f"Therefore, cannot associate Port {port['id']} with a Floating IP.")  # fmt: skip
     assert _neutron(api, token, "DELETE", f"ports/{port['id']}")[0] == 204
     assert _neutron(api, token, "DELETE", f"networks/{blue['id']}")[0] == 204
 
     # The pool has three addresses: the gateway's, and two floating IPs.
     made_ips = [_neutron(api, token, "POST", "floatingips", {"floatingip": {
-        "floating_network_id": ids["public"]}}) for _ in range(2)]  # fmt: skip
+        "floating_network_id": ids["uplink"]}}) for _ in range(2)]  # fmt: skip
     assert [status for status, _ in made_ips] == [201, 201], made_ips
     assert _fault(_neutron(api, token, "POST", "floatingips", {"floatingip": {
-        "floating_network_id": ids["public"]}})) == (
+        "floating_network_id": ids["uplink"]}})) == (
         409, "IpAddressGenerationFailure",
-        f"No more IP addresses available on network {ids['public']}.")  # fmt: skip
+        f"No more IP addresses available on network {ids['uplink']}.")  # fmt: skip
     for _, document in made_ips:
         ident = document["floatingip"]["id"]
         assert _neutron(api, token, "DELETE", f"floatingips/{ident}")[0] == 204
@@ -356,7 +356,7 @@ def test_another_project_sees_none_of_it_and_a_reader_makes_none(
 
     seen = as_json(openstack(api, "carol", first, "router", "list", "-f", "json"))
     assert [r["ID"] for r in seen] == [router["id"]]
-    for command in (("router", "create", "nope"), ("floating", "ip", "create", "public")):
+    for command in (("router", "create", "nope"), ("floating", "ip", "create", "uplink")):
         refused = openstack(api, "carol", first, *command, check=False)
         assert refused.returncode != 0, command
         assert "cannot create resource" in refused.stderr, refused.stderr
@@ -366,32 +366,32 @@ def test_another_project_s_external_network_is_every_project_s_way_out(
     cloud: Cloud, api: str, tenants: dict[str, str]
 ) -> None:
     """Neutron shows an external network to every project: bob, of the second project, lists
-    the first project's `public` (and none of its other networks), puts a router's gateway on
+    the first project's `uplink` (and none of its other networks), puts a router's gateway on
     it and takes a floating IP from it, as from an admin project's in any OpenStack cloud."""
     first, second = tenants["first"], tenants["second"]
-    public = as_json(openstack(api, "alice", first, "network", "show", "-f", "json", "public"))
+    public = as_json(openstack(api, "alice", first, "network", "show", "-f", "json", "uplink"))
     listed = as_json(openstack(api, "bob", second, "network", "list", "--external", "-f",
                                "json"))  # fmt: skip
-    assert [n["ID"] for n in listed] == [public["id"]]
-    names = {n["Name"] for n in as_json(openstack(api, "bob", second, "network", "list", "-f",
-                                                  "json"))}  # fmt: skip
-    assert names == {"private", "public"}  # bob's own private, and first's public
+    assert public["id"] in [n["ID"] for n in listed]  # (the session's others' too, if any)
+    internal = as_json(openstack(api, "bob", second, "network", "list", "--internal", "-f",
+                                 "json"))  # fmt: skip
+    assert [n["Name"] for n in internal] == ["private"]  # first's private: never bob's
     shown = as_json(openstack(api, "bob", second, "network", "show", "-f", "json", public["id"]))
     assert (shown["router:external"], shown["project_id"]) == (True, public["project_id"])
     assert shown["subnets"] == public["subnets"]
 
     router = as_json(openstack(api, "bob", second, "router", "create", "--external-gateway",
-                               "public", "-f", "json", "bobs-edge"))  # fmt: skip
+                               "uplink", "-f", "json", "bobs-edge"))  # fmt: skip
     assert router["external_gateway_info"]["network_id"] == public["id"]
     stored = cloud.get("routers.network.nimbus.dev", "bobs-edge", second)
-    assert stored["spec"]["externalGateway"]["network"] == "public"
+    assert stored["spec"]["externalGateway"]["network"] == "uplink"
     assert stored["spec"]["externalGateway"]["project"] == first
     floating = as_json(openstack(api, "bob", second, "floating", "ip", "create", "-f", "json",
-                                 "public"))  # fmt: skip
+                                 "uplink"))  # fmt: skip
     assert floating["floating_network_id"] == public["id"]
     (made,) = json.loads(cloud.kubectl("get", "osfip", "-n", second, "-o",
                                        "json").stdout)["items"]  # fmt: skip
-    assert made["spec"]["floatingNetwork"] == {"network": "public", "project": first}
+    assert made["spec"]["floatingNetwork"] == {"network": "uplink", "project": first}
     address = floating["floating_ip_address"] or _eventually_as(
         api, "bob", second, ("floating", "ip", "show", floating["id"]),
         lambda shown: shown["floating_ip_address"])  # fmt: skip
@@ -400,16 +400,16 @@ def test_another_project_s_external_network_is_every_project_s_way_out(
     openstack(api, "bob", second, "router", "delete", "bobs-edge")
 
     # no longer external: no longer anyone else's
-    cloud.kubectl("patch", "networks.network.nimbus.dev", "public", "-n", first, "--type=merge",
+    cloud.kubectl("patch", "networks.network.nimbus.dev", "uplink", "-n", first, "--type=merge",
                   "-p", '{"spec": {"external": false}}')  # fmt: skip
     try:
         deadline = time.monotonic() + 30
-        while as_json(openstack(api, "bob", second, "network", "list", "--external", "-f",
-                                "json")):  # fmt: skip
-            assert time.monotonic() < deadline, "public is still bob's to see after 30 s"
+        while public["id"] in [n["ID"] for n in as_json(openstack(
+                api, "bob", second, "network", "list", "--external", "-f", "json"))]:  # fmt: skip
+            assert time.monotonic() < deadline, "uplink is still bob's to see after 30 s"
             time.sleep(1)
     finally:
-        cloud.kubectl("patch", "networks.network.nimbus.dev", "public", "-n", first,
+        cloud.kubectl("patch", "networks.network.nimbus.dev", "uplink", "-n", first,
                       "--type=merge", "-p", '{"spec": {"external": true}}')  # fmt: skip
 
 
