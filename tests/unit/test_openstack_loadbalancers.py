@@ -6,11 +6,14 @@ before it commits in Octavia's words and codes."""
 from __future__ import annotations
 
 import copy
+import json
 from typing import Any
 
 import pytest
+from aiohttp.test_utils import make_mocked_request
 
 from nimbus.openstack import documents, faults, octavia_pool_requests, octavia_requests
+from nimbus.openstack import octavia as octavia_routes
 from nimbus.openstack import octavia_documents as octavia
 from nimbus.openstack.faults import Fault
 
@@ -566,3 +569,20 @@ def test_a_health_monitor_update_keeps_timeout_within_delay() -> None:
     _refused(lambda: update({"delay": 2}), 400,
              "Invalid input for field/attribute timeout. Value: '3'. Value should be lower or "
              "equal to delay (2): a check ends before the next")  # fmt: skip
+
+
+def test_a_list_is_paged_by_marker_and_ends_past_the_last() -> None:
+    """openstacksdk pages with limit and marker until a page is short: a marker answered with
+    the page after it, never the same page again ("Endless pagination loop detected")."""
+    found = [{"id": f"lb-{i}", "name": f"n{i}"} for i in (3, 1, 2)]
+
+    def listed(path: str) -> list[str]:
+        answer = octavia_routes.listed("loadbalancers", found, make_mocked_request("GET", path))
+        assert answer.text is not None
+        return [d["id"] for d in json.loads(answer.text)["loadbalancers"]]
+
+    assert listed("/?limit=2") == ["lb-1", "lb-2"]
+    assert listed("/?limit=2&marker=lb-2") == ["lb-3"]
+    assert listed("/?limit=2&marker=lb-3") == []
+    assert listed("/?sort_key=name&sort_dir=desc") == ["lb-3", "lb-2", "lb-1"]
+    assert listed("/") == ["lb-3", "lb-1", "lb-2"]  # unpaged: as found

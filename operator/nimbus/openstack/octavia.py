@@ -109,11 +109,13 @@ def respond(key: str, document: dict[str, Any], request: web.Request, status: in
 
 
 def listed(key: str, found: list[dict[str, Any]], request: web.Request) -> web.Response:
-    """A collection filtered as Octavia filters it, with only the `fields=` asked for, and its
-    (always empty) page links: every object is on the one page."""
+    """A collection filtered as Octavia filters it, sorted and paged (`sort_key`, `sort_dir`,
+    `limit`, `marker`: a page after the marker, empty past the last, so clients paging by
+    marker stop), with only the `fields=` asked for; no page links (clients page by marker)."""
     query = {k: request.query.getall(k) for k in set(request.query.keys())}
     fields = request.query.getall("fields", [])
-    chosen = [neutron_documents.select(d, fields) for d in found if documents.matches(d, query)]
+    kept = neutron_documents.page([d for d in found if documents.matches(d, query)], query)
+    chosen = [neutron_documents.select(d, fields) for d in kept]
     return web.json_response({key: chosen, f"{key}_links": []})
 
 
