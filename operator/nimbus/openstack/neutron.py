@@ -144,7 +144,7 @@ async def external_networks(
     decides (the operator lets every signed-in user read an external network and its subnets:
     network.render.render_external_readers)."""
     svc = services(request)
-    projects = {(p.get("status") or {}).get("namespace") for p in await svc.projects()}
+    projects = await svc.project_ids()
     candidates = [n for n in await svc.api.list(NETWORKS, "Network")
                   if n["metadata"]["namespace"] != identity.namespace
                   and n["metadata"]["namespace"] in projects  # a project's, as all of Neutron's
@@ -165,9 +165,8 @@ async def _owners(request: web.Request, namespaces: set[str]) -> dict[str, str]:
     """namespace -> the id of the project it is."""
     if not namespaces:
         return {}
-    return {str((p.get("status") or {}).get("namespace")): str(p["metadata"]["uid"])
-            for p in await services(request).projects()
-            if (p.get("status") or {}).get("namespace") in namespaces}  # fmt: skip
+    return {n: uid for n, uid in (await services(request).project_ids()).items()
+            if n in namespaces}  # fmt: skip
 
 
 def _network_documents(

@@ -311,6 +311,13 @@ class Services:
             return [copy.deepcopy(p) for p in self._projects.objects.values()]
         return await self.api.list(IDENTITY, "Project")
 
+    async def project_ids(self) -> dict[str, str]:
+        """namespace -> the id of the project it is, for every project (no copies made)."""
+        found = self._projects.objects.values() if self._projects.synced else \
+            await self.api.list(IDENTITY, "Project")  # fmt: skip
+        return {str((p.get("status") or {}).get("namespace")): str(p["metadata"]["uid"])
+                for p in found if (p.get("status") or {}).get("namespace")}  # fmt: skip
+
     async def project(
         self, *, name: str | None = None, id: str | None = None
     ) -> dict[str, Any] | None:
