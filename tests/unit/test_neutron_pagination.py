@@ -6,8 +6,10 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
+from aiohttp.test_utils import make_mocked_request
 
-from nimbus.openstack import neutron_documents
+from nimbus.openstack import neutron, neutron_documents
+from nimbus.openstack.faults import Fault
 
 NETWORKS = [{"id": "c", "name": "private"}, {"id": "a", "name": "public"},
             {"id": "b", "name": "data"}]  # fmt: skip
@@ -52,3 +54,18 @@ def test_ties_are_broken_by_the_second_key() -> None:
     documents = [{"id": "2", "name": "x"}, {"id": "1", "name": "x"}, {"id": "3", "name": "a"}]
     query = {"sort_key": ["name", "id"], "sort_dir": ["asc", "desc"]}
     assert _ids(neutron_documents.page(documents, query)) == ["3", "2", "1"]
+
+
+@pytest.mark.parametrize(
+    ("path", "message"),
+    [
+        ("/?limit=ten", "Bad limit request: Limit must be an integer 0 or greater and not 'ten'"),
+        ("/?limit=-1", "Bad limit request: Limit must be an integer 0 or greater and not '-1'"),
+        ("/?sort_key=name&sort_dir=up",
+         "Invalid input for operation: sort_dir: 'up' is not one of asc, desc."),
+    ],
+)  # fmt: skip
+def test_a_bad_page_is_neutron_s_400(path: str, message: str) -> None:
+    with pytest.raises(Fault) as raised:
+        neutron.respond("networks", [{"id": "a"}], make_mocked_request("GET", path))
+    assert (raised.value.code, raised.value.message) == (400, message)

@@ -62,7 +62,18 @@ def respond(key: str, document: Any, request: web.Request, status: int = 200) ->
     `fields=` asked for."""
     fields = request.query.getall("fields", [])
     if isinstance(document, list):
-        listed = neutron_documents.page(document, query(request))
+        asked = query(request)
+        for limit in asked.get("limit", []):
+            if not limit.isdigit():
+                raise neutron_requests.bad_request(
+                    f"Bad limit request: Limit must be an integer 0 or greater and not "
+                    f"'{limit}'", "BadRequest")  # fmt: skip
+        for direction in asked.get("sort_dir", []):
+            if direction not in ("asc", "desc"):
+                raise neutron_requests.bad_request(
+                    f"Invalid input for operation: sort_dir: '{direction}' is not one of asc, "
+                    "desc.", "InvalidInput")  # fmt: skip
+        listed = neutron_documents.page(document, asked)
         document = [neutron_documents.select(d, fields) for d in listed]
     else:
         document = neutron_documents.select(document, fields)
