@@ -31,8 +31,11 @@ async def test_apply_is_idempotent_and_owned_by_nimbus(cloud: Cloud, api: client
     ns = cloud.namespace()
     first = await api.apply(volume(ns, 10))
     again = await api.apply(volume(ns, 10))
-    assert again["metadata"]["resourceVersion"] == first["metadata"]["resourceVersion"]
-    assert [f["manager"] for f in again["metadata"]["managedFields"]] == ["nimbus"]
+    # The session's operator may write the volume's status meanwhile (the status subresource,
+    # which moves resourceVersion): the spec applied again is no change.
+    assert again["metadata"]["generation"] == first["metadata"]["generation"] == 1
+    assert [f["manager"] for f in again["metadata"]["managedFields"]
+            if not f.get("subresource")] == ["nimbus"]  # fmt: skip
     grown = await api.apply(volume(ns, 20))
     assert grown["spec"]["sizeGB"] == 20
 
