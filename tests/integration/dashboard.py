@@ -20,7 +20,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 
 import pytest
-from playwright.sync_api import Browser, Page, Response, sync_playwright
+from playwright.sync_api import Browser, Locator, Page, Response, expect, sync_playwright
 
 from nimbus.dashboard import static
 from nimbus.devcloud import cluster
@@ -115,6 +115,35 @@ def log_in(page: Page, url: str, user: str, password: str) -> None:
     page.fill("#id_password", password)
     with page.expect_navigation():
         page.click("#loginBtn")
+
+
+def shot(page: Page, shots: pathlib.Path, step: str) -> None:
+    """A screenshot of the whole page, named after the step."""
+    page.screenshot(path=str(shots / f"{step}.png"), full_page=True)
+
+
+def row(page: Page, table: str, name: str) -> Locator:
+    """The row of a Horizon (Django) table showing `name` (by its id, e.g. `instances`)."""
+    return page.locator(f"#{table} tbody tr:has(td a:text-is('{name}'))")
+
+
+def row_action(page: Page, table: str, name: str, action: str) -> None:
+    """Click a row's action (e.g. `stop`, `attachments`): its button, else the entry of the
+    row's action menu."""
+    found = row(page, table, name)
+    expect(found).to_be_visible(timeout=30_000)
+    button = found.locator(f"[id$='__action_{action}']")
+    if not button.is_visible():
+        found.locator(".dropdown-toggle").click()
+    button.click()
+
+
+def confirm(page: Page) -> None:
+    """Horizon's confirmation dialog of a dangerous action: its action button."""
+    dialog = page.locator(".modal:visible").last
+    button = dialog.locator(".modal-footer .btn-danger, .modal-footer .btn-primary").first
+    expect(button).to_be_visible(timeout=15_000)
+    button.click()
 
 
 def menu(page: Page) -> list[str]:

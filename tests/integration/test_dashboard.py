@@ -24,6 +24,7 @@ from tests.integration.dashboard import (
     log_in,
     menu,
     needs_chromium,
+    shot,
 )
 from tests.integration.openstack import PROJECT, as_json, call, hashed, openstack, user
 
@@ -72,10 +73,6 @@ def people(cloud: Cloud, api: str) -> dict[str, str]:
     return {"first": first, "second": second, "dana": dana, "ed": ed}
 
 
-def _shot(page: Page, shots: pathlib.Path, step: str) -> None:
-    page.screenshot(path=str(shots / f"{step}.png"), full_page=True)
-
-
 def _current_project(page: Page) -> str:
     """The project the header's context menu shows as the current one."""
     return page.inner_text(".context-project").strip()
@@ -90,29 +87,29 @@ def test_a_member_logs_in_switches_project_and_logs_out(
     assert page.is_visible("#id_username")
     assert page.is_visible("#id_password")
     assert not page.is_visible("#id_domain")  # one domain: Default
-    _shot(page, shots, "01-login-form")
+    shot(page, shots, "01-login-form")
 
     log_in(page, dashboard, people["dana"], PASSWORD)
     assert page.url == f"{dashboard}/project/", page.content()[:2000]
     assert page.title() == "Overview - Nimbus"
     assert _current_project(page) == people["first"]
     assert page.inner_text(".user-menu .user-name").strip() == people["dana"]
-    _shot(page, shots, "02-overview-first-project")
+    shot(page, shots, "02-overview-first-project")
 
     page.click("li.dropdown:has(ul.context-selection) > a.dropdown-toggle")
-    _shot(page, shots, "03-project-menu")
+    shot(page, shots, "03-project-menu")
     with page.expect_navigation():
         page.click(f"ul.context-selection a:has-text('{people['second']}')")
     assert _current_project(page) == people["second"]
     page.goto(f"{dashboard}/project/instances/")
     assert "b-secret-vm" in page.inner_text("#instances")
-    _shot(page, shots, "04-instances-second-project")
+    shot(page, shots, "04-instances-second-project")
 
     page.click("li.user-menu > a.dropdown-toggle")
     with page.expect_navigation():
         page.click("button:has-text('Sign Out')")
     assert page.url.startswith(f"{dashboard}/auth/login/"), page.url
-    _shot(page, shots, "05-logged-out")
+    shot(page, shots, "05-logged-out")
     page.goto(f"{dashboard}/project/")  # the session is gone: back to the login form
     assert page.url.startswith(f"{dashboard}/auth/login/"), page.url
     page.close()
@@ -181,7 +178,7 @@ def test_a_project_s_users_see_none_of_another_project_s_objects(
     for path, kind in zip(pages, ("vm", "vol", "net"), strict=True):
         page.goto(dashboard + path, wait_until="networkidle")
         table = page.inner_text("table")
-        _shot(page, shots, path.strip("/").replace("/", "-"))
+        shot(page, shots, path.strip("/").replace("/", "-"))
         assert f"a-secret-{kind}" in table, (path, table)
         assert "b-secret" not in page.content(), (path, table)
     page.close()

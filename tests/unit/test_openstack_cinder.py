@@ -13,7 +13,14 @@ import pytest
 from aiohttp.test_utils import make_mocked_request
 
 from nimbus.identity import api as identity_api
-from nimbus.openstack import cinder, cinder_documents, documents, faults, volume_request
+from nimbus.openstack import (
+    cinder,
+    cinder_documents,
+    cinder_extensions,
+    documents,
+    faults,
+    volume_request,
+)
 from tests.unit.test_openstack_documents import _check
 
 PROJECT = "6f1b2c3d-4e5f-4071-8293-a4b5c6d7e8f9"
@@ -338,6 +345,16 @@ def test_the_quota_set_with_and_without_usage() -> None:
     assert usage["quota_set"]["snapshots"] == {"limit": -1, "in_use": 0, "reserved": 0}
     defaults = cinder_documents.quota_set(PROJECT, cinder_documents.quota({}))["quota_set"]
     assert (defaults["volumes"], defaults["gigabytes"], defaults["snapshots"]) == (10, 1000, 10)
+
+
+def test_the_extensions_are_those_nimbus_serves_in_cinder_s_names() -> None:
+    """Horizon's volume form asks for AvailabilityZones before it lists the zones, which
+    Nimbus does not serve: not listed, so not asked for."""
+    document = cinder_extensions.extensions_document()
+    _check(_schema("volume.extensions").list_extensions, document)
+    assert [e["name"] for e in document["extensions"]] == [
+        "Quotas", "UsedLimits", "VolumeTenantAttribute", "VolumeTransfer"]  # fmt: skip
+    assert document["extensions"][0]["alias"] == "os-quota-sets"
 
 
 # --- Nova's volume attachments --------------------------------------------------------------

@@ -203,6 +203,32 @@ async def quota_defaults(request: web.Request) -> web.Response:
     return cinder.respond(document, version)
 
 
+# Cinder's API extensions that Nimbus serves, as Cinder names them: a client (Horizon's volume
+# form, which asks for AvailabilityZones before it lists the zones) calls only what is listed.
+EXTENSIONS = (
+    ("os-quota-sets", "Quotas", "Quota management support."),
+    ("os-used-limits", "UsedLimits", "Provide data on limited resources that are being used."),
+    ("os-vol-tenant-attr", "VolumeTenantAttribute", "Expose the internal project_id as an "
+     "attribute of a volume."),
+    ("os-volume-transfer", "VolumeTransfer", "Volume transfer management support."),
+)  # fmt: skip
+
+
+def extensions_document() -> dict[str, Any]:
+    """Cinder's list of extensions: those of EXTENSIONS."""
+    return {"extensions": [{"alias": alias, "name": name, "description": description,
+                            "links": [], "updated": "2011-06-29T00:00:00+00:00"}
+                           for alias, name, description in EXTENSIONS]}  # fmt: skip
+
+
+@routes.get(V3 + "/extensions")
+async def extensions(request: web.Request) -> web.Response:
+    """The API extensions Nimbus serves, in Cinder's names (Horizon asks before it calls one)."""
+    version = cinder.microversion(request)
+    await cinder.identity_of(request)
+    return cinder.respond(extensions_document(), version)
+
+
 @routes.get(V3 + "/os-volume-transfer")
 @routes.get(V3 + "/os-volume-transfer/detail")
 async def transfers(request: web.Request) -> web.Response:

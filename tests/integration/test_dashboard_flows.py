@@ -1,0 +1,328 @@
+"""What a project's member does in Horizon over `nimbus api`, in Debian's Chromium driven by
+Playwright, step by step as they click: launch an instance through the Launch Instance wizard
+and see it Active, shut it off, start it, reboot it and delete it from its row's menu; create a
+key pair and import a public key; create a volume, attach it to an instance and detach it;
+create a network with a subnet. Screenshots of each step: tests/integration/dashboard.py says
+where.
+
+The tests of the instance run in order on the one instance the first launches."""
+
+from __future__ import annotations
+
+import pathlib
+import subprocess
+import uuid
+
+import pytest
+from playwright.sync_api import Browser, Page, expect
+
+from tests.integration.conftest import CIRROS, Cloud, flavors, wait_for
+from tests.integration.dashboard import (
+    artefacts,
+    browser,
+    confirm,
+    dashboard,
+    dashboard_static,
+    log_in,
+    needs_chromium,
+    row,
+    row_action,
+    shot,
+)
+from tests.integration.openstack import PROJECT, hashed, user
+
+pytestmark = needs_chromium
+__all__ = ["browser", "dashboard", "dashboard_static"]  # fixtures, used by name
+
+PASSWORD = "correct horse battery staple"
+INSTANCE = "web-1"  # launched in the browser
+HOST = "vol-host"  # made with kubectl: the instance the volume is attached to
+# How long a step may take: the simulators run a VM within seconds; Horizon's tables poll a
+# row in a changing state every few seconds.
+WAIT = 60_000
+
+
+@pytest.fixture(scope="module")
+def member(cloud: Cloud, api: str) -> dict[str, str]:
+    """A project with a cirros image, a network with a subnet and a running server (HOST), and
+    `fay`, its member. (project, user -> their names)"""
+    suffix = uuid.uuid4().hex[:5]
+    project, name = f"hz-flow-{suffix}", f"fay-{suffix}"
+    cloud.apply({"apiVersion": "identity.nimbus.dev/v1alpha1", "kind": "Project",
+                 "metadata": {"name": project},
+                 "spec": {"members": [{"user": name, "role": "member"}],
+                          "purge": True}})  # fmt: skip
+    user(cloud, name, PASSWORD, default_project=project)
+    cloud.apply_text(flavors(("hz1.small", 1, 512, 1)))
+    wait_for(cloud, PROJECT, project, None, "{.status.status}", "ACTIVE")
+    cloud.apply_text(CIRROS, project)
+    cloud.apply_text(
+        "apiVersion: network.nimbus.dev/v1alpha1\nkind: Network\n"
+        "metadata: {name: flow-net}\n---\n"
+        "apiVersion: network.nimbus.dev/v1alpha1\nkind: Subnet\n"
+        "metadata: {name: flow-v4}\nspec: {network: flow-net, cidr: 10.9.0.0/24}\n---\n"
+        "apiVersion: compute.nimbus.dev/v1alpha1\nkind: Server\n"
+        f"metadata: {{name: {HOST}}}\n"
+        "spec: {flavor: hz1.small, image: {name: cirros}, networks: [{network: flow-net}]}\n",
+        project,
+    )
+    hashed(cloud, name, PASSWORD)
+    return {"project": project, "user": name}
+
+
+def _logged_in(browser: Browser, dashboard: str, member: dict[str, str], path: str) -> Page:
+    page = browser.new_page(viewport={"width": 1400, "height": 1000}, accept_downloads=True)
+    log_in(page, dashboard, member["user"], PASSWORD)
+    page.goto(dashboard + path, wait_until="networkidle")
+    return page
+
+
+def _errors(page: Page) -> list[str]:
+    """The error messages Horizon shows (its toasts and the wizard's)."""
+    return [text.strip() for text in page.locator(".alert-danger:visible").all_inner_texts()]
+
+
+def _told(page: Page, message: str) -> None:
+    """Horizon says the action was done or is under way (its message after the page's reload;
+    it fades out after a few seconds, so it is looked for in the page, shown or not)."""
+    told = page.locator(".alert-success, .alert-info").filter(has_text=message)
+    expect(told.first).to_be_attached(timeout=WAIT)
+
+
+def _status(page: Page, table: str, name: str, word: str) -> None:
+    """Until the row of `name` shows the status `word` (Horizon polls a changing row)."""
+    expect(row(page, table, name).locator(f"td:text-is('{word}')").first).to_be_visible(
+        timeout=WAIT
+    )
+
+
+def test_a_member_launches_an_instance_through_the_wizard(
+    dashboard: str, browser: Browser, member: dict[str, str]
+) -> None:
+    """Details (a name), Source (cirros, no new volume), Flavor, Networks (the project's one,
+    allocated as the only one), Security Groups (default), Key Pair (none): Launch; the
+    instance is Active in the table, on the network's subnet."""
+    shots = artefacts("flow-launch-instance")
+    page = _logged_in(browser, dashboard, member, "/project/instances/")
+    shot(page, shots, "01-instances")
+    page.click("#instances__action_launch-ng")
+    wizard = page.locator(".ng-wizard")
+    expect(wizard.locator("#name")).to_be_visible(timeout=WAIT)
+    wizard.locator("#name").fill(INSTANCE)
+    shot(page, shots, "02-details")
+
+    def step(title: str) -> None:
+        wizard.locator(f".wizard-nav a:has-text('{title}')").click()
+
+    def allocate(item: str) -> None:
+        """The transfer table's ↑ on the available row showing `item`."""
+        available = wizard.locator(f".step:visible tr:has-text('{item}'):has(button:visible)")
+        expect(available).to_be_visible(timeout=WAIT)
+        available.locator("button").click()
+
+    step("Source")
+    wizard.locator("#vol-create:text-is('No')").click()
+    allocate("cirros")
+    allocated = wizard.locator(".step:visible table").first  # above the available ones
+    expect(allocated).to_contain_text("cirros")
+    shot(page, shots, "03-source")
+    step("Flavor")
+    allocate("hz1.small")
+    shot(page, shots, "04-flavor")
+    step("Networks")
+    expect(allocated).to_contain_text("flow-net")
+    shot(page, shots, "05-networks")
+    step("Security Groups")
+    expect(allocated).to_contain_text("default")
+    shot(page, shots, "06-security-groups")
+    step("Key Pair")
+    shot(page, shots, "07-key-pair")
+    # Nimbus has no default volume type (a volume without one is on the cluster's default
+    # StorageClass): Cinder's 404 for /types/default is the wizard's only error message.
+    assert [e for e in _errors(page) if "default volume type" not in e] == [], _errors(page)
+    launch = wizard.locator("button.finish")
+    expect(launch).to_be_enabled()
+    launch.click()
+    expect(wizard).to_be_hidden(timeout=WAIT)
+    expect(row(page, "instances", INSTANCE)).to_be_visible(timeout=WAIT)
+    shot(page, shots, "08-launched")
+    _status(page, "instances", INSTANCE, "Active")
+    launched = row(page, "instances", INSTANCE)
+    expect(launched).to_contain_text("10.9.0.")
+    expect(launched).to_contain_text("hz1.small")
+    expect(launched).to_contain_text("Running")
+    shot(page, shots, "09-active")
+    page.close()
+
+
+def test_a_member_shuts_off_starts_and_reboots_the_instance(
+    dashboard: str, browser: Browser, member: dict[str, str]
+) -> None:
+    """From the row's action menu, each confirmed as Horizon asks: Shutoff, then Active."""
+    shots = artefacts("flow-instance-actions")
+    page = _logged_in(browser, dashboard, member, "/project/instances/")
+    _status(page, "instances", INSTANCE, "Active")
+    row_action(page, "instances", INSTANCE, "stop")
+    shot(page, shots, "01-confirm-shut-off")
+    confirm(page)
+    _told(page, f"Shut Off Instance: {INSTANCE}")
+    _status(page, "instances", INSTANCE, "Shutoff")
+    shot(page, shots, "02-shut-off")
+    row_action(page, "instances", INSTANCE, "start")
+    _told(page, f"Started Instance: {INSTANCE}")
+    _status(page, "instances", INSTANCE, "Active")
+    shot(page, shots, "03-started")
+    row_action(page, "instances", INSTANCE, "soft_reboot")
+    shot(page, shots, "04-confirm-soft-reboot")
+    confirm(page)
+    _told(page, f"Soft Rebooted Instance: {INSTANCE}")
+    _status(page, "instances", INSTANCE, "Active")
+    shot(page, shots, "05-rebooted")
+    assert _errors(page) == []
+    page.close()
+
+
+def test_a_member_deletes_the_instance(
+    dashboard: str, browser: Browser, member: dict[str, str]
+) -> None:
+    shots = artefacts("flow-delete-instance")
+    page = _logged_in(browser, dashboard, member, "/project/instances/")
+    row_action(page, "instances", INSTANCE, "delete")
+    shot(page, shots, "01-confirm-delete")
+    confirm(page)
+    _told(page, f"Scheduled deletion of Instance: {INSTANCE}")
+    shot(page, shots, "02-deleting")
+    expect(row(page, "instances", INSTANCE)).to_have_count(0, timeout=WAIT)
+    expect(row(page, "instances", HOST)).to_be_visible()
+    shot(page, shots, "03-deleted")
+    assert _errors(page) == []
+    page.close()
+
+
+def _fingerprint(key: pathlib.Path) -> str:
+    """An SSH key's MD5 fingerprint, as Nova shows it (colon-separated hex)."""
+    printed = subprocess.run(["ssh-keygen", "-l", "-E", "md5", "-f", str(key)], check=True,
+                             capture_output=True, text=True).stdout  # fmt: skip
+    return printed.split()[1].removeprefix("MD5:")
+
+
+def test_a_member_creates_a_key_pair_and_imports_a_public_key(
+    dashboard: str, browser: Browser, member: dict[str, str], tmp_path: pathlib.Path
+) -> None:
+    """Create: the browser downloads the private key, whose fingerprint the table shows;
+    import: an ssh-keygen public key, its fingerprint in the table as ssh-keygen prints it."""
+    shots = artefacts("flow-key-pairs")
+    page = _logged_in(browser, dashboard, member, "/project/key_pairs/")
+    shot(page, shots, "01-key-pairs")
+    page.click("#keypairs__action_create")
+    form = page.locator(".modal:visible")
+    expect(form.locator("#id_name")).to_be_visible(timeout=WAIT)
+    form.locator("#id_name").fill("made-here")
+    shot(page, shots, "02-create")
+    with page.expect_download(timeout=WAIT) as download:
+        form.locator("[type=submit]").first.click()
+    # Horizon names the file with quotes, which Chromium turns into underscores.
+    assert "made-here.pem" in download.value.suggested_filename
+    private = tmp_path / "made-here.pem"
+    download.value.save_as(private)
+    private.chmod(0o600)
+    assert private.read_text().startswith("-----BEGIN OPENSSH PRIVATE KEY-----")
+    page.goto(f"{dashboard}/project/key_pairs/", wait_until="networkidle")
+    made = page.locator("#keypairs__row__made-here")
+    expect(made).to_be_visible(timeout=WAIT)
+    expect(made).to_contain_text(_fingerprint(private))  # the key pair of the downloaded key
+    shot(page, shots, "03-created")
+
+    key = tmp_path / "id_ed25519"
+    subprocess.run(["ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-f", str(key)], check=True)
+    page.click("#keypairs__action_import")
+    form = page.locator(".modal:visible")
+    expect(form.locator("#id_public_key")).to_be_visible(timeout=WAIT)
+    form.locator("#id_name").fill("imported-here")
+    form.locator("#id_key_type").select_option("ssh")
+    form.locator("#id_public_key").fill(pathlib.Path(f"{key}.pub").read_text())
+    shot(page, shots, "04-import")
+    form.locator("[type=submit]").first.click()
+    imported = page.locator("#keypairs__row__imported-here")
+    expect(imported).to_be_visible(timeout=WAIT)
+    expect(imported).to_contain_text(_fingerprint(key))
+    _told(page, "imported-here")
+    shot(page, shots, "05-imported")
+    assert _errors(page) == []
+    page.close()
+
+
+def test_a_member_attaches_a_new_volume_to_an_instance_and_detaches_it(
+    cloud: Cloud, dashboard: str, browser: Browser, member: dict[str, str]
+) -> None:
+    """Create Volume (1 GiB, empty): Available; Manage Attachments, to HOST: In-use, on it;
+    detach it there: Available again."""
+    wait_for(cloud, "osserver", HOST, member["project"], "{.status.status}", "ACTIVE")
+    shots = artefacts("flow-volume-attach")
+    page = _logged_in(browser, dashboard, member, "/project/volumes/")
+    page.click("#volumes__action_create")
+    form = page.locator(".modal:visible")
+    expect(form.locator("#id_name")).to_be_visible(timeout=WAIT)
+    form.locator("#id_name").fill("data")
+    form.locator("#id_size").fill("1")
+    shot(page, shots, "01-create")
+    form.locator("[type=submit]").first.click()
+    _status(page, "volumes", "data", "Available")
+    expect(row(page, "volumes", "data")).to_contain_text("1GiB")
+    shot(page, shots, "02-available")
+    assert _errors(page) == []
+
+    row_action(page, "volumes", "data", "attachments")
+    form = page.locator(".modal:visible")
+    instances = form.locator(".themable-select:has(#id_instance)")
+    expect(instances.locator("button.dropdown-toggle")).to_be_visible(timeout=WAIT)
+    instances.locator("button.dropdown-toggle").click()
+    instances.locator(f".dropdown-menu a:has-text('{HOST}')").click()
+    shot(page, shots, "03-attach")
+    form.locator("[type=submit]").first.click()
+    _status(page, "volumes", "data", "In-use")
+    expect(row(page, "volumes", "data")).to_contain_text(f"on {HOST}")
+    shot(page, shots, "04-in-use")
+
+    row_action(page, "volumes", "data", "attachments")
+    form = page.locator(".modal:visible")
+    attachment = form.locator(f"#attachments tbody tr:has-text('{HOST}')")
+    expect(attachment).to_be_visible(timeout=WAIT)
+    shot(page, shots, "05-attachments")
+    attachment.locator("[id$='__action_detach']").click()
+    confirm(page)
+    _told(page, f"Volume data on instance {HOST}")
+    _status(page, "volumes", "data", "Available")
+    shot(page, shots, "06-detached")
+    assert _errors(page) == []
+    page.close()
+
+
+def test_a_member_creates_a_network_with_a_subnet(
+    dashboard: str, browser: Browser, member: dict[str, str]
+) -> None:
+    """The Create Network workflow: Network (a name), Subnet (a name, a CIDR), Subnet Details
+    (as they are): the network is listed with its subnet and its CIDR."""
+    shots = artefacts("flow-create-network")
+    page = _logged_in(browser, dashboard, member, "/project/networks/")
+    page.click("#networks__action_create")
+    workflow = page.locator(".modal:visible")
+    expect(workflow.locator("#id_net_name")).to_be_visible(timeout=WAIT)
+    workflow.locator("#id_net_name").fill("made-net")
+    shot(page, shots, "01-network")
+    workflow.locator(".button-next").click()
+    expect(workflow.locator("#id_subnet_name")).to_be_visible()
+    workflow.locator("#id_subnet_name").fill("made-v4")
+    workflow.locator("#id_cidr").fill("10.42.0.0/24")
+    shot(page, shots, "02-subnet")
+    workflow.locator(".button-next").click()
+    expect(workflow.locator("#id_allocation_pools")).to_be_visible()
+    shot(page, shots, "03-subnet-details")
+    workflow.locator(".button-final").click()
+    _told(page, 'Created network "made-net"')
+    network = row(page, "networks", "made-net")
+    expect(network).to_contain_text("made-v4 10.42.0.0/24", timeout=WAIT)
+    expect(network.locator("td:text-is('Active')")).to_be_visible(timeout=WAIT)
+    shot(page, shots, "04-created")
+    assert _errors(page) == []
+    page.close()
