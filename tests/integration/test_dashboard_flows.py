@@ -114,15 +114,16 @@ def test_a_member_launches_an_instance_through_the_wizard(
     def step(title: str) -> None:
         wizard.locator(f".wizard-nav a:has-text('{title}')").click()
 
-    def allocate(item: str) -> None:
-        """The transfer table's ↑ on the available row showing `item`."""
-        available = wizard.locator(f".step:visible tr:has-text('{item}'):has(button:visible)")
+    def allocate(*texts: str) -> None:
+        """The transfer table's ↑ on the available row showing each of `texts`."""
+        shown = "".join(f":has-text('{text}')" for text in texts)
+        available = wizard.locator(f".step:visible tr{shown}:has(button:visible)")
         expect(available).to_be_visible(timeout=WAIT)
         available.locator("button").click()
 
     step("Source")
     wizard.locator("#vol-create:text-is('No')").click()
-    allocate("cirros")
+    allocate("cirros", "Private")  # the project's own (other projects' public ones are listed)
     allocated = wizard.locator(".step:visible table").first  # above the available ones
     expect(allocated).to_contain_text("cirros")
     shot(page, shots, "03-source")
