@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import time
+from collections.abc import Callable
 from typing import Any
 
 from aiohttp import web
@@ -66,18 +67,23 @@ async def show_port(request: web.Request) -> web.Response:
     return neutron.respond("port", _documents(identity, [port], context)[0], request)
 
 
-async def _allocated(kube: client.Client, port: dict[str, Any]) -> dict[str, Any]:
-    """The port once the operator has given it its addresses and MAC (as Neutron answers a
-    create with them), or as it is after ALLOCATION_WAIT."""
+async def settled(kube: client.Client, body: dict[str, Any],
+                  ready: Callable[[dict[str, Any]], bool]) -> dict[str, Any]:  # fmt: skip
+    """The object once `ready` says the operator has done its part (an address given, as
+    Neutron and Octavia answer a create with it), or as it is after ALLOCATION_WAIT."""
     deadline = time.monotonic() + ALLOCATION_WAIT
-    metadata = port["metadata"]
-    while time.monotonic() < deadline:
-        status = port.get("status") or {}
-        if status.get("fixedIPs") and status.get("macAddress"):
-            break
+    metadata = body["metadata"]
+    while not ready(body) and time.monotonic() < deadline:
         await asyncio.sleep(0.25)
-        port = await kube.get(NETWORKS, "Port", metadata["name"], metadata["namespace"]) or port
-    return port
+        body = await kube.get(body["apiVersion"], body["kind"], metadata["name"],
+                              metadata["namespace"]) or body  # fmt: skip
+    return body
+
+
+def _allocated(port: dict[str, Any]) -> bool:
+    """The port has its addresses and MAC from the operator."""
+    status = port.get("status") or {}
+    return bool(status.get("fixedIPs") and status.get("macAddress"))
 
 
 @routes.post(f"{BASE}/ports")
@@ -97,7 +103,7 @@ async def create_port(request: web.Request) -> web.Response:
         await neutron_security.ensure_default_group(kube, identity.namespace, groups)
     made = await neutron.create(kube, "Port", display, spec, namespace=identity.namespace,
                                 taken=ports, resource="port")  # fmt: skip
-    made = await _allocated(kube, made)
+    made = await settled(kube, made, _allocated)
     context = await _context(kube, identity)
     return neutron.respond("port", _documents(identity, [made], context)[0], request, status=201)
 

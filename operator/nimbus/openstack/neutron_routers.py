@@ -17,8 +17,6 @@ Every call to Kubernetes acts as the token's user (service.Services.as_user)."""
 
 from __future__ import annotations
 
-import asyncio
-import time
 from collections.abc import Awaitable, Callable
 from typing import Any, TypeVar
 
@@ -84,19 +82,6 @@ async def _admitted(call: Awaitable[T], project: documents.Project) -> T:
                     kind="BadRequest") from None  # fmt: skip
 
 
-async def _settled(kube: client.Client, body: dict[str, Any],
-                   ready: Callable[[dict[str, Any]], bool]) -> dict[str, Any]:  # fmt: skip
-    """The object once `ready` says the operator has done its part, or as it is after
-    neutron_ports.ALLOCATION_WAIT."""
-    deadline = time.monotonic() + neutron_ports.ALLOCATION_WAIT
-    metadata = body["metadata"]
-    while not ready(body) and time.monotonic() < deadline:
-        await asyncio.sleep(0.25)
-        body = await kube.get(NETWORKS, body["kind"], metadata["name"],
-                              metadata["namespace"]) or body  # fmt: skip
-    return body
-
-
 def _listed(request: web.Request, key: str, found: list[dict[str, Any]]) -> web.Response:
     wanted = neutron.query(request)
     return neutron.respond(key, [d for d in found if neutron_documents.matches(d, wanted)],
@@ -154,7 +139,7 @@ async def create_router(request: web.Request) -> web.Response:
     made = await _admitted(neutron.create(kube, "Router", display, spec,
                                           namespace=identity.namespace, taken=project.routers,
                                           resource="router"), project)  # fmt: skip
-    made = await _settled(kube, made, _gateway_ready)
+    made = await neutron_ports.settled(kube, made, _gateway_ready)
     return neutron.respond("router", _router(identity, made, project), request, status=201)
 
 
@@ -173,7 +158,7 @@ async def update_router(request: web.Request) -> web.Response:
         router = await _admitted(kube.patch(NETWORKS, "Router", router["metadata"]["name"],
                                             identity.namespace, patch), project)  # fmt: skip
     if "externalGateway" in patch.get("spec", {}):
-        router = await _settled(kube, router, _gateway_ready)
+        router = await neutron_ports.settled(kube, router, _gateway_ready)
     return neutron.respond("router", _router(identity, router, project), request)
 
 
@@ -325,7 +310,7 @@ async def create_floating_ip(request: web.Request) -> web.Response:
                                           namespace=identity.namespace,
                                           taken=project.floating_ips,
                                           resource="floatingip"), project)  # fmt: skip
-    made = await _settled(kube, made, lambda b: bool(
+    made = await neutron_ports.settled(kube, made, lambda b: bool(
         (b.get("status") or {}).get("floatingIPAddress") or _unallocatable(b)))  # fmt: skip
     if _unallocatable(made) and not (made.get("status") or {}).get("floatingIPAddress"):
         await kube.delete(NETWORKS, "FloatingIP", made["metadata"]["name"], identity.namespace)

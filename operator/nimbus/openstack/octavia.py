@@ -18,8 +18,6 @@ asks for `/v2.0/lbaas/...`, openstacksdk for `/v2/lbaas/...`: both are served, a
 from __future__ import annotations
 
 import asyncio
-import time
-from collections.abc import Callable
 from typing import Any
 
 from aiohttp import web
@@ -145,19 +143,6 @@ async def create(user: client.Client, kind: str, display: str, spec: dict[str, A
     raise Fault(409, f"{resource} {display!r}: no free name", style="octavia")
 
 
-async def settled(user: client.Client, body: dict[str, Any],
-                  ready: Callable[[dict[str, Any]], bool]) -> dict[str, Any]:  # fmt: skip
-    """The object once `ready` says the operator has done its part, or as it is after
-    neutron_ports.ALLOCATION_WAIT."""
-    deadline = time.monotonic() + neutron_ports.ALLOCATION_WAIT
-    metadata = body["metadata"]
-    while not ready(body) and time.monotonic() < deadline:
-        await asyncio.sleep(0.25)
-        body = await user.get(LOADBALANCERS, body["kind"], metadata["name"],
-                              metadata["namespace"]) or body  # fmt: skip
-    return body
-
-
 async def delete(user: client.Client, namespace: str, *bodies: dict[str, Any]) -> None:
     """Delete the objects, in the order given."""
     for body in bodies:
@@ -203,7 +188,7 @@ async def create_load_balancer(request: web.Request) -> web.Response:
     display, spec = requests.load_balancer_create(body, project, project_id=project_id(identity))
     made = await create(user, "LoadBalancer", display, spec, namespace=identity.namespace,
                         taken=project.load_balancers, resource="Load Balancer")  # fmt: skip
-    made = await settled(user, made, _vip_allocated)
+    made = await neutron_ports.settled(user, made, _vip_allocated)
     project = await read_project(request, identity)  # the VIP's port, made meanwhile
     return respond("loadbalancer", _lb(identity, made, project), request, status=201)
 
