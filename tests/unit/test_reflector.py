@@ -61,3 +61,20 @@ def test_a_deletion_removes_what_it_follows_only() -> None:
     cache._deleted(_user("alice", "15"))
     cache._deleted(_user("bob", "19"))  # bob was made again since: the newer one stays
     assert sorted(cache.objects) == ["bob"]
+
+
+def _image(namespace: str, name: str, version: str) -> dict[str, Any]:
+    metadata = {"name": name, "namespace": namespace, "resourceVersion": version}
+    return {"kind": "Image", "metadata": metadata}
+
+
+def test_a_namespaced_kind_is_kept_by_namespace_and_name() -> None:
+    cache = reflector.Reflector(None, "image.nimbus.dev/v1alpha1", "Image")  # type: ignore[arg-type]
+    cache._replace([_image("alpha", "cirros", "1"), _image("beta", "cirros", "2")])
+    assert cache.get("cirros", "alpha") == _image("alpha", "cirros", "1")
+    assert cache.get("cirros", "beta") == _image("beta", "cirros", "2")
+    assert cache.get("cirros") is None  # no namespace: not another project's of that name
+    cache.observe(_image("alpha", "cirros", "3"))
+    cache._deleted(_image("beta", "cirros", "4"))
+    assert sorted(cache.objects) == ["alpha/cirros"]
+    assert cache.get("cirros", "alpha") == _image("alpha", "cirros", "3")

@@ -265,10 +265,21 @@ class Client:
         return result
 
     async def get(
-        self, api_version: str, kind: str, name: str, namespace: str | None = None
+        self,
+        api_version: str,
+        kind: str,
+        name: str,
+        namespace: str | None = None,
+        *,
+        resource_version: str | None = None,
     ) -> dict[str, Any] | None:
-        """The object, or None when it does not exist."""
-        return await self._request("GET", self._at(api_version, kind, namespace, name))
+        """The object, or None when it does not exist. Read from etcd (a quorum read), unless
+        `resource_version` is given: then from the API server's watch cache, cheaper — "0" for
+        whatever it holds, a version the caller has seen for no older than that (the cache is
+        waited for). Either may miss a write made elsewhere a moment ago."""
+        params = {"resourceVersion": resource_version} if resource_version else None
+        path = self._at(api_version, kind, namespace, name)
+        return await self._request("GET", path, params=params)
 
     async def list(
         self,

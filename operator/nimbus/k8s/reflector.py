@@ -1,4 +1,5 @@
-"""An informer's cache of one cluster-scoped kind, by name: listed, then watched from the list's
+"""An informer's cache of one kind, by name (`namespace/name` for a namespaced kind, every
+namespace's): listed, then watched from the list's
 resourceVersion (a watch that ends is resumed from the last version seen, one that fails is
 listed again), and told of every object its owner writes, so that what a process wrote is what
 it reads next — of two copies, the one with the higher resourceVersion is kept.
@@ -30,6 +31,12 @@ def newer(candidate: dict[str, Any], current: dict[str, Any] | None) -> bool:
     return True
 
 
+def _key(obj: dict[str, Any]) -> str:
+    metadata = obj.get("metadata") or {}
+    name, namespace = metadata.get("name") or "", metadata.get("namespace")
+    return f"{namespace}/{name}" if namespace and name else name
+
+
 class Reflector:
     def __init__(self, api: client.Client, api_version: str, kind: str) -> None:
         self.api, self.api_version, self.kind = api, api_version, kind
@@ -37,18 +44,17 @@ class Reflector:
         self.synced = False
         self._task: asyncio.Task[None] | None = None
 
-    def get(self, name: str) -> dict[str, Any] | None:
-        return self.objects.get(name)
+    def get(self, name: str, namespace: str | None = None) -> dict[str, Any] | None:
+        return self.objects.get(f"{namespace}/{name}" if namespace else name)
 
     def observe(self, obj: dict[str, Any]) -> None:
         """An object of the kind as an answer gave it (a write's, a watch's): kept if newer."""
-        metadata = obj.get("metadata") or {}
-        name = metadata.get("name")
-        if obj.get("kind") == self.kind and name and newer(obj, self.objects.get(name)):
-            self.objects[name] = obj
+        key = _key(obj)
+        if obj.get("kind") == self.kind and key and newer(obj, self.objects.get(key)):
+            self.objects[key] = obj
 
     def _replace(self, items: list[dict[str, Any]]) -> None:
-        listed = {o["metadata"]["name"]: o for o in items}
+        listed = {_key(o): o for o in items}
         for name, kept in self.objects.items():  # written here after the list was read
             if name in listed and not newer(listed[name], kept):
                 listed[name] = kept
@@ -56,9 +62,9 @@ class Reflector:
         self.synced = True
 
     def _deleted(self, obj: dict[str, Any]) -> None:
-        name = obj["metadata"]["name"]
-        if newer(obj, self.objects.get(name)):
-            self.objects.pop(name, None)
+        key = _key(obj)
+        if newer(obj, self.objects.get(key)):
+            self.objects.pop(key, None)
 
     async def _run(self) -> None:
         while True:

@@ -185,7 +185,9 @@ async def list_servers_detail(request: web.Request) -> web.Response:
 async def _context_of(
     request: web.Request, identity: Identity, server: dict[str, Any]
 ) -> dict[str, Any]:
-    """`_context`, for one server: only what it refers to, each read by name."""
+    """`_context`, for one server: only what it refers to, each read by name — as the caller,
+    from the API server's cache (only their names and ids are shown: a read of etcd for each
+    was the larger part of a show's cost)."""
     kube = services(request).as_user(identity)
     spec, status = server.get("spec") or {}, server.get("status") or {}
     flavor = (status.get("built") or {}).get("flavor") or spec.get("flavor") or ""
@@ -199,11 +201,15 @@ async def _context_of(
     named += [(NETWORKS, "SecurityGroup", "security_groups", g)
               for g in spec.get("securityGroups") or []]  # fmt: skip
     group = spec.get("serverGroup")
+
+    def cached(api: str, kind: str, name: str) -> Any:
+        return kube.get(api, kind, name, identity.namespace, resource_version="0")
+
     found = await asyncio.gather(
         services(request).server_flavor(identity, flavor) if flavor else _nothing(),
         _image_of(request, identity, image_name, image_namespace) if image else _nothing(),
-        kube.get(COMPUTE, "ServerGroup", group, identity.namespace) if group else _nothing(),
-        *(kube.get(api, kind, name, identity.namespace) for api, kind, _, name in named),
+        cached(COMPUTE, "ServerGroup", group) if group else _nothing(),
+        *(cached(api, kind, name) for api, kind, _, name in named),
     )
     context: dict[str, Any] = {"flavors": {flavor: found[0]} if found[0] else {},
                                "images": {image: found[1]} if found[1] and image else {},
@@ -222,8 +228,12 @@ async def _nothing() -> None:
 async def _image_of(
     request: web.Request, identity: Identity, name: str, namespace: str
 ) -> dict[str, Any] | None:
-    """The server's image read as the caller: the project's, or another project's (in the
-    project's group) that it may still read — None when it no longer may."""
+    """The server's image, for its id: from the API's watch (services.server_image), or until
+    that has listed, read as the caller — the project's, or another project's (in the
+    project's group) that it may still read, None when it no longer may."""
+    svc = services(request)
+    if svc.images_kept:
+        return svc.server_image(name, namespace or identity.namespace)
     if not namespace:
         return await services(request).as_user(identity).get(IMAGES, "Image", name,
                                                               identity.namespace)  # fmt: skip
@@ -239,13 +249,28 @@ async def _image_of(
         raise
 
 
-async def _server(request: web.Request, identity: Identity) -> dict[str, Any]:
+async def _server(
+    request: web.Request, identity: Identity, *, to_show: bool = False
+) -> dict[str, Any]:
+    """The caller's server of the id in the path, read as the caller, or Nova's 404. `to_show`
+    (GET /servers/{id}): from the API server's watch cache, never older than this process has
+    seen the server (listed or written) — a show polled every second need not be a quorum read
+    of etcd; what is changed reads etcd."""
     wanted = request.match_info["server_id"]
     svc = services(request)
     hint = svc.name_of("Server", identity.namespace, wanted)
     if hint is not None:  # one GET by the name last listed, as the caller; the same uid only
-        got = await svc.as_user(identity).get(COMPUTE, "Server", hint, identity.namespace)
+        seen = svc.version_of("Server", identity.namespace, wanted) if to_show else None
+        kube = svc.as_user(identity)
+        try:
+            got = await kube.get(COMPUTE, "Server", hint, identity.namespace, resource_version=seen)
+        except client.ApiError as error:
+            if not seen or error.status != 504:  # 504: the cache did not catch up in time
+                raise
+            got = await kube.get(COMPUTE, "Server", hint, identity.namespace)
         if got is not None and got["metadata"]["uid"] == wanted:
+            if to_show:
+                svc.remember("Server", [got])
             return got
     found = next(
         (s for s in await project_servers(request, identity) if s["metadata"]["uid"] == wanted),
@@ -260,7 +285,7 @@ async def _server(request: web.Request, identity: Identity) -> dict[str, Any]:
 async def show_server(request: web.Request) -> web.Response:
     version = microversion(request)
     identity = await identity_of(request)
-    server = await _server(request, identity)
+    server = await _server(request, identity, to_show=True)
     context = await _context_of(request, identity, server)
     return respond({"server": _document(request, identity, server, context, version)}, version)
 

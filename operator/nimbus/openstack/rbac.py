@@ -10,7 +10,7 @@ do. The one other group it asserts is the token's project's (`nimbus:project:<na
 member, and only the Projects there are, as the operator keeps the impersonation ClusterRole),
 to read and answer another project's image shared with it. It lists Images cluster-wide only to
 find public and shared ones, and Networks only to find external ones, each read again as the
-caller."""
+caller; it watches Images only for a server's image id, as Nova shows it with the server."""
 
 from __future__ import annotations
 
@@ -35,8 +35,9 @@ def objects(namespace: str, subject: dict[str, str]) -> list[dict[str, Any]]:
         {"apiGroups": ["compute.nimbus.dev"], "resources": ["flavors"],
          "verbs": ["get", "list", "watch"]},
         # the index of other projects' images a project may use (public, or shared with it):
-        # only to find them; each is read again as the caller before it is shown or used
-        {"apiGroups": ["image.nimbus.dev"], "resources": ["images"], "verbs": ["list"]},
+        # only to find them; each is read again as the caller before it is shown or used. And
+        # kept from a watch, only for the id of a server's image in the server's document
+        {"apiGroups": ["image.nimbus.dev"], "resources": ["images"], "verbs": ["list", "watch"]},
         # the index of other projects' external networks (router:external, which Neutron shows
         # every project): only to find them; each is read again as the caller
         {"apiGroups": ["network.nimbus.dev"], "resources": ["networks"], "verbs": ["list"]},

@@ -25,6 +25,7 @@ from nimbus.openstack.faults import UNAUTHORIZED, Fault
 
 IDENTITY = "identity.nimbus.dev/v1alpha1"
 COMPUTE = "compute.nimbus.dev/v1alpha1"
+IMAGES = "image.nimbus.dev/v1alpha1"
 KEYS_SECRET = "nimbus-fernet-keys"
 REVOCATIONS = "nimbus-token-revocations"
 LOCKOUTS = "nimbus-login-failures"  # per user: "<failures> <locked until, epoch seconds>"
@@ -38,6 +39,7 @@ IMPLIED = {"admin": ("admin", "member", "reader"), "member": ("member", "reader"
 DOMAIN = {"id": "default", "name": "Default"}
 KEY_REFRESH = 30.0  # seconds between reads of the key Secret
 REVOCATION_REFRESH = 2.0
+VERIFIED_KEPT = 10_000  # tokens kept decrypted (Services.verify) before starting afresh
 NAMES_KEPT = 200_000  # ids remembered (services.remember) before starting afresh
 
 
@@ -90,10 +92,16 @@ class Services:
         self._revoked: dict[str, int] = {}
         self._revoked_read = 0.0
         self._lock = asyncio.Lock()
-        # (kind, namespace, uid) -> name, learned from the lists callers made: a hint that
+        # (kind, namespace, uid) -> (name, resourceVersion), learned from the lists callers made
+        # and the writes they made through this process: a hint that
         # turns a lookup by OpenStack id into one GET by name (made as the caller, its uid
         # checked), instead of a list of the whole project. Never an answer by itself.
-        self._names: dict[tuple[str, str, str], str] = {}
+        self._names: dict[tuple[str, str, str], tuple[str, str]] = {}
+        # What each token said when decrypted with these keys, as keystonemiddleware keeps its
+        # validations: the decryption only (a fifth of a show), never the checks that follow —
+        # expiry, revocations, the user and project are checked at every request.
+        self._verified: dict[str, tokens.Token] = {}
+        self._verified_with: dict[int, bytes] = {}
         # Users and Projects as an informer keeps them (a list, then a watch), and as this
         # process last wrote them (the client tells them of every write's answer): what a token
         # is checked against at each request without a read. A user disabled or deleted, or a
@@ -102,14 +110,18 @@ class Services:
         # the API server is read instead.
         self._users = reflector.Reflector(api, IDENTITY, "User")
         self._projects = reflector.Reflector(api, IDENTITY, "Project")
-        # Flavors likewise, only to describe a server's own flavor in its document.
+        # Flavors likewise, only to describe a server's own flavor in its document; and every
+        # project's Images, only for the id of a server's own image in its document.
         self._flavors = reflector.Reflector(api, COMPUTE, "Flavor")
-        self._kept = (self._users, self._projects, self._flavors)
+        self._images = reflector.Reflector(api, IMAGES, "Image")
+        self._kept = (self._users, self._projects, self._flavors, self._images)
         api.observer = self._observe
 
     def _observe(self, written: dict[str, Any]) -> None:
         for kept in self._kept:
             kept.observe(written)
+        if written.get("kind") and (written.get("metadata") or {}).get("uid"):
+            self.remember(written["kind"], [written])
 
     def start(self) -> None:
         """Start keeping Users, Projects and Flavors (the application's startup)."""
@@ -122,10 +134,22 @@ class Services:
 
     async def server_flavor(self, identity: Identity, name: str) -> dict[str, Any] | None:
         """The Flavor a server of the caller's was built on, to describe it in the server's
-        document (Nova shows a server's flavor to whoever sees the server)."""
+        document (Nova shows a server's flavor to whoever sees the server). The watch's own
+        object, not a copy (a show's largest cost was copying it): read it, never change it."""
         if self._flavors.synced:
-            return _copy(self._flavors.get(name))
+            return self._flavors.get(name)
         return await self.as_user(identity).get(COMPUTE, "Flavor", name)
+
+    def server_image(self, name: str, namespace: str) -> dict[str, Any] | None:
+        """The Image a server boots from, kept from the watch, for its id in the server's
+        document: Nova shows a server's image id to whoever sees the server, whether or not they
+        may read the image (Nova keeps it with the instance). The watch's own object: read it,
+        never change it. Only once `images_kept`."""
+        return self._images.get(name, namespace)
+
+    @property
+    def images_kept(self) -> bool:
+        return self._images.synced
 
     def as_user(self, identity: Identity, *, in_project: bool = False) -> client.Client:
         """A client that acts as the token's user: Kubernetes RBAC judges every call. An
@@ -146,16 +170,28 @@ class Services:
     # -- ids ---------------------------------------------------------------------------------
 
     def remember(self, kind: str, objects: list[dict[str, Any]]) -> None:
+        """The names and resourceVersions of objects a list (or a write) answered."""
         if len(self._names) > NAMES_KEPT:
             self._names.clear()
         for body in objects:
             metadata = body["metadata"]
             key = (kind, metadata.get("namespace") or "", metadata["uid"])
-            self._names[key] = metadata["name"]
+            seen = self._names.get(key)
+            version = str(metadata.get("resourceVersion") or "")
+            if seen is None or not seen[1].isdigit() or not version.isdigit() or \
+                    int(version) >= int(seen[1]):  # fmt: skip
+                self._names[key] = (metadata["name"], version)
 
     def name_of(self, kind: str, namespace: str, uid: str) -> str | None:
         """The name an object of this id had when last listed, if any was."""
-        return self._names.get((kind, namespace, uid))
+        seen = self._names.get((kind, namespace, uid))
+        return seen[0] if seen else None
+
+    def version_of(self, kind: str, namespace: str, uid: str) -> str | None:
+        """The latest resourceVersion of the object this process has seen (listed, read or
+        written), if any: what a read from the API server's cache must not be older than."""
+        seen = self._names.get((kind, namespace, uid))
+        return seen[1] if seen and seen[1] else None
 
     # -- keys --------------------------------------------------------------------------------
 
@@ -347,8 +383,18 @@ class Services:
         if not text:
             raise Fault(401, UNAUTHORIZED, style="keystone")
         now = datetime.datetime.now(datetime.UTC)
+        keys = await self.keys()
+        if keys != self._verified_with:  # a rotation: a key gone takes its tokens with it
+            self._verified, self._verified_with = {}, keys
+        token = self._verified.get(text)
         try:
-            token = tokens.verify(await self.keys(), text, now=now)
+            if token is None:
+                token = tokens.verify(keys, text, now=now)
+                if len(self._verified) >= VERIFIED_KEPT:
+                    self._verified.clear()
+                self._verified[text] = token
+            elif token.expires_at <= now:
+                raise tokens.TokenError("the token has expired")
         except tokens.TokenError:
             raise Fault(401, UNAUTHORIZED, style="keystone") from None
         revoked = await self.revoked()
