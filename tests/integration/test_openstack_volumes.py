@@ -205,3 +205,31 @@ def test_limits_and_quotas_are_the_project_s(api: str, tenants: dict[str, str]) 
     assert (usage["volumes"], usage["gigabytes"]) == ((10, 1), (1000, 2))
     openstack(api, "alice", first, "volume", "delete", "counted")
     _gone(api, "alice", first, "volume", "counted")
+
+
+def test_cinder_s_default_type_is_a_volume_without_one(
+    cloud: Cloud, api: str, tenants: dict[str, str]
+) -> None:
+    """`__DEFAULT__`, as Cinder has it since Train: listed, the answer to `--default`, and the
+    type of a volume made without one — which has no VolumeType in Kubernetes (the cluster's
+    default StorageClass), made with it or without."""
+    first = tenants["first"]
+    (default,) = as_json(openstack(api, "alice", first, "volume", "type", "list", "--default",
+                                   "-f", "json"))  # fmt: skip
+    assert (default["Name"], default["Is Public"]) == ("__DEFAULT__", True)
+    types = as_json(openstack(api, "alice", first, "volume", "type", "list", "-f", "json"))
+    assert default["ID"] in {t["ID"] for t in types}
+    made = []
+    for name, extra in (("untyped", ()), ("typed", ("--type", "__DEFAULT__"))):
+        create = ("volume", "create", "--size", "1", *extra, "-f", "json", name)
+        made.append(as_json(openstack(api, "alice", first, *create)))
+    try:
+        assert [m["type"] for m in made] == ["__DEFAULT__", "__DEFAULT__"]
+        objects = json.loads(cloud.kubectl("get", "osvol", "-n", first, "-o", "json").stdout)
+        specs = [o["spec"] for o in objects["items"]
+                 if o["metadata"]["uid"] in {m["id"] for m in made}]  # fmt: skip
+        assert len(specs) == 2
+        assert all("volumeType" not in s for s in specs), specs
+    finally:
+        for volume in made:
+            openstack(api, "alice", first, "volume", "delete", volume["id"], check=False)

@@ -181,6 +181,17 @@ def test_a_volume_at_3_70_as_a_member_sees_it() -> None:
     }  # fmt: skip
 
 
+def test_a_volume_without_a_type_is_of_cinder_s_default_type() -> None:
+    untyped = copy.deepcopy(DATA)
+    del untyped["spec"]["volumeType"]
+    document = cinder_documents.volume(untyped, _context(), (3, 70))
+    assert (document["volume_type"], document["volume_type_id"]) == (
+        "__DEFAULT__", cinder_documents.DEFAULT_TYPE_ID)  # fmt: skip
+    assert cinder_documents.default_type()["id"] == cinder_documents.DEFAULT_TYPE_ID
+    schemas = _schema("volume.volume_types")
+    _check(schemas.show_volume_type, {"volume_type": cinder_documents.default_type()})
+
+
 def test_attachments_name_the_servers_with_their_devices() -> None:
     logs = cinder_documents.volume(LOGS, _context(), (3, 70))
     assert logs["attachments"] == [{
@@ -399,6 +410,11 @@ def test_an_attachment_at_2_96() -> None:
                         "multiattach": True, "description": "db", "metadata": {"tier": "db"}})),
         ({"volume": {"size": 1, "volume_type": SECRET_UID}},
          ("", {"sizeGB": 1, "volumeType": "secret"})),
+        # Cinder's default type, by name or id (Horizon offers it): no type, the cluster's
+        # default StorageClass
+        ({"volume": {"size": 1, "volume_type": "__DEFAULT__"}}, ("", {"sizeGB": 1})),
+        ({"volume": {"size": 1, "volume_type": cinder_documents.DEFAULT_TYPE_ID}},
+         ("", {"sizeGB": 1})),
         ({"volume": {"snapshot_id": NIGHTLY_UID, "name": "r"}},
          ("r", {"sizeGB": 1, "source": {"snapshot": "nightly"}})),
         ({"volume": {"source_volid": LOGS_UID, "size": 3}},

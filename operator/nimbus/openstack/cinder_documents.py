@@ -184,6 +184,12 @@ def volume(
     snapshot = _find(context.snapshots, source.snapshot)
     origin = _find(context.volumes, source.volume)
     volume_type = _find(context.types, spec.volume_type)
+    # a type no longer readable shows by name, without an id; no type is Cinder's __DEFAULT__
+    type_name, type_id = spec.volume_type or DEFAULT_TYPE, None
+    if volume_type is not None:
+        type_name, type_id = documents.display_name(volume_type), documents.uid(volume_type)
+    elif not spec.volume_type:
+        type_id = DEFAULT_TYPE_ID
     bootable = status.bootable
     if bootable is None:
         bootable = spec.bootable if spec.bootable is not None else source.image is not None
@@ -202,7 +208,7 @@ def volume(
         "encrypted": False,
         "multiattach": spec.multiattach,
         "metadata": dict(spec.metadata),
-        "volume_type": documents.display_name(volume_type) if volume_type else spec.volume_type,
+        "volume_type": type_name,
         "snapshot_id": documents.uid(snapshot) if snapshot else None,
         "source_volid": documents.uid(origin) if origin else None,
         "user_id": context.user_id,
@@ -219,7 +225,7 @@ def volume(
     if version >= (3, 61) and context.admin:
         document["cluster_name"] = None
     if version >= (3, 63):
-        document["volume_type_id"] = documents.uid(volume_type) if volume_type else None
+        document["volume_type_id"] = type_id
     if version >= (3, 65):
         document["consumes_quota"] = True
     if written:
@@ -287,6 +293,29 @@ def snapshot(
 
 
 # --- volume types ---------------------------------------------------------------------------
+
+
+# Cinder's own default type (since Train every volume has a type): a volume made without one,
+# on the cluster's default StorageClass. Its id is fixed, as Nimbus's other made-up ids are.
+DEFAULT_TYPE = "__DEFAULT__"
+DEFAULT_TYPE_ID = str(uuid.uuid5(_IDS, "volume-type/" + DEFAULT_TYPE))
+
+
+def is_default_type(ref: str) -> bool:
+    return ref in (DEFAULT_TYPE, DEFAULT_TYPE_ID)
+
+
+def default_type() -> dict[str, Any]:
+    """Cinder's `__DEFAULT__` volume type, GET /types/default's answer."""
+    return {
+        "id": DEFAULT_TYPE_ID,
+        "name": DEFAULT_TYPE,
+        "description": "Default Volume Type",
+        "is_public": True,
+        "os-volume-type-access:is_public": True,
+        "extra_specs": {},
+        "qos_specs_id": None,
+    }
 
 
 def type_visible(body: Mapping[str, Any], project: str) -> bool:

@@ -126,6 +126,7 @@ async def list_types(request: web.Request) -> web.Response:
     wanted = request.query.get("is_public", "").lower()
     listed = [cinder_documents.volume_type(t, admin=identity.admin)
               for t in await _types(request, identity)]  # fmt: skip
+    listed.append(cinder_documents.default_type())
     if wanted in ("true", "false"):
         listed = [t for t in listed if t["is_public"] == (wanted == "true")]
     return cinder.respond({"volume_types": listed}, version)
@@ -136,6 +137,10 @@ async def show_type(request: web.Request) -> web.Response:
     version = cinder.microversion(request)
     identity = await cinder.identity_of(request)
     wanted = request.match_info["type_id"]
+    # GET /types/default: the type of a volume made without one, as Cinder's show answers it
+    # at every microversion (a type named `default` is shown by its id).
+    if cinder_documents.is_default_type(wanted) or wanted == "default":
+        return cinder.respond({"volume_type": cinder_documents.default_type()}, version)
     found = next((t for t in await _types(request, identity)
                   if wanted in (t["metadata"]["uid"], t["metadata"]["name"])), None)  # fmt: skip
     if found is None:
@@ -288,7 +293,9 @@ async def type_encryption(request: web.Request) -> web.Response:
     version = cinder.microversion(request)
     identity = await cinder.identity_of(request)
     wanted = request.match_info["type_id"]
-    if not any(wanted in (t["metadata"]["uid"], t["metadata"]["name"])
-               for t in await _types(request, identity)):  # fmt: skip
+    if not cinder_documents.is_default_type(wanted) and not any(
+        wanted in (t["metadata"]["uid"], t["metadata"]["name"])
+        for t in await _types(request, identity)
+    ):
         raise Fault(404, f"Volume type {wanted} could not be found.")
     return cinder.respond({}, version)

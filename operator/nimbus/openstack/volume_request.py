@@ -161,7 +161,7 @@ def volume_create(request: Any, context: cinder_documents.Context) -> tuple[str,
     spec: dict[str, Any] = {"sizeGB": size}
     if source is not None:
         spec["source"] = source
-    if body.get("volume_type"):
+    if body.get("volume_type") and not cinder_documents.is_default_type(str(body["volume_type"])):
         ref = str(body["volume_type"])
         found = lookup(context.types, ref)
         if found is None:
