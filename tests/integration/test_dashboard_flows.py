@@ -2,8 +2,8 @@
 Playwright, step by step as they click: launch an instance through the Launch Instance wizard
 and see it Active, shut it off, start it, reboot it and delete it from its row's menu; create a
 key pair and import a public key; create a volume, attach it to an instance and detach it;
-create a network with a subnet. Screenshots of each step: tests/integration/dashboard.py says
-where.
+extend a volume and snapshot it; create a network with a subnet; make a security group, add a
+rule and delete it. Screenshots of each step: tests/integration/dashboard.py says where.
 
 The tests of the instance run in order on the one instance the first launches."""
 
@@ -324,5 +324,91 @@ def test_a_member_creates_a_network_with_a_subnet(
     expect(network).to_contain_text("made-v4 10.42.0.0/24", timeout=WAIT)
     expect(network.locator("td:text-is('Active')")).to_be_visible(timeout=WAIT)
     shot(page, shots, "04-created")
+    assert _errors(page) == []
+    page.close()
+
+
+def test_a_member_makes_a_security_group_and_its_rules(
+    dashboard: str, browser: Browser, member: dict[str, str]
+) -> None:
+    """Create Security Group (a name): its rules page, Horizon's two egress rules; Add Rule
+    (HTTP, from anywhere): listed as port 80; Delete Rule: gone."""
+    shots = artefacts("flow-security-group")
+    page = _logged_in(browser, dashboard, member, "/project/security_groups/")
+    page.click("#security_groups__action_create")
+    form = page.locator(".modal:visible")
+    expect(form.locator("#id_name")).to_be_visible(timeout=WAIT)
+    form.locator("#id_name").fill("web-sg")
+    form.locator("#id_description").fill("the web tier")
+    shot(page, shots, "01-create")
+    form.locator("[type=submit]").first.click()
+    _told(page, "Successfully created security group: web-sg")
+    rules = page.locator("#rules tbody tr")
+    expect(rules.filter(has_text="Egress")).to_have_count(2, timeout=WAIT)  # IPv4 and IPv6
+    shot(page, shots, "02-rules")
+
+    page.click("#rules__action_add_rule")
+    form = page.locator(".modal:visible")
+    menu = form.locator(".themable-select:has(#id_rule_menu)")  # Horizon's own select
+    expect(menu.locator("button.dropdown-toggle")).to_be_visible(timeout=WAIT)
+    menu.locator("button.dropdown-toggle").click()
+    menu.locator(".dropdown-menu a[data-select-value='http']").click()
+    shot(page, shots, "03-add-rule")
+    form.locator("[type=submit]").first.click()
+    _told(page, "Successfully added rule")
+    http = rules.filter(has_text="80 (HTTP)")
+    expect(http).to_have_count(1, timeout=WAIT)
+    expect(http).to_contain_text("Ingress")
+    expect(http).to_contain_text("0.0.0.0/0")
+    shot(page, shots, "04-added")
+
+    delete = http.locator("[id$='__action_delete']")
+    if not delete.is_visible():  # in the row's action menu
+        http.locator(".dropdown-toggle").click()
+    delete.click()
+    confirm(page)
+    _told(page, "Deleted Rule")
+    expect(rules.filter(has_text="80 (HTTP)")).to_have_count(0, timeout=WAIT)
+    shot(page, shots, "05-deleted")
+    assert _errors(page) == []
+    page.close()
+
+
+def test_a_member_extends_a_volume_and_snapshots_it(
+    dashboard: str, browser: Browser, member: dict[str, str]
+) -> None:
+    """Create Volume (1 GiB); Extend Volume to 2 GiB: Available at 2GiB; Create Snapshot: the
+    snapshot Available on the Volume Snapshots page, of that volume."""
+    shots = artefacts("flow-volume-extend-snapshot")
+    page = _logged_in(browser, dashboard, member, "/project/volumes/")
+    page.click("#volumes__action_create")
+    form = page.locator(".modal:visible")
+    expect(form.locator("#id_name")).to_be_visible(timeout=WAIT)
+    form.locator("#id_name").fill("grow")
+    form.locator("#id_size").fill("1")
+    form.locator("[type=submit]").first.click()
+    _status(page, "volumes", "grow", "Available")
+
+    row_action(page, "volumes", "grow", "extend")
+    form = page.locator(".modal:visible")
+    expect(form.locator("#id_new_size")).to_be_visible(timeout=WAIT)
+    form.locator("#id_new_size").fill("2")
+    shot(page, shots, "01-extend")
+    form.locator("[type=submit]").first.click()
+    _told(page, 'Extending volume: "grow"')
+    expect(row(page, "volumes", "grow")).to_contain_text("2GiB", timeout=WAIT)
+    _status(page, "volumes", "grow", "Available")
+    shot(page, shots, "02-extended")
+
+    row_action(page, "volumes", "grow", "snapshots")
+    form = page.locator(".modal:visible")
+    expect(form.locator("#id_name")).to_be_visible(timeout=WAIT)
+    form.locator("#id_name").fill("grow-snap")
+    shot(page, shots, "03-snapshot")
+    form.locator("[type=submit]").first.click()
+    _told(page, 'Creating volume snapshot "grow-snap"')
+    _status(page, "volume_snapshots", "grow-snap", "Available")
+    expect(row(page, "volume_snapshots", "grow-snap")).to_contain_text("grow")
+    shot(page, shots, "04-snapshot-available")
     assert _errors(page) == []
     page.close()

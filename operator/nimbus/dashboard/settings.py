@@ -151,6 +151,22 @@ OPENSTACK_HYPERVISOR_FEATURES = {
     "requires_keypair": False,
 }
 OPENSTACK_ENABLE_PASSWORD_RETRIEVE = False
+# Add Rule's presets: Horizon's example local_settings' (DevStack's), not only its defaults'
+# three "All" rules.
+_WELL_KNOWN_PORTS = (
+    ("ssh", "SSH", 22), ("smtp", "SMTP", 25), ("dns", "DNS", 53), ("http", "HTTP", 80),
+    ("pop3", "POP3", 110), ("imap", "IMAP", 143), ("ldap", "LDAP", 389),
+    ("https", "HTTPS", 443), ("smtps", "SMTPS", 465), ("imaps", "IMAPS", 993),
+    ("pop3s", "POP3S", 995), ("ms_sql", "MS SQL", 1433), ("mysql", "MYSQL", 3306),
+    ("rdp", "RDP", 3389),
+)  # fmt: skip
+SECURITY_GROUP_RULES = {
+    "all_tcp": {"name": "All TCP", "ip_protocol": "tcp", "from_port": "1", "to_port": "65535"},
+    "all_udp": {"name": "All UDP", "ip_protocol": "udp", "from_port": "1", "to_port": "65535"},
+    "all_icmp": {"name": "All ICMP", "ip_protocol": "icmp", "from_port": "-1", "to_port": "-1"},
+    **{key: {"name": name, "ip_protocol": "tcp", "from_port": str(port), "to_port": str(port)}
+       for key, name, port in _WELL_KNOWN_PORTS},
+}  # fmt: skip
 # Panels of what Nimbus does not have are hidden by policy: Horizon's own policy files, with
 # ours (policy/<service>/nimbus.yaml) read after them as oslo.policy's overrides.
 _POLICY = pathlib.Path(__file__).resolve().parent / "policy"
