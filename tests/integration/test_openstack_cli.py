@@ -162,6 +162,35 @@ def test_a_server_is_created_and_deleted_through_the_cli(
     assert [s["Name"] for s in listed] == ["web"]
 
 
+def test_a_server_is_tagged_and_listed_by_its_tags_through_the_cli(
+    cloud: Cloud, api: str, tenants: dict[str, str]
+) -> None:
+    """`server set --tag` and `server unset --tag` (Nova 2.26's tags API), `server list
+    --tags` and `--not-tags`: the Server's spec.tags; a tag Nova refuses, in Nova's words."""
+    first = tenants["first"]
+
+    def cli(*args: str, check: bool = True) -> Any:
+        return openstack(api, "alice", first, "--os-compute-api-version", "2.96", *args,
+                         check=check)  # fmt: skip
+
+    cli("server", "set", "--tag", "prod", "--tag", "db", "web")
+    try:
+        shown = as_json(cli("server", "show", "-f", "json", "web"))
+        assert sorted(shown["tags"]) == ["db", "prod"]
+        tagged = as_json(cli("server", "list", "--tags", "prod,db", "-f", "json"))
+        assert [s["Name"] for s in tagged] == ["web"]
+        assert as_json(cli("server", "list", "--not-tags", "prod", "-f", "json")) == []
+        cli("server", "unset", "--tag", "db", "web")
+        server = json.loads(cloud.kubectl("get", "osserver", "web", "-n", first, "-o",
+                                          "json").stdout)  # fmt: skip
+        assert server["spec"]["tags"] == ["prod"]
+        refused = cli("server", "set", "--tag", "a,b", "web", check=False)
+        assert refused.returncode != 0
+        assert "Tag 'a,b' is invalid" in refused.stderr, refused.stderr
+    finally:
+        cli("server", "unset", "--tag", "prod", "--tag", "db", "web", check=False)
+
+
 def _request(url: str, method: str, headers: dict[str, str], body: Any = None) -> int:
     return int(call(url, method, body=body, headers=headers)[0])
 

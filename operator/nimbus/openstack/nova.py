@@ -16,7 +16,14 @@ from typing import Any
 from aiohttp import web
 
 from nimbus.k8s import client
-from nimbus.openstack import documents, glance, microversions, server_actions, server_request
+from nimbus.openstack import (
+    documents,
+    glance,
+    microversions,
+    server_actions,
+    server_request,
+    server_tags,
+)
 from nimbus.openstack.faults import Fault
 from nimbus.openstack.service import Identity, Services
 
@@ -153,10 +160,14 @@ def _document(
     )
 
 
-def _matches(server: dict[str, Any], query: Any) -> bool:
-    """Nova's list filters that the clients send: name (a regular expression), status."""
+def _matches(server: dict[str, Any], query: Any, version: tuple[int, int]) -> bool:
+    """Nova's list filters that the clients send: name (a regular expression), status, and
+    from 2.26 the tags (server_tags.matches)."""
     name = query.get("name")
     if name and not re.search(name, documents.display_name(server)):
+        return False
+    tags = (server.get("spec") or {}).get("tags") or []
+    if version >= server_tags.SINCE and not server_tags.matches(tags, query):
         return False
     wanted = query.get("status")
     return not wanted or (server.get("status") or {}).get("status") == wanted.upper()
@@ -166,7 +177,8 @@ def _matches(server: dict[str, Any], query: Any) -> bool:
 async def list_servers(request: web.Request) -> web.Response:
     version = microversion(request)
     identity = await identity_of(request)
-    servers = [s for s in await project_servers(request, identity) if _matches(s, request.query)]
+    listed = await project_servers(request, identity)
+    servers = [s for s in listed if _matches(s, request.query, version)]
     briefs = [documents.server_brief(s, base_url=base_url(request)) for s in servers]
     return respond({"servers": briefs}, version)
 
@@ -175,7 +187,8 @@ async def list_servers(request: web.Request) -> web.Response:
 async def list_servers_detail(request: web.Request) -> web.Response:
     version = microversion(request)
     identity = await identity_of(request)
-    servers = [s for s in await project_servers(request, identity) if _matches(s, request.query)]
+    listed = await project_servers(request, identity)
+    servers = [s for s in listed if _matches(s, request.query, version)]
     context = await _context(request, identity, servers)
     details = [_document(request, identity, s, context, version, listing=True)
                for s in servers]  # fmt: skip
