@@ -169,6 +169,9 @@ def test_a_stack_is_created_read_updated_and_deleted_through_the_cli(
     detail = as_json(openstack(api, "alice", first, "stack", "resource", "show", "Web_Stack",
                                "net", "-f", "json"))  # fmt: skip
     assert sorted(detail["required_by"]) == ["server", "subnet"]
+    metadata = as_json(openstack(api, "alice", first, "stack", "resource", "metadata",
+                                 "Web_Stack", "net", "-f", "json"))  # fmt: skip
+    assert metadata == detail["metadata"]
 
     events = _events(api, "alice", first, "Web_Stack")
     assert events[0] == "[Web_Stack]: CREATE_IN_PROGRESS  Stack CREATE started"
@@ -231,3 +234,27 @@ def test_a_stack_is_created_read_updated_and_deleted_through_the_cli(
     label = f"orchestration.nimbus.dev/stack={kube_name}"
     left = cloud.kubectl("get", "osserver,osnet,osvol", "-n", first, "-l", label, "-o", "name")
     assert left.stdout.strip() == ""
+
+
+def test_template_versions_and_their_functions_through_the_cli(
+    api: str, tenants: dict[str, str]
+) -> None:
+    """`orchestration template version list` and `template function list`: the HOT versions
+    the engine reads, and the functions each allows, as Heat describes them."""
+    first = tenants["first"]
+
+    def template(*args: str, check: bool = True) -> Any:
+        return openstack(api, "alice", first, "orchestration", "template", *args, check=check)
+
+    versions = as_json(template("version", "list", "-f", "json"))
+    wallaby = next(v for v in versions if v["Version"] == "heat_template_version.2021-04-16")
+    assert wallaby["Type"] == "hot"
+    listed = as_json(template("function", "list", "heat_template_version.2016-10-14", "-f", "json"))
+    functions = {f["Functions"]: f["Description"] for f in listed}
+    assert functions["get_param"] == "A function for resolving parameter references."
+    assert "yaql" in functions
+    assert "filter" not in functions  # came in 2017-02-24
+    unknown = template("function", "list", "heat_template_version.1999-01-01", check=False)
+    assert unknown.returncode != 0
+    # heatclient says a 404 in its own words
+    assert "Template version not found: heat_template_version.1999-01-01" in unknown.stderr

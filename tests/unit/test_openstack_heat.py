@@ -605,3 +605,44 @@ def test_heats_error_document_is_what_heatclient_reads() -> None:
     assert str(error) == "ERROR: The Stack (web) could not be found."
     refused = faults.Fault(403, "You are not authorized to use stacks:create.", style="heat")
     assert refused.document()["error"]["type"] == "Forbidden"
+
+
+def test_template_versions_are_the_engine_s_with_their_aliases() -> None:
+    versions = heat_templates.template_versions()
+    assert versions[0] == {"version": "heat_template_version.2013-05-23", "type": "hot",
+                           "aliases": []}  # fmt: skip
+    assert versions[-1] == {"version": "heat_template_version.2021-04-16", "type": "hot",
+                            "aliases": ["heat_template_version.wallaby"]}  # fmt: skip
+
+
+@pytest.mark.parametrize(
+    ("version", "has", "lacks"),
+    [
+        ("heat_template_version.2013-05-23", {"get_param", "Fn::Join", "Ref"}, {"repeat"}),
+        ("heat_template_version.2016-10-14", {"yaql", "if", "map_replace"}, {"Fn::Join"}),
+        ("heat_template_version.newton", {"yaql"}, {"filter"}),  # an alias
+        ("heat_template_version.2021-04-16", {"contains", "filter"}, {"Fn::Select"}),
+    ],
+)  # fmt: skip
+def test_a_version_s_functions_are_those_the_engine_allows(
+    version: str, has: set[str], lacks: set[str]
+) -> None:
+    listed = heat_templates.template_functions(version)
+    assert listed is not None
+    names = {f["functions"] for f in listed}
+    assert has <= names
+    assert not lacks & names
+    assert all(f["description"] for f in listed)
+
+
+def test_condition_functions_only_when_asked_and_unknown_versions_none() -> None:
+    plain = heat_templates.template_functions("heat_template_version.2016-10-14")
+    with_conditions = heat_templates.template_functions(
+        "heat_template_version.2016-10-14", conditions=True
+    )
+    assert plain is not None
+    assert with_conditions is not None
+    assert {f["functions"] for f in with_conditions} - {f["functions"] for f in plain} == {
+        "equals", "not", "and", "or"}  # fmt: skip
+    assert heat_templates.template_functions("heat_template_version.1999-01-01") is None
+    assert heat_templates.template_functions("2016-10-14") is None  # Heat's full name only

@@ -398,3 +398,21 @@ async def resource_types(request: web.Request) -> web.Response:
     """The resource types a Stack makes (with_description: and what each makes)."""
     await identity_of(request)
     return web.json_response({"resource_types": heat_templates.resource_type_list(request.query)})
+
+
+@routes.get(V1 + "/template_versions")
+async def template_versions(request: web.Request) -> web.Response:
+    await identity_of(request)
+    return web.json_response({"template_versions": heat_templates.template_versions()})
+
+
+@routes.get(V1 + "/template_versions/{template_version}/functions")
+async def template_functions(request: web.Request) -> web.Response:
+    """The functions of one version (`with_condition_func=true`: and the condition ones)."""
+    await identity_of(request)
+    version = request.match_info["template_version"]
+    conditions = request.query.get("with_condition_func", "").lower() in ("true", "1", "yes")
+    found = heat_templates.template_functions(version, conditions=conditions)
+    if found is None:
+        raise fault(404, f"Template with version {version} not found", "NotFound")
+    return web.json_response({"template_functions": found})

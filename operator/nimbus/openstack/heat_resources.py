@@ -50,9 +50,8 @@ async def list_resources(request: web.Request) -> web.Response:
     return web.json_response({"resources": listed})
 
 
-@routes.get(heat.STACK + "/resources/{resource_name}")
-async def show_resource(request: web.Request) -> web.Response:
-    """One resource, with its attributes and metadata."""
+async def _resource(request: web.Request) -> dict[str, Any]:
+    """The resource of the path, in detail (its attributes and metadata), or Heat's 404."""
     identity = await heat.identity_of(request)
     stack = await heat.stack_of(request, identity)
     name = request.match_info["resource_name"]
@@ -61,9 +60,20 @@ async def show_resource(request: web.Request) -> web.Response:
     if entry is None:
         raise heat.not_found("Resource", name)
     objects = await heat.children(request, identity, stack)
-    document = heat_documents.resource(entry, stack, heat.context_of(request, identity),
-                                       objects.get(name), detail=True)  # fmt: skip
-    return web.json_response({"resource": document})
+    return heat_documents.resource(entry, stack, heat.context_of(request, identity),
+                                   objects.get(name), detail=True)  # fmt: skip
+
+
+@routes.get(heat.STACK + "/resources/{resource_name}")
+async def show_resource(request: web.Request) -> web.Response:
+    """One resource, with its attributes and metadata."""
+    return web.json_response({"resource": await _resource(request)})
+
+
+@routes.get(heat.STACK + "/resources/{resource_name}/metadata")
+async def resource_metadata(request: web.Request) -> web.Response:
+    """A resource's metadata (`openstack stack resource metadata`), as its show has it."""
+    return web.json_response({"metadata": (await _resource(request)).get("metadata") or {}})
 
 
 # -- events -----------------------------------------------------------------------------------

@@ -212,3 +212,71 @@ def resource_type_list(query: Mapping[str, str]) -> list[Any]:
     if str(query.get("with_description", "")).lower() in ("true", "1", "yes"):
         return [{"resource_type": k, "description": _describe(k)} for k in kinds]
     return list(kinds)
+
+
+# -- template versions and their functions ----------------------------------------------------
+
+HOT = "heat_template_version."
+# Heat's description of each function (its class's docstring, first line).
+FUNCTIONS = {
+    "get_attr": "A function for resolving resource attributes.",
+    "get_file": "A function for including a file inline.",
+    "get_param": "A function for resolving parameter references.",
+    "get_resource": "A function for resolving resource references.",
+    "list_join": "A function for joining a list of strings with a given delimiter.",
+    "str_replace": "A function for performing string substitutions.",
+    "resource_facade": "A function for retrieving data in a parent provider template.",
+    "digest": "A function for performing digest operations.",
+    "repeat": "A function for iterating over a list of items.",
+    "str_split": "A function for splitting delimited strings into a list.",
+    "map_merge": "A function for merging maps.",
+    "yaql": "A function for executing a yaql expression.",
+    "map_replace": "A function for performing substitutions on maps.",
+    "if": "A function to return corresponding value based on condition evaluation.",
+    "filter": "A function for filtering out values from lists.",
+    "str_replace_strict": "A function for performing string substitutions; raises an "
+    "exception if a parameter is not present in the template.",
+    "make_url": "A function for performing substitutions for URLs.",
+    "list_concat": "A function for extending lists.",
+    "str_replace_vstrict": "A function for performing string substitutions; raises an "
+    "exception if a parameter is not present in the template or its value is empty.",
+    "list_concat_unique": "A function for extending lists with unique items.",
+    "contains": "A function for checking whether specific value is in sequence.",
+    "Fn::GetAZs": "A function for retrieving the availability zones.",
+    "Fn::Join": "A function for joining strings.",
+    "Fn::Split": "A function for splitting strings.",
+    "Fn::Replace": "A function for performing string substitutions.",
+    "Fn::Base64": "A placeholder function for converting to base64.",
+    "Fn::MemberListToMap": "A function to convert lists with enumerated keys and values to "
+    "mapping.",
+    "Fn::ResourceFacade": "A function for retrieving data in a parent provider template.",
+    "Ref": "A function for resolving parameters or resource references.",
+    "Fn::Select": "A function for selecting an item from a list or map.",
+    "equals": "A function for comparing whether two values are equal.",
+    "not": "A function that acts as a NOT operator on a condition.",
+    "and": "A function that acts as an AND operator on conditions.",
+    "or": "A function that acts as an OR operator on conditions.",
+}
+
+
+def template_versions() -> list[dict[str, Any]]:
+    """GET /template_versions: the HOT versions Nimbus reads (no CFN), with their aliases."""
+    aliases: dict[str, list[str]] = {}
+    for alias, version in hot_template.ALIASES.items():
+        aliases.setdefault(version, []).append(HOT + alias)
+    return [{"version": HOT + v, "type": "hot", "aliases": aliases.get(v, [])}
+            for v in hot_template.VERSIONS]  # fmt: skip
+
+
+def template_functions(version: str, *, conditions: bool = False) -> list[dict[str, str]] | None:
+    """GET /template_versions/{version}/functions: the functions `version` (Heat's
+    `heat_template_version.<date or alias>`) allows, with the condition functions when asked;
+    None for a version Nimbus does not read."""
+    date = version.removeprefix(HOT) if version.startswith(HOT) else None
+    date = hot_template.ALIASES.get(date or "", date)
+    if date not in hot_template.VERSIONS:
+        return None
+    names = sorted(hot_template.functions(date))
+    if conditions:
+        names += sorted(set(hot_template.condition_functions(date)) - set(names))
+    return [{"functions": n, "description": FUNCTIONS.get(n, "")} for n in names]
