@@ -128,14 +128,27 @@ def row(page: Page, table: str, name: str) -> Locator:
 
 
 def row_action(page: Page, table: str, name: str, action: str) -> None:
-    """Click a row's action (e.g. `stop`, `attachments`): its button, else the entry of the
-    row's action menu."""
-    found = row(page, table, name)
+    """Click the action of the row showing `name` (e.g. `stop`, `attachments`)."""
+    act(row(page, table, name), action)
+
+
+def act(found: Locator, action: str) -> None:
+    """Click a row's action: its button, else the entry of the row's action menu."""
     expect(found).to_be_visible(timeout=30_000)
     button = found.locator(f"[id$='__action_{action}']")
     if not button.is_visible():
         found.locator(".dropdown-toggle").click()
     button.click()
+
+
+def choose(form: Locator, field: str, label: str, *, exact: bool = True) -> None:
+    """Pick the option shown as `label` (or containing it) in Horizon's own select, a dropdown
+    over the hidden `<select id=field>`."""
+    select = form.locator(f".themable-select:has(#{field})")
+    expect(select.locator("button.dropdown-toggle")).to_be_visible(timeout=30_000)
+    select.locator("button.dropdown-toggle").click()
+    matching = "text-is" if exact else "has-text"
+    select.locator(f".dropdown-menu a:{matching}('{label}')").click()
 
 
 def confirm(page: Page) -> None:

@@ -12,14 +12,17 @@ from __future__ import annotations
 import pathlib
 import subprocess
 import uuid
+from collections.abc import Callable
 
 import pytest
 from playwright.sync_api import Browser, Page, expect
 
 from tests.integration.conftest import CIRROS, Cloud, flavors, wait_for
 from tests.integration.dashboard import (
+    act,
     artefacts,
     browser,
+    choose,
     confirm,
     dashboard,
     dashboard_static,
@@ -87,6 +90,19 @@ def _told(page: Page, message: str) -> None:
     it fades out after a few seconds, so it is looked for in the page, shown or not)."""
     told = page.locator(".alert-success, .alert-info").filter(has_text=message)
     expect(told.first).to_be_attached(timeout=WAIT)
+
+
+def _create_volume(page: Page, name: str, filled: Callable[[], None] = lambda: None) -> None:
+    """Create Volume, empty, 1 GiB, of the form's default type; `filled` before it is sent;
+    until the volume is Available."""
+    page.click("#volumes__action_create")
+    form = page.locator(".modal:visible")
+    expect(form.locator("#id_name")).to_be_visible(timeout=WAIT)
+    form.locator("#id_name").fill(name)
+    form.locator("#id_size").fill("1")
+    filled()
+    form.locator("[type=submit]").first.click()
+    _status(page, "volumes", name, "Available")
 
 
 def _status(page: Page, table: str, name: str, word: str) -> None:
@@ -259,14 +275,7 @@ def test_a_member_attaches_a_new_volume_to_an_instance_and_detaches_it(
     wait_for(cloud, "osserver", HOST, member["project"], "{.status.status}", "ACTIVE")
     shots = artefacts("flow-volume-attach")
     page = _logged_in(browser, dashboard, member, "/project/volumes/")
-    page.click("#volumes__action_create")
-    form = page.locator(".modal:visible")
-    expect(form.locator("#id_name")).to_be_visible(timeout=WAIT)
-    form.locator("#id_name").fill("data")
-    form.locator("#id_size").fill("1")
-    shot(page, shots, "01-create")
-    form.locator("[type=submit]").first.click()
-    _status(page, "volumes", "data", "Available")
+    _create_volume(page, "data", lambda: shot(page, shots, "01-create"))
     expect(row(page, "volumes", "data")).to_contain_text("1GiB")
     expect(row(page, "volumes", "data")).to_contain_text("__DEFAULT__")  # the form's default
     shot(page, shots, "02-available")
@@ -274,10 +283,7 @@ def test_a_member_attaches_a_new_volume_to_an_instance_and_detaches_it(
 
     row_action(page, "volumes", "data", "attachments")
     form = page.locator(".modal:visible")
-    instances = form.locator(".themable-select:has(#id_instance)")
-    expect(instances.locator("button.dropdown-toggle")).to_be_visible(timeout=WAIT)
-    instances.locator("button.dropdown-toggle").click()
-    instances.locator(f".dropdown-menu a:has-text('{HOST}')").click()
+    choose(form, "id_instance", HOST, exact=False)
     shot(page, shots, "03-attach")
     form.locator("[type=submit]").first.click()
     _status(page, "volumes", "data", "In-use")
@@ -349,10 +355,7 @@ def test_a_member_makes_a_security_group_and_its_rules(
 
     page.click("#rules__action_add_rule")
     form = page.locator(".modal:visible")
-    menu = form.locator(".themable-select:has(#id_rule_menu)")  # Horizon's own select
-    expect(menu.locator("button.dropdown-toggle")).to_be_visible(timeout=WAIT)
-    menu.locator("button.dropdown-toggle").click()
-    menu.locator(".dropdown-menu a[data-select-value='http']").click()
+    choose(form, "id_rule_menu", "HTTP")
     shot(page, shots, "03-add-rule")
     form.locator("[type=submit]").first.click()
     _told(page, "Successfully added rule")
@@ -362,10 +365,7 @@ def test_a_member_makes_a_security_group_and_its_rules(
     expect(http).to_contain_text("0.0.0.0/0")
     shot(page, shots, "04-added")
 
-    delete = http.locator("[id$='__action_delete']")
-    if not delete.is_visible():  # in the row's action menu
-        http.locator(".dropdown-toggle").click()
-    delete.click()
+    act(http, "delete")
     confirm(page)
     _told(page, "Deleted Rule")
     expect(rules.filter(has_text="80 (HTTP)")).to_have_count(0, timeout=WAIT)
@@ -381,13 +381,7 @@ def test_a_member_extends_a_volume_and_snapshots_it(
     snapshot Available on the Volume Snapshots page, of that volume."""
     shots = artefacts("flow-volume-extend-snapshot")
     page = _logged_in(browser, dashboard, member, "/project/volumes/")
-    page.click("#volumes__action_create")
-    form = page.locator(".modal:visible")
-    expect(form.locator("#id_name")).to_be_visible(timeout=WAIT)
-    form.locator("#id_name").fill("grow")
-    form.locator("#id_size").fill("1")
-    form.locator("[type=submit]").first.click()
-    _status(page, "volumes", "grow", "Available")
+    _create_volume(page, "grow")
 
     row_action(page, "volumes", "grow", "extend")
     form = page.locator(".modal:visible")

@@ -272,8 +272,10 @@ def template_functions(version: str, *, conditions: bool = False) -> list[dict[s
     """GET /template_versions/{version}/functions: the functions `version` (Heat's
     `heat_template_version.<date or alias>`) allows, with the condition functions when asked;
     None for a version Nimbus does not read."""
-    date = version.removeprefix(HOT) if version.startswith(HOT) else None
-    date = hot_template.ALIASES.get(date or "", date)
+    if not version.startswith(HOT):
+        return None
+    date = version.removeprefix(HOT)
+    date = hot_template.ALIASES.get(date, date)
     if date not in hot_template.VERSIONS:
         return None
     names = sorted(hot_template.functions(date))

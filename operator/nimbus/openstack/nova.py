@@ -262,7 +262,7 @@ async def _image_of(
         raise
 
 
-async def _server(
+async def server_of(
     request: web.Request, identity: Identity, *, to_show: bool = False
 ) -> dict[str, Any]:
     """The caller's server of the id in the path, read as the caller, or Nova's 404. `to_show`
@@ -298,7 +298,7 @@ async def _server(
 async def show_server(request: web.Request) -> web.Response:
     version = microversion(request)
     identity = await identity_of(request)
-    server = await _server(request, identity, to_show=True)
+    server = await server_of(request, identity, to_show=True)
     context = await _context_of(request, identity, server)
     return respond({"server": _document(request, identity, server, context, version)}, version)
 
@@ -310,7 +310,7 @@ async def update_server(request: web.Request) -> web.Response:
     version = microversion(request)
     identity = await identity_of(request)
     body = await json_body(request)
-    server = await _server(request, identity)
+    server = await server_of(request, identity)
     patch = server_actions.update_patch(body, server, version)
     if patch:
         kube = services(request).as_user(identity)
@@ -448,7 +448,7 @@ async def create_server(request: web.Request) -> web.Response:
 async def delete_server(request: web.Request) -> web.Response:
     version = microversion(request)
     identity = await identity_of(request)
-    server = await _server(request, identity)
+    server = await server_of(request, identity)
     kube = services(request).as_user(identity)
     await kube.delete(COMPUTE, "Server", server["metadata"]["name"], identity.namespace)
     response = respond(None, version, status=204)
@@ -469,7 +469,7 @@ async def server_action(request: web.Request) -> web.Response:
     if not isinstance(body, dict) or len(body) != 1:
         raise Fault(400, "Malformed request body")
     ((action, argument),) = body.items()
-    server = await _server(request, identity)
+    server = await server_of(request, identity)
     if action == "os-getConsoleOutput":
         server_actions.console_length(argument)
         # The guest's serial log is the virt-launcher pod's guest-console-log container, and
@@ -506,7 +506,7 @@ async def server_action(request: web.Request) -> web.Response:
         except client.ApiError as error:
             if error.status != 409 or not whole or attempt == 2:
                 raise
-            server = await _server(request, identity)  # changed meanwhile: again, on it
+            server = await server_of(request, identity)  # changed meanwhile: again, on it
     if action == "rebuild":
         context = await _context(request, identity, [server])
         document = _document(request, identity, server, context, version)

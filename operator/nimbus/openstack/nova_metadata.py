@@ -23,15 +23,6 @@ METADATA = "/compute/v2.1/servers/{server_id}/metadata"
 TAGS = "/compute/v2.1/servers/{server_id}/tags"
 
 
-async def _server(request: web.Request, identity: Identity) -> dict[str, Any]:
-    wanted = request.match_info["server_id"]
-    servers = await nova.project_servers(request, identity)
-    found = next((s for s in servers if s["metadata"]["uid"] == wanted), None)
-    if found is None:
-        raise Fault(404, f"Instance {wanted} could not be found.")
-    return found
-
-
 def _metadata(server: dict[str, Any]) -> dict[str, Any]:
     return dict((server.get("spec") or {}).get("metadata") or {})
 
@@ -48,7 +39,7 @@ async def _patched(
 @routes.get(METADATA)
 async def show_metadata(request: web.Request) -> web.Response:
     version = nova.microversion(request)
-    server = await _server(request, await nova.identity_of(request))
+    server = await nova.server_of(request, await nova.identity_of(request))
     return nova.respond({"metadata": _metadata(server)}, version)
 
 
@@ -60,7 +51,7 @@ async def set_metadata(request: web.Request) -> web.Response:
     version = nova.microversion(request)
     identity = await nova.identity_of(request)
     body = await nova.json_body(request)
-    server = await _server(request, identity)
+    server = await nova.server_of(request, identity)
     patch = server_actions.metadata_patch(body, server, replace=request.method == "PUT")
     patched = await _patched(request, identity, server, patch)
     return nova.respond({"metadata": _metadata(patched)}, version)
@@ -70,7 +61,7 @@ async def set_metadata(request: web.Request) -> web.Response:
 async def delete_metadata_item(request: web.Request) -> web.Response:
     version = nova.microversion(request)
     identity = await nova.identity_of(request)
-    server = await _server(request, identity)
+    server = await nova.server_of(request, identity)
     patch = server_actions.metadata_item_delete(server, request.match_info["key"])
     await _patched(request, identity, server, patch)
     response = nova.respond(None, version, status=204)
@@ -91,7 +82,7 @@ async def _tagged(request: web.Request) -> tuple[tuple[int, int], Identity, dict
     if version < server_tags.SINCE:
         raise Fault(404, "The resource could not be found.")
     identity = await nova.identity_of(request)
-    return version, identity, await _server(request, identity)
+    return version, identity, await nova.server_of(request, identity)
 
 
 def _no_content(version: tuple[int, int], status: int = 204) -> web.Response:
