@@ -170,9 +170,10 @@ def test_a_load_balancer_balances_real_http_and_reports_member_health(
           for name, address in MEMBERS.items()),
         _obj(LB_API, "HealthMonitor", "web-http", ns, monitor),
     )  # fmt: skip
+    # PENDING_CREATE is also the state while the VIP is allocated: wait for the VIP itself.
     lb = wait_for(cloud, "loadbalancers.loadbalancer.nimbus.dev", "lb", ns,
-                  "{.status.provisioningStatus}", "PENDING_CREATE")  # fmt: skip
-    assert lb["status"]["vipAddress"] == VIP
+                  "{.status.vipAddress}", VIP)  # fmt: skip
+    assert lb["status"]["provisioningStatus"] == "PENDING_CREATE"
     assert lb["status"]["vipPort"] == "octavia-lb-lb"
     # A member on no subnet of the load balancer's network is refused at the API.
     outside = _obj(LB_API, "Member", "m3", ns,
