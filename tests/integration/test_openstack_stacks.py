@@ -258,3 +258,32 @@ def test_template_versions_and_their_functions_through_the_cli(
     assert unknown.returncode != 0
     # heatclient says a 404 in its own words
     assert "Template version not found: heat_template_version.1999-01-01" in unknown.stderr
+
+
+def test_a_resource_type_s_schema_and_heat_s_name_filter_through_the_cli(
+    api: str, tenants: dict[str, str]
+) -> None:
+    """`orchestration resource type show`: Heat's own schema of a type a Stack makes, and the
+    list's `name` filter a regular expression matched from the start, as Heat's."""
+    first = tenants["first"]
+
+    def types(*args: str, check: bool = True) -> subprocess.CompletedProcess[str]:
+        return openstack(api, "alice", first, "orchestration", "resource", "type", *args,
+                         check=check)  # fmt: skip
+
+    server = as_json(types("show", "OS::Nova::Server", "-f", "json"))
+    assert server["resource_type"] == "OS::Nova::Server"
+    assert server["properties"]["flavor"]["required"] is True
+    assert server["properties"]["flavor"]["constraints"] == [{"custom_constraint": "nova.flavor"}]
+    assert "first_address" not in server["attributes"]  # hidden by Heat
+    assert server["support_status"]["status"] == "SUPPORTED"
+    described = as_json(types("show", "OS::Neutron::Net", "--long", "-f", "json"))
+    assert described["description"] == "Makes a Nimbus Network."
+    unknown = types("show", "OS::Trove::Instance", check=False)
+    assert unknown.returncode != 0
+    assert "Resource type not found: OS::Trove::Instance" in unknown.stderr  # heatclient's words
+    hidden = types("show", "OS::Neutron::RouterGateway", check=False)
+    assert "OS::Neutron::RouterGateway is not supported." in hidden.stderr
+    found = as_json(types("list", "--filter", "name=.*Server", "-f", "json"))
+    assert [t["Resource Type"] for t in found] == ["OS::Nova::Server", "OS::Nova::ServerGroup"]
+    assert as_json(types("list", "--filter", "name=Server", "-f", "json")) == []

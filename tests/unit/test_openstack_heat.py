@@ -579,9 +579,9 @@ def test_the_resource_types_are_those_a_stack_makes() -> None:
     assert {"OS::Neutron::Router", "OS::Neutron::FloatingIP", "OS::Octavia::Pool"} <= set(served)
     assert "OS::Neutron::FloatingIPAssociation" in served
     assert "OS::Neutron::RouterGateway" not in served  # made, but hidden, as Heat hides it
-    assert heat_templates.resource_type_list({"name": "Cinder"}) == [
+    assert heat_templates.resource_type_list({"name": "OS::Cinder"}) == [
         "OS::Cinder::Volume", "OS::Cinder::VolumeAttachment"]  # fmt: skip
-    described = heat_templates.resource_type_list({"name": "Neutron::Net",
+    described = heat_templates.resource_type_list({"name": "OS::Neutron::Net$",
                                                    "with_description": "true"})  # fmt: skip
     assert described == [{"resource_type": "OS::Neutron::Net",
                           "description": "Makes a Nimbus Network."}]  # fmt: skip
@@ -646,3 +646,54 @@ def test_condition_functions_only_when_asked_and_unknown_versions_none() -> None
         "equals", "not", "and", "or"}  # fmt: skip
     assert heat_templates.template_functions("heat_template_version.1999-01-01") is None
     assert heat_templates.template_functions("2016-10-14") is None  # Heat's full name only
+
+
+def test_every_type_served_has_heats_schema() -> None:
+    """Each type a Stack makes has Heat's own schema (upstream/heat-resource-types.json): a
+    type added to the engine without one fails here."""
+    schemas = heat_templates.resource_type_schemas()
+    assert set(heat_templates.resource_types()) <= set(schemas)
+    server = heat_templates.resource_type_schema("OS::Nova::Server", with_description=False)
+    assert server is not None
+    assert set(server) == {"resource_type", "properties", "attributes", "support_status"}
+    assert server["properties"]["flavor"] == {
+        "type": "string", "description": "The ID or name of the flavor to boot onto.",
+        "required": True, "update_allowed": True, "immutable": False,
+        "constraints": [{"custom_constraint": "nova.flavor"}]}  # fmt: skip
+    assert "first_address" not in server["attributes"]  # hidden in Heat, so not shown
+    assert "networks" in server["attributes"]
+    assert "show" in server["attributes"]
+    described = heat_templates.resource_type_schema("OS::Neutron::Net", with_description=True)
+    assert described is not None
+    assert described["description"] == "Makes a Nimbus Network."
+    assert heat_templates.resource_type_schema("OS::Trove::Instance", with_description=True) is None
+
+
+@pytest.mark.parametrize(
+    ("name", "expected"),
+    [
+        ("", 29),  # no filter: every type served
+        ("OS::Cinder", ["OS::Cinder::Volume", "OS::Cinder::VolumeAttachment"]),
+        ("Cinder", []),  # Heat matches at the start of the name (re.match)
+        (".*Cinder", ["OS::Cinder::Volume", "OS::Cinder::VolumeAttachment"]),  # Horizon's filter
+        (".*FloatingIP$", ["OS::Neutron::FloatingIP"]),
+        ("OS::Nova::(Server|Flavor)$", ["OS::Nova::Flavor", "OS::Nova::Server"]),
+        ("[", []),  # not a regular expression: nothing, as Heat answers
+        ("(a+)+$", []),  # a group quantified again could backtrack for ever: nothing
+        ("x" * 256, []),
+    ],
+)
+def test_the_resource_type_name_filter_is_heats_regular_expression(
+    name: str, expected: int | list[str]
+) -> None:
+    found = heat_templates.resource_type_list({"name": name})
+    assert (len(found) if isinstance(expected, int) else found) == expected
+
+
+def test_the_resource_types_filter_by_support_status_and_version() -> None:
+    assert heat_templates.resource_type_list({"support_status": "DEPRECATED"}) == []
+    supported = heat_templates.resource_type_list({"support_status": "SUPPORTED"})
+    assert supported == list(heat_templates.resource_types())
+    # the release a type appeared in, as Heat records it
+    assert "OS::Octavia::LoadBalancer" in heat_templates.resource_type_list({"version": "10.0.0"})
+    assert "OS::Nova::Server" not in heat_templates.resource_type_list({"version": "10.0.0"})

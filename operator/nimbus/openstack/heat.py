@@ -400,6 +400,21 @@ async def resource_types(request: web.Request) -> web.Response:
     return web.json_response({"resource_types": heat_templates.resource_type_list(request.query)})
 
 
+@routes.get(V1 + "/resource_types/{type_name}")
+async def resource_type(request: web.Request) -> web.Response:
+    """Heat's schema of a type a Stack makes: its properties, attributes and support status
+    (with_description: and what it makes). A type Heat hides is "not supported", as Heat's."""
+    await identity_of(request)
+    kind = request.match_info["type_name"]
+    if kind in heat_templates.HIDDEN:
+        raise fault(400, f"{kind} is not supported.", "NotSupported")
+    described = str(request.query.get("with_description", "")).lower() in ("true", "1", "yes")
+    schema = heat_templates.resource_type_schema(kind, with_description=described)
+    if schema is None:
+        raise not_found("Resource Type", kind)
+    return web.json_response(schema)
+
+
 @routes.get(V1 + "/template_versions")
 async def template_versions(request: web.Request) -> web.Response:
     await identity_of(request)

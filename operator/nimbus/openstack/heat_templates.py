@@ -6,7 +6,10 @@ without the cloud."""
 from __future__ import annotations
 
 import functools
-from collections.abc import Iterable, Mapping
+import json
+import pathlib
+import re
+from collections.abc import Callable, Iterable, Mapping
 from typing import Any
 
 from nimbus.openstack import heat_documents
@@ -15,6 +18,7 @@ from nimbus.orchestration import resources as hot_resources
 from nimbus.orchestration.hot import graph as hot_graph
 from nimbus.orchestration.hot import template as hot_template
 
+_UPSTREAM = pathlib.Path(__file__).resolve().parent / "upstream"
 # Heat's exception names for the engine's refusals, by how their messages begin.
 _ERROR_TYPES = (
     ("Template format version not found", "InvalidTemplateVersion"),
@@ -181,9 +185,10 @@ def _describe(kind: str) -> str:
     return "A value of Heat's own; no object."
 
 
-# Types Heat serves but hides from its list (support_status HIDDEN): deprecated for a property of
-# another type (RouterGateway for OS::Neutron::Router's external_gateway_info).
-HIDDEN = frozenset({"OS::Neutron::RouterGateway"})
+# Types Heat makes but hides (support_status HIDDEN): from its list, and its show of them is
+# "not supported". RouterGateway is deprecated for OS::Neutron::Router's external_gateway_info;
+# Glance::Image (an image from a URL, Glance v1's) for OS::Glance::WebImage since Heat 22.
+HIDDEN = frozenset({"OS::Neutron::RouterGateway", "OS::Glance::Image"})
 
 
 @functools.cache
@@ -204,14 +209,66 @@ def resource_types() -> tuple[str, ...]:
     return tuple(sorted(served))
 
 
+# A group quantified again (`(a+)+`): Python's re backtracks exponentially on it, so such a
+# `name` filter matches nothing, as an invalid expression does in Heat.
+_NESTED_QUANTIFIER = re.compile(r"\)[*+{]")
+
+
+def _name_filter(pattern: str) -> Callable[[str], bool]:
+    """Heat's `name` filter: a regular expression matched at the start of the type's name
+    (`re.match`, so Horizon's `.*Server` and `OS::Nova` match); an invalid one matches nothing."""
+    if not pattern:
+        return lambda _: True
+    if len(pattern) > 255 or _NESTED_QUANTIFIER.search(pattern):
+        return lambda _: False
+    try:
+        expression = re.compile(pattern)
+    except re.error:
+        return lambda _: False
+    return lambda name: expression.match(name) is not None
+
+
+def _truthy(value: object) -> bool:
+    return str(value or "").lower() in ("true", "1", "yes", "on")
+
+
 def resource_type_list(query: Mapping[str, str]) -> list[Any]:
-    """GET /resource_types: names (filter `name`, a substring), or with `with_description`
+    """GET /resource_types: names, filtered as Heat filters them (`name`, a regular expression;
+    `support_status`; `version`, the release a type appeared in), or with `with_description`
     {resource_type, description}."""
-    wanted = str(query.get("name") or "")
-    kinds: Iterable[str] = [k for k in resource_types() if wanted in k]
-    if str(query.get("with_description", "")).lower() in ("true", "1", "yes"):
+    matches = _name_filter(str(query.get("name") or ""))
+    status, version = query.get("support_status"), query.get("version")
+    schemas = resource_type_schemas()
+    kinds: Iterable[str] = [
+        k for k in resource_types()
+        if matches(k)
+        and (status is None or schemas[k]["support_status"]["status"] == status)
+        and (version is None or schemas[k]["support_status"]["version"] == version)
+    ]  # fmt: skip
+    if _truthy(query.get("with_description")):
         return [{"resource_type": k, "description": _describe(k)} for k in kinds]
     return list(kinds)
+
+
+@functools.cache
+def resource_type_schemas() -> dict[str, dict[str, Any]]:
+    """Heat's own schema of each type (upstream/heat-resource-types.json, see its README)."""
+    document = (_UPSTREAM / "heat-resource-types.json").read_text()
+    schemas: dict[str, dict[str, Any]] = json.loads(document)
+    return schemas
+
+
+def resource_type_schema(kind: str, *, with_description: bool) -> dict[str, Any] | None:
+    """GET /resource_types/{type}: Heat's properties, attributes and support status of a type
+    a Stack makes, and with_description what it makes; None for a type not served."""
+    if kind not in resource_types():
+        return None
+    schema = resource_type_schemas()[kind]
+    shown = {key: schema[key] for key in ("resource_type", "properties", "attributes",
+                                         "support_status")}  # fmt: skip
+    if with_description:
+        shown["description"] = _describe(kind)
+    return shown
 
 
 # -- template versions and their functions ----------------------------------------------------
