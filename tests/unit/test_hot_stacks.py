@@ -399,6 +399,86 @@ def test_a_network_of_another_project_is_named_project_slash_network() -> None:
         planned("public")  # the stack's project has none of that name
 
 
+def _uid(n: int) -> str:
+    return f"00000000-0000-4000-8000-{n:012d}"
+
+
+def _object(plural: str, name: str, namespace: str | None, n: int, **spec: Any) -> dict[str, Any]:
+    group = {"flavors": "compute", "images": "image", "networks": "network"}[plural]
+    return {"apiVersion": f"{group}.nimbus.dev/v1alpha1", "kind": plural[:-1].capitalize(),
+            "metadata": {"name": name, "namespace": namespace, "uid": _uid(n)},
+            "spec": spec}  # fmt: skip
+
+
+IDS_VIEW = cache.View.of_objects([
+    _object("flavors", "m1.tiny", None, 1),
+    _object("images", "own", "demo", 2),
+    _object("images", "cirros", "admin", 3, visibility="public"),
+    _object("images", "theirs", "other", 4, visibility="private"),
+    _object("images", "offered", "other", 5, visibility="shared", members=["demo"]),
+    _object("networks", "private", "demo", 6),
+    _object("networks", "public", "admin", 7, external=True),
+    _object("networks", "secret", "other", 8),
+])  # fmt: skip
+
+
+@pytest.mark.parametrize(
+    ("constraint", "value", "expected"),
+    [
+        ("nova.flavor", _uid(1), "m1.tiny"),  # flavors are the cloud's
+        ("nova.flavor", "m1.tiny", "m1.tiny"),  # a name stays a name
+        ("glance.image", _uid(2), "own"),
+        ("glance.image", _uid(3), "admin/cirros"),  # a public image of another project
+        ("glance.image", _uid(5), "other/offered"),  # shared with the stack's project
+        ("glance.image", _uid(4), _uid(4)),  # another project's private image: not named
+        ("neutron.network", _uid(6), "private"),
+        ("neutron.network", _uid(7), "admin/public"),  # external
+        ("neutron.network", _uid(8), _uid(8)),  # another project's own network: not named
+        ("glance.image", _uid(99), _uid(99)),  # no such object: left to be not found
+        ("nova.keypair", _uid(2), _uid(2)),  # Heat names key pairs by name only
+        ("glance.image", 42, 42),
+    ],
+)  # fmt: skip
+def test_an_id_launch_stack_sends_is_the_object_s_name(
+    constraint: str, value: Any, expected: Any
+) -> None:
+    """Horizon's Launch Stack fills flavor, image and network parameters with ids; Heat takes
+    a name or an id, and Nimbus's objects are named."""
+    assert planning.named(IDS_VIEW, constraint, value, "demo") == expected
+
+
+def test_a_stack_launched_with_ids_makes_its_server_of_the_named_objects() -> None:
+    template = {
+        "heat_template_version": "2018-08-31",
+        "parameters": {
+            "flavor": {"type": "string", "constraints": [{"custom_constraint": "nova.flavor"}]},
+            "image": {"type": "string", "constraints": [{"custom_constraint": "glance.image"}]},
+        },
+        "resources": {"server": {"type": "OS::Nova::Server", "properties": {
+            "flavor": {"get_param": "flavor"}, "image": {"get_param": "image"}}}},
+    }  # fmt: skip
+
+    def body(parameters: dict[str, str]) -> dict[str, Any]:
+        return {"metadata": {"name": STACK.name, "namespace": STACK.namespace, "uid": STACK.uid},
+                "spec": {"template": template, "parameters": parameters}}  # fmt: skip
+
+    made = planning.Plan(body({"flavor": _uid(1), "image": _uid(3)}), IDS_VIEW)
+    assert made.parameters["flavor"] == "m1.tiny"
+    assert made.parameters["image"] == "admin/cirros"
+    with pytest.raises(hot_template.HotError, match=re.escape(
+            f"The Image ({_uid(4)}) could not be found.")):  # fmt: skip
+        planning.Plan(body({"flavor": "m1.tiny", "image": _uid(4)}), IDS_VIEW)
+    with pytest.raises(hot_template.HotError, match=re.escape(
+            "The Image (other/theirs) could not be found.")):  # fmt: skip
+        planning.Plan(body({"flavor": "m1.tiny", "image": "other/theirs"}), IDS_VIEW)
+
+
+def test_a_server_of_another_project_s_image_names_its_project() -> None:
+    properties = {"flavor": "m1.tiny", "image": "admin/cirros"}
+    made = resources.TYPES["OS::Nova::Server"]("server", properties, STACK)
+    assert made.manifest["spec"]["image"] == {"name": "cirros", "project": "admin"}  # type: ignore[union-attr]
+
+
 def _live(kind: str, spec: dict[str, Any]) -> dict[str, Any]:
     return {"kind": kind, "metadata": {"name": "x"}, "spec": spec}
 

@@ -43,6 +43,43 @@ _CONSTRAINTS = {
 _PUBLIC = {"flavors", "volumetypes"}  # read by every signed-in user (nimbus-public-reader)
 
 
+# Kinds a stack may name in another project (project/name): public and shared images, shared
+# and external networks.
+_OTHERS = frozenset({"images", "networks"})
+
+
+def _reachable(plural: str, body: Mapping[str, Any], namespace: str) -> bool:
+    """Another project's object a stack of `namespace` may name: a public image or one shared
+    with the project, a shared or external network."""
+    spec = body.get("spec") or {}
+    if plural == "images":
+        return spec.get("visibility") == "public" or (
+            spec.get("visibility") == "shared" and namespace in (spec.get("members") or ())
+        )
+    return plural == "networks" and bool(spec.get("shared") or spec.get("external"))
+
+
+def named(view: cache.View, constraint: str, value: Any, namespace: str) -> Any:
+    """Heat takes a name or an id wherever a template names a flavor, an image, a network and
+    the rest; Nimbus's objects are named, so an id (the uid the OpenStack API shows, which
+    Horizon's Launch Stack sends) becomes the name: `project/name` for another project's image
+    or network the stack may use. Anything else stays as it is (and is not found)."""
+    known = _CONSTRAINTS.get(constraint)
+    if known is None or not isinstance(value, str) or len(value) != 36 or value.count("-") != 4:
+        return value
+    plural, namespaced, _ = known
+    for body in view.list(plural, namespace if namespaced and plural not in _OTHERS else None):
+        metadata = body["metadata"]
+        if metadata.get("uid") != value:
+            continue
+        where = metadata.get("namespace")
+        if not namespaced or where == namespace:
+            return metadata["name"]
+        if _reachable(plural, body, namespace):
+            return f"{where}/{metadata['name']}"
+    return value
+
+
 def _function(value: Any) -> bool:
     """An intrinsic function (get_param, map_merge, if, ...): what it gives is known only later."""
     return (
@@ -94,6 +131,15 @@ def a_member_may(access: authz.Access, namespace: str) -> bool:
 class Plan:
     """A stack's template, evaluated as far as it can be without the cloud."""
 
+    def _by_name(self, view: cache.View, parameter: str, value: Any, namespace: str) -> Any:
+        """A parameter's value with an id its custom constraint names turned into the name."""
+        schema = self.template.parameters.get(parameter)
+        constraints = (schema.get("constraints") or []) if isinstance(schema, dict) else []
+        for constraint in constraints:
+            if isinstance(constraint, Mapping) and "custom_constraint" in constraint:
+                value = named(view, str(constraint["custom_constraint"]), value, namespace)
+        return value
+
     def __init__(self, body: Mapping[str, Any], view: cache.View) -> None:
         spec = body["spec"]
         metadata = body["metadata"]
@@ -113,16 +159,22 @@ class Plan:
             **(environment.get("parameters") or {}),
             **(spec.get("parameters") or {}),
         }
-        given = {k: v for k, v in given.items() if k in self.template.parameters}
         namespace = self.stack.namespace
+        given = {
+            k: self._by_name(view, k, v, namespace)
+            for k, v in given.items()
+            if k in self.template.parameters
+        }
 
         def lookup(constraint: str, value: str) -> str | None:
             plural, namespaced, message = _CONSTRAINTS[constraint]
             name, where = value, namespace if namespaced else None
-            if constraint == "neutron.network":  # `admin/public`: another project's network
+            if plural in _OTHERS:  # `admin/public`: another project's network or image
                 ref = neutron_resources.external_network(value)
                 name, where = ref["network"], ref.get("project", namespace)
             found = view.get(plural, name, where)
+            if found is not None and where not in (namespace, None):
+                found = found if _reachable(plural, found, namespace) else None
             return None if found is not None else message.format(value)
 
         self.parameters = parameters.resolve(

@@ -42,8 +42,9 @@ class NotSupportedYetError(HotError):
 
 def _server(resource: str, p: Mapping[str, Any], stack: Stack) -> Made:
     spec: dict[str, Any] = {"flavor": p.get("flavor")}
-    if p.get("image"):
-        spec["image"] = {"name": p["image"]}
+    if p.get("image"):  # `project/name`: another project's public or shared image
+        project, _, image = str(p["image"]).rpartition("/")
+        spec["image"] = {"name": image, "project": project} if project else {"name": image}
     for mapping in p.get("block_device_mapping_v2") or p.get("block_device_mapping") or []:
         volume = mapping.get("volume_id")
         boot = mapping.get("boot_index", 0) == 0 or mapping.get("device_name") in ("vda", "sda")
