@@ -184,19 +184,23 @@ def test_a_project_s_users_see_none_of_another_project_s_objects(
     page.close()
 
 
-def test_what_horizon_asks_cinder_for_that_nimbus_has_none_of_is_an_empty_list(
+def test_what_horizon_and_heat_dashboard_ask_for_that_nimbus_has_none_of_is_an_empty_list(
     api: str, people: dict[str, str]
 ) -> None:
     """Horizon's Volumes page looks up volume groups, its volume type pages QoS specs and
-    encryption: Cinder's answers for a cloud with none, not a 404 (an error on the page)."""
+    encryption, heat-dashboard's Template Generator backups and QoS policies: the answers of a
+    cloud with none, not a 404 (an error on the page)."""
     token = as_json(openstack(api, people["dana"], people["first"], "token", "issue", "-f",
                               "json", password=PASSWORD))  # fmt: skip
     base = f"{api}/volume/v3/{token['project_id']}"
     latest = {"X-Auth-Token": token["id"], "OpenStack-API-Version": "volume 3.70"}
     for path, key in (("groups/detail", "groups"), ("groups", "groups"),
                       ("group_snapshots/detail", "group_snapshots"),
-                      ("group_types", "group_types"), ("qos-specs", "qos_specs")):  # fmt: skip
+                      ("group_types", "group_types"), ("qos-specs", "qos_specs"),
+                      ("backups", "backups"), ("backups/detail", "backups")):  # fmt: skip
         assert call(f"{base}/{path}", headers=latest) == (200, {key: []}), path
+    # heat-dashboard's Template Generator asks Neutron for QoS policies too.
+    assert call(f"{api}/network/v2.0/qos/policies", headers=latest) == (200, {"policies": []})
     # Before the microversion that brought groups, Cinder has no such resource.
     older = {**latest, "OpenStack-API-Version": "volume 3.12"}
     assert call(f"{base}/groups/detail", headers=older)[0] == 404

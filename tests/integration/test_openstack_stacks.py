@@ -226,6 +226,14 @@ def test_a_stack_is_created_read_updated_and_deleted_through_the_cli(
     abandon = openstack(api, "alice", first, "stack", "abandon", "Web_Stack", check=False)
     assert abandon.returncode != 0
     assert "ERROR: Stack Abandon is not supported." in abandon.stderr, abandon.stderr
+    for action in ("suspend", "resume", "check"):
+        refused = openstack(api, "alice", first, "stack", action, "Web_Stack", check=False)
+        assert refused.returncode != 0
+        assert f"the {action} action is not supported" in refused.stderr, refused.stderr
+    dry = openstack(api, "alice", first, "stack", "create", "--dry-run", "-t", updated,
+                    "Dry_Stack", check=False)  # fmt: skip
+    assert dry.returncode != 0
+    assert "Stack preview is not supported." in dry.stderr, dry.stderr
     openstack(api, "alice", first, "stack", "delete", "--yes", "--wait", "Web_Stack")
     gone = cloud.kubectl("get", STACK, kube_name, "-n", first, check=False)
     assert gone.returncode != 0, gone.stdout

@@ -21,6 +21,7 @@ from nimbus.dashboard import static
 from nimbus.devcloud import components
 
 HORIZON = pathlib.Path(importlib.util.find_spec("openstack_dashboard").origin or "").parent  # type: ignore[union-attr]
+HEAT_DASHBOARD = pathlib.Path(importlib.util.find_spec("heat_dashboard").origin or "").parent  # type: ignore[union-attr]
 OVERLAY = dashboard_main.OVERLAY
 
 
@@ -131,27 +132,34 @@ def test_the_policy_overrides_name_rules_horizon_checks(monkeypatch: pytest.Monk
     """Each rule refused exists in Horizon's policy file of its service (a renamed rule would
     silently show the panel again), and the directories are where the settings say."""
     settings = _settings(monkeypatch, SECRET_KEY="k")
-    files = {"identity": "keystone_policy.yaml", "volume": "cinder_policy.yaml"}
+    files = {"identity": HORIZON / "conf" / "keystone_policy.yaml",
+             "volume": HORIZON / "conf" / "cinder_policy.yaml",
+             "orchestration": HEAT_DASHBOARD / "conf" / "heat_policy.yaml"}  # fmt: skip
+    assert settings.POLICY_FILES["orchestration"] == str(files["orchestration"])
+    assert settings.POLICY_FILES["compute"] == "nova_policy.yaml"  # Horizon's own, kept
+    assert settings.DEFAULT_POLICY_FILES["orchestration"] == str(
+        HEAT_DASHBOARD / "conf" / "default_policies" / "heat.yaml"
+    )
     overrides = 0
     for service, policy_file in files.items():
         (directory,) = [d for d in settings.POLICY_DIRS[service] if d.startswith("/")]
-        horizon = (HORIZON / "conf" / policy_file).read_text()
+        horizon = policy_file.read_text()
         for override in pathlib.Path(directory).glob("*.yaml"):
             for rule, check in yaml.safe_load(override.read_text()).items():
                 assert check == "!", rule
                 assert f'"{rule}":' in horizon, (service, rule)
                 overrides += 1
-    assert overrides == 5
+    assert overrides == 7
     assert settings.POLICY_DIRS["compute"] == ["nova_policy.d"]  # Horizon's own, kept
 
 
-def test_the_static_root_is_cached_per_horizon_version(
+def test_the_static_root_is_cached_per_horizon_and_plugin_version(
     monkeypatch: pytest.MonkeyPatch, tmp_path: pathlib.Path
 ) -> None:
     monkeypatch.delenv("NIMBUS_DASHBOARD_STATIC_ROOT", raising=False)
     monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path))
-    version = metadata.version("horizon")
-    assert static.root() == tmp_path / "nimbus" / "dashboard" / f"horizon-{version}" / "static"
+    versions = f"horizon-{metadata.version('horizon')}-heat-{metadata.version('heat-dashboard')}"
+    assert static.root() == tmp_path / "nimbus" / "dashboard" / versions / "static"
     monkeypatch.setenv("NIMBUS_DASHBOARD_STATIC_ROOT", "/opt/static")
     assert static.root() == pathlib.Path("/opt/static")
     ready = tmp_path / "ready"

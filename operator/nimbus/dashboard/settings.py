@@ -20,6 +20,10 @@ import os
 import pathlib
 from typing import Any
 
+import heat_dashboard
+import openstack_dashboard.local.enabled as _enabled
+from openstack_dashboard import defaults as _defaults
+
 from nimbus.dashboard import static as _static
 
 ENVIRONMENT_PREFIX = "NIMBUS_DASHBOARD_"
@@ -167,13 +171,32 @@ SECURITY_GROUP_RULES = {
     **{key: {"name": name, "ip_protocol": "tcp", "from_port": str(port), "to_port": str(port)}
        for key, name, port in _WELL_KNOWN_PORTS},
 }  # fmt: skip
+# The Orchestration panels: heat-dashboard, Horizon's own plugin for Heat, unmodified. Horizon
+# reads plugins' `enabled/` files only from its own openstack_dashboard.local.enabled package,
+# so heat-dashboard's directory is added to that package's path (nothing is copied into
+# Horizon); its local_settings.d file, which Horizon would read from its own tree too, is the
+# two policy files and OPENSTACK_HEAT_STACK below.
+_HEAT_DASHBOARD = pathlib.Path(heat_dashboard.__file__).parent
+if str(_HEAT_DASHBOARD / "enabled") not in _enabled.__path__:
+    _enabled.__path__.append(str(_HEAT_DASHBOARD / "enabled"))
+# Launch Stack asks for no password: Nimbus acts as the token's user (Heat's trusts, which the
+# password is for, are not needed).
+OPENSTACK_HEAT_STACK = {"enable_user_pass": False}
+
 # Panels of what Nimbus does not have are hidden by policy: Horizon's own policy files, with
 # ours (policy/<service>/nimbus.yaml) read after them as oslo.policy's overrides.
 _POLICY = pathlib.Path(__file__).resolve().parent / "policy"
+POLICY_FILES = {**_defaults.POLICY_FILES,
+                "orchestration": str(_HEAT_DASHBOARD / "conf" / "heat_policy.yaml")}  # fmt: skip
+DEFAULT_POLICY_FILES = {
+    **_defaults.DEFAULT_POLICY_FILES,
+    "orchestration": str(_HEAT_DASHBOARD / "conf" / "default_policies" / "heat.yaml"),
+}
 POLICY_DIRS = {
     "compute": ["nova_policy.d"],
     "volume": ["cinder_policy.d", str(_POLICY / "volume")],
     "identity": [str(_POLICY / "identity")],
+    "orchestration": [str(_POLICY / "orchestration")],
 }
 SITE_BRANDING = "Nimbus"
 

@@ -16,13 +16,15 @@ MANIFEST = pathlib.Path("dashboard") / "manifest.json"
 
 
 def root() -> pathlib.Path:
-    """$NIMBUS_DASHBOARD_STATIC_ROOT, else a cache per Horizon version
-    (~/.cache/nimbus/dashboard/horizon-<version>/static)."""
+    """$NIMBUS_DASHBOARD_STATIC_ROOT, else a cache per Horizon and heat-dashboard version
+    (~/.cache/nimbus/dashboard/horizon-<version>-heat-<version>/static): the compressed pages
+    are keyed on the scripts the plugins add, so a new plugin needs its own collection."""
     configured = os.environ.get(ENVIRONMENT, "").strip()
     if configured:
         return pathlib.Path(configured)
     cache = pathlib.Path(os.environ.get("XDG_CACHE_HOME", pathlib.Path.home() / ".cache"))
-    return cache / "nimbus" / "dashboard" / f"horizon-{metadata.version('horizon')}" / "static"
+    versions = f"horizon-{metadata.version('horizon')}-heat-{metadata.version('heat-dashboard')}"
+    return cache / "nimbus" / "dashboard" / versions / "static"
 
 
 def collected(static_root: pathlib.Path | None = None) -> pathlib.Path:

@@ -279,6 +279,16 @@ for _path, _collection, _what in (
     routes.get(V3 + _path)(_none(_collection, _what))
 
 
+@routes.get(V3 + "/backups")
+@routes.get(V3 + "/backups/detail")
+async def backups(request: web.Request) -> web.Response:
+    """Backups: none, as a Cinder without a backup service lists (heat-dashboard's Template
+    Generator offers them; the dashboard hides Horizon's own backup panel)."""
+    version = cinder.microversion(request)
+    await cinder.identity_of(request)
+    return cinder.respond({"backups": []}, version)
+
+
 @routes.get(V3 + "/qos-specs")
 async def qos_specs(request: web.Request) -> web.Response:
     """QoS specs: none (a VolumeType's StorageClass holds what its storage promises)."""

@@ -258,6 +258,14 @@ def redirect(request: web.Request, stack: Mapping[str, Any], rest: str = "") -> 
     return web.Response(status=302, headers={"Location": location})
 
 
+@routes.post(V1 + "/stacks/preview")
+async def preview_stack(request: web.Request) -> web.Response:
+    """Heat's preview (`openstack stack create --dry-run`) is not served: said plainly, before
+    the lookup below would look for a stack named `preview`."""
+    await identity_of(request)
+    raise fault(400, "Stack preview is not supported.", "NotSupported")
+
+
 @routes.route("*", V1 + "/stacks/{stack_name}")
 async def lookup_stack(request: web.Request) -> web.Response:
     """/stacks/{name or id}, whatever the method: Heat's 302 to /stacks/{name}/{id}."""
@@ -345,6 +353,28 @@ async def abandon_stack(request: web.Request) -> web.Response:
     identity = await identity_of(request)
     await stack_of(request, identity)
     raise fault(400, "Stack Abandon is not supported.", "NotSupported")
+
+
+# Heat's stack actions (POST .../actions {"suspend": null}, ...).
+ACTIONS = ("suspend", "resume", "check", "cancel_update", "cancel_without_rollback")
+
+
+@routes.post(V1 + "/stacks/{stack_name}/actions")
+@routes.post(STACK + "/actions")
+async def stack_action(request: web.Request) -> web.Response:
+    """`openstack stack suspend`, `resume`, `check` and the cancels: not served, said plainly
+    for a stack the caller has (a server is suspended, resumed or checked on its own)."""
+    identity = await identity_of(request)
+    if "stack_id" in request.match_info:
+        stack = await stack_of(request, identity)
+    else:
+        stack = lookup(await project_stacks(request, identity), request.match_info["stack_name"])
+    body = await json_body(request)
+    action = next(iter(body)) if isinstance(body, dict) and len(body) == 1 else None
+    if action not in ACTIONS:
+        raise fault(400, f"Invalid action {action if action else body}", "HTTPBadRequest")
+    raise fault(400, f"Stack {documents.display_name(stack)}: the {action} action is not "
+                "supported.", "NotSupported")  # fmt: skip
 
 
 @routes.get(STACK + "/template")

@@ -397,6 +397,14 @@ async def extension(request: web.Request) -> web.Response:
     return web.json_response({"extension": found})
 
 
+@routes.get(f"{BASE}/qos/policies")
+async def qos_policies(request: web.Request) -> web.Response:
+    """QoS policies: none (the qos extension is not listed; heat-dashboard's Template Generator
+    asks without looking, and a 404 is an error on its page)."""
+    await identity_of(request)
+    return web.json_response({"policies": []})
+
+
 def _own_project(identity: Identity, wanted: str) -> dict[str, Any]:
     """The token's Project, as the API read it to scope the token (no call of its own);
     another project's quota is an admin's, as in Neutron."""
