@@ -145,6 +145,17 @@ def test_an_external_network_and_a_router_with_a_gateway_and_an_interface(
         ("Edge Router", "ACTIVE", True)]  # fmt: skip
     as_admin = as_json(openstack(api, admin, first, "router", "show", "-f", "json", made["id"]))
     assert (as_admin["ha"], as_admin["distributed"]) == (False, False)
+    # The interface is Neutron's router port (Nimbus makes no Port for it), owned by the router.
+    (leg,) = as_json(openstack(api, "alice", first, "port", "list", "--router", "Edge Router",
+                               "-f", "json", "--long"))  # fmt: skip
+    assert leg["Device Owner"] == "network:router_interface"
+    assert [f["ip_address"] for f in leg["Fixed IP Addresses"]] == ["10.0.0.1"]
+    port = as_json(openstack(api, "alice", first, "port", "show", "-f", "json", leg["ID"]))
+    private = as_json(openstack(api, "alice", first, "network", "show", "-f", "json", "private"))
+    assert (port["device_id"], port["network_id"]) == (made["id"], private["id"])
+    refused = openstack(api, "alice", first, "port", "delete", leg["ID"], check=False)
+    assert f"Port {leg['ID']} cannot be deleted directly via the port API: has device owner " \
+        "network:router_interface." in refused.stderr, refused.stderr  # fmt: skip
 
     openstack(api, "alice", first, "router", "set", "--route",
               "destination=192.0.2.0/24,gateway=10.0.0.254", "Edge Router")  # fmt: skip

@@ -175,6 +175,26 @@ def test_an_interface_on_a_subnet_has_a_stable_port_id() -> None:
         OTHER_ROUTER, SUBNET)  # fmt: skip
 
 
+def test_a_router_s_interface_on_a_subnet_is_listed_as_neutron_s_router_port() -> None:
+    """Nimbus makes no Port for a leg on a subnet (the router pod takes the gateway address);
+    Neutron lists one, owned by the router, which Horizon's Interfaces tab reads."""
+    (port,) = routers.interface_ports(_project(), project_id=PROJECT)
+    ident = routers.interface_port_id(ROUTER, SUBNET)
+    assert port["id"] == ident
+    assert (port["device_id"], port["device_owner"]) == (ROUTER, "network:router_interface")
+    assert port["network_id"] == NET
+    assert port["fixed_ips"] == [{"subnet_id": SUBNET, "ip_address": "10.0.0.1"}]
+    assert port["status"] == "DOWN"  # the router pod has not programmed it yet (BUILD)
+    assert port["mac_address"].startswith("fa:16:3e:")
+    assert set(port) >= {"admin_state_up", "security_groups", "binding:vnic_type", "tags"}
+    active = copy.deepcopy(R1)
+    active["status"]["status"] = "ACTIVE"
+    active["spec"]["interfaces"].append({"port": "bare"})  # a port interface is a real Port
+    (port,) = routers.interface_ports(_project(routers=[active]), project_id=PROJECT)
+    assert port["status"] == "ACTIVE"
+    assert routers.port_interfaces([active]) == {"bare": ROUTER}
+
+
 def test_an_admission_refusal_is_said_with_ids() -> None:
     said = ('admission webhook "routers.nimbus.dev" denied the request: spec.interfaces: Bad '
             "router request: Cidr 10.0.0.128/25 of subnet blue-v4 overlaps with cidr "

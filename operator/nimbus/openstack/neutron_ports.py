@@ -15,6 +15,7 @@ from aiohttp import web
 
 from nimbus.k8s import client
 from nimbus.openstack import neutron, neutron_documents, neutron_port_requests, neutron_security
+from nimbus.openstack import neutron_router_documents as router_documents
 from nimbus.openstack.faults import Fault
 from nimbus.openstack.service import Identity
 
@@ -25,22 +26,36 @@ ALLOCATION_WAIT = 10.0  # seconds a create waits for the operator to allocate th
 
 
 def _documents(
-    identity: Identity, ports: list[dict[str, Any]], context: list[list[dict[str, Any]]]
-) -> list[dict[str, Any]]:
-    networks, subnets, groups, servers = context
+    identity: Identity, ports: list[dict[str, Any]], context: list[list[dict[str, Any]]],
+    *, interfaces: bool = False,
+) -> list[dict[str, Any]]:  # fmt: skip
+    """The ports' documents, a router's port interfaces owned by it; with `interfaces`, the
+    routers' interfaces on subnets too (Neutron's ports of them, which Nimbus does not make)."""
+    networks, subnets, groups, servers, routers = context
     network_ids, subnet_ids = neutron_documents.ids(networks), neutron_documents.ids(subnets)
     group_ids, server_ids = neutron_documents.ids(groups), neutron_documents.ids(servers)
-    return [
-        neutron_documents.port(p, project_id=neutron.project_id(identity),
-                               network_ids=network_ids, subnet_ids=subnet_ids,
-                               group_ids=group_ids, server_ids=server_ids)
+    project_id = neutron.project_id(identity)
+    found = [
+        neutron_documents.port(p, project_id=project_id, network_ids=network_ids,
+                               subnet_ids=subnet_ids, group_ids=group_ids, server_ids=server_ids)
         for p in ports
     ]  # fmt: skip
+    owned = router_documents.port_interfaces(routers)
+    for body, document in zip(ports, found, strict=True):
+        router_id = owned.get(body["metadata"]["name"])
+        if router_id:
+            document.update(device_id=router_id, device_owner=router_documents.ROUTER_INTERFACE)
+    if interfaces:
+        project = router_documents.Project(
+            identity.namespace, networks=networks, subnets=subnets, ports=ports, routers=routers
+        )
+        found += router_documents.interface_ports(project, project_id=project_id)
+    return found
 
 
 async def _context(kube: client.Client, identity: Identity) -> list[list[dict[str, Any]]]:
     return await neutron.held(kube, identity.namespace, "Network", "Subnet", "SecurityGroup",
-                              "Server")  # fmt: skip
+                              "Server", "Router")  # fmt: skip
 
 
 @routes.get(f"{BASE}/ports")
@@ -51,7 +66,7 @@ async def list_ports(request: web.Request) -> web.Response:
         neutron.held(kube, identity.namespace, "Port"), _context(kube, identity)
     )
     wanted = neutron.query(request)
-    found = [p for p in _documents(identity, ports, context)
+    found = [p for p in _documents(identity, ports, context, interfaces=True)
              if neutron_documents.matches(p, wanted)]  # fmt: skip
     return neutron.respond("ports", found, request)
 
@@ -63,7 +78,12 @@ async def show_port(request: web.Request) -> web.Response:
     (ports,), context = await asyncio.gather(
         neutron.held(kube, identity.namespace, "Port"), _context(kube, identity)
     )
-    port = neutron.find(ports, request.match_info["port_id"], "Port")
+    wanted = request.match_info["port_id"]
+    interface = next((d for d in _documents(identity, [], context, interfaces=True)
+                      if d["id"] == wanted), None)  # fmt: skip
+    if interface is not None:
+        return neutron.respond("port", interface, request)
+    port = neutron.find(ports, wanted, "Port")
     return neutron.respond("port", _documents(identity, [port], context)[0], request)
 
 
@@ -117,7 +137,7 @@ async def update_port(request: web.Request) -> web.Response:
         neutron.held(kube, identity.namespace, "Port"), _context(kube, identity)
     )
     port = neutron.find(ports, request.match_info["port_id"], "Port")
-    networks, subnets, groups, _ = context
+    networks, subnets, groups, _, _ = context
     project = neutron_port_requests.Project(networks=networks, subnets=subnets, ports=ports,
                                             groups=groups)  # fmt: skip
     patch = neutron_port_requests.port_update(
@@ -132,13 +152,23 @@ async def update_port(request: web.Request) -> web.Response:
 
 @routes.delete(BASE + "/ports/{port_id}")
 async def delete_port(request: web.Request) -> web.Response:
-    """Refused while a server uses the port: the server's interface would be gone under it."""
+    """Refused while a server uses the port (the server's interface would be gone under it),
+    and for a router's interface, as Neutron refuses it: `router remove subnet` removes it."""
     identity = await neutron.identity_of(request)
     kube = neutron.kube(request, identity)
-    ports, servers, networks = await neutron.held(kube, identity.namespace, "Port", "Server",
-                                                  "Network")  # fmt: skip
+    ports, servers, networks, subnets, routers = await neutron.held(
+        kube, identity.namespace, "Port", "Server", "Network", "Subnet", "Router"
+    )
     ident = request.match_info["port_id"]
-    port = neutron.find(ports, ident, "Port")
+    project = router_documents.Project(
+        identity.namespace, networks=networks, subnets=subnets, ports=ports, routers=routers
+    )
+    interfaces = {p["id"] for p in router_documents.interface_ports(project, project_id="")}
+    port = None if ident in interfaces else neutron.find(ports, ident, "Port")
+    if port is None or port["metadata"]["name"] in router_documents.port_interfaces(routers):
+        raise Fault(409, f"Port {ident} cannot be deleted directly via the port API: has device "
+                    f"owner {router_documents.ROUTER_INTERFACE}.", style="neutron",
+                    kind="ServicePortInUse")  # fmt: skip
     name = port["metadata"]["name"]
     device = (port.get("status") or {}).get("deviceID") or next(
         (s["metadata"]["name"] for s in servers

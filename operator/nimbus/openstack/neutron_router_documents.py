@@ -292,6 +292,61 @@ def router(body: Mapping[str, Any], project: Project, *, project_id: str, admin:
     return document
 
 
+ROUTER_INTERFACE = "network:router_interface"
+
+
+def _interface_mac(port_id: str) -> str:
+    """A MAC for an interface port Nimbus does not make: OpenStack's fa:16:3e prefix, the rest
+    from the port's id (the router pod's own interface has the kernel's)."""
+    tail = uuid.UUID(port_id).bytes[-3:]
+    return "fa:16:3e:" + ":".join(f"{b:02x}" for b in tail)
+
+
+def interface_ports(project: Project, *, project_id: str) -> list[dict[str, Any]]:
+    """Neutron's router interface ports, as Neutron lists them (device_owner
+    network:router_interface, device_id the router), for a router's legs on subnets: Nimbus
+    makes no Port for those (the router pod takes the subnet's gateway address itself), so
+    Horizon's Interfaces tab, its Network Topology and `port list --router` read these."""
+    out = []
+    network_ids = neutron_documents.ids(project.networks)
+    for body in project.routers:
+        router_id = documents.uid(body)
+        spec = network_api.RouterSpec.model_validate(body.get("spec") or {})
+        status = network_api.RouterStatus.model_validate(body.get("status") or {})
+        up = spec.admin_state_up and status.status == "ACTIVE"  # the agent programmed it
+        for entry in spec.interfaces:
+            subnet = project.subnet_named(entry.subnet) if entry.subnet else None
+            gateway = project.gateway(subnet) if subnet is not None else None
+            if subnet is None or gateway is None:
+                continue
+            port_id = interface_port_id(router_id, documents.uid(subnet))
+            network_id = network_ids.get(subnet["spec"]["network"], "")
+            out.append({
+                "id": port_id, "name": "", "network_id": network_id,
+                "tenant_id": project_id, "project_id": project_id,
+                "mac_address": _interface_mac(port_id), "admin_state_up": True,
+                "status": "ACTIVE" if up else "DOWN", "device_id": router_id,
+                "device_owner": ROUTER_INTERFACE,
+                "fixed_ips": [{"subnet_id": documents.uid(subnet), "ip_address": gateway}],
+                "allowed_address_pairs": [], "extra_dhcp_opts": [], "security_groups": [],
+                "port_security_enabled": False, "binding:vnic_type": "normal",
+                "description": "", "tags": [], "created_at": documents.created(body),
+                "updated_at": documents.updated(body),
+                "revision_number": neutron_documents.revision(body),
+            })  # fmt: skip
+    return out
+
+
+def port_interfaces(routers: list[dict[str, Any]]) -> dict[str, str]:
+    """Port name -> the OpenStack id of the router it is an interface of (`router add port`)."""
+    return {
+        entry["port"]: documents.uid(router)
+        for router in routers
+        for entry in (router.get("spec") or {}).get("interfaces") or []
+        if entry.get("port")
+    }
+
+
 def floating_ip(body: Mapping[str, Any], project: Project, *, project_id: str) -> dict[str, Any]:
     """A Neutron v2.0 floating IP. Its status, fixed address and router are the operator's once
     it has caught up with the association asked for (status.port is spec.port); until then
