@@ -197,6 +197,49 @@ def test_a_member_shuts_off_starts_and_reboots_the_instance(
     page.close()
 
 
+def test_a_member_pauses_resizes_and_reads_the_console_of_the_instance(
+    dashboard: str, browser: Browser, cloud: Cloud, member: dict[str, str]
+) -> None:
+    """Pause Instance, then Resume Instance (one toggle of the row's menu): Paused, then
+    Active. Resize Instance to a larger flavor: Active on it at once (Nimbus confirms a resize
+    itself, so no Confirm Resize is asked). The instance's Log tab: its console, empty (see
+    docs/dashboard.md)."""
+    shots = artefacts("flow-instance-pause-resize")
+    cloud.apply_text(flavors(("hz1.medium", 1, 1024, 1)))
+    page = _logged_in(browser, dashboard, member, "/project/instances/")
+    _status(page, "instances", INSTANCE, "Active")
+    row_action(page, "instances", INSTANCE, "pause")
+    _told(page, f"Paused Instance: {INSTANCE}")
+    _status(page, "instances", INSTANCE, "Paused")
+    shot(page, shots, "01-paused")
+    row_action(page, "instances", INSTANCE, "pause")  # now "Resume Instance"
+    _told(page, f"Resumed Instance: {INSTANCE}")
+    _status(page, "instances", INSTANCE, "Active")
+    shot(page, shots, "02-resumed")
+
+    row_action(page, "instances", INSTANCE, "resize")
+    workflow = page.locator(".modal:visible")
+    expect(workflow.locator("#id_old_flavor_name")).to_have_value("hz1.small", timeout=WAIT)
+    choose(workflow, "id_flavor", "hz1.medium")
+    shot(page, shots, "03-resize")
+    workflow.locator(".button-final, [type=submit]").last.click()
+    _told(page, f'Request for resizing of instance "{INSTANCE}" has been submitted.')
+    instance = row(page, "instances", INSTANCE)
+    expect(instance).to_contain_text("hz1.medium", timeout=WAIT)
+    _status(page, "instances", INSTANCE, "Active")
+    expect(instance.locator("[id$='__action_confirm']")).to_have_count(0)
+    shot(page, shots, "04-resized")
+
+    instance.locator(f"td a:text-is('{INSTANCE}')").click()
+    page.click("a[data-target$='instance_details__log']")
+    log = page.locator("#instance_details__log")
+    expect(log.locator("pre")).to_be_attached(timeout=WAIT)
+    expect(log).to_contain_text("Instance Console Log")
+    shot(page, shots, "05-console-log")
+    assert _errors(page) == []
+    page.close()
+
+
 def test_a_member_deletes_the_instance(
     dashboard: str, browser: Browser, member: dict[str, str]
 ) -> None:
@@ -507,3 +550,185 @@ def test_a_member_launches_the_hello_world_stack_reads_it_updates_and_deletes_it
     expect(row(page, "stacks", "hello")).to_have_count(0, timeout=WAIT * 2)
     shot(page, shots, "10-deleted")
     page.close()
+
+
+def test_a_member_routes_the_network_out_and_gives_a_server_a_floating_ip(
+    dashboard: str, browser: Browser, cloud: Cloud, member: dict[str, str]
+) -> None:
+    """With an external network an admin made: Create Router (its gateway on it), Add
+    Interface on the project's subnet (its gateway address), Allocate IP To Project from it,
+    Associate it with the server's port, Disassociate and Release it, Delete Router."""
+    shots = artefacts("flow-router-floating-ip")
+    project = member["project"]
+    net = "network.nimbus.dev/v1alpha1"
+    cloud.apply(
+        {"apiVersion": net, "kind": "Network",
+         "metadata": {"name": "outside", "namespace": project}, "spec": {"external": True}},
+        {"apiVersion": net, "kind": "Subnet",
+         "metadata": {"name": "outside-v4", "namespace": project},
+         "spec": {"network": "outside", "cidr": "198.51.100.0/28"}},
+    )  # fmt: skip
+    page = _logged_in(browser, dashboard, member, "/project/routers/")
+    page.click("#routers__action_create")
+    form = page.locator(".modal:visible")
+    expect(form.locator("#id_name")).to_be_visible(timeout=WAIT)
+    form.locator("#id_name").fill("edge")
+    choose(form, "id_external_network", "outside")
+    shot(page, shots, "01-create-router")
+    form.locator("[type=submit]").first.click()
+    _told(page, "Router edge was successfully created.")
+    _status(page, "routers", "edge", "Active")
+    shot(page, shots, "02-router")
+
+    row(page, "routers", "edge").locator("td a:text-is('edge')").click()
+    page.click("a[data-target$='router_details__interfaces']")
+    page.click("#interfaces__action_create")
+    form = page.locator(".modal:visible")
+    choose(form, "id_subnet_id", "flow-net: 10.9.0.0/24 (flow-v4)")
+    shot(page, shots, "03-add-interface")
+    form.locator("[type=submit]").first.click()
+    _told(page, "Interface added")
+    page.click("a[data-target$='router_details__interfaces']")
+    expect(page.locator("#interfaces tbody")).to_contain_text("10.9.0.1", timeout=WAIT)
+    shot(page, shots, "04-interface")
+
+    page.goto(f"{dashboard}/project/floating_ips/", wait_until="networkidle")
+    page.click("#floating_ips__action_allocate")
+    form = page.locator(".modal:visible")
+    choose(form, "id_pool", "outside")
+    form.locator("[type=submit]").first.click()
+    _told(page, "Allocated Floating IP 198.51.100.")
+    floating = page.locator("#floating_ips tbody tr").filter(has_text="198.51.100.")
+    expect(floating).to_have_count(1, timeout=WAIT)
+    shot(page, shots, "05-allocated")
+    act(floating, "associate")
+    form = page.locator(".modal:visible")
+    choose(form, "id_port_id", f"{HOST}: 10.9.0.", exact=False)
+    shot(page, shots, "06-associate")
+    form.locator("[type=submit]").first.click()
+    _told(page, "associated.")
+    expect(floating).to_contain_text(HOST, timeout=WAIT)
+    shot(page, shots, "07-associated")
+    act(floating, "disassociate")
+    if page.locator(".modal:visible").count():
+        confirm(page)
+    _told(page, "Successfully disassociated Floating IP: 198.51.100.")
+    expect(floating).not_to_contain_text(HOST, timeout=WAIT)
+    act(floating, "release")
+    confirm(page)
+    _told(page, "Released Floating IP")
+    expect(floating).to_have_count(0, timeout=WAIT)
+    shot(page, shots, "08-released")
+
+    page.goto(f"{dashboard}/project/routers/", wait_until="networkidle")
+    row_action(page, "routers", "edge", "delete")
+    confirm(page)
+    expect(row(page, "routers", "edge")).to_have_count(0, timeout=WAIT)
+    shot(page, shots, "09-router-deleted")
+    assert _errors(page) == []
+    page.close()
+    cloud.kubectl("delete", "subnets.network.nimbus.dev,networks.network.nimbus.dev",
+                  "outside-v4", "outside", "-n", project, "--ignore-not-found", "--wait=false",
+                  check=False)  # fmt: skip
+
+
+def test_a_member_makes_a_server_group_and_deletes_it(
+    dashboard: str, browser: Browser, member: dict[str, str]
+) -> None:
+    """Server Groups (Horizon's Angular panel): Create Server Group (a name, anti-affinity):
+    listed with its policy; Delete Server Group: gone."""
+    shots = artefacts("flow-server-group")
+    page = _logged_in(browser, dashboard, member, "/project/server_groups/")
+    page.locator("button:has-text('Create Server Group')").click()
+    dialog = page.locator(".modal-dialog:visible")
+    expect(dialog.locator("input[name=name]")).to_be_visible(timeout=WAIT)
+    dialog.locator("input[name=name]").fill("spread")
+    dialog.locator("select[name=policy]").select_option(label="Anti Affinity")
+    shot(page, shots, "01-create")
+    dialog.locator(".modal-footer .btn-primary").click()
+    listed = page.locator("hz-resource-table tbody tr").filter(has_text="spread")
+    expect(listed.first).to_contain_text("Anti Affinity", timeout=WAIT)
+    shot(page, shots, "02-created")
+    listed.first.locator(".dropdown-toggle, button:has-text('Delete')").first.click()
+    menu_item = page.locator("a:has-text('Delete Server Group'):visible")
+    if menu_item.count():
+        menu_item.first.click()
+    page.locator(".modal-dialog:visible .modal-footer .btn-danger").click()
+    expect(page.locator("hz-resource-table tbody tr").filter(has_text="spread")).to_have_count(
+        0, timeout=WAIT
+    )
+    shot(page, shots, "03-deleted")
+    assert _errors(page) == []
+    page.close()
+
+
+@pytest.mark.timeout(300)
+def test_an_identity_admin_makes_a_project_a_user_and_their_role(
+    dashboard: str, browser: Browser, cloud: Cloud, member: dict[str, str]
+) -> None:
+    """An identity admin (bound to the ClusterRole nimbus-identity-admin, docs/openstack-api.md)
+    who is an admin of the project they are in (Horizon shows Identity's buttons to the admin
+    role, as Keystone's policy says; Kubernetes decides what they may do): Identity → Projects
+    → Create Project; Users → Create User (a password, that project as primary, the role
+    member). The user logs in there. Then Delete User and Delete Project."""
+    shots = artefacts("flow-identity-admin")
+    suffix = uuid.uuid4().hex[:5]
+    admin, team, newcomer = f"ivy-{suffix}", f"team-{suffix}", f"erin-{suffix}"
+    cloud.kubectl("patch", PROJECT, member["project"], "--type=json", "-p",
+                  '[{"op": "add", "path": "/spec/members/-", "value": {"user": "'
+                  + admin + '", "role": "admin"}}]')  # fmt: skip
+    user(cloud, admin, PASSWORD, default_project=member["project"])
+    binding = f"hz-identity-admin-{suffix}"
+    cloud.kubectl("create", "clusterrolebinding", binding,
+                  "--clusterrole=nimbus-identity-admin", f"--user={admin}")  # fmt: skip
+    hashed(cloud, admin, PASSWORD)
+    try:
+        page = _logged_in(browser, dashboard, {**member, "user": admin}, "/identity/")
+        page.click("#tenants__action_create")
+        workflow = page.locator(".modal:visible")
+        expect(workflow.locator("#id_name")).to_be_visible(timeout=WAIT)
+        workflow.locator("#id_name").fill(team)
+        workflow.locator("#id_description").fill("the web team")
+        shot(page, shots, "01-create-project")
+        workflow.locator(".button-final, [type=submit]").last.click()
+        _told(page, f'Created new project "{team}".')
+        expect(row(page, "tenants", team)).to_contain_text("the web team", timeout=WAIT)
+        shot(page, shots, "02-project")
+
+        page.goto(f"{dashboard}/identity/users/", wait_until="networkidle")
+        page.click("#users__action_create")
+        form = page.locator(".modal:visible")
+        expect(form.locator("#id_name")).to_be_visible(timeout=WAIT)
+        form.locator("#id_name").fill(newcomer)
+        form.locator("#id_email").fill(f"{newcomer}@example.org")
+        form.locator("#id_password").fill(PASSWORD)
+        form.locator("#id_confirm_password").fill(PASSWORD)
+        choose(form, "id_project", team)
+        choose(form, "id_role_id", "member")
+        shot(page, shots, "03-create-user")
+        form.locator("[type=submit]").first.click()
+        _told(page, f'User "{newcomer}" was successfully created.')
+        expect(row(page, "users", newcomer)).to_contain_text(f"{newcomer}@example.org")
+        shot(page, shots, "04-user")
+        members = cloud.get(PROJECT, team, None)["spec"]["members"]
+        assert {"user": newcomer, "role": "member"} in members, members
+        hashed(cloud, newcomer, PASSWORD)
+
+        theirs = _logged_in(browser, dashboard, {**member, "user": newcomer}, "/project/")
+        expect(theirs.locator(".context-project")).to_contain_text(team, timeout=WAIT)
+        shot(theirs, shots, "05-their-project")
+        theirs.close()
+
+        row_action(page, "users", newcomer, "delete")
+        confirm(page)
+        expect(row(page, "users", newcomer)).to_have_count(0, timeout=WAIT)
+        page.goto(f"{dashboard}/identity/", wait_until="networkidle")
+        row_action(page, "tenants", team, "delete")
+        confirm(page)
+        expect(row(page, "tenants", team)).to_have_count(0, timeout=WAIT)
+        shot(page, shots, "06-deleted")
+        assert _errors(page) == []
+        page.close()
+    finally:
+        cloud.kubectl("delete", "clusterrolebinding", binding, "--ignore-not-found",
+                      check=False)  # fmt: skip

@@ -96,6 +96,11 @@ def test_an_identity_admin_makes_changes_and_deletes_a_project(
     shown = as_json(openstack(api, admin, first, "project", "show", name, "-f", "json"))
     assert shown["description"] == "changed"
     openstack(api, admin, first, "project", "delete", name)
+    # Gone at once, as Keystone's delete is, while its namespace is still being emptied.
+    listed = as_json(openstack(api, admin, first, "project", "list", "-f", "json"))
+    assert name not in {p["Name"] for p in listed}
+    gone = openstack(api, admin, first, "project", "show", made["id"], check=False)
+    assert gone.returncode != 0
     cloud.kubectl("wait", "--for=delete", f"{PROJECT}/{name}", "--timeout=120s")
 
 

@@ -228,6 +228,10 @@ async def change_own_password(request: web.Request) -> web.Response:
 # --- projects -------------------------------------------------------------------------------
 
 
+def _deleting(body: dict[str, Any]) -> bool:
+    return bool(body["metadata"].get("deletionTimestamp"))
+
+
 @routes.get("/v3/projects")
 async def list_projects(request: web.Request) -> web.Response:
     identity = await caller(request)
@@ -235,7 +239,9 @@ async def list_projects(request: web.Request) -> web.Response:
     # Only who may list every Project lists them (Keystone's identity:list_projects): a member
     # gets the 403 on which the CLI falls back to the user's own projects, or to an id as given.
     projects = await svc.as_user(identity).list(IDENTITY, "Project")
-    found = filtered([documents.project(p) for p in projects], request.query)
+    # A project being deleted (its namespace emptied, then removed) is gone to Keystone's
+    # clients at once, as Keystone's delete is: Horizon's table no longer lists it.
+    found = filtered([documents.project(p) for p in projects if not _deleting(p)], request.query)
     return web.json_response({"projects": found,
                               "links": {"self": "", "next": None, "previous": None}})  # fmt: skip
 
@@ -245,6 +251,7 @@ async def show_project(request: web.Request) -> web.Response:
     identity = await caller(request)
     svc = services(request)
     project = await svc.project(id=request.match_info["project_id"])
+    project = None if project is None or _deleting(project) else project
     held = project is not None and svc.roles_on(project, identity.token.user)
     if not held and not await may(svc, identity, "get", "projects"):
         raise forbidden("get_project")
