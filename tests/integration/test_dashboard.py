@@ -11,7 +11,7 @@ import pathlib
 import uuid
 
 import pytest
-from playwright.sync_api import Browser, Page
+from playwright.sync_api import Browser, Page, expect
 
 from tests.integration.conftest import CIRROS, Cloud, flavors, wait_for
 from tests.integration.dashboard import (
@@ -239,3 +239,46 @@ def test_the_lists_horizon_pages_through_are_paged_by_limit_and_marker(
     _, page = call(f"{api}/compute/v2.1/flavors?limit=1", headers=headers)
     assert page["flavors_links"][0]["rel"] == "next"
     assert "marker=" in page["flavors_links"][0]["href"]
+
+
+def test_a_cloud_admin_sees_the_hypervisors_the_flavors_and_every_project_s_instances(
+    cloud: Cloud, dashboard: str, browser: Browser, people: dict[str, str]
+) -> None:
+    """The cloud's admin: a cluster admin of Kubernetes (the API impersonates them, so they may
+    list nodes and every namespace) with the admin role in the project they are in (Horizon
+    shows the Admin dashboard to that role). Hypervisors are the nodes, Flavors the cloud's,
+    Instances every project's."""
+    shots = artefacts("admin-cloud")
+    root = f"root-{uuid.uuid4().hex[:5]}"
+    cloud.kubectl("patch", PROJECT, people["first"], "--type=json", "-p",
+                  '[{"op": "add", "path": "/spec/members/-", "value": {"user": "'
+                  + root + '", "role": "admin"}}]')  # fmt: skip
+    user(cloud, root, PASSWORD, default_project=people["first"])
+    binding = f"hz-cloud-admin-{root}"
+    cloud.kubectl("create", "clusterrolebinding", binding, "--clusterrole=cluster-admin",
+                  f"--user={root}")  # fmt: skip
+    hashed(cloud, root, PASSWORD)
+    try:
+        page = browser.new_page(viewport={"width": 1400, "height": 1000})
+        log_in(page, dashboard, root, PASSWORD)
+        nodes = cloud.kubectl("get", "nodes", "-o", "jsonpath={.items[*].metadata.name}")
+        page.goto(f"{dashboard}/admin/hypervisors/", wait_until="networkidle")
+        hypervisors = page.locator("#hypervisors tbody")
+        for node in nodes.stdout.split():
+            expect(hypervisors).to_contain_text(node)
+        expect(hypervisors).to_contain_text("QEMU")
+        shot(page, shots, "01-hypervisors")
+        page.goto(f"{dashboard}/admin/flavors/", wait_until="networkidle")
+        expect(page.locator("#flavors tbody")).to_contain_text("hz1.small")
+        shot(page, shots, "02-flavors")
+        page.goto(f"{dashboard}/admin/instances/", wait_until="networkidle")
+        instances = page.locator("#instances tbody")
+        for server, project in (("a-secret-vm", people["first"]),
+                                ("b-secret-vm", people["second"])):  # fmt: skip
+            expect(instances.locator("tr").filter(has_text=server)).to_contain_text(project)
+        shot(page, shots, "03-every-instance")
+        assert page.locator(".alert-danger:visible").all_inner_texts() == []
+        page.close()
+    finally:
+        cloud.kubectl("delete", "clusterrolebinding", binding, "--ignore-not-found",
+                      check=False)  # fmt: skip

@@ -212,6 +212,14 @@ def test_hypervisors_are_the_nodes_and_an_admin_s(
     refused = openstack(api, "alice", first, "hypervisor", "list", check=False)
     assert refused.returncode != 0
     assert POLICY.format("os-hypervisors:list-detail") in refused.stderr, refused.stderr
+    # Each node's nova-compute service, as Horizon's Hypervisors page lists them.
+    services = as_json(openstack(api, admins["cluster"], first, "compute", "service", "list",
+                                 "--service", "nova-compute", "-f", "json"))  # fmt: skip
+    assert {(s["Host"], s["Binary"]) for s in services} == {
+        (n["metadata"]["name"], "nova-compute") for n in nodes}  # fmt: skip
+    assert {s["State"] for s in services} == {"up"}
+    refused = openstack(api, "alice", first, "compute", "service", "list", check=False)
+    assert POLICY.format("os-services:list") in refused.stderr, refused.stderr
     conn = _sdk(api, admins["cluster"], first)
     try:
         statistics = conn.compute.get("/os-hypervisors/statistics", microversion="2.87").json()[
@@ -221,6 +229,30 @@ def test_hypervisors_are_the_nodes_and_an_admin_s(
         conn.close()
     assert statistics["count"] == sum(1 for n in nodes if not n["spec"].get("unschedulable"))
     assert statistics["running_vms"] >= 1
+
+
+def test_a_cluster_admin_lists_every_project_s_servers(
+    cloud: Cloud, api: str, tenants: dict[str, str], admins: dict[str, str]
+) -> None:
+    """`server list --all-projects` (all_tenants): Nova's admin list, every project's servers
+    with their own project's id; `--project` narrows it; a member gets Nova's policy 403."""
+    first, cadmin = tenants["first"], admins["cluster"]
+    every = as_json(openstack(api, cadmin, first, "server", "list", "--all-projects", "--long",
+                              "-f", "json"))  # fmt: skip
+    web = cloud.get("osserver", "web", first)
+    project = cloud.get(PROJECT, first, None)["metadata"]["uid"]
+    (row,) = [s for s in every if s["ID"] == web["metadata"]["uid"]]
+    assert (row["Name"], row["Project ID"]) == ("web", project)
+    namespaces = {s["metadata"]["namespace"] for s in json.loads(
+        cloud.kubectl("get", "osserver", "-A", "-o", "json").stdout)["items"]}  # fmt: skip
+    assert len({s["Project ID"] for s in every}) == len(namespaces)
+    narrowed = as_json(openstack(api, cadmin, first, "server", "list", "--all-projects",
+                                 "--project", project, "-f", "json"))  # fmt: skip
+    assert web["metadata"]["uid"] in {s["ID"] for s in narrowed}
+    assert len(narrowed) < len(every) or len(namespaces) == 1
+    refused = openstack(api, "alice", first, "server", "list", "--all-projects", check=False)
+    assert refused.returncode != 0
+    assert POLICY.format("servers:detail:get_all_tenants") in refused.stderr, refused.stderr
 
 
 def test_a_private_flavor_with_extra_specs_and_an_access_list(

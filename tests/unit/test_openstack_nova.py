@@ -11,7 +11,7 @@ from typing import Any
 import pytest
 
 from nimbus.compute import keypairs
-from nimbus.openstack import nova_extension_documents, server_actions, server_request
+from nimbus.openstack import nova, nova_extension_documents, server_actions, server_request
 from nimbus.openstack.faults import Fault
 from tests.unit.test_openstack_documents import CLI_BODY, Cloud, _check
 
@@ -508,3 +508,20 @@ def test_a_server_is_created_in_groups_named_as_openstack_names_them() -> None:
     # Without the project's groups to look in, only a name Kubernetes can hold is taken.
     with pytest.raises(server_request.BadRequest, match="'allow_ssh' is not a valid name"):
         server_request.server_create({"server": body}, resolve=Cloud())
+
+
+@pytest.mark.parametrize(
+    ("query", "expected"),
+    [({}, False), ({"all_tenants": ""}, True), ({"all_tenants": "1"}, True),
+     ({"all_tenants": "True"}, True), ({"all_tenants": "0"}, False),
+     ({"all_tenants": "false"}, False)],
+)  # fmt: skip
+def test_all_tenants_is_nova_s_boolean(query: dict[str, str], expected: bool) -> None:
+    assert nova.all_tenants(query) is expected
+
+
+def test_all_tenants_that_is_no_boolean_is_nova_s_400() -> None:
+    with pytest.raises(Fault) as raised:
+        nova.all_tenants({"all_tenants": "maybe"})
+    assert raised.value.code == 400
+    assert "all_tenants. Value: maybe. 'maybe' is not a boolean" in raised.value.message

@@ -483,6 +483,23 @@ def test_the_statistics_add_up_the_enabled_hypervisors() -> None:
     }}  # fmt: skip
 
 
+@pytest.mark.parametrize("version", [(2, 1), (2, 10), (2, 11), (2, 52), (2, 53), (2, 96)])
+def test_a_node_s_compute_service_matches_tempest_s_schemas(version: tuple[int, int]) -> None:
+    first = max(v for v in [(2, 1), (2, 11), (2, 53)] if v <= version)
+    schemas = _schema("services", [first], version)
+    heard = copy.deepcopy(NODE)
+    heard["status"]["conditions"][0]["lastHeartbeatTime"] = "2026-12-08T00:10:00Z"
+    services = [nova_host_documents.service(n, version=version) for n in (heard, CORDONED)]
+    _check(schemas.list_services, {"services": services})
+    up, down = services
+    assert (up["binary"], up["host"], up["zone"], up["status"], up["state"]) == (
+        "nova-compute", "node-1", "nova", "enabled", "up")  # fmt: skip
+    assert up["updated_at"] == "2026-12-08T00:10:00"
+    assert (down["status"], down["state"], down["disabled_reason"]) == (
+        "disabled", "down", "cordoned")  # fmt: skip
+    assert ("forced_down" in up) is (version >= (2, 11))
+
+
 def test_what_a_policy_refuses_is_nova_s_403() -> None:
     refused = nova_admin_documents.policy_refused("os-hypervisors:list-detail")
     said = "Policy doesn't allow os_compute_api:os-hypervisors:list-detail to be performed."

@@ -20,12 +20,13 @@ from nimbus.openstack import (
     documents,
     glance,
     microversions,
+    nova_admin_documents,
     server_actions,
     server_request,
     server_tags,
 )
 from nimbus.openstack.faults import Fault
-from nimbus.openstack.service import Identity, Services
+from nimbus.openstack.service import IDENTITY, Identity, Services
 
 routes = web.RouteTableDef()
 MIN, MAX = (2, 1), (2, 96)
@@ -104,29 +105,31 @@ def _image_key(server: dict[str, Any], namespace: str) -> str:
 
 
 async def _foreign_images(
-    request: web.Request, identity: Identity, servers: list[dict[str, Any]]
+    request: web.Request, identity: Identity, servers: list[dict[str, Any]], namespace: str
 ) -> dict[str, dict[str, Any]]:
-    """Other projects' images these servers boot from, as the caller may read them (only
-    looked for when a server names one)."""
-    if not any("/" in _image_key(s, identity.namespace) for s in servers):
+    """Other projects' images these servers (of `namespace`) boot from, as the caller may read
+    them (only looked for when a server names one)."""
+    if not any("/" in _image_key(s, namespace) for s in servers):
         return {}
     found = await glance.foreign_images(request, identity)
     return {f"{i['metadata']['namespace']}/{i['metadata']['name']}": i for i in found}
 
 
 async def _context(
-    request: web.Request, identity: Identity, servers: list[dict[str, Any]]
-) -> dict[str, Any]:
+    request: web.Request, identity: Identity, servers: list[dict[str, Any]],
+    namespace: str | None = None,
+) -> dict[str, Any]:  # fmt: skip
     """What server documents refer to: flavors by name, the project's images (and others'
     these servers boot from), volumes, networks and security groups (whose OpenStack names the
-    documents show)."""
+    documents show); those of `namespace`'s project when it is another's (all_tenants)."""
     kube = services(request).as_user(identity)
+    where = namespace or identity.namespace
     listed = await asyncio.gather(
-        kube.list(COMPUTE, "Flavor"), kube.list(IMAGES, "Image", identity.namespace),
-        kube.list(VOLUMES, "Volume", identity.namespace),
-        kube.list(NETWORKS, "Network", identity.namespace),
-        kube.list(NETWORKS, "SecurityGroup", identity.namespace),
-        _foreign_images(request, identity, servers),
+        kube.list(COMPUTE, "Flavor"), kube.list(IMAGES, "Image", where),
+        kube.list(VOLUMES, "Volume", where),
+        kube.list(NETWORKS, "Network", where),
+        kube.list(NETWORKS, "SecurityGroup", where),
+        _foreign_images(request, identity, servers, where),
     )  # fmt: skip
     context = {key: {o["metadata"]["name"]: o for o in objects}
                for key, objects in zip(_CONTEXT, listed[:-1], strict=True)}  # fmt: skip
@@ -139,15 +142,19 @@ _CONTEXT = ("flavors", "images", "volumes", "networks", "security_groups")
 
 def _document(
     request: web.Request, identity: Identity, server: dict[str, Any], context: dict[str, Any],
-    version: tuple[int, int], *, listing: bool = False,
+    version: tuple[int, int], *, listing: bool = False, project_id: str | None = None,
 ) -> dict[str, Any]:  # fmt: skip
+    """The server's document; `project_id` its project's when it is not the caller's."""
     spec, status = server.get("spec") or {}, server.get("status") or {}
     flavor_name = (status.get("built") or {}).get("flavor") or spec.get("flavor")
+    namespace = str(server["metadata"].get("namespace") or identity.namespace)
+    if project_id is None:
+        project_id = str(identity.project["metadata"]["uid"]) if identity.project else ""
     return documents.server(
         server,
         flavor=context["flavors"].get(flavor_name or ""),
-        image=context["images"].get(_image_key(server, identity.namespace)),
-        project_id=str(identity.project["metadata"]["uid"]) if identity.project else "",
+        image=context["images"].get(_image_key(server, namespace)),
+        project_id=project_id,
         user_id=identity.user_id,
         admin=identity.admin,
         version=version,
@@ -177,6 +184,10 @@ def _matches(server: dict[str, Any], query: Any, version: tuple[int, int]) -> bo
 async def list_servers(request: web.Request) -> web.Response:
     version = microversion(request)
     identity = await identity_of(request)
+    if all_tenants(request.query):
+        every = await _every_project_s(request, identity, version, "index")
+        briefs = [{key: d[key] for key in ("id", "name", "links")} for d in every]
+        return respond({"servers": briefs}, version)
     listed = await project_servers(request, identity)
     servers = [s for s in listed if _matches(s, request.query, version)]
     briefs = [documents.server_brief(s, base_url=base_url(request)) for s in servers]
@@ -187,12 +198,65 @@ async def list_servers(request: web.Request) -> web.Response:
 async def list_servers_detail(request: web.Request) -> web.Response:
     version = microversion(request)
     identity = await identity_of(request)
+    if all_tenants(request.query):
+        every = await _every_project_s(request, identity, version, "detail")
+        return respond({"servers": every}, version)
     listed = await project_servers(request, identity)
     servers = [s for s in listed if _matches(s, request.query, version)]
     context = await _context(request, identity, servers)
     details = [_document(request, identity, s, context, version, listing=True)
                for s in servers]  # fmt: skip
     return respond({"servers": details}, version)
+
+
+def all_tenants(query: Any) -> bool:
+    """Nova's all_tenants: present and not false (`all_tenants`, `=1`, `=True`); a value that
+    is no boolean is Nova's 400."""
+    if "all_tenants" not in query:
+        return False
+    text = str(query.get("all_tenants") or "").lower()
+    if text in ("", "1", "t", "true", "on", "y", "yes"):
+        return True
+    if text in ("0", "f", "false", "off", "n", "no"):
+        return False
+    raise Fault(400, f"Invalid input for query parameters all_tenants. Value: {text}. "
+                f"'{text}' is not a boolean")  # fmt: skip
+
+
+async def _every_project_s(
+    request: web.Request, identity: Identity, version: tuple[int, int], verb: str
+) -> list[dict[str, Any]]:
+    """all_tenants: every project's servers (Nova's admin list), read as the caller, so only a
+    caller Kubernetes lets list every namespace's Servers (a cluster admin) gets them: anyone
+    else gets Nova's policy 403. `project_id` (or `tenant_id`) narrows it to one project."""
+    kube = services(request).as_user(identity)
+    try:
+        listed, projects = await asyncio.gather(
+            kube.list(COMPUTE, "Server"), kube.list(IDENTITY, "Project")
+        )
+    except client.ApiError as error:
+        if error.status == 403:
+            raise nova_admin_documents.policy_refused(f"servers:{verb}:get_all_tenants") from None
+        raise
+    ids = {str((p.get("status") or {}).get("namespace") or p["metadata"]["name"]):
+           str(p["metadata"]["uid"]) for p in projects}  # fmt: skip
+    wanted = request.query.get("project_id") or request.query.get("tenant_id")
+    by_namespace: dict[str, list[dict[str, Any]]] = {}
+    for server in listed:
+        namespace = str(server["metadata"].get("namespace"))
+        project = ids.get(namespace, namespace)
+        if _matches(server, request.query, version) and wanted in (None, project):
+            by_namespace.setdefault(namespace, []).append(server)
+    contexts = await asyncio.gather(*(_context(request, identity, servers, namespace)
+                                      for namespace, servers in by_namespace.items()))  # fmt: skip
+    details = [
+        _document(request, identity, server, context, version, listing=True,
+                  project_id=ids.get(namespace, namespace))
+        for (namespace, servers), context in zip(by_namespace.items(), contexts, strict=True)
+        for server in servers
+    ]  # fmt: skip
+    details.sort(key=lambda d: (str(d.get("created") or ""), d["id"]), reverse=True)
+    return details
 
 
 async def _context_of(

@@ -33,6 +33,29 @@ def service_id(node: Mapping[str, Any], version: Version) -> int | str:
     return ident if version >= (2, 53) else int(ident.replace("-", "")[:7], 16)
 
 
+def service(node: Mapping[str, Any], *, version: Version) -> dict[str, Any]:
+    """Nova's nova-compute service of a node (GET /os-services): in the node's zone, disabled
+    when cordoned or labelled so, up while the node is Ready, last heard from at its Ready
+    condition's heartbeat."""
+    state = hosts.host_state(dict(node), [])
+    cordoned = bool((node.get("spec") or {}).get("unschedulable"))
+    ready: dict[str, Any] = next((c for c in (node.get("status") or {}).get("conditions") or []
+                  if c.get("type") == "Ready"), {})  # fmt: skip
+    heard = ready.get("lastHeartbeatTime") or ready.get("lastTransitionTime")
+    document: dict[str, Any] = {
+        "id": service_id(node, version), "binary": "nova-compute", "host": state.name,
+        "zone": state.availability_zone or "nova",
+        "status": "disabled" if state.disabled else "enabled",
+        "state": "up" if _ready(node) else "down",
+        "updated_at": str(heard).replace("Z", "") if heard else None,
+        "disabled_reason": ("cordoned" if cordoned else "disabled by label")
+        if state.disabled else None,
+    }  # fmt: skip
+    if version >= (2, 11):
+        document["forced_down"] = False
+    return document
+
+
 def placed(server: Mapping[str, Any], flavor: Mapping[str, Any] | None) -> hosts.Placed:
     """What a server uses on its host, as Nova's resource tracker counts it from the flavor."""
     vcpus, ram, disk, ephemeral = nova_admin_documents.size(flavor)

@@ -89,6 +89,21 @@ async def list_hypervisors(request: web.Request) -> web.Response:
     return nova.respond(document, version)
 
 
+@routes.get(BASE + "/os-services")
+async def list_services(request: web.Request) -> web.Response:
+    """Nova's services: a nova-compute per node (Nova's admin-only list), filtered by `binary`
+    and `host`. Nimbus's scheduler and API are Kubernetes Deployments, not Nova services, and
+    are not listed. Horizon's Hypervisors and System Information pages read it."""
+    version = nova.microversion(request)
+    nodes, _, _ = await _hosts(request, "os-services:list")
+    listed = [nova_host_documents.service(n, version=version) for n in nodes]
+    for key in ("binary", "host"):
+        wanted = request.query.get(key)
+        if wanted is not None:
+            listed = [s for s in listed if s[key] == wanted]
+    return nova.respond({"services": listed}, version)
+
+
 @routes.get(BASE + "/os-hypervisors/statistics")
 async def hypervisor_statistics(request: web.Request) -> web.Response:
     """The enabled hypervisors' sums; gone from 2.88, as in Nova."""
