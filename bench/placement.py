@@ -307,7 +307,9 @@ def _serve(nodes: int, ready: Connection) -> None:
 
     async def serve() -> None:
         ext = extender.Extender(None, extender.Settings(None))
+        extender.settle()  # as extender.serve does before its watches fill the inventory
         ext.inventory.replace_nodes(_node(h) for h in hosts_for(nodes))
+        ext.inventory.warm()  # as the extender does once its listings are in
         runner = web.AppRunner(ext.app(), access_log=None)
         await runner.setup()
         site = web.TCPSite(runner, "127.0.0.1", 0)

@@ -62,7 +62,7 @@ WEIGHERS: tuple[Weigher, ...] = (
 )  # fmt: skip
 
 
-def _clamp(values: list[Any], minval: float | None) -> list[Any]:
+def clamp(values: list[Any], minval: float | None) -> list[Any]:
     """BaseWeigher.weigh_objects: no value below the weigher's minval."""
     return values if minval is None else [v if v > minval else minval for v in values]
 
@@ -82,7 +82,7 @@ def normalize(values: list[float], minval: float | None = None) -> list[float]:
     BaseWeigher.weigh_objects does (an overcommitted host's negative free RAM counts as 0)."""
     if not values:
         return []
-    return _scale(_clamp(values, minval), minval)
+    return _scale(clamp(values, minval), minval)
 
 
 def multiplier(host: engine.HostState, option: str, config: engine.Config) -> float:
@@ -117,7 +117,7 @@ def weigh(
     for weigher in WEIGHERS:
         if adding and not getattr(config, weigher.option) and weigher.option not in options:
             continue
-        raw = _clamp(list(weigher.raw(candidates, spec)), weigher.minval)
+        raw = clamp(list(weigher.raw(candidates, spec)), weigher.minval)
         normalized = _scale(raw, weigher.minval)
         multipliers: list[float] = []
         if any(normalized):

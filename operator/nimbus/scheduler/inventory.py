@@ -3,7 +3,8 @@ and the decisions made but not yet bound. Fed by watches (extender.py); pure oth
 decisions are table-tested without an API server.
 
 Each node's HostState is built once and kept until the node or a pod on it changes: a decision
-over a thousand nodes reads a thousand cached HostStates.
+over a thousand nodes reads a thousand cached HostStates, and what each kind of request found of
+each of them (placement/memo.py): a decision costs what changed since the last one of its kind.
 
 Between a decision and the binding the watch reports, the pod is *assumed* on the node the
 extender chose, as kube-scheduler assumes its own decisions: the next pod, decided a moment
@@ -13,12 +14,16 @@ or after ASSUME_SECONDS.
 
 from __future__ import annotations
 
+import bisect
 import dataclasses
+import itertools
+import math
+import operator
 import time
 from collections.abc import Callable, Iterable, Mapping
 from typing import Any
 
-from nimbus.placement import engine, hosts
+from nimbus.placement import engine, hosts, memo
 from nimbus.scheduler import request
 
 ASSUME_SECONDS = 30.0
@@ -104,8 +109,12 @@ class Inventory:
         self._pods: dict[str, _Pod] = {}  # uid -> where it is and what it uses
         self._on_node: dict[str, dict[str, _Pod]] = {}  # node -> uid -> pod
         self._assumed: dict[str, tuple[_Pod, float]] = {}  # uid -> (pod, expiry)
+        self._next_expiry = float("inf")  # no assumption ends before this
         self._hosts: dict[str, engine.HostState] = {}
+        self._dropped: set[str] = set()  # nodes whose HostState changed since the last decision
         self._servers: dict[str, set[str]] = {}  # namespace/name -> nodes its pods are on
+        # Each kind of request's verdicts on the HostStates above, while they live (memo.py).
+        self._memo = memo.Memo()
         # kube-scheduler asks prioritize about the nodes filter just passed, in the same
         # scheduling cycle: the same decision, as kube-scheduler's own plugins decide a cycle
         # on one snapshot, even when other pods' cycles changed the inventory in between.
@@ -127,7 +136,7 @@ class Inventory:
             self.nodes.pop(name, None)
         else:
             self.nodes[name] = _slim_node(node)
-        self._hosts.pop(name, None)
+        self._drop(name)
         self._version += 1
 
     def replace_nodes(self, nodes: Iterable[Mapping[str, Any]]) -> None:
@@ -148,11 +157,16 @@ class Inventory:
         for group in groups:
             self.group_event("ADDED", group)
 
+    def _drop(self, name: str) -> None:
+        """The node's HostState is no longer what it is: made again before the next decision."""
+        self._hosts.pop(name, None)
+        self._dropped.add(name)
+
     def _forget(self, uid: str) -> None:
         pod = self._pods.pop(uid, None)
         if pod is not None:
             self._on_node.get(pod.node, {}).pop(uid, None)
-            self._hosts.pop(pod.node, None)
+            self._drop(pod.node)
             name = pod.placed.name
             if not any(p.placed.name == name for p in self._on_node.get(pod.node, {}).values()):
                 nodes = self._servers.get(name, set())
@@ -165,7 +179,7 @@ class Inventory:
         self._forget(uid)
         self._pods[uid] = pod
         self._on_node.setdefault(pod.node, {})[uid] = pod
-        self._hosts.pop(pod.node, None)
+        self._drop(pod.node)
         self._servers.setdefault(pod.placed.name, set()).add(pod.node)
         self._version += 1
 
@@ -195,14 +209,22 @@ class Inventory:
         if used is None or (uid in self._pods and uid not in self._assumed):
             return  # bound already: the watch knows better
         placed = _Pod(node, used, request.group_of(metadata))
-        self._assumed[metadata["uid"]] = (placed, self.clock() + ASSUME_SECONDS)
+        until = self.clock() + ASSUME_SECONDS
+        self._assumed[metadata["uid"]] = (placed, until)
+        self._next_expiry = min(self._next_expiry, until)
         self._place(metadata["uid"], placed)
 
     def _expire(self) -> None:
+        """End the assumptions past their time. Every decision asks, so the assumptions are
+        looked through only once one may have ended (a binding that ends one early leaves
+        `_next_expiry` early: the next look finds none and sets it right)."""
         now = self.clock()
+        if now <= self._next_expiry:
+            return
         for uid in [u for u, (_, until) in self._assumed.items() if until < now]:
             del self._assumed[uid]
             self._forget(uid)
+        self._next_expiry = min((u for _, u in self._assumed.values()), default=float("inf"))
 
     # -- decisions ---------------------------------------------------------------------------
 
@@ -222,6 +244,12 @@ class Inventory:
             state = hosts.host_state(node, [p.placed for p in pods], self.defaults)
             self._hosts[name] = state
         return state
+
+    def warm(self) -> None:
+        """Make every node's HostState now rather than in the next decision: after a listing,
+        a thousand nodes' take some 30 ms, which the first pods kube-scheduler sends would wait."""
+        for name in self.nodes:
+            self.host(name)
 
     def members(self, group: tuple[str, str], without: str | None = None) -> dict[str, str]:
         """The group's placed servers: `namespace/name` -> node."""
@@ -256,14 +284,54 @@ class Inventory:
         names.sort()  # Nova keeps equal weights in the hosts' order: here, by node name
         self._expire()
         uid = pod["metadata"].get("uid")
-        memo = self._cycles.get(uid)
-        fresh = memo is not None and (
-            memo[0] == self._version or (cycle and memo[4] >= self.clock())
+        last = self._cycles.get(uid)
+        fresh = last is not None and (
+            last[0] == self._version or (cycle and last[4] >= self.clock())
         )
-        if memo is not None and fresh and memo[1] == config and memo[2] == names:
-            return memo[3]
+        if last is not None and fresh and last[1] == config and last[2] == names:
+            return last[3]
         server = request.server(pod["metadata"])
         spec = self.request_spec(pod)
+        states, unknown = self._states(names, server)
+        decision = self._memo.schedule(states, spec, config)
+        failed, unresolvable = dict(unknown), dict[str, str]()
+        for name, reason in decision.reasons.items():
+            target = failed if reason.startswith(_RESOLVABLE) else unresolvable
+            target[name] = reason
+        passed = list(map(operator.itemgetter(0), decision.weighed))
+        verdict = Verdict(passed, failed, unresolvable, decision)
+        # What prioritize will ask: the nodes that passed, in name order (decision.passed).
+        self._cycles.pop(uid, None)
+        self._cycles[uid] = (
+            self._version,
+            config,
+            decision.passed,
+            verdict,
+            self.clock() + CYCLE_SECONDS,
+        )
+        if len(self._cycles) > 256:  # the pods decided last
+            del self._cycles[next(iter(self._cycles))]
+        return verdict
+
+    def _states(
+        self, names: list[str], server: str | None
+    ) -> tuple[list[engine.HostState], dict[str, str]]:
+        """The named nodes' HostStates, without the server's own pods, and the nodes not seen
+        yet with why. Usually each is the one kept: a look-up each, no call per node."""
+        kept = self._hosts
+        if server is None or server not in self._servers:
+            for name in self._dropped:
+                self.host(name)  # changed since the last decision: made and kept
+            self._dropped.clear()
+            try:
+                return list(map(kept.__getitem__, names)), {}
+            except KeyError:  # all made again (new defaults, a listing), or a node not seen
+                for name in [name for name in names if name not in kept]:
+                    self.host(name)
+            try:
+                return list(map(kept.__getitem__, names)), {}
+            except KeyError:  # a node not seen
+                pass
         states, unknown = [], {}
         for name in names:
             state = self.host(name, without=server)
@@ -271,25 +339,7 @@ class Inventory:
                 unknown[name] = "UnknownNode: placement has not seen this node yet"
             else:
                 states.append(state)
-        decision = engine.schedule(states, spec, config)
-        failed, unresolvable = dict(unknown), dict[str, str]()
-        for name, reason in decision.reasons.items():
-            target = failed if reason.startswith(_RESOLVABLE) else unresolvable
-            target[name] = reason
-        passed = [name for name, _ in decision.weighed]
-        verdict = Verdict(passed, failed, unresolvable, decision)
-        # What prioritize will ask: the nodes that passed, in name order.
-        self._cycles.pop(uid, None)
-        self._cycles[uid] = (
-            self._version,
-            config,
-            sorted(passed),
-            verdict,
-            self.clock() + CYCLE_SECONDS,
-        )
-        if len(self._cycles) > 256:  # the pods decided last
-            del self._cycles[next(iter(self._cycles))]
-        return verdict
+        return states, unknown
 
     def filter(
         self, pod: Mapping[str, Any], names: Iterable[str], config: engine.Config
@@ -304,20 +354,52 @@ class Inventory:
     ) -> list[tuple[str, int]]:
         """Extender scores, 0..10: Nova's first choice gets 10, alone; the others 0..9 by
         their weight. With kube-scheduler's own scoring off, Nova's choice is the one bound."""
+        return list(self.scores(pod, names, config).items())
+
+    def scores(
+        self, pod: Mapping[str, Any], names: Iterable[str], config: engine.Config
+    ) -> dict[str, int]:
+        """prioritize's scores by node, in the order the nodes were asked."""
         names = list(names)
         verdict = self.decide(pod, names, config, cycle=True)
         if verdict.decision is None:
-            return [(name, 0) for name in names]
+            return dict.fromkeys(names, 0)
         weighed = verdict.decision.weighed
-        scores = dict.fromkeys(names, 0)
+        scores = _scores(names, weighed)
         if weighed:
-            weights = [w for _, w in weighed]
-            low, high = min(weights), max(weights)
-            for name, weight in weighed[1:]:
-                scores[name] = int(9 * (weight - low) / (high - low)) if high > low else 0
-            scores[weighed[0][0]] = 10
             self.assume(pod, weighed[0][0])
-        return list(scores.items())
+        return scores
+
+
+def _scores(names: list[str], weighed: list[tuple[str, float]]) -> dict[str, int]:
+    """Each weighed node's int(9 * (weight - low) / (high - low)), the first's 10, the other
+    names' 0. Along `weighed`, best first, that score only falls: it is worked out where a run
+    of one score ends (bisection: a dozen scores for a thousand nodes), unless the weights are
+    not in order and finite."""
+    scores = dict.fromkeys(names, 0)
+    if not weighed:
+        return scores
+    weights = list(map(operator.itemgetter(1), weighed))
+    in_order = all(map(operator.ge, weights, itertools.islice(weights, 1, None)))
+    # In order, the bounds are the ends: min's and max's (but 0.0 for -0.0, which scores alike).
+    low, high = (weights[-1], weights[0]) if in_order else (min(weights), max(weights))
+    if high > low:  # else every one scores 0 (the weighed are among the names)
+        span = high - low
+
+        def score(weight: float) -> int:
+            return int(9 * (weight - low) / span)
+
+        if in_order and math.isfinite(9 * span) and len(scores) == len(names):
+            nodes = list(map(operator.itemgetter(0), weighed))
+            start = 1
+            while start < len(weights) and (value := score(weights[start])):
+                end = bisect.bisect_right(weights, -value, start, key=lambda w: -score(w))
+                scores.update(zip(nodes[start:end], itertools.repeat(value)))
+                start = end
+        else:
+            scores.update({name: score(weight) for name, weight in weighed[1:]})
+    scores[weighed[0][0]] = 10
+    return scores
 
 
 def preflight(
