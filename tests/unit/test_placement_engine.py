@@ -3,6 +3,8 @@ reasons a user reads, JsonFilter's query language, normalisation."""
 
 from __future__ import annotations
 
+from typing import Any
+
 import pytest
 
 from nimbus.placement import engine, filters, weighers
@@ -190,3 +192,46 @@ def test_image_properties(
     spec = engine.RequestSpec(1, 1, 1, image_properties=properties)
     verdict = filters.check("ImagePropertiesFilter", state, spec, engine.Config())
     assert (verdict is None) is passes
+
+
+KVM = (("x86_64", "kvm", "hvm"),)
+
+
+@pytest.mark.parametrize(
+    ("properties", "version", "bits", "passes"),
+    [
+        ({"hw_architecture": "x86_64", "img_hv_requested_version": ">=8.0"}, 8000000, None, True),
+        ({"hw_architecture": "x86_64", "img_hv_requested_version": ">=8.1"}, 8000000, None, False),
+        ({"hw_architecture": "x86_64", "img_hv_requested_version": ">= 6.0, < 9"}, 8002001, None,
+         True),
+        ({"hw_architecture": "x86_64", "img_hv_requested_version": "==8"}, 8000000, None, True),
+        ({"hw_architecture": "x86_64", "img_hv_requested_version": "!=8.0.0"}, 8000000, None,
+         False),
+        # a host that reports no version passes, as in Nova
+        ({"hw_architecture": "x86_64", "img_hv_requested_version": ">=99"}, None, None, True),
+        # without an architecture, hypervisor type or VM mode Nova checks nothing at all
+        ({"img_hv_requested_version": ">=99"}, 8000000, None, True),
+        ({"hw_architecture": "x86_64", "img_hv_requested_version": "8.0"}, 8000000, None, False),
+        ({"hw_architecture": "x86_64", "hw_maxphysaddr_bits": 42}, None, 46, True),
+        ({"hw_architecture": "x86_64", "hw_maxphysaddr_bits": 48}, None, 46, False),
+        ({"hw_architecture": "x86_64", "hw_maxphysaddr_bits": 48}, None, None, True),
+    ],
+)  # fmt: skip
+def test_image_properties_hypervisor_version_and_physical_address_bits(
+    properties: dict[str, Any], version: int | None, bits: int | None, passes: bool
+) -> None:
+    """Nova's ImagePropertiesFilter: img_hv_requested_version (oslo.utils' VersionPredicate)
+    against the host's hypervisor version, hw_maxphysaddr_bits against its cpu_info's."""
+    cpu_info = {"maxphysaddr": {"bits": bits}} if bits else {}
+    state = engine.HostState("n1", 8, 8192, 100, supported_instances=KVM,
+                             hypervisor_version=version, cpu_info=cpu_info)  # fmt: skip
+    spec = engine.RequestSpec(1, 1, 1, image_properties=properties)
+    verdict = filters.check("ImagePropertiesFilter", state, spec, engine.Config())
+    assert (verdict is None) is passes, verdict
+
+
+@pytest.mark.parametrize(
+    ("number", "text"), [(8000000, "8.0.0"), (1005003, "1.5.3"), (6002000, "6.2.0"), (7, "7")]
+)
+def test_a_hypervisor_version_as_oslo_writes_it(number: int, text: str) -> None:
+    assert filters.version_string(number) == text

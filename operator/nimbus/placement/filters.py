@@ -10,6 +10,7 @@ import functools
 import ipaddress
 import json
 import operator
+import re
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any, TypeAlias
 
@@ -221,20 +222,78 @@ def image_properties_filter(spec: engine.RequestSpec, config: engine.Config) -> 
     )
 
     asked = [w for w in wanted if w]
-    verdicts: dict[tuple[tuple[str, str, str], ...], str | None] = {}  # hosts share their lists
+    requested = props.get("img_hv_requested_version")
+    bits = props.get("hw_maxphysaddr_bits")
+    try:
+        predicate = version_predicate(str(requested)) if requested else None
+    except ValueError as error:  # Nova's scheduler fails the request on it
+        refused = f"ImagePropertiesFilter: img_hv_requested_version: {error}"
+        return lambda _: refused
+    # Hosts share their lists; the version and maxphysaddr checks are the host's own.
+    verdicts: dict[tuple[tuple[str, str, str], ...], str | None] = {}
 
     def check(host: engine.HostState) -> str | None:
         offered = host.supported_instances
-        if offered in verdicts:
+        if offered not in verdicts:
+            verdict = None
+            if not any(all(w in supported for w in asked) for supported in offered):
+                listed = [list(s) for s in offered]
+                verdict = f"ImagePropertiesFilter: {described} is not among the host's {listed}"
+            verdicts[offered] = verdict
+        if verdicts[offered] is not None:
             return verdicts[offered]
-        verdict = None
-        if not any(all(w in supported for w in asked) for supported in offered):
-            listed = [list(s) for s in offered]
-            verdict = f"ImagePropertiesFilter: {described} is not among the host's {listed}"
-        verdicts[offered] = verdict
-        return verdict
+        # Nova's: a host that reports no hypervisor version, or no maxphysaddr, passes them.
+        if predicate is not None and host.hypervisor_version:
+            version = version_string(host.hypervisor_version)
+            if not predicate(version):
+                return (f"ImagePropertiesFilter: hypervisor version {version} does not satisfy "
+                        f"img_hv_requested_version {requested}")  # fmt: skip
+        have = (host.cpu_info.get("maxphysaddr") or {}).get("bits")
+        if bits and have and int(have) < int(bits):
+            return (f"ImagePropertiesFilter: the host's {have} physical address bits are fewer "
+                    f"than hw_maxphysaddr_bits {bits}")  # fmt: skip
+        return None
 
     return check
+
+
+_PREDICATE = re.compile(r"^\s*(<=|>=|<|>|!=|==)\s*([^\s]+)\s*$")
+_COMPARE: dict[str, Callable[[Any, Any], bool]] = {
+    "<": operator.lt, "<=": operator.le, "==": operator.eq, ">": operator.gt,
+    ">=": operator.ge, "!=": operator.ne,
+}  # fmt: skip
+
+
+def _release(text: str) -> tuple[int, ...]:
+    """A release version (`8.0`, `8.0.0`) as PEP 440 compares it: trailing zeros do not count."""
+    if not re.fullmatch(r"\d+(\.\d+)*", text):
+        raise ValueError(f"bad version: {text}")
+    numbers = [int(n) for n in text.split(".")]
+    while len(numbers) > 1 and numbers[-1] == 0:
+        numbers.pop()
+    return tuple(numbers)
+
+
+def version_predicate(text: str) -> Callable[[str], bool]:
+    """oslo.utils' VersionPredicate, which Nova's img_hv_requested_version is: conditions
+    (`>=6.0`, `>= 6.0, < 9`) separated by commas, each met by the version; release versions."""
+    conditions = []
+    for part in text.split(","):
+        found = _PREDICATE.match(part)
+        if not found:
+            raise ValueError(f"bad package restriction syntax: {part}")
+        conditions.append((_COMPARE[found[1]], _release(found[2])))
+    return lambda version: all(met(_release(version), wanted) for met, wanted in conditions)
+
+
+def version_string(number: int) -> str:
+    """oslo.utils' convert_version_to_str: Nova's hypervisor version integer (major * 1000000 +
+    minor * 1000 + patch) as text, `8000000` -> `8.0.0`."""
+    parts: list[str] = []
+    while number:
+        parts.insert(0, str(number % 1000))
+        number //= 1000
+    return ".".join(parts)
 
 
 def server_group_anti_affinity_filter(
