@@ -32,7 +32,7 @@ ALL_FILTERS = (
     "SameHostFilter", "DifferentHostFilter", "AggregateMultiTenancyIsolation",
 )  # fmt: skip
 # The weighers Nova has that weigh every host the same here (the parity test says why).
-CONSTANT_WEIGHERS = {"CrossCellWeigher", "MetricsWeigher", "PCIWeigher", "ImagePropertiesWeigher"}
+CONSTANT_WEIGHERS = {"CrossCellWeigher", "MetricsWeigher", "ImagePropertiesWeigher"}
 AGGREGATES: tuple[tuple[str, dict[str, str]], ...] = (
     ("ssd", {"ssd": "true"}),
     ("hdd", {"ssd": "false"}),
@@ -62,6 +62,9 @@ EXTRA_SPECS: tuple[dict[str, str], ...] = (
 IMAGES: tuple[dict[str, str], ...] = (
     {}, {}, {"hw_architecture": "x86_64"}, {"hw_architecture": "aarch64"},
     {"img_hv_type": "kvm"}, {"img_hv_type": "qemu", "hw_vm_mode": "hvm"},
+    {"hw_architecture": "x86_64", "img_hv_requested_version": ">=9.0"},
+    {"img_hv_type": "qemu", "img_hv_requested_version": ">= 8.0, < 10"},
+    {"img_hv_requested_version": "==10"},
 )  # fmt: skip
 QUERIES: tuple[Any, ...] = (
     None, None, None,

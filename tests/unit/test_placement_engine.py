@@ -235,3 +235,20 @@ def test_image_properties_hypervisor_version_and_physical_address_bits(
 )
 def test_a_hypervisor_version_as_oslo_writes_it(number: int, text: str) -> None:
     assert filters.version_string(number) == text
+
+
+def test_the_pci_weigher_keeps_hosts_with_devices_for_the_servers_that_ask() -> None:
+    """Nova's PCIWeigher: MAX_DEVS (100) less the host's free PCI devices (at most 99), so a
+    host without devices weighs most; one with more than 99 weighs as one with 99."""
+    hosts = [engine.HostState(name, 8, 8192, 100, devices=devices)
+             for name, devices in (("plain", {}), ("two", {"gpu": 1, "nic": 1}),
+                                   ("many", {"gpu": 150}))]  # fmt: skip
+    spec = engine.RequestSpec(1, 512, 1)
+    (pci,) = [w for w in weighers.weigh(hosts, spec, engine.Config()) if w.weigher == "PCIWeigher"]
+    assert pci.raw == [100, 98, 1]
+    assert pci.normalized == [1.0, pytest.approx(97 / 99), 0.0]
+    assert pci.multipliers == [1.0, 1.0, 1.0]
+    off = engine.Config(pci_weight_multiplier=0.0)
+    decision = engine.schedule(hosts, spec, off)
+    assert "PCIWeigher" not in {w.weigher for w in weighers.weigh(hosts, spec, off, adding=True)}
+    assert decision.weighed

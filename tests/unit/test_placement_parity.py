@@ -27,16 +27,15 @@ CASES = sorted((FIXTURES / "nova-parity").glob("case-*.json"))
 CASES_34 = sorted((FIXTURES / "nova-34-parity").glob("case-*.json"))
 
 # Options of the second set that Nimbus has no counterpart for, at the values where they change
-# nothing: no moves between cells, no image-property weighing, no PCI pools, one host chosen
-# from the best, no shuffling of ties.
+# nothing: no moves between cells, no image-property weighing, one host chosen from the best,
+# no shuffling of ties.
 NO_OPS = {
     "cross_cell_move_weight_multiplier": 1000000.0,
     "image_props_weight_multiplier": 0.0,
-    "pci_weight_multiplier": 1.0,
     "host_subset_size": 1,
     "shuffle_best_same_weighed_hosts": False,
 }
-CONSTANT_WEIGHERS = {"CrossCellWeigher", "MetricsWeigher", "PCIWeigher", "ImagePropertiesWeigher"}
+CONSTANT_WEIGHERS = {"CrossCellWeigher", "MetricsWeigher", "ImagePropertiesWeigher"}
 
 
 def host(raw: dict[str, Any]) -> engine.HostState:

@@ -190,6 +190,7 @@ class Config:
     soft_anti_affinity_weight_multiplier: float = 1.0
     build_failure_weight_multiplier: float = 1000000.0
     hypervisor_version_weight_multiplier: float = 1.0
+    pci_weight_multiplier: float = 1.0
     max_io_ops_per_host: int = 8
     max_instances_per_host: int = 50
     isolated_images: tuple[str, ...] = ()

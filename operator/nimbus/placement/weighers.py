@@ -36,10 +36,20 @@ class Weigher:
     sign: float = 1.0
 
 
+# Nova's most free PCI devices a host counts (nova.scheduler.weights.pci.MAX_DEVS).
+MAX_DEVS = 100
+
+
+def _pci(hosts: list[engine.HostState], spec: engine.RequestSpec) -> list[int]:
+    """PCIWeigher: fewer free PCI devices weigh more, so a host's devices are kept for the
+    servers that ask for them (and those that do stack up)."""
+    return [MAX_DEVS - min(sum(h.devices.values()), MAX_DEVS - 1) for h in hosts]
+
+
 # Nova's all_weighers in Nova's order (the order its sums are made in, which ties can show),
 # but for those that weigh every host the same here and so normalise to 0 for all: cross-cell
-# (no moves between cells), metrics (none configured), PCI (devices are not pools here) and
-# image properties (multiplier 0 by default).
+# (no moves between cells), metrics (none configured) and image properties (multiplier 0 by
+# default).
 WEIGHERS: tuple[Weigher, ...] = (
     Weigher("NumInstancesWeigher", lambda hs, s: [h.num_instances for h in hs],
             "num_instances_weight_multiplier"),
@@ -55,6 +65,7 @@ WEIGHERS: tuple[Weigher, ...] = (
     Weigher("RAMWeigher", lambda hs, s: [h.free_ram_mb for h in hs], "ram_weight_multiplier", 0),
     Weigher("DiskWeigher", lambda hs, s: [h.free_disk_mb for h in hs],
             "disk_weight_multiplier", 0),
+    Weigher("PCIWeigher", _pci, "pci_weight_multiplier"),
     Weigher("IoOpsWeigher", lambda hs, s: [h.num_io_ops for h in hs],
             "io_ops_weight_multiplier", 0),
     Weigher("HypervisorVersionWeigher", lambda hs, s: [h.hypervisor_version or 0 for h in hs],
