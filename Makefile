@@ -83,6 +83,9 @@ test: lint build ## lint, then unit and integration tests (integration starts it
 bench: build ## benchmarks: figures and ratios, not pass/fail (N=100 servers)
 	$(BIN)/python bench/reconcile.py --servers 100
 	$(BIN)/python bench/placement.py
+	@if $(BIN)/python -c 'import nova' 2>/dev/null; then \
+	  $(BIN)/python bench/placement_oracle.py --cases 1000; \
+	else echo "Nova 34 is not installed (make bench-nova): the placement oracle is skipped"; fi
 	$(BIN)/python bench/stack.py
 	$(BIN)/python bench/api.py --servers 1000
 	$(BIN)/python bench/l3.py
