@@ -170,6 +170,77 @@ def test_a_member_launches_an_instance_through_the_wizard(
     page.close()
 
 
+def test_a_member_launches_from_a_volume_with_user_data_a_group_and_a_zone(
+    dashboard: str, browser: Browser, cloud: Cloud, member: dict[str, str]
+) -> None:
+    """The wizard's other steps: Details (a zone), Source (a bootable volume made from cirros),
+    Flavor, Configuration (a customization script), Server Groups (one of the project's):
+    Active, and the Server asks for each."""
+    shots = artefacts("flow-launch-from-volume")
+    project = member["project"]
+    cloud.apply(
+        {"apiVersion": "blockstorage.nimbus.dev/v1alpha1", "kind": "Volume",
+         "metadata": {"name": "boot-vol", "namespace": project},
+         "spec": {"sizeGB": 1, "source": {"image": {"name": "cirros"}}}},
+        {"apiVersion": "compute.nimbus.dev/v1alpha1", "kind": "ServerGroup",
+         "metadata": {"name": "pack", "namespace": project}, "spec": {"policy": "affinity"}},
+    )  # fmt: skip
+    wait_for(cloud, "volumes.blockstorage.nimbus.dev", "boot-vol", project, "{.status.status}",
+             "available", timeout=120)  # fmt: skip
+    page = _logged_in(browser, dashboard, member, "/project/instances/")
+    page.click("#instances__action_launch-ng")
+    wizard = page.locator(".ng-wizard")
+    expect(wizard.locator("#name")).to_be_visible(timeout=WAIT)
+    wizard.locator("#name").fill("from-vol")
+    zone = wizard.locator("#availability-zone")
+    expect(zone).to_be_visible(timeout=WAIT)
+    zones = [z.strip() for z in zone.locator("option").all_inner_texts() if z.strip()]
+    chosen = next(z for z in zones if z != "Any Availability Zone")
+    zone.select_option(label=chosen)
+    shot(page, shots, "01-details")
+
+    def step(title: str) -> None:
+        wizard.locator(f".wizard-nav a:has-text('{title}')").click()
+
+    def allocate(text: str) -> None:
+        """The transfer table's ↑ on the available row showing `text`, until it is allocated."""
+        up = wizard.locator(f".step:visible tr:has-text('{text}') td:last-child button")
+        expect(up.first).to_be_visible(timeout=WAIT)
+        up.first.click()
+        allocated = wizard.locator(".step:visible table").first
+        expect(allocated).to_contain_text(text)
+
+    step("Source")
+    wizard.locator("#boot-source-type").select_option(label="Volume")
+    allocate("boot-vol")
+    shot(page, shots, "02-source")
+    step("Flavor")
+    allocate("hz1.small")
+    step("Configuration")
+    wizard.locator("textarea#user-data").fill("#!/bin/sh\necho hello from the dashboard\n")
+    shot(page, shots, "03-configuration")
+    step("Server Groups")
+    allocate("pack")
+    shot(page, shots, "04-server-group")
+    launch = wizard.locator("button.finish")
+    expect(launch).to_be_enabled()
+    launch.click()
+    expect(wizard).to_be_hidden(timeout=WAIT)
+    _status(page, "instances", "from-vol", "Active")
+    expect(row(page, "instances", "from-vol")).to_contain_text(chosen)
+    shot(page, shots, "05-active")
+    spec = cloud.get("servers.compute.nimbus.dev", "from-vol", project)["spec"]
+    assert spec["bootVolume"]["name"] == "boot-vol", spec
+    wanted = {"serverGroup": "pack", "availabilityZone": chosen}
+    assert {key: spec.get(key) for key in wanted} == wanted, spec
+    assert "echo hello from the dashboard" in spec["userData"]
+    assert _errors(page) == []
+    row_action(page, "instances", "from-vol", "delete")
+    confirm(page)
+    expect(row(page, "instances", "from-vol")).to_have_count(0, timeout=WAIT)
+    page.close()
+
+
 def test_a_member_shuts_off_starts_and_reboots_the_instance(
     dashboard: str, browser: Browser, member: dict[str, str]
 ) -> None:
