@@ -477,6 +477,9 @@ def test_a_server_of_another_project_s_image_names_its_project() -> None:
     properties = {"flavor": "m1.tiny", "image": "admin/cirros"}
     made = resources.TYPES["OS::Nova::Server"]("server", properties, STACK)
     assert made.manifest["spec"]["image"] == {"name": "cirros", "project": "admin"}  # type: ignore[union-attr]
+    volume = resources.TYPES["OS::Cinder::Volume"]("disk", {"size": 1, "image": "admin/cirros"},
+                                                   STACK)  # fmt: skip
+    assert volume.manifest["spec"]["source"] == {"image": {"name": "cirros", "project": "admin"}}  # type: ignore[union-attr]
 
 
 def _live(kind: str, spec: dict[str, Any]) -> dict[str, Any]:

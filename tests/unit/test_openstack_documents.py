@@ -656,3 +656,16 @@ def test_how_many_servers_a_request_asks_for(
     server: dict[str, Any], expected: tuple[int, int]
 ) -> None:
     assert server_request.counts({"server": server}) == expected
+
+
+@pytest.mark.parametrize(
+    ("text", "usable"),
+    [(".*Server", True), ("web-\\d+$", True), ("^a.*b.*c", True), ("[", False),
+     ("(a+)+$", False), ("(x|y)*z", False), (".*.*.*.*Z", False), ("x" * 256, False),
+     ("\\*\\*\\*\\*", True)],
+)  # fmt: skip
+def test_a_user_s_regular_expression_that_could_backtrack_for_long_is_refused(
+    text: str, usable: bool
+) -> None:
+    """Name filters run in the API's one event loop: `.*.*.*.*.*.*.*.*.*.*Z` took 23 s."""
+    assert (documents.user_pattern(text) is not None) is usable

@@ -212,6 +212,9 @@ KVM = (("x86_64", "kvm", "hvm"),)
         # without an architecture, hypervisor type or VM mode Nova checks nothing at all
         ({"img_hv_requested_version": ">=99"}, 8000000, None, True),
         ({"hw_architecture": "x86_64", "img_hv_requested_version": "8.0"}, 8000000, None, False),
+        # Nova reads the predicate only for a host with a version
+        ({"hw_architecture": "x86_64", "img_hv_requested_version": "garbage"}, None, None, True),
+        ({"hw_architecture": "x86_64", "hw_maxphysaddr_bits": "many"}, None, 46, True),
         ({"hw_architecture": "x86_64", "hw_maxphysaddr_bits": 42}, None, 46, True),
         ({"hw_architecture": "x86_64", "hw_maxphysaddr_bits": 48}, None, 46, False),
         ({"hw_architecture": "x86_64", "hw_maxphysaddr_bits": 48}, None, None, True),

@@ -86,6 +86,23 @@ def kube_name(display: str, taken: Collection[str], *, fallback: str = "server")
 # --- shared pieces --------------------------------------------------------------------------
 
 
+# A user's regular expression (a name filter) runs in the API's one event loop: one that could
+# backtrack for long matches nothing, as an invalid one does. A group quantified again (`(a+)+`)
+# is exponential and more than three quantifiers polynomial of a high degree (`.*.*.*.*.*Z`).
+_QUANTIFIED_GROUP = re.compile(r"\)[*+?{]")
+_QUANTIFIER = re.compile(r"(?<!\\)[*+?{]")
+
+
+def user_pattern(text: str) -> re.Pattern[str] | None:
+    """A user's regular expression compiled, or None when it is invalid or could take long."""
+    if len(text) > 255 or _QUANTIFIED_GROUP.search(text) or len(_QUANTIFIER.findall(text)) > 3:
+        return None
+    try:
+        return re.compile(text)
+    except re.error:
+        return None
+
+
 def uid(body: Mapping[str, Any]) -> str:
     return str((body.get("metadata") or {}).get("uid", ""))
 

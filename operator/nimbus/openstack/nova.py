@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import asyncio
 import datetime
-import re
 from collections.abc import Sequence
 from typing import Any
 
@@ -171,8 +170,10 @@ def _matches(server: dict[str, Any], query: Any, version: tuple[int, int]) -> bo
     """Nova's list filters that the clients send: name (a regular expression), status, and
     from 2.26 the tags (server_tags.matches)."""
     name = query.get("name")
-    if name and not re.search(name, documents.display_name(server)):
-        return False
+    if name:
+        pattern = documents.user_pattern(name)
+        if pattern is None or not pattern.search(documents.display_name(server)):
+            return False
     tags = (server.get("spec") or {}).get("tags") or []
     if version >= server_tags.SINCE and not server_tags.matches(tags, query):
         return False
@@ -227,19 +228,26 @@ async def _every_project_s(
     request: web.Request, identity: Identity, version: tuple[int, int], verb: str
 ) -> list[dict[str, Any]]:
     """all_tenants: every project's servers (Nova's admin list), read as the caller, so only a
-    caller Kubernetes lets list every namespace's Servers (a cluster admin) gets them: anyone
-    else gets Nova's policy 403. `project_id` (or `tenant_id`) narrows it to one project."""
+    caller Kubernetes lets list every namespace's Servers (a cluster admin) gets them. A
+    project's admin (whom Horizon shows its Admin dashboard) gets their own project's, as the
+    projects they may read; anyone else gets Nova's policy 403. `project_id` (or `tenant_id`)
+    narrows it to one project."""
     kube = services(request).as_user(identity)
     try:
-        listed, projects = await asyncio.gather(
-            kube.list(COMPUTE, "Server"), kube.list(IDENTITY, "Project")
-        )
+        listed, projects, images = await asyncio.gather(
+            kube.list(COMPUTE, "Server"), kube.list(IDENTITY, "Project"),
+            kube.list(IMAGES, "Image"),
+        )  # fmt: skip
     except client.ApiError as error:
-        if error.status == 403:
+        if error.status != 403:
+            raise
+        if not identity.admin or identity.project is None:
             raise nova_admin_documents.policy_refused(f"servers:{verb}:get_all_tenants") from None
-        raise
+        listed, projects, images = await project_servers(request, identity), [identity.project], []
     ids = {str((p.get("status") or {}).get("namespace") or p["metadata"]["name"]):
            str(p["metadata"]["uid"]) for p in projects}  # fmt: skip
+    # Every image by project/name: a server may boot from any project's public or shared one.
+    every_image = {f"{i['metadata']['namespace']}/{i['metadata']['name']}": i for i in images}
     wanted = request.query.get("project_id") or request.query.get("tenant_id")
     by_namespace: dict[str, list[dict[str, Any]]] = {}
     for server in listed:
@@ -249,6 +257,8 @@ async def _every_project_s(
             by_namespace.setdefault(namespace, []).append(server)
     contexts = await asyncio.gather(*(_context(request, identity, servers, namespace)
                                       for namespace, servers in by_namespace.items()))  # fmt: skip
+    for context in contexts:
+        context["images"].update(every_image)
     details = [
         _document(request, identity, server, context, version, listing=True,
                   project_id=ids.get(namespace, namespace))

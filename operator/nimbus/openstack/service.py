@@ -374,7 +374,13 @@ class Services:
             r in IMPLIED[h] for h in held))  # fmt: skip
 
     async def user_projects(self, user: str) -> list[dict[str, Any]]:
-        return [p for p in await self.projects() if self.roles_on(p, user)]
+        """The projects the user has a role on; not one being deleted, which is gone to
+        Keystone's clients at once (keystone_admin)."""
+        return [
+            p
+            for p in await self.projects()
+            if self.roles_on(p, user) and not p["metadata"].get("deletionTimestamp")
+        ]
 
     # -- tokens ------------------------------------------------------------------------------
 

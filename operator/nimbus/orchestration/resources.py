@@ -42,9 +42,8 @@ class NotSupportedYetError(HotError):
 
 def _server(resource: str, p: Mapping[str, Any], stack: Stack) -> Made:
     spec: dict[str, Any] = {"flavor": p.get("flavor")}
-    if p.get("image"):  # `project/name`: another project's public or shared image
-        project, _, image = str(p["image"]).rpartition("/")
-        spec["image"] = {"name": image, "project": project} if project else {"name": image}
+    if p.get("image"):
+        spec["image"] = _image_ref(p["image"])
     for mapping in p.get("block_device_mapping_v2") or p.get("block_device_mapping") or []:
         volume = mapping.get("volume_id")
         boot = mapping.get("boot_index", 0) == 0 or mapping.get("device_name") in ("vda", "sda")
@@ -288,9 +287,16 @@ def listener_pools(definitions: Mapping[str, Mapping[str, Any]]) -> dict[str, di
     return changed
 
 
+def _image_ref(value: Any) -> dict[str, str]:
+    """An image as a template names it: `project/name` is another project's public or shared
+    image (plan.named makes it of an id)."""
+    project, _, image = str(value).rpartition("/")
+    return {"name": image, "project": project} if project else {"name": image}
+
+
 def _volume(resource: str, p: Mapping[str, Any], stack: Stack) -> Made:
     source = (
-        {"image": {"name": p["image"]}}
+        {"image": _image_ref(p["image"])}
         if p.get("image")
         else (
             {"snapshot": p["snapshot_id"]}

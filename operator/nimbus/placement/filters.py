@@ -223,12 +223,14 @@ def image_properties_filter(spec: engine.RequestSpec, config: engine.Config) -> 
 
     asked = [w for w in wanted if w]
     requested = props.get("img_hv_requested_version")
-    bits = props.get("hw_maxphysaddr_bits")
+    bits = _integer(props.get("hw_maxphysaddr_bits"))
+    # Nova reads the predicate only for a host that reports a hypervisor version, and fails the
+    # request when it is not one: here such a host is left out, saying why.
     try:
         predicate = version_predicate(str(requested)) if requested else None
-    except ValueError as error:  # Nova's scheduler fails the request on it
-        refused = f"ImagePropertiesFilter: img_hv_requested_version: {error}"
-        return lambda _: refused
+        refused = None
+    except ValueError as error:
+        predicate, refused = None, f"ImagePropertiesFilter: img_hv_requested_version: {error}"
     # Hosts share their lists; the version and maxphysaddr checks are the host's own.
     verdicts: dict[tuple[tuple[str, str, str], ...], str | None] = {}
 
@@ -243,18 +245,27 @@ def image_properties_filter(spec: engine.RequestSpec, config: engine.Config) -> 
         if verdicts[offered] is not None:
             return verdicts[offered]
         # Nova's: a host that reports no hypervisor version, or no maxphysaddr, passes them.
-        if predicate is not None and host.hypervisor_version:
+        if requested and host.hypervisor_version:
+            if refused is not None or predicate is None:
+                return refused
             version = version_string(host.hypervisor_version)
             if not predicate(version):
                 return (f"ImagePropertiesFilter: hypervisor version {version} does not satisfy "
                         f"img_hv_requested_version {requested}")  # fmt: skip
-        have = (host.cpu_info.get("maxphysaddr") or {}).get("bits")
-        if bits and have and int(have) < int(bits):
+        have = _integer((host.cpu_info.get("maxphysaddr") or {}).get("bits"))
+        if bits and have and have < bits:
             return (f"ImagePropertiesFilter: the host's {have} physical address bits are fewer "
                     f"than hw_maxphysaddr_bits {bits}")  # fmt: skip
         return None
 
     return check
+
+
+def _integer(value: Any) -> int | None:
+    try:
+        return int(value) if value is not None else None
+    except (TypeError, ValueError):
+        return None
 
 
 _PREDICATE = re.compile(r"^\s*(<=|>=|<|>|!=|==)\s*([^\s]+)\s*$")

@@ -43,7 +43,7 @@ MAX_DEVS = 100
 def _pci(hosts: list[engine.HostState], spec: engine.RequestSpec) -> list[int]:
     """PCIWeigher: fewer free PCI devices weigh more, so a host's devices are kept for the
     servers that ask for them (and those that do stack up)."""
-    return [MAX_DEVS - min(sum(h.devices.values()), MAX_DEVS - 1) for h in hosts]
+    return [MAX_DEVS - min(max(sum(h.devices.values()), 0), MAX_DEVS - 1) for h in hosts]
 
 
 # Nova's all_weighers in Nova's order (the order its sums are made in, which ties can show),

@@ -98,7 +98,7 @@ class Writer:
         try:
             return list(map(quoted.__getitem__, names))
         except KeyError:  # a name not written before
-            if len(quoted) > 65536:  # nodes come and go: begin again
+            if len(quoted) > 16384:  # nodes come and go, or a request names many: begin again
                 quoted.clear()
             for name in [name for name in names if name not in quoted]:
                 quoted[name] = json.encoder.encode_basestring_ascii(name)
