@@ -792,6 +792,7 @@ def test_an_identity_admin_makes_a_project_a_user_and_their_role(
 
         row_action(page, "users", newcomer, "delete")
         confirm(page)
+        _told(page, f"Deleted User: {newcomer}")
         expect(row(page, "users", newcomer)).to_have_count(0, timeout=WAIT)
         page.goto(f"{dashboard}/identity/", wait_until="networkidle")
         row_action(page, "tenants", team, "delete")

@@ -145,12 +145,18 @@ async def _create(
 # --- users ----------------------------------------------------------------------------------
 
 
+def _deleting(body: dict[str, Any]) -> bool:
+    return bool(body["metadata"].get("deletionTimestamp"))
+
+
 @routes.get("/v3/users")
 async def list_users(request: web.Request) -> web.Response:
     identity = await caller(request)
     svc = services(request)
     users = await svc.as_user(identity).list(IDENTITY, "User")
-    documents_ = [await _user_document(svc, u) for u in users]
+    # A user being deleted (the operator still cleaning up after them) is gone at once, as
+    # Keystone's delete is.
+    documents_ = [await _user_document(svc, u) for u in users if not _deleting(u)]
     return web.json_response({"users": filtered(documents_, request.query),
                               "links": {"self": "", "next": None, "previous": None}})  # fmt: skip
 
@@ -162,7 +168,10 @@ async def show_user(request: web.Request) -> web.Response:
     user_id = request.match_info["user_id"]
     if user_id != identity.user_id and not await may(svc, identity, "get", "users"):
         raise forbidden("get_user")
-    return web.json_response({"user": await _user_document(svc, await find_user(svc, user_id))})
+    found = await find_user(svc, user_id)
+    if _deleting(found):
+        raise Fault(404, f"Could not find user: {user_id}.", style="keystone")
+    return web.json_response({"user": await _user_document(svc, found)})
 
 
 @routes.post("/v3/users")
@@ -226,10 +235,6 @@ async def change_own_password(request: web.Request) -> web.Response:
 
 
 # --- projects -------------------------------------------------------------------------------
-
-
-def _deleting(body: dict[str, Any]) -> bool:
-    return bool(body["metadata"].get("deletionTimestamp"))
 
 
 @routes.get("/v3/projects")
