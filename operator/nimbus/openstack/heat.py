@@ -438,7 +438,7 @@ async def resource_type(request: web.Request) -> web.Response:
     kind = request.match_info["type_name"]
     if kind in heat_templates.HIDDEN:
         raise fault(400, f"{kind} is not supported.", "NotSupported")
-    described = str(request.query.get("with_description", "")).lower() in ("true", "1", "yes")
+    described = heat_documents.truthy(request.query.get("with_description"))
     schema = heat_templates.resource_type_schema(kind, with_description=described)
     if schema is None:
         raise not_found("Resource Type", kind)
@@ -456,7 +456,7 @@ async def template_functions(request: web.Request) -> web.Response:
     """The functions of one version (`with_condition_func=true`: and the condition ones)."""
     await identity_of(request)
     version = request.match_info["template_version"]
-    conditions = request.query.get("with_condition_func", "").lower() in ("true", "1", "yes")
+    conditions = heat_documents.truthy(request.query.get("with_condition_func"))
     found = heat_templates.template_functions(version, conditions=conditions)
     if found is None:
         raise fault(404, f"Template with version {version} not found", "NotFound")

@@ -27,6 +27,13 @@ from nimbus.orchestration.hot import template as hot_template
 UPDATED_ANNOTATION = "openstack.nimbus.dev/update-requested"
 EPOCH = datetime.datetime(1970, 1, 1, tzinfo=datetime.UTC)
 TERMINAL = ("COMPLETE", "FAILED")
+
+
+def truthy(value: object) -> bool:
+    """A boolean query parameter as Heat's API reads it (`true`, `1`, `yes`)."""
+    return str(value or "").lower() in ("true", "1", "yes")
+
+
 # -- times ------------------------------------------------------------------------------------
 
 
@@ -315,7 +322,7 @@ def matches(body: Mapping[str, Any], query: Mapping[str, str]) -> bool:
         return False
     if _words(query, "not_tags_any") and set(_words(query, "not_tags_any")) & tags:
         return False
-    nested = str(query.get("show_nested", "")).lower() in ("true", "1", "yes")
+    nested = truthy(query.get("show_nested"))
     return nested or parent_of(body) is None
 
 

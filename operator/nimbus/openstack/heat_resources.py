@@ -13,13 +13,10 @@ from aiohttp import web
 
 from nimbus.k8s import client
 from nimbus.openstack import documents, heat, heat_documents, heat_events
+from nimbus.openstack.heat_documents import truthy
 from nimbus.openstack.service import Identity
 
 routes = web.RouteTableDef()
-
-
-def _true(value: Any) -> bool:
-    return str(value or "").lower() in ("true", "1", "yes")
 
 
 # -- resources --------------------------------------------------------------------------------
@@ -38,7 +35,7 @@ async def list_resources(request: web.Request) -> web.Response:
     listed = []
     for entry in heat_documents.resources_of(stack):
         document = heat_documents.resource(entry, stack, context, objects.get(
-            str(entry.get("resourceName"))), detail=_true(query.get("with_detail")))  # fmt: skip
+            str(entry.get("resourceName"))), detail=truthy(query.get("with_detail")))  # fmt: skip
         word = document["resource_status"]
         if query.get("name") and document["resource_name"] != query["name"]:
             continue

@@ -220,10 +220,6 @@ def _name_filter(pattern: str) -> Callable[[str], bool]:
     return lambda name: expression.match(name) is not None
 
 
-def _truthy(value: object) -> bool:
-    return str(value or "").lower() in ("true", "1", "yes", "on")
-
-
 def resource_type_list(query: Mapping[str, str]) -> list[Any]:
     """GET /resource_types: names, filtered as Heat filters them (`name`, a regular expression;
     `support_status`; `version`, the release a type appeared in), or with `with_description`
@@ -237,7 +233,7 @@ def resource_type_list(query: Mapping[str, str]) -> list[Any]:
         and (status is None or schemas[k]["support_status"]["status"] == status)
         and (version is None or schemas[k]["support_status"]["version"] == version)
     ]  # fmt: skip
-    if _truthy(query.get("with_description")):
+    if heat_documents.truthy(query.get("with_description")):
         return [{"resource_type": k, "description": _describe(k)} for k in kinds]
     return list(kinds)
 

@@ -116,23 +116,30 @@ async def _foreign_images(
 
 async def _context(
     request: web.Request, identity: Identity, servers: list[dict[str, Any]],
-    namespace: str | None = None,
+    namespace: str | None = None, images: list[dict[str, Any]] | None = None,
 ) -> dict[str, Any]:  # fmt: skip
     """What server documents refer to: flavors by name, the project's images (and others'
     these servers boot from), volumes, networks and security groups (whose OpenStack names the
-    documents show); those of `namespace`'s project when it is another's (all_tenants)."""
+    documents show); those of `namespace`'s project when it is another's (all_tenants), with
+    `images` every project's, read once for them all."""
     kube = services(request).as_user(identity)
     where = namespace or identity.namespace
+    if images is None:
+        own, foreign = await asyncio.gather(
+            kube.list(IMAGES, "Image", where), _foreign_images(request, identity, servers, where)
+        )
+    else:
+        own = [i for i in images if i["metadata"].get("namespace") == where]
+        foreign = {f"{i['metadata']['namespace']}/{i['metadata']['name']}": i for i in images}
     listed = await asyncio.gather(
-        kube.list(COMPUTE, "Flavor"), kube.list(IMAGES, "Image", where),
-        kube.list(VOLUMES, "Volume", where),
-        kube.list(NETWORKS, "Network", where),
-        kube.list(NETWORKS, "SecurityGroup", where),
-        _foreign_images(request, identity, servers, where),
+        kube.list(COMPUTE, "Flavor"), kube.list(VOLUMES, "Volume", where),
+        kube.list(NETWORKS, "Network", where), kube.list(NETWORKS, "SecurityGroup", where),
     )  # fmt: skip
+    flavors, volumes, networks, groups = listed
     context = {key: {o["metadata"]["name"]: o for o in objects}
-               for key, objects in zip(_CONTEXT, listed[:-1], strict=True)}  # fmt: skip
-    context["images"].update(listed[-1])
+               for key, objects in zip(_CONTEXT, (flavors, own, volumes, networks, groups),
+                                       strict=True)}  # fmt: skip
+    context["images"].update(foreign)
     return context
 
 
@@ -234,20 +241,24 @@ async def _every_project_s(
     narrows it to one project."""
     kube = services(request).as_user(identity)
     try:
-        listed, projects, images = await asyncio.gather(
+        listed, projects, every = await asyncio.gather(
             kube.list(COMPUTE, "Server"), kube.list(IDENTITY, "Project"),
             kube.list(IMAGES, "Image"),
         )  # fmt: skip
+        images: list[dict[str, Any]] | None = every
     except client.ApiError as error:
         if error.status != 403:
             raise
         if not identity.admin or identity.project is None:
             raise nova_admin_documents.policy_refused(f"servers:{verb}:get_all_tenants") from None
-        listed, projects, images = await project_servers(request, identity), [identity.project], []
+        # their own project's, and the images as any of its lists reads them (_context)
+        listed, projects, images = (
+            await project_servers(request, identity),
+            [identity.project],
+            None,
+        )
     ids = {str((p.get("status") or {}).get("namespace") or p["metadata"]["name"]):
            str(p["metadata"]["uid"]) for p in projects}  # fmt: skip
-    # Every image by project/name: a server may boot from any project's public or shared one.
-    every_image = {f"{i['metadata']['namespace']}/{i['metadata']['name']}": i for i in images}
     wanted = request.query.get("project_id") or request.query.get("tenant_id")
     by_namespace: dict[str, list[dict[str, Any]]] = {}
     for server in listed:
@@ -255,10 +266,9 @@ async def _every_project_s(
         project = ids.get(namespace, namespace)
         if _matches(server, request.query, version) and wanted in (None, project):
             by_namespace.setdefault(namespace, []).append(server)
-    contexts = await asyncio.gather(*(_context(request, identity, servers, namespace)
+    # Every project's images, read once: a server may boot from any project's public one.
+    contexts = await asyncio.gather(*(_context(request, identity, servers, namespace, images)
                                       for namespace, servers in by_namespace.items()))  # fmt: skip
-    for context in contexts:
-        context["images"].update(every_image)
     details = [
         _document(request, identity, server, context, version, listing=True,
                   project_id=ids.get(namespace, namespace))
